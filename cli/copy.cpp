@@ -1,0 +1,153 @@
+// `backfill copy`: reads options, runs preflight, hands the job to the engine, reports.
+#include <cstdio>
+
+#include "cli/options.hpp"
+#include "drivers/postgres/catalog.hpp"
+#include "drivers/postgres/ledger.hpp"
+#include "drivers/postgres/sink.hpp"
+#include "drivers/postgres/source.hpp"
+#include "engine/copy_job.hpp"
+#include "engine/hash.hpp"
+#include "engine/report.hpp"
+
+namespace backfill::cli {
+namespace {
+
+const char* outcome_name(JobOutcome o) {
+  switch (o) {
+    case JobOutcome::kOk:
+      return "ok";
+    case JobOutcome::kFailed:
+      return "failed";
+    case JobOutcome::kInterrupted:
+      return "interrupted";
+  }
+  return "?";
+}
+
+}  // namespace
+
+Result<PreparedCopy> prepare_copy(const CopyOptions& o) {
+  BACKFILL_RETURN_IF_ERROR(pg::check_dsn(o.source).with_context("--source"));
+  BACKFILL_RETURN_IF_ERROR(pg::check_dsn(o.target).with_context("--target"));
+  if (!o.state.empty()) BACKFILL_RETURN_IF_ERROR(pg::check_dsn(o.state).with_context("--state"));
+  PreparedCopy p;
+  auto settings = session_settings(o);
+  auto src = pg::PgConnection::connect(o.source, settings, true);
+  if (!src.ok()) return src.status().with_context("--source");
+  p.source = std::move(src).value();
+  auto tgt = pg::PgConnection::connect(o.target, settings, true);
+  if (!tgt.ok()) return tgt.status().with_context("--target");
+  p.target = std::move(tgt).value();
+  BACKFILL_ASSIGN_OR_RETURN(pg::CopySpec spec, pg::plan_copy(*p.source, *p.target, o.request));
+  p.spec = std::make_shared<const pg::CopySpec>(std::move(spec));
+  return p;
+}
+
+Status run_copy(const CopyOptions& o, const RunContext& ctx) {
+  BACKFILL_ASSIGN_OR_RETURN(PreparedCopy prepared, prepare_copy(o));
+  const pg::CopySpec& spec = *prepared.spec;
+  auto settings = session_settings(o);
+
+  const std::string state_dsn = o.state.empty() ? o.target : o.state;
+  auto ledger_or = pg::PgLedger::connect(state_dsn, settings);
+  if (!ledger_or.ok()) return ledger_or.status().with_context("--state");
+  std::unique_ptr<pg::PgLedger> ledger = std::move(ledger_or).value();
+  BACKFILL_ASSIGN_OR_RETURN(std::string state_db, pg::database_identity(ledger->connection()));
+  const bool ledger_in_target = state_db == spec.target.database;
+
+  JobSpec job;
+  job.command = "copy";
+  job.name = o.job.empty() ? default_job_name("copy", spec.source.display(), spec.target.display())
+                           : o.job;
+  job.fingerprint = hex64(hash64(spec.fingerprint_text()));
+  job.description = "copy " + spec.source.display() + " (" + pg::describe_dsn(o.source) + ") -> " +
+                    spec.target.display() + " (" + pg::describe_dsn(o.target) + ")";
+  job.chunk_rows = o.chunk_rows;
+  ledger->set_estimated_rows(spec.source.estimated_rows);
+  // Preflight ends here: from now on the ledger schema exists and the job is recorded.
+  BACKFILL_ASSIGN_OR_RETURN(JobOpen opened, ledger->open(job, o.restart));
+
+  JsonObject report;
+  report.add("command", "copy").add("job", job.name);
+  if (opened == JobOpen::kAlreadyDone) {
+    BACKFILL_ASSIGN_OR_RETURN(LedgerProgress p, ledger->progress());
+    std::printf("job %s is already done (%s rows in %s chunks); --restart runs it again\n",
+                job.name.c_str(), with_thousands(p.rows_done).c_str(),
+                with_thousands(p.chunks_done).c_str());
+    if (!o.report.empty()) {
+      report.add("status", "ok")
+          .add("rows", std::int64_t{0})
+          .add("chunks", std::int64_t{0})
+          .add("rows_total", p.rows_done)
+          .add("chunks_total", p.chunks_done)
+          .add("seconds", 0.0)
+          .add("rows_per_second", 0.0)
+          .add("throttled_seconds", 0.0)
+          .add("retries", std::int64_t{0});
+      BACKFILL_RETURN_IF_ERROR(write_report(o.report, report.str()));
+    }
+    return Status::ok();
+  }
+  std::fprintf(stderr, "%s job %s: %s, key (%s), %zu columns, on conflict %s, ledger in %s%s\n",
+               opened == JobOpen::kNew ? "starting" : "resuming", job.name.c_str(),
+               job.description.c_str(), pg::join_quoted(spec.key).c_str(), spec.columns.size(),
+               pg::policy_name(spec.policy), pg::describe_dsn(state_dsn).c_str(),
+               ledger_in_target ? " (same transaction as the rows)" : "");
+
+  pg::PgSource source(o.source, settings, prepared.spec);
+  pg::PgSink sink(o.target, settings, prepared.spec,
+                  ledger_in_target ? std::optional<std::string>(job.name) : std::nullopt);
+  IdentityTransform transform;
+  CopyJobOptions jo;
+  jo.jobs = o.jobs;
+  jo.chunk_rows = o.chunk_rows;
+  jo.retry.max_attempts = o.max_retries;
+  jo.progress = parse_progress_mode(o.progress);
+  jo.interrupt = ctx.interrupt;
+  // Our sessions are no longer needed; the job opens its own.
+  prepared.source.reset();
+  prepared.target.reset();
+  BACKFILL_ASSIGN_OR_RETURN(CopyJobStats stats, run_copy_job(source, sink, *ledger, transform, jo));
+
+  const double rate = stats.seconds > 0 ? static_cast<double>(stats.rows) / stats.seconds : 0;
+  const bool job_done = stats.outcome == JobOutcome::kOk && stats.ledger.plan_done &&
+                        stats.ledger.chunks_done == stats.ledger.chunks_planned;
+  report.add("status", outcome_name(stats.outcome))
+      .add("job_done", job_done)
+      .add("rows", stats.rows)
+      .add("rows_written", stats.rows_written)
+      .add("chunks", stats.chunks)
+      .add("rows_total", stats.ledger.rows_done)
+      .add("chunks_total", stats.ledger.chunks_done)
+      .add("seconds", stats.seconds)
+      .add("rows_per_second", rate)
+      .add("throttled_seconds", 0.0)
+      .add("retries", stats.retries)
+      .add("jobs", o.jobs)
+      .add("chunk_rows", o.chunk_rows)
+      .add("on_conflict", std::string(pg::policy_name(spec.policy)))
+      .add("source", spec.source.display())
+      .add("target", spec.target.display());
+  if (!stats.error.is_ok()) report.add("error", stats.error.message());
+  if (!o.report.empty()) BACKFILL_RETURN_IF_ERROR(write_report(o.report, report.str()));
+
+  std::printf("%s: %s rows (%s written) in %s chunks, %.1f s, %s rows/s, %lld retries%s\n",
+              outcome_name(stats.outcome), with_thousands(stats.rows).c_str(),
+              with_thousands(stats.rows_written).c_str(), with_thousands(stats.chunks).c_str(),
+              stats.seconds, with_thousands(static_cast<std::int64_t>(rate)).c_str(),
+              static_cast<long long>(stats.retries),
+              job_done ? "; job done"
+                       : (stats.ledger.chunks_running > 0 && stats.outcome == JobOutcome::kOk
+                              ? "; other workers still hold chunks"
+                              : ""));
+  if (stats.outcome == JobOutcome::kInterrupted) {
+    std::fprintf(stderr, "interrupted: progress is kept; the same command resumes job %s\n",
+                 job.name.c_str());
+  } else if (stats.outcome == JobOutcome::kFailed) {
+    std::fprintf(stderr, "progress is kept; the same command resumes job %s\n", job.name.c_str());
+  }
+  return stats.error;
+}
+
+}  // namespace backfill::cli

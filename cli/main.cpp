@@ -1,0 +1,77 @@
+// The `backfill` command: parses the command line, runs one subcommand, and is the one place
+// where errors become exit codes:
+//   0 done, 1 verify found differences, 2 bad usage or failed preflight (nothing written),
+//   3 failed at run time after retries (progress kept), 130 interrupted (progress kept).
+#include <CLI/CLI.hpp>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+
+#include "cli/options.hpp"
+
+namespace {
+
+// The only process-wide state: a signal handler can reach nothing else.
+std::atomic<bool> g_interrupted{false};
+
+extern "C" void on_signal(int) { g_interrupted.store(true); }
+
+int exit_code(const backfill::Status& st) {
+  switch (st.kind()) {
+    case backfill::ErrorKind::kOk:
+      return 0;
+    case backfill::ErrorKind::kInvalid:
+      return 2;
+    case backfill::ErrorKind::kInterrupted:
+      return 130;
+    default:
+      return 3;
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace backfill::cli;
+  CLI::App app{"backfill: chunked, resumable, throttled table copies for PostgreSQL"};
+  app.require_subcommand(1);
+  app.set_config("--config", "", "Read options from a TOML file (flags override it)");
+
+  CopyOptions copy_opts;
+  CLI::App* copy = app.add_subcommand("copy", "Copy a table into another table or database");
+  add_copy_options(copy, &copy_opts);
+
+  CopyOptions plan_opts;
+  CLI::App* plan = app.add_subcommand("plan", "Show what a copy would do; writes nothing");
+  add_copy_options(plan, &plan_opts);
+  plan->add_subcommand("copy", "Plan a copy (the default)")->fallthrough();
+
+  StatusOptions status_opts;
+  CLI::App* status = app.add_subcommand("status", "Show the jobs in a ledger");
+  add_status_options(status, &status_opts);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  RunContext ctx{&g_interrupted};
+
+  backfill::Status st;
+  if (copy->parsed()) {
+    st = run_copy(copy_opts, ctx);
+  } else if (plan->parsed()) {
+    st = run_plan_copy(plan_opts);
+  } else if (status->parsed()) {
+    st = run_status(status_opts);
+  }
+  if (!st.is_ok() && st.kind() != backfill::ErrorKind::kInterrupted) {
+    std::fprintf(stderr, "backfill: error: %s\n", st.message().c_str());
+  }
+  return exit_code(st);
+}

@@ -1,0 +1,69 @@
+#include "cli/options.hpp"
+
+namespace backfill::cli {
+
+void add_copy_options(CLI::App* app, CopyOptions* o) {
+  app->add_option("--source", o->source,
+                  "Source connection string or URI (libpq; PG* variables apply)")
+      ->required();
+  app->add_option("--target", o->target, "Target connection string or URI")->required();
+  app->add_option("--table", o->request.table, "Source table: name or schema.name")->required();
+  app->add_option("--to", o->request.to, "Target table (default: the source table's name)");
+  app->add_option(
+      "--key", o->request.key,
+      "Key columns, comma-separated: NOT NULL with a unique index (default: primary key)");
+  app->add_option("--columns", o->request.columns,
+                  "Target columns to fill, comma-separated (default: every column the source has)");
+  app->add_option("--map", o->request.maps, "\"target_column = source_column\" (repeatable)");
+  app->add_option("--where", o->request.where, "SQL condition on the source rows to copy");
+  app->add_option("--on-conflict", o->request.on_conflict,
+                  "error | skip | overwrite | newer:COLUMN  (default: error)");
+  app->add_option("--state", o->state, "Ledger database (default: the target)");
+  app->add_option("--job", o->job, "Job name (default: derived from the tables)");
+  app->add_flag("--restart", o->restart, "Forget the job's progress and start over");
+  app->add_option("--jobs", o->jobs, "Parallel readers and writers")
+      ->check(CLI::Range(1, kMaxJobs))
+      ->capture_default_str();
+  app->add_option("--chunk-rows", o->chunk_rows, "Rows per chunk")
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{100000000}))
+      ->capture_default_str();
+  app->add_option("--report", o->report, "Write a JSON report to FILE");
+  app->add_option("--progress", o->progress, "auto | bar | log | none")
+      ->check(CLI::IsMember({"auto", "bar", "log", "none"}))
+      ->capture_default_str();
+  app->add_option("--lock-timeout", o->lock_timeout_ms, "Per-statement lock wait, ms")
+      ->check(CLI::Range(0, 3600000))
+      ->capture_default_str();
+  app->add_option("--statement-timeout", o->statement_timeout_ms, "Per-chunk statement time, ms")
+      ->check(CLI::Range(0, 86400000))
+      ->capture_default_str();
+  app->add_option("--max-retries", o->max_retries, "Tries of a chunk on transient errors")
+      ->check(CLI::Range(1, 100))
+      ->capture_default_str();
+}
+
+ProgressMode parse_progress_mode(const std::string& s) {
+  if (s == "bar") return ProgressMode::kBar;
+  if (s == "log") return ProgressMode::kLog;
+  if (s == "none") return ProgressMode::kNone;
+  return ProgressMode::kAuto;
+}
+
+pg::SessionSettings session_settings(const CopyOptions& o) {
+  pg::SessionSettings s;
+  s.lock_timeout_ms = o.lock_timeout_ms;
+  s.statement_timeout_ms = o.statement_timeout_ms;
+  return s;
+}
+
+std::string default_job_name(const std::string& command, const std::string& table,
+                             const std::string& to) {
+  return command + ":" + table + ":" + to;
+}
+
+void add_status_options(CLI::App* app, StatusOptions* o) {
+  app->add_option("--state", o->state, "Ledger database (default: PG* environment variables)");
+  app->add_option("--job", o->job, "Show only this job");
+}
+
+}  // namespace backfill::cli

@@ -1,0 +1,79 @@
+// The options of the subcommands, and how they are declared to CLI11.
+//
+// One struct per family of options so that `copy` and `plan` (and later `verify`) declare
+// them once. Values are validated by CLI11 where a range or a set says it all, and by the
+// driver's preflight for everything that needs the database. Plain data; not thread-safe.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "drivers/postgres/connection.hpp"
+#include "drivers/postgres/copy_spec.hpp"
+#include "engine/progress.hpp"
+#include "engine/status.hpp"
+
+namespace backfill::cli {
+
+// Defaults, each with its reason.
+// 10,000 rows: a few MB per chunk for typical rows, under a second to read and write, and
+// few enough chunks that the ledger's per-chunk round trips stay under 1% of the work.
+inline constexpr std::int64_t kDefaultChunkRows = 10000;
+// Two connections each way keep both cores of a small server busy without crowding it.
+inline constexpr int kDefaultJobs = 2;
+inline constexpr int kMaxJobs = 64;
+
+struct CopyOptions {
+  std::string source;
+  std::string target;
+  std::string state;  // empty: the target
+  pg::CopyRequest request;
+  std::string job;
+  bool restart = false;
+  int jobs = kDefaultJobs;
+  std::int64_t chunk_rows = kDefaultChunkRows;
+  std::string report;
+  std::string progress = "auto";
+  int lock_timeout_ms = 5000;
+  int statement_timeout_ms = 120000;
+  int max_retries = 5;
+};
+
+// Declares copy's options on `app` (used by copy and plan).
+void add_copy_options(CLI::App* app, CopyOptions* o);
+
+ProgressMode parse_progress_mode(const std::string& s);
+pg::SessionSettings session_settings(const CopyOptions& o);
+// "copy:public.users:public.users_v2": the default job name for a copy.
+std::string default_job_name(const std::string& command, const std::string& table,
+                             const std::string& to);
+
+// The process-wide interrupt flag a signal handler sets; passed down, never read globally.
+struct RunContext {
+  const std::atomic<bool>* interrupt = nullptr;
+};
+
+// Preflight shared by copy and plan: both connections and the resolved spec.
+struct PreparedCopy {
+  std::unique_ptr<pg::PgConnection> source;
+  std::unique_ptr<pg::PgConnection> target;
+  std::shared_ptr<const pg::CopySpec> spec;
+};
+Result<PreparedCopy> prepare_copy(const CopyOptions& o);
+
+Status run_copy(const CopyOptions& o, const RunContext& ctx);
+Status run_plan_copy(const CopyOptions& o);
+
+struct StatusOptions {
+  std::string state;
+  std::string job;
+};
+void add_status_options(CLI::App* app, StatusOptions* o);
+Status run_status(const StatusOptions& o);
+
+}  // namespace backfill::cli

@@ -1,0 +1,63 @@
+// `backfill status`: every job in a ledger, with its state, progress, rate and ETA. Safe to
+// run from another terminal while jobs run; it only reads.
+#include <cstdio>
+
+#include "cli/options.hpp"
+#include "drivers/postgres/connection.hpp"
+#include "engine/progress.hpp"
+
+namespace backfill::cli {
+
+Status run_status(const StatusOptions& o) {
+  BACKFILL_RETURN_IF_ERROR(pg::check_dsn(o.state).with_context("--state"));
+  auto conn_or = pg::PgConnection::connect(o.state, pg::SessionSettings{}, true);
+  if (!conn_or.ok()) return conn_or.status().with_context("--state");
+  auto& conn = *conn_or.value();
+  BACKFILL_ASSIGN_OR_RETURN(pg::PgResult has,
+                            conn.query("SELECT to_regclass('backfill.jobs') IS NOT NULL"));
+  if (!has.boolean(0, 0)) {
+    std::printf("no backfill ledger in %s\n", conn.where().c_str());
+    return Status::ok();
+  }
+  // Rate: rows of the chunks finished in the last minute.
+  BACKFILL_ASSIGN_OR_RETURN(
+      pg::PgResult r,
+      conn.query("SELECT j.name, j.status, j.description, coalesce(j.estimated_rows, -1),"
+                 " count(c.id) FILTER (WHERE c.status = 'done'), count(c.id),"
+                 " count(c.id) FILTER (WHERE c.status = 'running'),"
+                 " coalesce(sum(c.rows) FILTER (WHERE c.status = 'done'), 0),"
+                 " coalesce(sum(c.rows) FILTER (WHERE c.finished_at > now() - interval '60 "
+                 "seconds'), 0) / 60.0,"
+                 " j.plan_done, j.chunk_rows, to_char(j.updated_at, 'YYYY-MM-DD HH24:MI:SS'), "
+                 "coalesce(j.message, '')"
+                 " FROM backfill.jobs j LEFT JOIN backfill.chunks c ON c.job = j.name"
+                 " WHERE $1 = '' OR j.name = $1 GROUP BY j.name ORDER BY j.updated_at DESC",
+                 {o.job}));
+  if (r.rows() == 0) {
+    std::printf(o.job.empty() ? "no jobs\n" : "no job named %s\n", o.job.c_str());
+    return o.job.empty() ? Status::ok() : Status::invalid("no job named '" + o.job + "'");
+  }
+  for (int i = 0; i < r.rows(); ++i) {
+    std::int64_t est = r.int64(i, 3), rows = r.int64(i, 7);
+    double rate = std::stod(r.text(i, 8));
+    std::printf("%s  [%s]  updated %s UTC\n  %s\n", r.text(i, 0).c_str(), r.text(i, 1).c_str(),
+                r.text(i, 11).c_str(), r.text(i, 2).c_str());
+    std::printf("  rows %s", with_thousands(rows).c_str());
+    if (est > 0)
+      std::printf(" of ~%s (%.1f%%)", with_thousands(est).c_str(),
+                  100.0 * static_cast<double>(rows) / static_cast<double>(std::max(est, rows)));
+    std::printf("  chunks %s/%s%s done, %s in flight, %s rows each  rate %s rows/s",
+                with_thousands(r.int64(i, 4)).c_str(), with_thousands(r.int64(i, 5)).c_str(),
+                r.boolean(i, 9) ? "" : "+", with_thousands(r.int64(i, 6)).c_str(),
+                with_thousands(r.int64(i, 10)).c_str(),
+                with_thousands(static_cast<std::int64_t>(rate)).c_str());
+    if (est > rows && rate > 0) {
+      std::printf("  ETA %s", format_duration(static_cast<double>(est - rows) / rate).c_str());
+    }
+    std::printf("\n");
+    if (!r.text(i, 12).empty()) std::printf("  last message: %s\n", r.text(i, 12).c_str());
+  }
+  return Status::ok();
+}
+
+}  // namespace backfill::cli

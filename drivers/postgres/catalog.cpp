@@ -1,0 +1,103 @@
+#include "drivers/postgres/catalog.hpp"
+
+#include <algorithm>
+
+namespace backfill::pg {
+
+const ColumnInfo* TableInfo::column(const std::string& n) const {
+  for (const auto& c : columns) {
+    if (c.name == n) return &c;
+  }
+  return nullptr;
+}
+
+bool TableInfo::has_unique_within(const std::vector<std::string>& cols) const {
+  auto within = [&](const std::vector<std::string>& idx) {
+    return !idx.empty() && std::all_of(idx.begin(), idx.end(), [&](const std::string& c) {
+      return std::find(cols.begin(), cols.end(), c) != cols.end();
+    });
+  };
+  return within(primary_key) || std::any_of(unique_keys.begin(), unique_keys.end(), within);
+}
+
+Result<std::string> database_identity(PgConnection& conn) {
+  BACKFILL_ASSIGN_OR_RETURN(
+      PgResult r, conn.query("SELECT pg_postmaster_start_time()::text || '/' || d.oid::text "
+                             "FROM pg_database d WHERE d.datname = current_database()"));
+  return r.text(0, 0);
+}
+
+Result<TableInfo> describe_table(PgConnection& conn, const QualifiedName& name) {
+  // to_regclass resolves the name through search_path like SQL would, and returns NULL for
+  // a name that does not exist; the name is passed quoted, so it is only ever a name.
+  BACKFILL_ASSIGN_OR_RETURN(
+      PgResult t, conn.query("SELECT c.oid, n.nspname, c.relname, c.relkind, c.reltuples::bigint,"
+                             " c.relpages FROM pg_class c JOIN pg_namespace n ON n.oid = "
+                             "c.relnamespace WHERE c.oid = to_regclass($1)",
+                             {name.quoted()}));
+  if (t.rows() == 0) return Status::invalid("table " + name.display() + " does not exist");
+  std::string kind = t.text(0, 3);
+  if (kind != "r" && kind != "p") {
+    return Status::invalid(name.display() + " is not a table (relkind " + kind + ")");
+  }
+  TableInfo info;
+  info.oid = static_cast<std::uint32_t>(t.int64(0, 0));
+  info.schema = t.text(0, 1);
+  info.name = t.text(0, 2);
+  std::int64_t reltuples = t.int64(0, 4);
+  // -1: never vacuumed or analysed; 0 with pages: not analysed since it was filled.
+  if (reltuples > 0 || (reltuples == 0 && t.int64(0, 5) == 0)) info.estimated_rows = reltuples;
+  std::string oid = t.text(0, 0);
+
+  BACKFILL_ASSIGN_OR_RETURN(
+      PgResult cols,
+      conn.query(
+          "SELECT a.attname, format_type(a.atttypid, a.atttypmod), bt.typname,"
+          " CASE WHEN bt.typtype = 'e' THEN 'text'"
+          "      WHEN ty.typtype = 'd' THEN format_type(ty.typbasetype, ty.typtypmod)"
+          "      ELSE format_type(a.atttypid, a.atttypmod) END,"
+          " a.attnotnull, a.atthasdef, a.attgenerated <> '', a.attidentity <> '',"
+          " coalesce(co.collname, '')"
+          " FROM pg_attribute a JOIN pg_type ty ON ty.oid = a.atttypid"
+          " JOIN pg_type bt ON bt.oid = CASE WHEN ty.typtype = 'd' THEN ty.typbasetype ELSE ty.oid "
+          "END"
+          " LEFT JOIN pg_collation co ON co.oid = a.attcollation"
+          " WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+          {oid}));
+  for (int i = 0; i < cols.rows(); ++i) {
+    ColumnInfo c;
+    c.name = cols.text(i, 0);
+    c.type = cols.text(i, 1);
+    c.type_name = cols.text(i, 2);
+    c.wire_type = cols.text(i, 3);
+    c.not_null = cols.boolean(i, 4);
+    c.has_default = cols.boolean(i, 5);
+    c.generated = cols.boolean(i, 6);
+    c.identity = cols.boolean(i, 7);
+    c.collation = cols.text(i, 8);
+    info.columns.push_back(std::move(c));
+  }
+
+  BACKFILL_ASSIGN_OR_RETURN(
+      PgResult idx,
+      conn.query("SELECT i.indisprimary, array_length(i.indkey::int2[], 1),"
+                 " (SELECT string_agg(quote_ident(a.attname), ',' ORDER BY k.ord)"
+                 "   FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(attnum, ord)"
+                 "   JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum)"
+                 " FROM pg_index i WHERE i.indrelid = $1::oid AND i.indisunique AND i.indisvalid"
+                 " AND i.indpred IS NULL AND i.indexprs IS NULL"
+                 " ORDER BY i.indisprimary DESC, i.indexrelid",
+                 {oid}));
+  for (int i = 0; i < idx.rows(); ++i) {
+    BACKFILL_ASSIGN_OR_RETURN(auto names, parse_identifier_list(idx.text(i, 2)));
+    if (idx.boolean(i, 0)) {
+      info.primary_key = names;
+    } else {
+      info.unique_keys.push_back(std::move(names));
+    }
+  }
+  BACKFILL_ASSIGN_OR_RETURN(info.database, database_identity(conn));
+  return info;
+}
+
+}  // namespace backfill::pg

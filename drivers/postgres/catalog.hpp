@@ -1,0 +1,54 @@
+// What PostgreSQL's catalog says about a table: columns with their types, the primary key
+// and unique indexes, the planner's row estimate, and which database it lives in.
+// Read-only queries on pg_catalog; each call uses the connection it is given.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "drivers/postgres/connection.hpp"
+#include "drivers/postgres/sql.hpp"
+
+namespace backfill::pg {
+
+struct ColumnInfo {
+  std::string name;
+  std::string type;       // format_type(): "numeric(12,2)", "character varying(80)", "mood"
+  std::string type_name;  // pg_type.typname of the base type: "numeric", "varchar", "text"
+  // The type to cast to on the source so the bytes arrive in this column's binary form:
+  // the column's own type, a domain's base type, or text for an enum (whose binary form
+  // is its label).
+  std::string wire_type;
+  bool not_null = false;
+  bool has_default = false;
+  bool generated = false;  // GENERATED ALWAYS AS (...) STORED: never written
+  bool identity = false;
+  std::string collation;  // for text keys: the column's collation, "" if none
+};
+
+struct TableInfo {
+  std::uint32_t oid = 0;
+  std::string schema;
+  std::string name;
+  std::vector<ColumnInfo> columns;
+  std::vector<std::string> primary_key;
+  std::vector<std::vector<std::string>> unique_keys;  // valid, non-partial, plain-column indexes
+  std::optional<std::int64_t> estimated_rows;
+  std::string database;  // identity of server and database, to tell two DSNs apart
+
+  std::string quoted() const { return quote_ident(schema) + "." + quote_ident(name); }
+  std::string display() const { return schema + "." + name; }
+  const ColumnInfo* column(const std::string& n) const;
+  // A unique index (or the primary key) whose columns all lie within `cols`.
+  bool has_unique_within(const std::vector<std::string>& cols) const;
+};
+
+// kInvalid when the table does not exist or is not a table.
+Result<TableInfo> describe_table(PgConnection& conn, const QualifiedName& name);
+// Identifies the server (by its start time and system identifier where readable) and the
+// database, so that two connection strings can be recognised as the same database.
+Result<std::string> database_identity(PgConnection& conn);
+
+}  // namespace backfill::pg

@@ -1,0 +1,220 @@
+#include "drivers/postgres/connection.hpp"
+
+#include <charconv>
+#include <cstdlib>
+#include <cstring>
+
+#include "drivers/postgres/sql.hpp"
+
+namespace backfill::pg {
+namespace {
+
+// Large enough that a chunk goes out in few syscalls, small enough not to double a chunk's
+// memory in libpq's buffer.
+constexpr std::size_t kCopySendPiece = 1 << 18;
+
+std::string trim_message(const char* m) {
+  std::string s = m ? m : "";
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+}  // namespace
+
+std::int64_t PgResult::int64(int row, int col) const {
+  std::int64_t v = 0;
+  const char* s = PQgetvalue(r_.get(), row, col);
+  std::from_chars(s, s + std::strlen(s), v);
+  return v;
+}
+
+std::int64_t PgResult::affected() const {
+  const char* s = r_ ? PQcmdTuples(r_.get()) : "";
+  std::int64_t v = 0;
+  std::from_chars(s, s + std::strlen(s), v);
+  return v;
+}
+
+ErrorKind classify_sqlstate(std::string_view s) {
+  if (s.size() != 5) return ErrorKind::kFailed;
+  if (s.starts_with("08")) return ErrorKind::kTransient;                           // connection
+  if (s == "57P01" || s == "57P02" || s == "57P03") return ErrorKind::kTransient;  // shutdown
+  if (s == "40001" || s == "40P01") return ErrorKind::kTransient;  // serialization, deadlock
+  if (s == "55P03") return ErrorKind::kTransient;                  // lock_not_available
+  if (s.starts_with("53")) return ErrorKind::kTransient;           // out of resources
+  if (s == "57014") return ErrorKind::kTimeout;                    // statement timeout
+  if (s == "23505") return ErrorKind::kConflict;                   // unique_violation
+  return ErrorKind::kFailed;
+}
+
+Status check_dsn(const std::string& dsn) {
+  char* err = nullptr;
+  PQconninfoOption* opts = PQconninfoParse(dsn.c_str(), &err);
+  if (opts == nullptr) {
+    std::string msg = err ? trim_message(err) : "out of memory";
+    if (err) PQfreemem(err);
+    return Status::invalid("malformed connection string: " + msg);
+  }
+  PQconninfoFree(opts);
+  return Status::ok();
+}
+
+std::string describe_dsn(const std::string& dsn) {
+  PQconninfoOption* opts = PQconninfoParse(dsn.c_str(), nullptr);
+  if (opts == nullptr) return "(malformed connection string)";
+  std::string out;
+  for (PQconninfoOption* o = opts; o->keyword != nullptr; ++o) {
+    if (o->val == nullptr || o->val[0] == '\0') continue;
+    std::string_view k = o->keyword;
+    if (k == "host" || k == "hostaddr" || k == "port" || k == "dbname" || k == "user") {
+      if (!out.empty()) out += ' ';
+      out += std::string(k) + "=" + o->val;
+    }
+  }
+  PQconninfoFree(opts);
+  return out.empty() ? "(defaults from PG* variables)" : out;
+}
+
+Result<std::unique_ptr<PgConnection>> PgConnection::connect(const std::string& dsn,
+                                                            const SessionSettings& settings,
+                                                            bool preflight) {
+  BACKFILL_RETURN_IF_ERROR(check_dsn(dsn));
+  std::unique_ptr<PgConnection> c(new PgConnection(dsn, settings));
+  BACKFILL_RETURN_IF_ERROR(c->open(preflight));
+  return c;
+}
+
+PgConnection::~PgConnection() {
+  if (conn_) PQfinish(conn_);
+}
+
+Status PgConnection::open(bool preflight) {
+  if (conn_) {
+    PQfinish(conn_);
+    conn_ = nullptr;
+  }
+  const char* keys[] = {"dbname", "application_name", "connect_timeout", nullptr};
+  std::string app = settings_.application_name;
+  // expand_dbname=1: the first "dbname" value is the whole DSN; later keys fill the gaps the
+  // user left (we never override what the DSN says).
+  const char* vals[] = {dsn_.c_str(), app.c_str(), "10", nullptr};
+  conn_ = PQconnectdbParams(keys, vals, 1);
+  if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) {
+    std::string msg = "cannot connect to " + describe_dsn(dsn_) + ": " +
+                      trim_message(conn_ ? PQerrorMessage(conn_) : "out of memory");
+    return preflight ? Status::invalid(msg) : Status::transient(msg, "08001");
+  }
+  std::string setup =
+      "SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET TimeZone = 'UTC';"
+      " SET extra_float_digits = 3; SET standard_conforming_strings = on;"
+      " SET client_encoding = 'UTF8'; SET bytea_output = 'hex';"
+      " SET lock_timeout = " +
+      std::to_string(settings_.lock_timeout_ms) +
+      "; SET statement_timeout = " + std::to_string(settings_.statement_timeout_ms) +
+      "; SET idle_in_transaction_session_timeout = " +
+      std::to_string(settings_.idle_in_transaction_timeout_ms);
+  PGresult* r = PQexec(conn_, setup.c_str());
+  Status st = PQresultStatus(r) == PGRES_COMMAND_OK ? Status::ok()
+                                                    : error_from(r, "setting up the session");
+  PQclear(r);
+  if (!st.is_ok() && preflight) return Status::invalid(st.message());
+  return st;
+}
+
+Status PgConnection::reconnect() { return open(false); }
+
+std::string PgConnection::where() const { return describe_dsn(dsn_); }
+
+Status PgConnection::error_from(PGresult* r, const std::string& what) const {
+  const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+  std::string msg = trim_message(r ? PQresultErrorMessage(r) : nullptr);
+  if (msg.empty()) msg = trim_message(conn_ ? PQerrorMessage(conn_) : "no connection");
+  std::string sqlstate = state ? state : "";
+  ErrorKind kind = classify_sqlstate(sqlstate);
+  // No SQLSTATE and a dead socket: the connection was lost.
+  if (sqlstate.empty() && (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK)) {
+    kind = ErrorKind::kTransient;
+    sqlstate = "08006";
+  }
+  return Status(kind, what + ": " + msg, sqlstate);
+}
+
+Result<PgResult> PgConnection::query(const std::string& sql, const Params& params) {
+  if (!healthy()) return Status::transient("connection to " + where() + " is lost", "08006");
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+  PGresult* r = PQexecParams(conn_, sql.c_str(), static_cast<int>(params.size()), nullptr,
+                             values.data(), nullptr, nullptr, 0);
+  ExecStatusType s = PQresultStatus(r);
+  if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK) return PgResult(r);
+  Status st = error_from(r, "query failed");
+  PQclear(r);
+  return st;
+}
+
+Status PgConnection::exec(const std::string& sql, const Params& params) {
+  auto r = query(sql, params);
+  return r.ok() ? Status::ok() : r.status();
+}
+
+Status PgConnection::copy_out(const std::string& sql, std::string* out) {
+  if (!healthy()) return Status::transient("connection to " + where() + " is lost", "08006");
+  PGresult* r = PQexecParams(conn_, sql.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0);
+  if (PQresultStatus(r) != PGRES_COPY_OUT) {
+    Status st = error_from(r, "COPY out failed");
+    PQclear(r);
+    return st;
+  }
+  PQclear(r);
+  while (true) {
+    char* buf = nullptr;
+    int n = PQgetCopyData(conn_, &buf, 0);
+    if (n > 0) {
+      out->append(buf, static_cast<std::size_t>(n));
+      PQfreemem(buf);
+      continue;
+    }
+    break;  // -1: done, -2: error; either way the final result says which
+  }
+  Status st;
+  while (PGresult* fin = PQgetResult(conn_)) {
+    if (PQresultStatus(fin) != PGRES_COMMAND_OK && st.is_ok())
+      st = error_from(fin, "COPY out failed");
+    PQclear(fin);
+  }
+  if (st.is_ok() && !healthy()) st = Status::transient("connection lost during COPY out", "08006");
+  return st;
+}
+
+Result<std::int64_t> PgConnection::copy_in(const std::string& sql, std::string_view data) {
+  if (!healthy()) return Status::transient("connection to " + where() + " is lost", "08006");
+  PGresult* r = PQexecParams(conn_, sql.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0);
+  if (PQresultStatus(r) != PGRES_COPY_IN) {
+    Status st = error_from(r, "COPY in failed");
+    PQclear(r);
+    return st;
+  }
+  PQclear(r);
+  bool sent = true;
+  for (std::size_t off = 0; off < data.size() && sent; off += kCopySendPiece) {
+    std::size_t n = std::min(kCopySendPiece, data.size() - off);
+    sent = PQputCopyData(conn_, data.data() + off, static_cast<int>(n)) == 1;
+  }
+  if (PQputCopyEnd(conn_, sent ? nullptr : "send failed") != 1) sent = false;
+  Status st;
+  std::int64_t rows = 0;
+  while (PGresult* fin = PQgetResult(conn_)) {
+    if (PQresultStatus(fin) == PGRES_COMMAND_OK) {
+      rows = PgResult(fin).affected();
+      continue;  // PgResult took ownership
+    }
+    if (st.is_ok()) st = error_from(fin, "COPY in failed");
+    PQclear(fin);
+  }
+  if (st.is_ok() && !sent) st = Status::transient("connection lost during COPY in", "08006");
+  if (!st.is_ok()) return st;
+  return rows;
+}
+
+}  // namespace backfill::pg

@@ -1,0 +1,104 @@
+// One PostgreSQL connection, owned: the only type in the project that holds a PGconn.
+//
+// Every libpq call goes through here, and every libpq error comes out as a Status whose
+// kind says what to do about it (retry a lost connection, a terminated backend, a lock
+// timeout, a deadlock or a serialization failure; stop on anything else) with the SQLSTATE
+// kept. Each session is pinned to the formats the engine relies on (ISO dates, UTC, exact
+// floats, standard strings) and carries our lock and statement timeouts.
+// Not thread-safe: one thread uses a connection at a time. Moves, never copies.
+#pragma once
+
+#include <libpq-fe.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/status.hpp"
+
+namespace backfill::pg {
+
+// Per-session limits, applied on connect and after every reconnect.
+struct SessionSettings {
+  std::string application_name = "backfill";
+  // A chunk that waits longer than this for a lock gives up and is retried later, so a
+  // backfill never sits in a lock queue in front of the application's queries.
+  int lock_timeout_ms = 5000;
+  // Bounds one chunk's statement; far above a healthy chunk's time (about a second).
+  int statement_timeout_ms = 120000;
+  // A session of ours idle inside a transaction is a bug or a hung client: end it.
+  int idle_in_transaction_timeout_ms = 60000;
+};
+
+class PgResult {
+ public:
+  PgResult() = default;
+  explicit PgResult(PGresult* r) : r_(r, &PQclear) {}
+  int rows() const { return r_ ? PQntuples(r_.get()) : 0; }
+  int columns() const { return r_ ? PQnfields(r_.get()) : 0; }
+  bool is_null(int row, int col) const { return PQgetisnull(r_.get(), row, col) != 0; }
+  std::string text(int row, int col) const { return PQgetvalue(r_.get(), row, col); }
+  std::optional<std::string> maybe(int row, int col) const {
+    if (is_null(row, col)) return std::nullopt;
+    return text(row, col);
+  }
+  std::int64_t int64(int row, int col) const;
+  bool boolean(int row, int col) const { return text(row, col) == "t"; }
+  // Rows affected, from the command tag ("INSERT 0 5" -> 5).
+  std::int64_t affected() const;
+
+ private:
+  std::shared_ptr<PGresult> r_;
+};
+
+using Params = std::vector<std::optional<std::string>>;
+
+class PgConnection {
+ public:
+  // Connects and pins the session. A DSN that does not parse, or a server that cannot be
+  // reached or refuses us, is kInvalid when `preflight` (nothing has been written yet) and
+  // kTransient otherwise.
+  static Result<std::unique_ptr<PgConnection>> connect(const std::string& dsn,
+                                                       const SessionSettings& settings,
+                                                       bool preflight = false);
+  ~PgConnection();
+  PgConnection(const PgConnection&) = delete;
+  PgConnection& operator=(const PgConnection&) = delete;
+
+  // Runs SQL through the extended protocol: one statement only, parameters as text.
+  Result<PgResult> query(const std::string& sql, const Params& params = {});
+  Status exec(const std::string& sql, const Params& params = {});
+  // Appends the output of a `COPY ... TO STDOUT` to `out`.
+  Status copy_out(const std::string& sql, std::string* out);
+  // Sends `data` to a `COPY ... FROM STDIN`; returns the rows copied.
+  Result<std::int64_t> copy_in(const std::string& sql, std::string_view data);
+  // Drops the connection and opens it again with the same settings.
+  Status reconnect();
+  bool healthy() const { return conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK; }
+  int backend_pid() const { return conn_ ? PQbackendPID(conn_) : 0; }
+  // Server and database as text, without the password: for messages.
+  std::string where() const;
+
+ private:
+  PgConnection(std::string dsn, SessionSettings settings)
+      : dsn_(std::move(dsn)), settings_(std::move(settings)) {}
+  Status open(bool preflight);
+  Status error_from(PGresult* r, const std::string& what) const;
+
+  std::string dsn_;
+  SessionSettings settings_;
+  PGconn* conn_ = nullptr;
+};
+
+// Checks that `dsn` parses as a connection string or URI; kInvalid naming the problem if
+// not. The password, if any, never appears in the message.
+Status check_dsn(const std::string& dsn);
+// The DSN's host, port, database and user, for messages: never the password.
+std::string describe_dsn(const std::string& dsn);
+// The error kind for a SQLSTATE: what the engine does about it.
+ErrorKind classify_sqlstate(std::string_view sqlstate);
+
+}  // namespace backfill::pg

@@ -1,0 +1,325 @@
+#include "drivers/postgres/copy_spec.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+#include "engine/key.hpp"
+
+namespace backfill::pg {
+namespace {
+
+std::string trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return std::string(s);
+}
+
+bool contains(const std::vector<std::string>& v, const std::string& x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
+
+// "(a, b)" for a row comparison; a single column needs no parentheses.
+std::string row_of(const std::vector<std::string>& items) {
+  if (items.size() == 1) return items[0];
+  std::string out = "(";
+  for (std::size_t i = 0; i < items.size(); ++i) out += (i ? ", " : "") + items[i];
+  return out + ")";
+}
+
+}  // namespace
+
+const char* policy_name(ConflictPolicy p) {
+  switch (p) {
+    case ConflictPolicy::kError:
+      return "error";
+    case ConflictPolicy::kSkip:
+      return "skip";
+    case ConflictPolicy::kOverwrite:
+      return "overwrite";
+    case ConflictPolicy::kNewer:
+      return "newer";
+  }
+  return "?";
+}
+
+Result<ConflictPolicy> parse_conflict_policy(const std::string& text, std::string* newer_column) {
+  if (text == "error") return ConflictPolicy::kError;
+  if (text == "skip") return ConflictPolicy::kSkip;
+  if (text == "overwrite") return ConflictPolicy::kOverwrite;
+  if (text.starts_with("newer:") && text.size() > 6) {
+    BACKFILL_ASSIGN_OR_RETURN(*newer_column, parse_identifier(text.substr(6)));
+    return ConflictPolicy::kNewer;
+  }
+  return Status::invalid("--on-conflict must be error, skip, overwrite or newer:COLUMN, not '" +
+                         text + "'");
+}
+
+std::string CopySpec::range_predicate(const ChunkRange& range) const {
+  std::vector<std::string> cols;
+  for (const auto& k : key) cols.push_back(quote_ident(k));
+  auto literals = [&](const Key& values) {
+    std::vector<std::string> out;
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      out.push_back(quote_literal(values[i]) + "::" + key_types[i]);
+    }
+    return row_of(out);
+  };
+  std::string pred;
+  if (range.lo) pred = row_of(cols) + " > " + literals(*range.lo);
+  if (range.hi) pred += (pred.empty() ? "" : " AND ") + row_of(cols) + " <= " + literals(*range.hi);
+  return pred.empty() ? "true" : pred;
+}
+
+std::string CopySpec::read_sql(const ChunkRange& range) const {
+  std::string sql = "COPY (SELECT ";
+  for (std::size_t i = 0; i < columns.size(); ++i) sql += (i ? ", " : "") + columns[i].read_expr;
+  sql += " FROM " + source.quoted() + " WHERE " + range_predicate(range);
+  if (!where.empty()) sql += " AND (" + where + ")";
+  return sql + ") TO STDOUT (FORMAT binary)";
+}
+
+// The key's text forms, ordered by the key itself. ORDER BY names the columns through the
+// table alias: a bare name would order by the text output column of the same name.
+std::string CopySpec::boundary_select(bool after) const {
+  std::string out, ord;
+  std::vector<std::string> cols, params;
+  for (std::size_t i = 0; i < key.size(); ++i) {
+    std::string col = "s." + quote_ident(key[i]);
+    out += (i ? ", " : "") + col + "::text";
+    ord += (i ? ", " : "") + col;
+    cols.push_back(col);
+    params.push_back("$" + std::to_string(i + 1) + "::" + key_types[i]);
+  }
+  std::string sql = "SELECT " + out + " FROM " + source.quoted() + " AS s";
+  if (after) sql += " WHERE " + row_of(cols) + " > " + row_of(params);
+  return sql + " ORDER BY " + ord + " LIMIT 1 OFFSET $" +
+         std::to_string(after ? key.size() + 1 : 1) + "::bigint";
+}
+
+std::string CopySpec::first_boundary_sql() const { return boundary_select(false); }
+
+std::string CopySpec::boundary_sql() const { return boundary_select(true); }
+
+std::string CopySpec::write_sql() const {
+  std::vector<std::string> cols;
+  for (const auto& c : columns) cols.push_back(c.target);
+  std::string into = policy == ConflictPolicy::kError ? target.quoted() : "pg_temp.backfill_stage";
+  return "COPY " + into + " (" + join_quoted(cols) + ") FROM STDIN (FORMAT binary)";
+}
+
+std::string CopySpec::stage_create_sql() const {
+  std::vector<std::string> cols;
+  for (const auto& c : columns) cols.push_back(c.target);
+  // Same column types as the target, no constraints; emptied by every commit.
+  return "CREATE TEMP TABLE IF NOT EXISTS backfill_stage ON COMMIT DELETE ROWS AS SELECT " +
+         join_quoted(cols) + " FROM " + target.quoted() + " WITH NO DATA";
+}
+
+std::string CopySpec::merge_sql() const {
+  if (policy == ConflictPolicy::kError) return "";
+  std::vector<std::string> cols;
+  for (const auto& c : columns) cols.push_back(c.target);
+  std::string sql = "INSERT INTO " + target.quoted() + " AS t (" + join_quoted(cols) +
+                    ") OVERRIDING SYSTEM VALUE SELECT " + join_quoted(cols) +
+                    " FROM pg_temp.backfill_stage ON CONFLICT ";
+  if (policy == ConflictPolicy::kSkip) return sql + "DO NOTHING";
+  std::string sets;
+  for (const auto& c : cols) {
+    if (contains(target_key, c)) continue;
+    sets += (sets.empty() ? "" : ", ") + quote_ident(c) + " = EXCLUDED." + quote_ident(c);
+  }
+  sql += "(" + join_quoted(target_key) + ") ";
+  if (sets.empty()) return sql + "DO NOTHING";
+  sql += "DO UPDATE SET " + sets;
+  if (policy == ConflictPolicy::kNewer) {
+    std::string c = quote_ident(newer_column);
+    // Last writer wins: only a strictly newer version replaces a row; a NULL version never
+    // wins against a set one.
+    sql += " WHERE EXCLUDED." + c + " > t." + c + " OR (t." + c + " IS NULL AND EXCLUDED." + c +
+           " IS NOT NULL)";
+  }
+  return sql;
+}
+
+std::string CopySpec::fingerprint_text() const {
+  std::string f = "src=" + source.display() + ";dst=" + target.display() + ";key=";
+  for (const auto& k : key) f += quote_ident(k) + ",";
+  f += ";cols=";
+  for (const auto& c : columns) f += quote_ident(c.target) + "=" + c.read_expr + ",";
+  f += ";where=" + where + ";policy=" + policy_name(policy) + ":" + newer_column;
+  return f;
+}
+
+Result<CopySpec> plan_copy(PgConnection& src, PgConnection& tgt, const CopyRequest& req) {
+  CopySpec spec;
+  BACKFILL_ASSIGN_OR_RETURN(QualifiedName src_name, parse_qualified_name(req.table));
+  BACKFILL_ASSIGN_OR_RETURN(QualifiedName dst_name,
+                            parse_qualified_name(req.to.empty() ? req.table : req.to));
+  auto src_info = describe_table(src, src_name);
+  if (!src_info.ok()) return src_info.status().with_context("source");
+  spec.source = std::move(src_info).value();
+  auto tgt_info = describe_table(tgt, dst_name);
+  if (!tgt_info.ok()) return tgt_info.status().with_context("target");
+  spec.target = std::move(tgt_info).value();
+  const TableInfo& S = spec.source;
+  const TableInfo& T = spec.target;
+  if (S.database == T.database && S.oid == T.oid) {
+    return Status::invalid("source and target are the same table (" + S.display() +
+                           " in the same database); give --to another table or --target another "
+                           "database");
+  }
+
+  // Key.
+  if (!req.key.empty()) {
+    BACKFILL_ASSIGN_OR_RETURN(spec.key, parse_identifier_list(req.key));
+    for (const auto& k : spec.key) {
+      const ColumnInfo* c = S.column(k);
+      if (!c)
+        return Status::invalid("--key: source table " + S.display() + " has no column \"" + k +
+                               "\"");
+      if (!c->not_null) {
+        return Status::invalid("--key: column \"" + k + "\" of " + S.display() +
+                               " is nullable; a key column must be NOT NULL");
+      }
+    }
+    if (!S.has_unique_within(spec.key)) {
+      return Status::invalid("--key: no unique index of " + S.display() + " covers (" +
+                             join_quoted(spec.key) + "); a key must identify one row");
+    }
+  } else {
+    if (S.primary_key.empty()) {
+      return Status::invalid("source table " + S.display() +
+                             " has no primary key; name NOT NULL columns with a unique index in "
+                             "--key");
+    }
+    spec.key = S.primary_key;
+  }
+  for (const auto& k : spec.key) {
+    const ColumnInfo* c = S.column(k);
+    if (!key_type_for(c->type_name)) {
+      return Status::invalid("key column \"" + k + "\" has type " + c->type +
+                             "; keyset chunking supports smallint, integer, bigint, numeric, "
+                             "text, varchar, char, uuid, date, timestamp and timestamptz");
+    }
+    spec.key_types.push_back(c->type);
+  }
+
+  // Maps: "dst = src_col".
+  std::vector<std::pair<std::string, std::string>> maps;
+  for (const auto& m : req.maps) {
+    auto eq = m.find('=');
+    if (eq == std::string::npos) {
+      return Status::invalid("--map \"" + m + "\": expected \"target_column = source_column\"");
+    }
+    auto dst = parse_identifier(trim(m.substr(0, eq)));
+    if (!dst.ok()) return dst.status().with_context("--map \"" + m + "\"");
+    auto from = parse_identifier(trim(m.substr(eq + 1)));
+    if (!from.ok()) {
+      return Status::invalid("--map \"" + m +
+                             "\": the right-hand side must be a source column name");
+    }
+    if (!T.column(*dst)) {
+      return Status::invalid("--map \"" + m + "\": target table " + T.display() +
+                             " has no column \"" + *dst + "\"");
+    }
+    if (!S.column(*from)) {
+      return Status::invalid("--map \"" + m + "\": source table " + S.display() +
+                             " has no column \"" + *from + "\"");
+    }
+    for (const auto& [d, _] : maps) {
+      if (d == *dst) return Status::invalid("--map: target column \"" + d + "\" is mapped twice");
+    }
+    maps.emplace_back(*dst, *from);
+  }
+
+  // Which target columns to fill.
+  std::vector<std::string> only;
+  if (!req.columns.empty()) {
+    BACKFILL_ASSIGN_OR_RETURN(only, parse_identifier_list(req.columns));
+    for (const auto& c : only) {
+      if (!T.column(c))
+        return Status::invalid("--columns: target table " + T.display() + " has no column \"" + c +
+                               "\"");
+    }
+  }
+  for (const auto& col : T.columns) {
+    if (col.generated) continue;
+    std::string from;
+    for (const auto& [d, s] : maps) {
+      if (d == col.name) from = s;
+    }
+    // A --map always fills its column; otherwise --columns, when given, picks the columns.
+    bool wanted = !from.empty() || only.empty() || contains(only, col.name);
+    if (from.empty() && S.column(col.name)) from = col.name;
+    if (wanted && !from.empty()) {
+      const ColumnInfo* sc = S.column(from);
+      std::string expr = quote_ident(from);
+      if (sc->type != col.wire_type) expr += "::" + col.wire_type;
+      spec.columns.push_back({col.name, from, expr + " AS " + quote_ident(col.name)});
+      continue;
+    }
+    if (!only.empty() && contains(only, col.name)) {
+      return Status::invalid("--columns: target column \"" + col.name +
+                             "\" has no source column of that name; add --map \"" + col.name +
+                             " = source_column\"");
+    }
+    if (col.not_null && !col.has_default && !col.identity) {
+      return Status::invalid("target column \"" + col.name + "\" of " + T.display() +
+                             " is NOT NULL without a default, and nothing fills it: the source "
+                             "has no column of that name; add --map \"" +
+                             col.name + " = source_column\"");
+    }
+  }
+  if (spec.columns.empty()) {
+    return Status::invalid("no target column of " + T.display() + " has a source: nothing to copy");
+  }
+
+  // Where the key lands in the target, for ON CONFLICT.
+  for (const auto& k : spec.key) {
+    for (const auto& c : spec.columns) {
+      if (c.source == k) {
+        spec.target_key.push_back(c.target);
+        break;
+      }
+    }
+  }
+
+  BACKFILL_ASSIGN_OR_RETURN(spec.policy,
+                            parse_conflict_policy(req.on_conflict, &spec.newer_column));
+  if (spec.policy == ConflictPolicy::kOverwrite || spec.policy == ConflictPolicy::kNewer) {
+    if (spec.target_key.size() != spec.key.size() || !T.has_unique_within(spec.target_key)) {
+      return Status::invalid("--on-conflict " + req.on_conflict + " needs the key copied into " +
+                             T.display() + " and a unique index there on (" +
+                             join_quoted(spec.target_key.empty() ? spec.key : spec.target_key) +
+                             ")");
+    }
+    if (spec.policy == ConflictPolicy::kNewer) {
+      bool filled =
+          std::any_of(spec.columns.begin(), spec.columns.end(),
+                      [&](const ColumnMapping& c) { return c.target == spec.newer_column; });
+      if (!filled) {
+        return Status::invalid("--on-conflict newer:" + spec.newer_column + ": target column \"" +
+                               spec.newer_column + "\" is not copied");
+      }
+    }
+  }
+
+  // Casts and --where, checked on the source without reading a row.
+  for (const auto& c : spec.columns) {
+    Status st = src.exec("SELECT " + c.read_expr + " FROM " + S.quoted() + " LIMIT 0");
+    if (!st.is_ok()) {
+      const ColumnInfo* sc = S.column(c.source);
+      return Status::invalid("target column \"" + c.target + "\" (" + T.column(c.target)->type +
+                             ") cannot be filled from source column \"" + c.source + "\" (" +
+                             sc->type + "): " + st.message());
+    }
+  }
+  if (!req.where.empty()) {
+    spec.where = req.where;
+    Status st = src.exec("SELECT 1 FROM " + S.quoted() + " WHERE (" + req.where + ") LIMIT 0");
+    if (!st.is_ok()) return Status::invalid("--where: " + st.message());
+  }
+  return spec;
+}
+
+}  // namespace backfill::pg

@@ -1,0 +1,68 @@
+// Preflight for copy: turns what the user asked for into the exact SQL a job will run,
+// and refuses, before anything is written, what cannot work.
+//
+// It resolves both tables, the key (primary key or --key, which must be NOT NULL and carry
+// a unique index), the column list (each target column from its --map, or from the
+// same-named source column, cast on read to the target's type), the conflict policy, and
+// checks on the source that every cast exists and --where parses. Every failure is
+// kInvalid with a message naming the table, column or option at fault.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "drivers/postgres/catalog.hpp"
+#include "drivers/postgres/connection.hpp"
+#include "engine/planner.hpp"
+
+namespace backfill::pg {
+
+enum class ConflictPolicy { kError, kSkip, kOverwrite, kNewer };
+
+struct CopyRequest {
+  std::string table;              // --table, as typed
+  std::string to;                 // --to, as typed; empty: same as table
+  std::string key;                // --key, as typed; empty: primary key
+  std::string columns;            // --columns, as typed; empty: every fillable column
+  std::vector<std::string> maps;  // --map "dst = src"
+  std::string where;              // --where: SQL, run on the source as given
+  std::string on_conflict = "error";
+};
+
+struct ColumnMapping {
+  std::string target;     // target column
+  std::string source;     // source column it is read from
+  std::string read_expr;  // the SELECT expression on the source, cast to the wire type
+};
+
+struct CopySpec {
+  TableInfo source;
+  TableInfo target;
+  std::vector<std::string> key;         // source key columns, in order
+  std::vector<std::string> key_types;   // their type names (int8, text, ...)
+  std::vector<std::string> target_key;  // the target columns the key is copied to
+  std::vector<ColumnMapping> columns;
+  std::string where;
+  ConflictPolicy policy = ConflictPolicy::kError;
+  std::string newer_column;  // target column, for kNewer
+
+  // SQL, built once here so `plan` prints exactly what the job runs.
+  std::string range_predicate(const ChunkRange& range) const;  // on the source key
+  std::string read_sql(const ChunkRange& range) const;
+  std::string boundary_sql() const;  // $1..$n: key after (absent for the first), $last: offset
+  std::string first_boundary_sql() const;
+  std::string write_sql() const;  // COPY into the target, or into the staging table
+  std::string stage_create_sql() const;
+  std::string merge_sql() const;  // staging -> target with the conflict policy; "" for error
+  std::string boundary_select(bool after) const;
+  // The arguments that decide what is written, for the job's fingerprint.
+  std::string fingerprint_text() const;
+};
+
+Result<ConflictPolicy> parse_conflict_policy(const std::string& text, std::string* newer_column);
+const char* policy_name(ConflictPolicy p);
+
+// Preflight. `src` and `tgt` may be the same connection's database or not.
+Result<CopySpec> plan_copy(PgConnection& src, PgConnection& tgt, const CopyRequest& request);
+
+}  // namespace backfill::pg

@@ -1,0 +1,257 @@
+#include "drivers/postgres/ledger.hpp"
+
+#include <unistd.h>
+
+#include "drivers/postgres/sql.hpp"
+
+namespace backfill::pg {
+
+const char* ledger_schema_sql() {
+  return R"SQL(CREATE SCHEMA IF NOT EXISTS backfill;
+CREATE TABLE IF NOT EXISTS backfill.jobs (
+  name           text PRIMARY KEY,
+  command        text NOT NULL,
+  fingerprint    text NOT NULL,
+  description    text NOT NULL,
+  status         text NOT NULL DEFAULT 'running',  -- running, done, failed, interrupted
+  message        text,
+  chunk_rows     bigint,
+  estimated_rows bigint,
+  plan_after     text[],                           -- upper key of the last planned chunk
+  plan_done      boolean NOT NULL DEFAULT false,
+  next_chunk     bigint NOT NULL DEFAULT 1,
+  created_at     timestamptz NOT NULL DEFAULT now(),
+  updated_at     timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE IF NOT EXISTS backfill.chunks (
+  job          text NOT NULL REFERENCES backfill.jobs (name) ON DELETE CASCADE,
+  id           bigint NOT NULL,
+  lo           text[],                               -- exclusive; NULL: from the start
+  hi           text[],                               -- inclusive; NULL: to the end
+  status       text NOT NULL DEFAULT 'pending',      -- pending, running, done
+  attempts     int NOT NULL DEFAULT 0,
+  worker       text,
+  worker_pid   int,
+  worker_start timestamptz,
+  lease_until  timestamptz,
+  rows         bigint,
+  rows_written bigint,
+  started_at   timestamptz,
+  finished_at  timestamptz,
+  PRIMARY KEY (job, id)
+);
+CREATE INDEX IF NOT EXISTS chunks_open ON backfill.chunks (job, id) WHERE status <> 'done';)SQL";
+}
+
+Result<std::unique_ptr<PgLedger>> PgLedger::connect(const std::string& dsn,
+                                                    const SessionSettings& settings) {
+  BACKFILL_ASSIGN_OR_RETURN(auto conn, PgConnection::connect(dsn, settings, true));
+  std::unique_ptr<PgLedger> l(new PgLedger(std::move(conn)));
+  char host[256] = {0};
+  gethostname(host, sizeof host - 1);
+  l->worker_ = std::string(host) + ":" + std::to_string(getpid());
+  return l;
+}
+
+Status PgLedger::refresh_identity() {
+  BACKFILL_ASSIGN_OR_RETURN(
+      PgResult r, conn_->query("SELECT backend_start::text FROM pg_stat_activity WHERE pid = "
+                               "pg_backend_pid()"));
+  worker_start_ = r.rows() > 0 ? r.text(0, 0) : "";
+  return Status::ok();
+}
+
+Status PgLedger::ensure_schema() {
+  // Two workers starting together must not race on CREATE: serialise them.
+  BACKFILL_RETURN_IF_ERROR(conn_->exec("BEGIN"));
+  Status st = conn_->exec("SELECT pg_advisory_xact_lock(hashtext('backfill.ledger'))");
+  if (st.is_ok()) {
+    auto r = conn_->query("SELECT to_regclass('backfill.chunks') IS NOT NULL");
+    if (!r.ok()) {
+      st = r.status();
+    } else if (!r->boolean(0, 0)) {
+      // The DDL is several statements: send them one by one over the extended protocol.
+      std::string ddl = ledger_schema_sql();
+      std::size_t start = 0;
+      while (st.is_ok() && start < ddl.size()) {
+        std::size_t end = ddl.find(";\n", start);
+        if (end == std::string::npos) end = ddl.size();
+        std::string stmt = ddl.substr(start, end - start);
+        if (stmt.find_first_not_of(" \n;") != std::string::npos) st = conn_->exec(stmt);
+        start = end + 2;
+      }
+    }
+  }
+  if (!st.is_ok()) {
+    (void)conn_->exec("ROLLBACK");
+    return st.with_context("creating the ledger schema \"backfill\" in " + conn_->where());
+  }
+  return conn_->exec("COMMIT");
+}
+
+Result<JobOpen> PgLedger::open(const JobSpec& spec, bool restart) {
+  std::lock_guard lock(mu_);
+  job_ = spec.name;
+  BACKFILL_RETURN_IF_ERROR(ensure_schema());
+  BACKFILL_RETURN_IF_ERROR(refresh_identity());
+  if (restart) {
+    BACKFILL_RETURN_IF_ERROR(conn_->exec("DELETE FROM backfill.jobs WHERE name = $1", {job_}));
+  }
+  std::optional<std::string> est;
+  if (estimated_rows_) est = std::to_string(*estimated_rows_);
+  BACKFILL_ASSIGN_OR_RETURN(
+      PgResult ins,
+      conn_->query("INSERT INTO backfill.jobs (name, command, fingerprint, description, "
+                   "chunk_rows, estimated_rows) VALUES ($1, $2, $3, $4, $5::bigint, $6::bigint) "
+                   "ON CONFLICT (name) DO NOTHING",
+                   {job_, spec.command, spec.fingerprint, spec.description,
+                    std::to_string(spec.chunk_rows), est}));
+  if (ins.affected() == 1) return JobOpen::kNew;
+  BACKFILL_ASSIGN_OR_RETURN(
+      PgResult j,
+      conn_->query("SELECT fingerprint, status FROM backfill.jobs WHERE name = $1", {job_}));
+  if (j.rows() == 0) return Status::failed("job '" + job_ + "' vanished from the ledger");
+  if (j.text(0, 0) != spec.fingerprint) {
+    return Status::invalid("job '" + job_ +
+                           "' exists in the ledger with different arguments; run with --restart "
+                           "to start it over, or give another --job name");
+  }
+  if (j.text(0, 1) == "done") return JobOpen::kAlreadyDone;
+  BACKFILL_RETURN_IF_ERROR(
+      conn_->exec("UPDATE backfill.jobs SET status = 'running', message = NULL, estimated_rows = "
+                  "coalesce($2::bigint, estimated_rows), updated_at = now() WHERE name = $1",
+                  {job_, est}));
+  return JobOpen::kResumed;
+}
+
+Result<std::optional<Chunk>> PgLedger::try_claim() {
+  // Pending chunks first in key order; a running chunk is abandoned when its worker's
+  // ledger session is gone or its lease ran out.
+  BACKFILL_ASSIGN_OR_RETURN(
+      PgResult r,
+      conn_->query(
+          "WITH c AS (SELECT ch.id FROM backfill.chunks ch WHERE ch.job = $1 AND ch.status <> "
+          "'done' AND (ch.status = 'pending' OR ch.lease_until < now() OR NOT EXISTS (SELECT 1 "
+          "FROM pg_stat_activity a WHERE a.pid = ch.worker_pid AND a.backend_start = "
+          "ch.worker_start)) ORDER BY ch.id LIMIT 1 FOR UPDATE SKIP LOCKED) "
+          "UPDATE backfill.chunks ch SET status = 'running', attempts = ch.attempts + 1, worker "
+          "= $2, worker_pid = pg_backend_pid(), worker_start = $3::timestamptz, lease_until = "
+          "now() + make_interval(secs => $4::int), started_at = now() FROM c WHERE ch.job = $1 "
+          "AND ch.id = c.id RETURNING ch.id, ch.lo, ch.hi, ch.attempts",
+          {job_, worker_, worker_start_, std::to_string(kLeaseSeconds)}));
+  if (r.rows() == 0) return std::optional<Chunk>{};
+  Chunk c;
+  c.id = r.int64(0, 0);
+  if (!r.is_null(0, 1)) {
+    BACKFILL_ASSIGN_OR_RETURN(Key lo, decode_text_array(r.text(0, 1)));
+    c.range.lo = std::move(lo);
+  }
+  if (!r.is_null(0, 2)) {
+    BACKFILL_ASSIGN_OR_RETURN(Key hi, decode_text_array(r.text(0, 2)));
+    c.range.hi = std::move(hi);
+  }
+  c.attempt = static_cast<int>(r.int64(0, 3));
+  return std::optional<Chunk>(std::move(c));
+}
+
+Status PgLedger::plan_more(KeyWalker& walker, std::int64_t chunk_rows, int plan_ahead) {
+  BACKFILL_RETURN_IF_ERROR(conn_->exec("BEGIN"));
+  auto body = [&]() -> Status {
+    BACKFILL_ASSIGN_OR_RETURN(
+        PgResult j, conn_->query("SELECT plan_after, plan_done, next_chunk FROM backfill.jobs "
+                                 "WHERE name = $1 FOR UPDATE",
+                                 {job_}));
+    if (j.rows() == 0) return Status::failed("job '" + job_ + "' is not in the ledger");
+    PlanCursor cursor;
+    cursor.done = j.boolean(0, 1);
+    if (!j.is_null(0, 0)) {
+      BACKFILL_ASSIGN_OR_RETURN(Key after, decode_text_array(j.text(0, 0)));
+      cursor.after = std::move(after);
+    }
+    std::int64_t next = j.int64(0, 2);
+    BACKFILL_ASSIGN_OR_RETURN(auto ranges, plan_chunks(walker, &cursor, chunk_rows, plan_ahead));
+    for (const auto& r : ranges) {
+      Params p{job_, std::to_string(next++)};
+      p.push_back(r.lo ? std::optional<std::string>(encode_text_array(*r.lo)) : std::nullopt);
+      p.push_back(r.hi ? std::optional<std::string>(encode_text_array(*r.hi)) : std::nullopt);
+      BACKFILL_RETURN_IF_ERROR(conn_->exec(
+          "INSERT INTO backfill.chunks (job, id, lo, hi) VALUES ($1, $2::bigint, $3::text[], "
+          "$4::text[])",
+          p));
+    }
+    Params p{
+        job_,
+        cursor.after ? std::optional<std::string>(encode_text_array(*cursor.after)) : std::nullopt,
+        cursor.done ? "true" : "false", std::to_string(next)};
+    return conn_->exec(
+        "UPDATE backfill.jobs SET plan_after = $2::text[], plan_done = $3::boolean, next_chunk = "
+        "$4::bigint, updated_at = now() WHERE name = $1",
+        p);
+  };
+  Status st = body();
+  if (!st.is_ok()) {
+    (void)conn_->exec("ROLLBACK");
+    return st;
+  }
+  return conn_->exec("COMMIT");
+}
+
+Result<std::optional<Chunk>> PgLedger::claim(KeyWalker& walker, std::int64_t chunk_rows,
+                                             int plan_ahead) {
+  std::lock_guard lock(mu_);
+  BACKFILL_ASSIGN_OR_RETURN(auto c, try_claim());
+  if (c) return c;
+  BACKFILL_RETURN_IF_ERROR(plan_more(walker, chunk_rows, plan_ahead));
+  return try_claim();
+}
+
+Status PgLedger::complete(const Chunk& chunk, std::int64_t rows) {
+  std::lock_guard lock(mu_);
+  return conn_->exec(
+      "UPDATE backfill.chunks SET status = 'done', rows = $3::bigint, rows_written = $3::bigint, "
+      "finished_at = clock_timestamp(), lease_until = NULL WHERE job = $1 AND id = $2::bigint",
+      {job_, std::to_string(chunk.id), std::to_string(rows)});
+}
+
+Status PgLedger::release(const Chunk& chunk) {
+  std::lock_guard lock(mu_);
+  return conn_->exec(
+      "UPDATE backfill.chunks SET status = 'pending', lease_until = NULL, worker = NULL, "
+      "worker_pid = NULL WHERE job = $1 AND id = $2::bigint AND status = 'running' AND "
+      "worker_pid = pg_backend_pid()",
+      {job_, std::to_string(chunk.id)});
+}
+
+Result<LedgerProgress> PgLedger::progress() {
+  std::lock_guard lock(mu_);
+  BACKFILL_ASSIGN_OR_RETURN(
+      PgResult r,
+      conn_->query("SELECT count(*) FILTER (WHERE c.status = 'done'), coalesce(sum(c.rows) FILTER "
+                   "(WHERE c.status = 'done'), 0), count(c.id), count(*) FILTER (WHERE c.status = "
+                   "'running'), j.plan_done FROM backfill.jobs j LEFT JOIN backfill.chunks c ON "
+                   "c.job = j.name WHERE j.name = $1 GROUP BY j.plan_done",
+                   {job_}));
+  LedgerProgress p;
+  if (r.rows() == 0) return p;
+  p.chunks_done = r.int64(0, 0);
+  p.rows_done = r.int64(0, 1);
+  p.chunks_planned = r.int64(0, 2);
+  p.chunks_running = r.int64(0, 3);
+  p.plan_done = r.boolean(0, 4);
+  return p;
+}
+
+Status PgLedger::finish(JobOutcome outcome, const std::string& message) {
+  std::lock_guard lock(mu_);
+  const char* o = outcome == JobOutcome::kOk       ? "ok"
+                  : outcome == JobOutcome::kFailed ? "failed"
+                                                   : "interrupted";
+  // The job is done only when planning is done and no chunk is left, whoever did them.
+  return conn_->exec(
+      "UPDATE backfill.jobs j SET status = CASE WHEN $2 <> 'ok' THEN $2 WHEN j.plan_done AND NOT "
+      "EXISTS (SELECT 1 FROM backfill.chunks c WHERE c.job = j.name AND c.status <> 'done') THEN "
+      "'done' ELSE 'running' END, message = nullif($3, ''), updated_at = now() WHERE j.name = $1",
+      {job_, o, message});
+}
+
+}  // namespace backfill::pg

@@ -1,0 +1,59 @@
+// The ledger in PostgreSQL: schema `backfill` in the state database (the target unless
+// --state says otherwise), tables `jobs` and `chunks`.
+//
+// Workers claim chunks with SELECT ... FOR UPDATE SKIP LOCKED and a lease. A chunk whose
+// worker's ledger session is gone from pg_stat_activity (the process died, kill -9
+// included) or whose lease ran out is claimable again at once, so a rerun resumes without
+// waiting. Planning is serialised by a row lock on the job. PostgreSQL is the coordinator:
+// nothing else sits between workers. One connection, guarded by a mutex: thread-safe.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "drivers/postgres/connection.hpp"
+#include "engine/ledger.hpp"
+
+namespace backfill::pg {
+
+class PgLedger final : public Ledger {
+ public:
+  // A lease far longer than any healthy chunk; it only matters for a worker that hangs with
+  // its session still open (a dead worker's session ends, which frees its chunks at once).
+  static constexpr int kLeaseSeconds = 600;
+
+  static Result<std::unique_ptr<PgLedger>> connect(const std::string& dsn,
+                                                   const SessionSettings& settings);
+
+  Result<JobOpen> open(const JobSpec& spec, bool restart) override;
+  Result<std::optional<Chunk>> claim(KeyWalker& walker, std::int64_t chunk_rows,
+                                     int plan_ahead) override;
+  Status complete(const Chunk& chunk, std::int64_t rows) override;
+  Status release(const Chunk& chunk) override;
+  Result<LedgerProgress> progress() override;
+  Status finish(JobOutcome outcome, const std::string& message) override;
+
+  // Where the rows estimate for progress and `status` comes from.
+  void set_estimated_rows(std::optional<std::int64_t> rows) { estimated_rows_ = rows; }
+  PgConnection& connection() { return *conn_; }
+
+ private:
+  explicit PgLedger(std::unique_ptr<PgConnection> conn) : conn_(std::move(conn)) {}
+  Status ensure_schema();
+  Status refresh_identity();
+  Result<std::optional<Chunk>> try_claim();
+  Status plan_more(KeyWalker& walker, std::int64_t chunk_rows, int plan_ahead);
+
+  std::mutex mu_;
+  std::unique_ptr<PgConnection> conn_;
+  std::string job_;
+  std::string worker_;        // host:pid, for people reading the ledger
+  std::string worker_start_;  // our ledger session's backend_start
+  std::optional<std::int64_t> estimated_rows_;
+};
+
+// The DDL of the ledger, for the README and `plan`.
+const char* ledger_schema_sql();
+
+}  // namespace backfill::pg

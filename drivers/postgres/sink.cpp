@@ -1,0 +1,81 @@
+#include "drivers/postgres/sink.hpp"
+
+namespace backfill::pg {
+namespace {
+
+class PgChunkWriter final : public ChunkWriter {
+ public:
+  PgChunkWriter(std::unique_ptr<PgConnection> conn, std::shared_ptr<const CopySpec> spec,
+                std::optional<std::string> ledger_job)
+      : conn_(std::move(conn)),
+        spec_(std::move(spec)),
+        ledger_job_(std::move(ledger_job)),
+        write_sql_(spec_->write_sql()),
+        merge_sql_(spec_->merge_sql()) {}
+
+  Result<WriteResult> write(const Chunk& chunk, const CopyBatch& batch) override {
+    auto r = write_once(chunk, batch);
+    if (!r.ok() && conn_->healthy()) (void)conn_->exec("ROLLBACK");
+    return r;
+  }
+
+  Status reset() override {
+    stage_ready_ = false;  // temporary tables die with the session
+    return conn_->reconnect();
+  }
+
+ private:
+  Result<WriteResult> write_once(const Chunk& chunk, const CopyBatch& batch) {
+    if (!merge_sql_.empty() && !stage_ready_) {
+      BACKFILL_RETURN_IF_ERROR(conn_->exec(spec_->stage_create_sql()));
+      stage_ready_ = true;
+    }
+    WriteResult out;
+    const std::string id = std::to_string(chunk.id);
+    BACKFILL_RETURN_IF_ERROR(conn_->exec("BEGIN"));
+    if (ledger_job_) {
+      BACKFILL_ASSIGN_OR_RETURN(
+          PgResult st, conn_->query("SELECT status FROM backfill.chunks WHERE job = $1 AND id = "
+                                    "$2::bigint FOR UPDATE",
+                                    {*ledger_job_, id}));
+      if (st.rows() == 0 || st.text(0, 0) == "done") {
+        // Finished by another worker (or by us, before a lost connection hid the commit).
+        BACKFILL_RETURN_IF_ERROR(conn_->exec("ROLLBACK"));
+        out.already_done = true;
+        return out;
+      }
+    }
+    BACKFILL_ASSIGN_OR_RETURN(std::int64_t copied, conn_->copy_in(write_sql_, batch.bytes));
+    out.rows_written = copied;
+    if (!merge_sql_.empty()) {
+      BACKFILL_ASSIGN_OR_RETURN(PgResult merged, conn_->query(merge_sql_));
+      out.rows_written = merged.affected();
+    }
+    if (ledger_job_) {
+      BACKFILL_RETURN_IF_ERROR(conn_->exec(
+          "UPDATE backfill.chunks SET status = 'done', rows = $3::bigint, rows_written = "
+          "$4::bigint, finished_at = clock_timestamp(), lease_until = NULL WHERE job = $1 AND id "
+          "= $2::bigint",
+          {*ledger_job_, id, std::to_string(batch.rows), std::to_string(out.rows_written)}));
+      out.ledger_recorded = true;
+    }
+    BACKFILL_RETURN_IF_ERROR(conn_->exec("COMMIT"));
+    return out;
+  }
+
+  std::unique_ptr<PgConnection> conn_;
+  std::shared_ptr<const CopySpec> spec_;
+  std::optional<std::string> ledger_job_;
+  std::string write_sql_;
+  std::string merge_sql_;
+  bool stage_ready_ = false;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<ChunkWriter>> PgSink::open_writer() {
+  BACKFILL_ASSIGN_OR_RETURN(auto conn, PgConnection::connect(dsn_, settings_));
+  return std::unique_ptr<ChunkWriter>(new PgChunkWriter(std::move(conn), spec_, ledger_job_));
+}
+
+}  // namespace backfill::pg

@@ -1,0 +1,42 @@
+// PostgreSQL Source: reads chunks of a source table with binary COPY, and walks its key
+// index for the planner. Each reader and walker owns its own connection; PgSource itself
+// only holds the spec and the DSN, so it is thread-safe.
+#pragma once
+
+#include <memory>
+
+#include "drivers/postgres/copy_spec.hpp"
+#include "engine/source.hpp"
+
+namespace backfill::pg {
+
+class PgSource final : public Source {
+ public:
+  PgSource(std::string dsn, SessionSettings settings, std::shared_ptr<const CopySpec> spec)
+      : dsn_(std::move(dsn)), settings_(std::move(settings)), spec_(std::move(spec)) {}
+  Result<std::unique_ptr<ChunkReader>> open_reader() override;
+  Result<std::unique_ptr<KeyWalker>> open_walker() override;
+  std::optional<std::int64_t> estimated_rows() const override {
+    return spec_->source.estimated_rows;
+  }
+
+ private:
+  std::string dsn_;
+  SessionSettings settings_;
+  std::shared_ptr<const CopySpec> spec_;
+};
+
+// The walker on its own, for `plan`, which needs boundaries but no ledger.
+class PgKeyWalker final : public KeyWalker {
+ public:
+  PgKeyWalker(std::unique_ptr<PgConnection> conn, std::shared_ptr<const CopySpec> spec)
+      : conn_(std::move(conn)), spec_(std::move(spec)) {}
+  Result<std::optional<Key>> boundary_after(const std::optional<Key>& after,
+                                            std::int64_t rows) override;
+
+ private:
+  std::unique_ptr<PgConnection> conn_;
+  std::shared_ptr<const CopySpec> spec_;
+};
+
+}  // namespace backfill::pg

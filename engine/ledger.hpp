@@ -1,0 +1,62 @@
+// The Ledger seam: a job's durable state, and how workers share it.
+//
+// The ledger records a job (its name and a fingerprint of the arguments that decide its
+// data), the chunks planned so far with their state, and where planning stands. Chunks move
+// pending -> running (claimed, with a lease) -> done. A claim whose worker died, or whose
+// lease ran out, is claimable again. Several workers (threads or processes, on one machine
+// or many) may share a job: claim() hands each chunk to one of them, and plans more chunks
+// when none is pending. Implementations are thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "engine/planner.hpp"
+#include "engine/status.hpp"
+
+namespace backfill {
+
+struct JobSpec {
+  std::string name;
+  std::string command;      // copy, verify, update
+  std::string fingerprint;  // of the arguments that decide what is written
+  std::string description;  // human-readable, for `status`; never holds a password
+  std::int64_t chunk_rows = 0;
+};
+
+enum class JobOpen {
+  kNew,          // created, or recreated by --restart
+  kResumed,      // found with work left
+  kAlreadyDone,  // found complete: nothing to do
+};
+
+struct LedgerProgress {
+  std::int64_t rows_done = 0;
+  std::int64_t chunks_done = 0;
+  std::int64_t chunks_planned = 0;
+  std::int64_t chunks_running = 0;  // claimed and not finished, by any worker
+  bool plan_done = false;
+};
+
+enum class JobOutcome { kOk, kFailed, kInterrupted };
+
+class Ledger {
+ public:
+  virtual ~Ledger() = default;
+  // Creates the job, or finds it. A job found with a different fingerprint is an error
+  // (kInvalid) unless `restart`, which forgets its chunks and starts over.
+  virtual Result<JobOpen> open(const JobSpec& spec, bool restart) = 0;
+  // The next chunk for this worker, planning `plan_ahead` more with `walker` when none is
+  // pending; nullopt when every chunk is planned and done or held by a live worker.
+  virtual Result<std::optional<Chunk>> claim(KeyWalker& walker, std::int64_t chunk_rows,
+                                             int plan_ahead) = 0;
+  virtual Status complete(const Chunk& chunk, std::int64_t rows) = 0;
+  // Gives a claimed chunk back (failure or interrupt) so the next run takes it first.
+  virtual Status release(const Chunk& chunk) = 0;
+  virtual Result<LedgerProgress> progress() = 0;
+  // Records how this worker's run ended; the job is done once every chunk is.
+  virtual Status finish(JobOutcome outcome, const std::string& message) = 0;
+};
+
+}  // namespace backfill

@@ -1,0 +1,39 @@
+// The Sink seam: where rows go.
+//
+// A driver implements Sink for one target table. Each ChunkWriter owns one connection and
+// writes one chunk per call, in one transaction, with the job's conflict policy. A writer
+// that can record the chunk's completion in the same transaction as its rows (the ledger
+// lives in the target database) says so in WriteResult, which makes the chunk exactly-once;
+// otherwise the engine records it in the ledger right after, and the write must be
+// idempotent under the policy. Sink must be safe to call from several threads.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "engine/copy_format.hpp"
+#include "engine/planner.hpp"
+#include "engine/status.hpp"
+
+namespace backfill {
+
+struct WriteResult {
+  std::int64_t rows_written = 0;  // inserted or updated in the target
+  bool ledger_recorded = false;   // the chunk was marked done in the same transaction
+  bool already_done = false;      // another worker finished this chunk first; nothing written
+};
+
+class ChunkWriter {
+ public:
+  virtual ~ChunkWriter() = default;
+  virtual Result<WriteResult> write(const Chunk& chunk, const CopyBatch& batch) = 0;
+  virtual Status reset() = 0;
+};
+
+class Sink {
+ public:
+  virtual ~Sink() = default;
+  virtual Result<std::unique_ptr<ChunkWriter>> open_writer() = 0;
+};
+
+}  // namespace backfill
