@@ -3,6 +3,8 @@
 namespace backfill::cli {
 
 void add_copy_options(CLI::App* app, CopyOptions* o) {
+  // The last value of a repeated option wins, so a flag overrides a job file or an alias.
+  app->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app->add_option("--source", o->source,
                   "Source connection string or URI (libpq; PG* variables apply)")
       ->required();
@@ -14,7 +16,8 @@ void add_copy_options(CLI::App* app, CopyOptions* o) {
       "Key columns, comma-separated: NOT NULL with a unique index (default: primary key)");
   app->add_option("--columns", o->request.columns,
                   "Target columns to fill, comma-separated (default: every column the source has)");
-  app->add_option("--map", o->request.maps, "\"target_column = source_column\" (repeatable)");
+  app->add_option("--map", o->request.maps, "\"target_column = source_column\" (repeatable)")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   app->add_option("--where", o->request.where, "SQL condition on the source rows to copy");
   app->add_option("--on-conflict", o->request.on_conflict,
                   "error | skip | overwrite | newer:COLUMN  (default: error)");
