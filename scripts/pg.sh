@@ -27,7 +27,8 @@ as_pg() {
 
 port_of() { cat "$dir/port" 2>/dev/null || echo "${1:-5499}"; }
 
-dsn() { echo "host=$sock port=$(port_of) user=postgres dbname=postgres"; }
+# No dbname: libpq then uses the user name, "postgres"; callers append their own dbname.
+dsn() { echo "host=$sock port=$(port_of) user=postgres"; }
 
 running() { [[ -f "$data/postmaster.pid" ]] && as_pg "$PGBIN/pg_ctl" -D "$data" status >/dev/null 2>&1; }
 

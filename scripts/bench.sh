@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Copy throughput, side by side in one run on the same table and server:
+#   psql pipe     psql "COPY ... TO STDOUT (FORMAT binary)" | psql "COPY ... FROM STDIN"
+#   INSERT SELECT one INSERT ... SELECT inside the source database
+#   pgcopydb      pgcopydb copy table-data (when installed)
+#   backfill      backfill copy at its defaults (ledger checkpoint on every chunk)
+# Each target has the primary key in place and is emptied before every run; the methods
+# alternate, round after round, so drift in the machine hits them all alike.
+#
+#   scripts/bench.sh [--rows N] [--rounds R] [--micro]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+rows=5000000
+rounds=3
+micro=0
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --rows) rows=$2; shift 2 ;;
+    --rounds) rounds=$2; shift 2 ;;
+    --micro) micro=1; shift ;;
+    *) echo "usage: $0 [--rows N] [--rounds R] [--micro]" >&2; exit 2 ;;
+  esac
+done
+
+scripts/setup.sh >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j"$(nproc)" --target backfill >/dev/null
+bin=$PWD/build/backfill
+
+server=$(scripts/pg.sh start bench 55434)
+src="$server dbname=bench_source"
+dst="$server dbname=bench_target"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+psql -X -q "$server" -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS bench_source WITH (FORCE)" \
+  -c "DROP DATABASE IF EXISTS bench_target WITH (FORCE)" -c "CREATE DATABASE bench_source" \
+  -c "CREATE DATABASE bench_target"
+echo "bench: generating $rows rows"
+psql -X -q "$src" -v ON_ERROR_STOP=1 -v rows="$rows" -f scripts/sql/users.sql
+# Same shape on the target side (pgcopydb copies by name), primary key in place.
+psql -X -q "$dst" -v ON_ERROR_STOP=1 -v rows=0 -f scripts/sql/users.sql
+psql -X -q "$src" -v ON_ERROR_STOP=1 -c "CREATE TABLE users_copy (LIKE users INCLUDING ALL)"
+bytes=$(psql -X -At "$src" -c "SELECT pg_size_pretty(pg_table_size('users'))")
+echo "bench: users is $bytes; $(nproc) cores"
+
+reset_target() {
+  psql -X -q "$dst" -c "TRUNCATE users" -c "DROP SCHEMA IF EXISTS backfill CASCADE" -c "CHECKPOINT" 2>/dev/null
+  psql -X -q "$src" -c "TRUNCATE users_copy" -c "CHECKPOINT"
+}
+
+check_target() {  # every method must have copied every row
+  local n
+  n=$(psql -X -At "$1" -c "SELECT count(*) FROM $2")
+  [[ "$n" == "$rows" ]] || { echo "bench: $3 copied $n rows, expected $rows" >&2; exit 1; }
+}
+
+now() { date +%s.%N; }
+
+run_psql_pipe() {
+  psql -X -q "$src" -c "COPY users TO STDOUT (FORMAT binary)" | psql -X -q "$dst" -c "COPY users FROM STDIN (FORMAT binary)"
+  check_target "$dst" users "psql pipe"
+}
+run_insert_select() {
+  psql -X -q "$src" -c "INSERT INTO users_copy SELECT * FROM users"
+  check_target "$src" users_copy "INSERT SELECT"
+}
+run_pgcopydb() {
+  printf '[include-only-table]\npublic.users\n' >"$work/filters.ini"
+  rm -rf "$work/pgcopydb"
+  pgcopydb copy table-data --source "$src" --target "$dst" --dir "$work/pgcopydb" \
+    --filters "$work/filters.ini" --table-jobs 2 >"$work/pgcopydb.log" 2>&1 \
+    || { tail -5 "$work/pgcopydb.log" >&2; return 1; }
+  check_target "$dst" users pgcopydb
+}
+run_backfill() {
+  /usr/bin/time -f "%M" -o "$work/rss" "$bin" copy --source "$src" --target "$dst" --table users \
+    --progress none --report "$work/report.json" >/dev/null
+  check_target "$dst" users backfill
+  cat "$work/rss" >>"$work/rss.all"
+}
+
+methods=("psql pipe" "INSERT SELECT" "backfill")
+command -v pgcopydb >/dev/null && methods+=("pgcopydb")
+declare -A fn=(["psql pipe"]=run_psql_pipe ["INSERT SELECT"]=run_insert_select
+               ["pgcopydb"]=run_pgcopydb ["backfill"]=run_backfill)
+declare -A times
+
+for ((r = 1; r <= rounds; r++)); do
+  # Rotate the order each round.
+  order=("${methods[@]:r % ${#methods[@]}}" "${methods[@]:0:r % ${#methods[@]}}")
+  for m in "${order[@]}"; do
+    reset_target
+    t0=$(now)
+    "${fn[$m]}"
+    t1=$(now)
+    s=$(echo "$t1 - $t0" | bc -l)
+    times[$m]="${times[$m]:-} $s"
+    printf 'bench: round %d  %-14s %6.2f s\n' "$r" "$m" "$s"
+  done
+done
+
+median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+base=$(echo "${times["psql pipe"]}" | median)
+echo
+echo "copy of $rows rows ($bytes), median of $rounds rounds, target primary key in place"
+printf '%-16s %10s %12s %14s\n' method seconds rows/s "vs psql pipe"
+for m in "${methods[@]}"; do
+  s=$(echo "${times[$m]}" | median)
+  printf '%-16s %10.2f %12.0f %13.2fx\n' "$m" "$s" "$(echo "$rows / $s" | bc -l)" "$(echo "$s / $base" | bc -l)"
+done
+rss=$(sort -n "$work/rss.all" | tail -1)
+echo "backfill peak RSS: $((rss / 1024)) MB (max of $rounds runs)"
+
+if [[ $micro -eq 1 ]]; then
+  cmake -S . -B build -DBACKFILL_BUILD_BENCHMARKS=ON >/dev/null
+  cmake --build build -j"$(nproc)" --target backfill_bench >/dev/null
+  build/bench/backfill_bench
+fi
+echo "bench: cluster left running; scripts/pg.sh stop bench"
