@@ -21,6 +21,8 @@ namespace flow = oneapi::tbb::flow;
 // How many chunks to plan per visit to the planner: enough that claims rarely plan, few
 // enough that a plan made by one worker does not run far ahead of the data.
 constexpr int kPlanAheadPerJob = 4;
+// How often the claim loop refreshes the job's totals from the ledger for progress.
+constexpr std::chrono::seconds kProgressRefresh{1};
 
 struct WorkItem {
   Chunk chunk;
@@ -235,6 +237,7 @@ Result<CopyJobStats> run_copy_job(Source& source, Sink& sink, Ledger& ledger,
 
   // The claim loop: one chunk per free token.
   const int plan_ahead = kPlanAheadPerJob * jobs;
+  auto last_refresh = std::chrono::steady_clock::time_point{};
   while (true) {
     tokens.acquire();
     if (interrupted() || failing.load()) {
@@ -251,9 +254,14 @@ Result<CopyJobStats> run_copy_job(Source& source, Sink& sink, Ledger& ledger,
       tokens.release();
       break;  // nothing left for this worker
     }
-    if (auto p = ledger.progress(); p.ok()) {
-      std::lock_guard lock(ledger_view_mu);
-      ledger_view = p.value();
+    // The ledger's totals are for the progress line only: refresh them once a second, not
+    // once a chunk, so they cost nothing however small the chunks.
+    if (auto t = std::chrono::steady_clock::now(); t - last_refresh >= kProgressRefresh) {
+      last_refresh = t;
+      if (auto p = ledger.progress(); p.ok()) {
+        std::lock_guard lock(ledger_view_mu);
+        ledger_view = p.value();
+      }
     }
     auto w = std::make_shared<WorkItem>();
     w->chunk = std::move(*claimed.value());
