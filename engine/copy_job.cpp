@@ -244,13 +244,22 @@ Result<CopyJobStats> run_copy_job(Source& source, Sink& sink, Ledger& ledger,
       tokens.release();
       break;
     }
-    auto claimed = ledger.claim(*walker, options.chunk_rows, plan_ahead);
-    if (!claimed.ok()) {
+    std::optional<Chunk> claimed;
+    Status st = run_with_retry(
+        options.retry, interrupt,
+        [&]() -> Status {
+          auto c = ledger.claim(*walker, options.chunk_rows, plan_ahead);
+          if (!c.ok()) return c.status();
+          claimed = std::move(c).value();
+          return Status::ok();
+        },
+        [] { return Status::ok(); }, on_retry);  // the ledger and walker reconnect themselves
+    if (!st.is_ok()) {
       tokens.release();
-      fail(claimed.status().with_context("claiming a chunk"));
+      fail(st.with_context("claiming a chunk"));
       break;
     }
-    if (!claimed.value()) {
+    if (!claimed) {
       tokens.release();
       break;  // nothing left for this worker
     }
@@ -264,7 +273,7 @@ Result<CopyJobStats> run_copy_job(Source& source, Sink& sink, Ledger& ledger,
       }
     }
     auto w = std::make_shared<WorkItem>();
-    w->chunk = std::move(*claimed.value());
+    w->chunk = std::move(*claimed);
     ++in_flight;
     arena.execute([&] { read_node->try_put(w); });
   }

@@ -27,9 +27,9 @@
 namespace backfill {
 
 struct CopyJobOptions {
-  int jobs = 2;  // reader and writer connections each
+  int jobs = 2;                     // reader and writer connections each
   std::int64_t chunk_rows = 50000;  // the CLI's default; see cli/options.hpp
-  int max_in_flight = 0;  // 0: 2 * jobs, enough to keep readers and writers busy
+  int max_in_flight = 0;            // 0: 2 * jobs, enough to keep readers and writers busy
   RetryPolicy retry;
   ProgressMode progress = ProgressMode::kAuto;
   std::FILE* progress_out = stderr;

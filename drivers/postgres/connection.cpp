@@ -158,15 +158,16 @@ Status PgConnection::exec(const std::string& sql, const Params& params) {
   return r.ok() ? Status::ok() : r.status();
 }
 
-Status PgConnection::copy_out(const std::string& sql, std::string* out) {
+Status PgConnection::start_copy(const std::string& sql, int expected, const char* what) {
   if (!healthy()) return Status::transient("connection to " + where() + " is lost", "08006");
   PGresult* r = PQexecParams(conn_, sql.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0);
-  if (PQresultStatus(r) != PGRES_COPY_OUT) {
-    Status st = error_from(r, "COPY out failed");
-    PQclear(r);
-    return st;
-  }
+  Status st = PQresultStatus(r) == expected ? Status::ok() : error_from(r, what);
   PQclear(r);
+  return st;
+}
+
+Status PgConnection::copy_out(const std::string& sql, std::string* out) {
+  BACKFILL_RETURN_IF_ERROR(start_copy(sql, PGRES_COPY_OUT, "COPY out failed"));
   while (true) {
     char* buf = nullptr;
     int n = PQgetCopyData(conn_, &buf, 0);
@@ -188,14 +189,7 @@ Status PgConnection::copy_out(const std::string& sql, std::string* out) {
 }
 
 Result<std::int64_t> PgConnection::copy_in(const std::string& sql, std::string_view data) {
-  if (!healthy()) return Status::transient("connection to " + where() + " is lost", "08006");
-  PGresult* r = PQexecParams(conn_, sql.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0);
-  if (PQresultStatus(r) != PGRES_COPY_IN) {
-    Status st = error_from(r, "COPY in failed");
-    PQclear(r);
-    return st;
-  }
-  PQclear(r);
+  BACKFILL_RETURN_IF_ERROR(start_copy(sql, PGRES_COPY_IN, "COPY in failed"));
   bool sent = true;
   for (std::size_t off = 0; off < data.size() && sent; off += kCopySendPiece) {
     std::size_t n = std::min(kCopySendPiece, data.size() - off);

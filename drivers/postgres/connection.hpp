@@ -87,6 +87,8 @@ class PgConnection {
       : dsn_(std::move(dsn)), settings_(std::move(settings)) {}
   Status open(bool preflight);
   Status error_from(PGresult* r, const std::string& what) const;
+  // Sends a COPY statement and checks the server entered the `expected` copy state.
+  Status start_copy(const std::string& sql, int expected, const char* what);
 
   std::string dsn_;
   SessionSettings settings_;

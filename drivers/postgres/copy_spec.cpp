@@ -88,7 +88,11 @@ std::string CopySpec::boundary_select(bool after) const {
     out += (i ? ", " : "") + col + "::text";
     ord += (i ? ", " : "") + col;
     cols.push_back(col);
-    params.push_back("$" + std::to_string(i + 1) + "::" + key_types[i]);
+    std::string param = "$";
+    param += std::to_string(i + 1);
+    param += "::";
+    param += key_types[i];
+    params.push_back(std::move(param));
   }
   std::string sql = "SELECT " + out + " FROM " + source.quoted() + " AS s";
   if (after) sql += " WHERE " + row_of(cols) + " > " + row_of(params);

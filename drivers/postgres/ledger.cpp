@@ -53,6 +53,15 @@ Result<std::unique_ptr<PgLedger>> PgLedger::connect(const std::string& dsn,
   return l;
 }
 
+Status PgLedger::ensure_connected() {
+  if (conn_->healthy()) return Status::ok();
+  // A new session is a new worker identity: chunks claimed under the old one look
+  // abandoned and may be claimed again, which the write transaction's check of the chunk's
+  // status makes harmless.
+  BACKFILL_RETURN_IF_ERROR(conn_->reconnect());
+  return refresh_identity();
+}
+
 Status PgLedger::refresh_identity() {
   BACKFILL_ASSIGN_OR_RETURN(
       PgResult r, conn_->query("SELECT backend_start::text FROM pg_stat_activity WHERE pid = "
@@ -199,6 +208,7 @@ Status PgLedger::plan_more(KeyWalker& walker, std::int64_t chunk_rows, int plan_
 Result<std::optional<Chunk>> PgLedger::claim(KeyWalker& walker, std::int64_t chunk_rows,
                                              int plan_ahead) {
   std::lock_guard lock(mu_);
+  BACKFILL_RETURN_IF_ERROR(ensure_connected());
   BACKFILL_ASSIGN_OR_RETURN(auto c, try_claim());
   if (c) return c;
   BACKFILL_RETURN_IF_ERROR(plan_more(walker, chunk_rows, plan_ahead));
@@ -207,6 +217,7 @@ Result<std::optional<Chunk>> PgLedger::claim(KeyWalker& walker, std::int64_t chu
 
 Status PgLedger::complete(const Chunk& chunk, std::int64_t rows) {
   std::lock_guard lock(mu_);
+  BACKFILL_RETURN_IF_ERROR(ensure_connected());
   return conn_->exec(
       "UPDATE backfill.chunks SET status = 'done', rows = $3::bigint, rows_written = $3::bigint, "
       "finished_at = clock_timestamp(), lease_until = NULL WHERE job = $1 AND id = $2::bigint",
@@ -215,6 +226,7 @@ Status PgLedger::complete(const Chunk& chunk, std::int64_t rows) {
 
 Status PgLedger::release(const Chunk& chunk) {
   std::lock_guard lock(mu_);
+  BACKFILL_RETURN_IF_ERROR(ensure_connected());
   return conn_->exec(
       "UPDATE backfill.chunks SET status = 'pending', lease_until = NULL, worker = NULL, "
       "worker_pid = NULL WHERE job = $1 AND id = $2::bigint AND status = 'running' AND "
@@ -224,6 +236,7 @@ Status PgLedger::release(const Chunk& chunk) {
 
 Result<LedgerProgress> PgLedger::progress() {
   std::lock_guard lock(mu_);
+  BACKFILL_RETURN_IF_ERROR(ensure_connected());
   BACKFILL_ASSIGN_OR_RETURN(
       PgResult r,
       conn_->query("SELECT count(*) FILTER (WHERE c.status = 'done'), coalesce(sum(c.rows) FILTER "
@@ -243,6 +256,7 @@ Result<LedgerProgress> PgLedger::progress() {
 
 Status PgLedger::finish(JobOutcome outcome, const std::string& message) {
   std::lock_guard lock(mu_);
+  BACKFILL_RETURN_IF_ERROR(ensure_connected());
   const char* o = outcome == JobOutcome::kOk       ? "ok"
                   : outcome == JobOutcome::kFailed ? "failed"
                                                    : "interrupted";

@@ -41,6 +41,7 @@ class PgLedger final : public Ledger {
  private:
   explicit PgLedger(std::unique_ptr<PgConnection> conn) : conn_(std::move(conn)) {}
   Status ensure_schema();
+  Status ensure_connected();
   Status refresh_identity();
   Result<std::optional<Chunk>> try_claim();
   Status plan_more(KeyWalker& walker, std::int64_t chunk_rows, int plan_ahead);

@@ -114,8 +114,8 @@ INSTANTIATE_TEST_SUITE_P(
         KeyCase{
             "timestamptz",
             "'2020-02-28 23:59:59.123456+05'::timestamptz + i * interval '1 hour 1 microsecond'"}),
-    [](const auto& info) {
-      std::string n = info.param.type;
+    [](const auto& p) {
+      std::string n = p.param.type;
       return n.substr(0, n.find('('));
     });
 

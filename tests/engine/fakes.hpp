@@ -88,7 +88,7 @@ class FakeSource : public Source {
 
  private:
   struct Reader : ChunkReader {
-    explicit Reader(FakeSource& s) : s(s) {}
+    explicit Reader(FakeSource& owner) : s(owner) {}
     Result<CopyBatch> read(const ChunkRange& r) override {
       // The id is not known here; failures are keyed by the range's upper bound instead.
       std::int64_t hi = r.hi ? std::stoll((*r.hi)[0]) : -1;
@@ -124,7 +124,7 @@ class FakeSink : public Sink {
 
  private:
   struct Writer : ChunkWriter {
-    explicit Writer(FakeSink& s) : s(s) {}
+    explicit Writer(FakeSink& owner) : s(owner) {}
     Result<WriteResult> write(const Chunk& c, const CopyBatch& b) override {
       if (Status st = s.f_->take(s.f_->writes, c.id); !st.is_ok()) return st;
       CopyReader r(b.bytes);
