@@ -26,8 +26,10 @@ Status run_status(const StatusOptions& o) {
                  " count(c.id) FILTER (WHERE c.status = 'done'), count(c.id),"
                  " count(c.id) FILTER (WHERE c.status = 'running'),"
                  " coalesce(sum(c.rows) FILTER (WHERE c.status = 'done'), 0),"
-                 " coalesce(sum(c.rows) FILTER (WHERE c.finished_at > now() - interval '60 "
-                 "seconds'), 0) / 60.0,"
+                 // Running: the rate of the last minute. Done: the job's average.
+                 " CASE WHEN j.status = 'done' THEN coalesce(sum(c.rows) / nullif(extract(epoch"
+                 " FROM max(c.finished_at) - min(c.started_at)), 0), 0) ELSE coalesce(sum(c.rows)"
+                 " FILTER (WHERE c.finished_at > now() - interval '60 seconds'), 0) / 60.0 END,"
                  " j.plan_done, j.chunk_rows, to_char(j.updated_at, 'YYYY-MM-DD HH24:MI:SS'), "
                  "coalesce(j.message, '')"
                  " FROM backfill.jobs j LEFT JOIN backfill.chunks c ON c.job = j.name"

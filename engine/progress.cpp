@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 
 namespace backfill {
@@ -51,8 +52,9 @@ std::string progress_line(const ProgressSnapshot& s) {
     line += with_thousands(s.rows) + " rows";
   }
   line += "  " + with_thousands(static_cast<std::int64_t>(rate)) + " rows/s";
-  line += "  chunks " + with_thousands(s.chunks_done) + "/" + with_thousands(s.chunks_planned) +
-          (s.plan_done ? "" : "+");
+  // The planned count is refreshed less often than the done count: never show fewer.
+  line += "  chunks " + with_thousands(s.chunks_done) + "/" +
+          with_thousands(std::max(s.chunks_planned, s.chunks_done)) + (s.plan_done ? "" : "+");
   line += "  in flight " + std::to_string(s.in_flight);
   if (total && *total > s.rows && rate > 0) {
     line += "  ETA " + format_duration(static_cast<double>(*total - s.rows) / rate);

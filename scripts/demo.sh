@@ -28,7 +28,7 @@ src="$server dbname=demo_source"
 dst="$server dbname=demo_target"
 echo "demo: PostgreSQL running: $server"
 
-psql -X -q "$server" -v ON_ERROR_STOP=1 <<'SQL'
+psql -X -P pager=off -q "$server" -v ON_ERROR_STOP=1 <<'SQL'
 DROP DATABASE IF EXISTS demo_source WITH (FORCE);
 DROP DATABASE IF EXISTS demo_target WITH (FORCE);
 CREATE DATABASE demo_source;
@@ -36,10 +36,10 @@ CREATE DATABASE demo_target;
 SQL
 
 echo "demo: generating $rows users in demo_source"
-psql -X -q "$src" -v ON_ERROR_STOP=1 -v rows="$rows" -f scripts/sql/users.sql
+psql -X -P pager=off -q "$src" -v ON_ERROR_STOP=1 -v rows="$rows" -f scripts/sql/users.sql
 
 echo "demo: creating the new shape in demo_target"
-psql -X -q "$dst" -v ON_ERROR_STOP=1 -f scripts/sql/users_v2.sql
+psql -X -P pager=off -q "$dst" -v ON_ERROR_STOP=1 -f scripts/sql/users_v2.sql
 
 args=(--source "$src" --target "$dst" --table users
       --map "email_address = email" --map "given_name = first_name"
@@ -57,10 +57,10 @@ echo "demo: the report (demo-report.json):"
 cat demo-report.json
 echo
 echo "demo: a few copied rows:"
-psql -X "$dst" -c "SELECT id, email_address, given_name, family_name, signed_up_at, balance, preferences FROM users ORDER BY id LIMIT 3"
+psql -X -P pager=off "$dst" -c "SELECT id, email_address, given_name, family_name, signed_up_at, balance, preferences FROM users ORDER BY id LIMIT 3"
 echo "demo: source and target agree:"
-psql -X -At "$src" -c "SELECT 'source: ' || count(*) || ' rows, md5 ' || md5(string_agg(id || email || first_name || last_name || created_at || balance || coalesce(settings::text, ''), ',' ORDER BY id)) FROM users"
-psql -X -At "$dst" -c "SELECT 'target: ' || count(*) || ' rows, md5 ' || md5(string_agg(id || email_address || given_name || family_name || signed_up_at || balance || coalesce(preferences::text, ''), ',' ORDER BY id)) FROM users"
+psql -X -P pager=off -At "$src" -c "SELECT 'source: ' || count(*) || ' rows, md5 ' || md5(string_agg(id || email || first_name || last_name || created_at || balance || coalesce(settings::text, ''), ',' ORDER BY id)) FROM users"
+psql -X -P pager=off -At "$dst" -c "SELECT 'target: ' || count(*) || ' rows, md5 ' || md5(string_agg(id || email_address || given_name || family_name || signed_up_at || balance || coalesce(preferences::text, ''), ',' ORDER BY id)) FROM users"
 cat <<EOF2
 
 Look at the data:    psql "$dst"

@@ -263,3 +263,31 @@ TEST(Status, ListsJobsWithTheirProgress) {
 
 }  // namespace
 }  // namespace backfill::testing
+
+namespace backfill::testing {
+namespace {
+
+TEST(ConfigFile, AJobFileGivesTheSameResultAsFlagsAndFlagsOverrideIt) {
+  SourceAndTarget db;
+  db.src.exec("CREATE TABLE t (id int PRIMARY KEY, old_name text)");
+  db.src.exec("INSERT INTO t SELECT i, 'n' || i FROM generate_series(1, 300) i");
+  db.dst.exec("CREATE TABLE t (id int PRIMARY KEY, new_name text)");
+  std::string file = temp_path("job.toml");
+  {
+    std::ofstream f(file);
+    f << "[copy]\nsource = \"" << db.src.dsn() << "\"\ntarget = \"" << db.dst.dsn()
+      << "\"\ntable = \"t\"\nmap = [\"new_name = old_name\"]\nchunk-rows = 100\nprogress = "
+         "\"none\"\n";
+  }
+  std::string report = temp_path("job.json");
+  auto r = run_backfill({"--config", file, "copy", "--chunk-rows", "40", "--report", report});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  db.expect_same("SELECT id, old_name FROM t ORDER BY id",
+                 "SELECT id, new_name FROM t ORDER BY id");
+  EXPECT_NE(read_text(report).find("\"chunk_rows\": 40"), std::string::npos) << read_text(report);
+  EXPECT_EQ(db.dst.value("SELECT count(*) FROM backfill.chunks"),
+            "8");  // 7 of 40 rows, the open end
+}
+
+}  // namespace
+}  // namespace backfill::testing
