@@ -52,8 +52,10 @@ TEST(LedgerStateMachine, AReleasedChunkIsClaimedAgainFirst) {
   fakes::FakeWalker w(t);
   auto c1 = *l.claim(w, 10, 5);
   auto c2 = *l.claim(w, 10, 5);
+  ASSERT_TRUE(c1.has_value() && c2.has_value());
   ASSERT_TRUE(l.release(*c1).is_ok());
   auto again = *l.claim(w, 10, 5);
+  ASSERT_TRUE(again.has_value());
   EXPECT_EQ(again->id, c1->id);
   EXPECT_NE(c2->id, c1->id);
 }
