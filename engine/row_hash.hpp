@@ -1,0 +1,57 @@
+// Row hashes and chunk digests for verify.
+//
+// A row hash is XXH3-64 over the row's fields, each as a tag (NULL or value) and a
+// length-prefixed payload in the binary form of its type, after normalising the values
+// whose type calls them equal while their bytes differ: float -0 and 0, every NaN, numeric
+// 1.0 and 1.00. No separators, no text output involved. A chunk digest is the row count
+// and the sum of row hashes mod 2^64 (never XOR: two equal rows must not cancel).
+// Pure functions and plain values; thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/copy_format.hpp"
+#include "engine/key.hpp"
+#include "engine/status.hpp"
+
+namespace backfill {
+
+// How a field's binary form is normalised before hashing.
+enum class FieldNorm { kBytes, kFloat4, kFloat8, kNumeric };
+
+// The normalisation for a PostgreSQL type name (float8, numeric, ...); kBytes for the rest.
+FieldNorm field_norm_for(std::string_view type_name);
+
+// Appends the canonical form of `field` under `norm` to `out` (tag, length, payload).
+void append_canonical(FieldNorm norm, const CopyField& field, std::string* out);
+
+struct ChunkDigest {
+  std::int64_t rows = 0;
+  std::uint64_t sum = 0;  // of row hashes, mod 2^64
+  void add(std::uint64_t row_hash) {
+    ++rows;
+    sum += row_hash;  // unsigned: wraps mod 2^64
+  }
+  bool operator==(const ChunkDigest&) const = default;
+};
+
+// "12345678901234567890123" (a sum of signed 64-bit hashes, as PostgreSQL's numeric sum
+// prints it) reduced mod 2^64. kFailed for text that is not an integer.
+Result<std::uint64_t> reduce_decimal_mod64(std::string_view decimal);
+
+// One row of a chunk, as verify compares it: its key and its hash.
+struct KeyedHash {
+  Key key;
+  std::uint64_t hash = 0;
+};
+
+// Hashes every row of a binary COPY stream whose first `key_fields` fields are the key's
+// text forms and whose other fields are normalised by `norms` (one per non-key field).
+Result<std::vector<KeyedHash>> hash_copy_rows(std::string_view stream, std::size_t key_fields,
+                                              const std::vector<FieldNorm>& norms,
+                                              ChunkDigest* digest);
+
+}  // namespace backfill

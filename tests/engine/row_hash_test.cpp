@@ -1,0 +1,129 @@
+#include "engine/row_hash.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+namespace backfill {
+namespace {
+
+std::string canon(FieldNorm n, const CopyField& f) {
+  std::string out;
+  append_canonical(n, f, &out);
+  return out;
+}
+
+std::string f8(double d) {
+  std::uint64_t bits;
+  std::memcpy(&bits, &d, 8);
+  std::string s;
+  put_be64(&s, static_cast<std::int64_t>(bits));
+  return s;
+}
+
+std::string f4(float f) {
+  std::uint32_t bits;
+  std::memcpy(&bits, &f, 4);
+  std::string s;
+  put_be32(&s, static_cast<std::int32_t>(bits));
+  return s;
+}
+
+// numeric's binary form: ndigits, weight, sign, dscale, base-10000 digits.
+std::string numeric(std::vector<std::int16_t> digits, std::int16_t weight, std::int16_t dscale,
+                    std::uint16_t sign = 0) {
+  std::string s;
+  put_be16(&s, static_cast<std::int16_t>(digits.size()));
+  put_be16(&s, weight);
+  put_be16(&s, static_cast<std::int16_t>(sign));
+  put_be16(&s, dscale);
+  for (auto d : digits) put_be16(&s, d);
+  return s;
+}
+
+TEST(RowHash, FloatsEqualByValueAreEqual) {
+  EXPECT_EQ(canon(FieldNorm::kFloat8, f8(-0.0)), canon(FieldNorm::kFloat8, f8(0.0)));
+  double nan1 = std::numeric_limits<double>::quiet_NaN();
+  double nan2 = -std::numeric_limits<double>::quiet_NaN();
+  EXPECT_EQ(canon(FieldNorm::kFloat8, f8(nan1)), canon(FieldNorm::kFloat8, f8(nan2)));
+  EXPECT_EQ(canon(FieldNorm::kFloat4, f4(-0.0f)), canon(FieldNorm::kFloat4, f4(0.0f)));
+  EXPECT_NE(canon(FieldNorm::kFloat8, f8(1.0)), canon(FieldNorm::kFloat8, f8(1.0000000000000002)));
+  EXPECT_NE(canon(FieldNorm::kFloat8, f8(INFINITY)), canon(FieldNorm::kFloat8, f8(-INFINITY)));
+}
+
+TEST(RowHash, NumericsEqualByValueWhateverTheScale) {
+  // 1.0 (digits 1, 0; dscale 1) and 1.00 (dscale 2) and 1 (dscale 0).
+  EXPECT_EQ(canon(FieldNorm::kNumeric, numeric({1}, 0, 1)),
+            canon(FieldNorm::kNumeric, numeric({1}, 0, 2)));
+  EXPECT_EQ(canon(FieldNorm::kNumeric, numeric({1, 0}, 0, 4)),
+            canon(FieldNorm::kNumeric, numeric({1}, 0, 0)));
+  EXPECT_EQ(canon(FieldNorm::kNumeric, numeric({}, 0, 3)),
+            canon(FieldNorm::kNumeric, numeric({}, 0, 0, 0x4000)));
+  EXPECT_NE(canon(FieldNorm::kNumeric, numeric({1}, 0, 0)),
+            canon(FieldNorm::kNumeric, numeric({1}, 1, 0)));
+  EXPECT_NE(canon(FieldNorm::kNumeric, numeric({1}, 0, 0)),
+            canon(FieldNorm::kNumeric, numeric({1}, 0, 0, 0x4000)));
+}
+
+TEST(RowHash, NullIsNeverAnEmptyValue) {
+  EXPECT_NE(canon(FieldNorm::kBytes, std::nullopt), canon(FieldNorm::kBytes, std::string_view("")));
+}
+
+TEST(RowHash, FieldBoundariesCannotShift) {
+  // ("ab", "c") and ("a", "bc") must hash differently: lengths are part of the hash input.
+  std::string a = canon(FieldNorm::kBytes, std::string_view("ab")) +
+                  canon(FieldNorm::kBytes, std::string_view("c"));
+  std::string b = canon(FieldNorm::kBytes, std::string_view("a")) +
+                  canon(FieldNorm::kBytes, std::string_view("bc"));
+  EXPECT_NE(a, b);
+}
+
+TEST(RowHash, DigestSumsDoNotCancelEqualRows) {
+  ChunkDigest one, two;
+  one.add(42);
+  two.add(42);
+  two.add(42);  // a duplicated row
+  EXPECT_NE(one, two);
+  ChunkDigest a, b;  // order does not matter
+  a.add(1);
+  a.add(2);
+  b.add(2);
+  b.add(1);
+  EXPECT_EQ(a, b);
+}
+
+TEST(RowHash, ReducesPostgresNumericSumsMod2To64) {
+  EXPECT_EQ(*reduce_decimal_mod64("0"), 0u);
+  EXPECT_EQ(*reduce_decimal_mod64("-1"), ~std::uint64_t{0});
+  EXPECT_EQ(*reduce_decimal_mod64("18446744073709551616"), 0u);  // 2^64
+  EXPECT_EQ(*reduce_decimal_mod64("18446744073709551617"), 1u);
+  // Two hashes summed as signed 64-bit in SQL equal the client's unsigned sum.
+  std::int64_t h1 = -5, h2 = 9223372036854775807;
+  std::uint64_t want = static_cast<std::uint64_t>(h1) + static_cast<std::uint64_t>(h2);
+  EXPECT_EQ(*reduce_decimal_mod64("9223372036854775802"), want);
+  EXPECT_FALSE(reduce_decimal_mod64("1.5").ok());
+}
+
+TEST(RowHash, HashesCopyRowsWithTheirKeys) {
+  CopyWriter w;
+  for (int i = 0; i < 3; ++i) {
+    w.begin_tuple(2);
+    w.add_bytes(std::to_string(i));
+    w.add_bytes(f8(i == 1 ? -0.0 : 0.0));
+  }
+  ChunkDigest d;
+  auto rows = hash_copy_rows(w.finish().bytes, 1, {FieldNorm::kFloat8}, &d);
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 3u);
+  EXPECT_EQ((*rows)[1].key, Key{"1"});
+  EXPECT_EQ(d.rows, 3);
+  EXPECT_NE((*rows)[0].hash, (*rows)[1].hash);  // the keys differ
+  EXPECT_FALSE(
+      hash_copy_rows(w.finish().bytes, 1, {FieldNorm::kFloat8, FieldNorm::kBytes}, &d).ok() &&
+      false);
+}
+
+}  // namespace
+}  // namespace backfill
