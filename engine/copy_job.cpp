@@ -1,6 +1,8 @@
 #include "engine/copy_job.hpp"
 
-#include <oneapi/tbb/concurrent_queue.h>
+#include "engine/claim_loop.hpp"
+#include "engine/io_pool.hpp"
+
 #include <oneapi/tbb/flow_graph.h>
 #include <oneapi/tbb/global_control.h>
 #include <oneapi/tbb/task_arena.h>
@@ -21,8 +23,6 @@ namespace flow = oneapi::tbb::flow;
 // How many chunks to plan per visit to the planner: enough that claims rarely plan, few
 // enough that a plan made by one worker does not run far ahead of the data.
 constexpr int kPlanAheadPerJob = 4;
-// How often the claim loop refreshes the job's totals from the ledger for progress.
-constexpr std::chrono::seconds kProgressRefresh{1};
 
 struct WorkItem {
   Chunk chunk;
@@ -33,52 +33,8 @@ struct WorkItem {
 };
 using Work = std::shared_ptr<WorkItem>;
 using Gateway = flow::async_node<Work, Work>::gateway_type;
-
-// I/O threads, each owning one resource (a reader or a writer with its connection), that
-// take work from a queue, run it, and hand it back to the graph through its gateway.
 template <typename Resource>
-class IoPool {
- public:
-  using Fn = std::function<void(Resource&, WorkItem&)>;
-
-  IoPool(std::vector<std::unique_ptr<Resource>> resources, Fn fn) : fn_(std::move(fn)) {
-    for (auto& r : resources) {
-      threads_.emplace_back([this, res = std::move(r)]() mutable { loop(*res); });
-    }
-  }
-  ~IoPool() { shutdown(); }
-
-  void submit(Work w, Gateway* gw) { queue_.push(Task{std::move(w), gw}); }
-
-  void shutdown() {
-    for (std::size_t i = 0; i < threads_.size(); ++i) queue_.push(Task{});
-    for (auto& t : threads_) {
-      if (t.joinable()) t.join();
-    }
-    threads_.clear();
-  }
-
- private:
-  struct Task {
-    Work work;
-    Gateway* gateway = nullptr;
-  };
-
-  void loop(Resource& res) {
-    while (true) {
-      Task t;
-      queue_.pop(t);
-      if (!t.work) return;
-      fn_(res, *t.work);
-      t.gateway->try_put(t.work);
-      t.gateway->release_wait();
-    }
-  }
-
-  Fn fn_;
-  oneapi::tbb::concurrent_bounded_queue<Task> queue_;
-  std::vector<std::thread> threads_;
-};
+using Pool = IoPool<Resource, WorkItem>;
 
 }  // namespace
 
@@ -116,7 +72,7 @@ Result<CopyJobStats> run_copy_job(Source& source, Sink& sink, Ledger& ledger,
   std::atomic<bool> give_up{false};
 
   auto on_retry = [&](const Status&) { ++retries; };
-  IoPool<ChunkReader> read_pool(std::move(readers), [&](ChunkReader& r, WorkItem& w) {
+  Pool<ChunkReader> read_pool(std::move(readers), [&](ChunkReader& r, WorkItem& w) {
     w.status = run_with_retry(
         options.retry, &give_up,
         [&]() -> Status {
@@ -127,7 +83,7 @@ Result<CopyJobStats> run_copy_job(Source& source, Sink& sink, Ledger& ledger,
         },
         [&] { return r.reset(); }, on_retry);
   });
-  IoPool<ChunkWriter> write_pool(std::move(writers), [&](ChunkWriter& wr, WorkItem& w) {
+  Pool<ChunkWriter> write_pool(std::move(writers), [&](ChunkWriter& wr, WorkItem& w) {
     if (!w.status.is_ok()) return;
     w.status = run_with_retry(
         options.retry, &give_up,
@@ -235,48 +191,21 @@ Result<CopyJobStats> run_copy_job(Source& source, Sink& sink, Ledger& ledger,
     flow::make_edge(*write_node, *commit_node);
   });
 
-  // The claim loop: one chunk per free token.
-  const int plan_ahead = kPlanAheadPerJob * jobs;
-  auto last_refresh = std::chrono::steady_clock::time_point{};
-  while (true) {
-    tokens.acquire();
-    if (interrupted() || failing.load()) {
-      tokens.release();
-      break;
-    }
-    std::optional<Chunk> claimed;
-    Status st = run_with_retry(
-        options.retry, interrupt,
-        [&]() -> Status {
-          auto c = ledger.claim(*walker, options.chunk_rows, plan_ahead);
-          if (!c.ok()) return c.status();
-          claimed = std::move(c).value();
-          return Status::ok();
-        },
-        [] { return Status::ok(); }, on_retry);  // the ledger and walker reconnect themselves
-    if (!st.is_ok()) {
-      tokens.release();
-      fail(st.with_context("claiming a chunk"));
-      break;
-    }
-    if (!claimed) {
-      tokens.release();
-      break;  // nothing left for this worker
-    }
-    // The ledger's totals are for the progress line only: refresh them once a second, not
-    // once a chunk, so they cost nothing however small the chunks.
-    if (auto t = std::chrono::steady_clock::now(); t - last_refresh >= kProgressRefresh) {
-      last_refresh = t;
-      if (auto p = ledger.progress(); p.ok()) {
-        std::lock_guard lock(ledger_view_mu);
-        ledger_view = p.value();
-      }
-    }
-    auto w = std::make_shared<WorkItem>();
-    w->chunk = std::move(*claimed);
-    ++in_flight;
-    arena.execute([&] { read_node->try_put(w); });
-  }
+  ClaimLoop loop{ledger,    *walker, options.chunk_rows, kPlanAheadPerJob * jobs, options.retry,
+                 interrupt, tokens};
+  Status claim_status = loop.run([&] { return interrupted() || failing.load(); },
+                                 [&](Chunk c) {
+                                   auto w = std::make_shared<WorkItem>();
+                                   w->chunk = std::move(c);
+                                   ++in_flight;
+                                   arena.execute([&] { read_node->try_put(w); });
+                                 },
+                                 on_retry,
+                                 [&](const LedgerProgress& p) {
+                                   std::lock_guard lock(ledger_view_mu);
+                                   ledger_view = p;
+                                 });
+  if (!claim_status.is_ok()) fail(claim_status);
   arena.execute([&] { g->wait_for_all(); });
   read_pool.shutdown();
   write_pool.shutdown();

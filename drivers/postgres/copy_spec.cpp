@@ -54,13 +54,14 @@ Result<ConflictPolicy> parse_conflict_policy(const std::string& text, std::strin
                          text + "'");
 }
 
-std::string CopySpec::range_predicate(const ChunkRange& range) const {
+std::string key_range_predicate(const std::vector<std::string>& columns,
+                                const std::vector<std::string>& types, const ChunkRange& range) {
   std::vector<std::string> cols;
-  for (const auto& k : key) cols.push_back(quote_ident(k));
+  for (const auto& k : columns) cols.push_back(quote_ident(k));
   auto literals = [&](const Key& values) {
     std::vector<std::string> out;
     for (std::size_t i = 0; i < values.size(); ++i) {
-      out.push_back(quote_literal(values[i]) + "::" + key_types[i]);
+      out.push_back(quote_literal(values[i]) + "::" + types[i]);
     }
     return row_of(out);
   };
@@ -68,6 +69,10 @@ std::string CopySpec::range_predicate(const ChunkRange& range) const {
   if (range.lo) pred = row_of(cols) + " > " + literals(*range.lo);
   if (range.hi) pred += (pred.empty() ? "" : " AND ") + row_of(cols) + " <= " + literals(*range.hi);
   return pred.empty() ? "true" : pred;
+}
+
+std::string CopySpec::range_predicate(const ChunkRange& range) const {
+  return key_range_predicate(key, key_types, range);
 }
 
 std::string CopySpec::read_sql(const ChunkRange& range) const {
@@ -267,7 +272,7 @@ Result<CopySpec> plan_copy(PgConnection& src, PgConnection& tgt, const CopyReque
                              "\" has no source column of that name; add --map \"" + col.name +
                              " = source_column\"");
     }
-    if (col.not_null && !col.has_default && !col.identity) {
+    if (col.not_null && !col.has_default && !col.identity && !req.for_verify) {
       return Status::invalid("target column \"" + col.name + "\" of " + T.display() +
                              " is NOT NULL without a default, and nothing fills it: the source "
                              "has no column of that name; add --map \"" +

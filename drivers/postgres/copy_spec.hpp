@@ -27,6 +27,7 @@ struct CopyRequest {
   std::vector<std::string> maps;  // --map "dst = src"
   std::string where;              // --where: SQL, run on the source as given
   std::string on_conflict = "error";
+  bool for_verify = false;  // verify compares what is filled; unfilled columns are not its business
 };
 
 struct ColumnMapping {
@@ -58,6 +59,11 @@ struct CopySpec {
   // The arguments that decide what is written, for the job's fingerprint.
   std::string fingerprint_text() const;
 };
+
+// "(a, b) > ('1'::int, 'x'::text) AND (a, b) <= (...)": rows of the chunk, on any table
+// whose key columns are `columns` of `types`.
+std::string key_range_predicate(const std::vector<std::string>& columns,
+                                const std::vector<std::string>& types, const ChunkRange& range);
 
 Result<ConflictPolicy> parse_conflict_policy(const std::string& text, std::string* newer_column);
 const char* policy_name(ConflictPolicy p);

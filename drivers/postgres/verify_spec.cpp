@@ -1,0 +1,119 @@
+#include "drivers/postgres/verify_spec.hpp"
+
+namespace backfill::pg {
+namespace {
+
+// The expression, with values that compare equal made to print equally.
+std::string normalised(const std::string& expr, const std::string& type) {
+  switch (field_norm_for(type)) {
+    case FieldNorm::kFloat4:
+    case FieldNorm::kFloat8:
+      return "(" + expr + " + 0)";  // -0 + 0 is 0; every NaN prints as NaN
+    case FieldNorm::kNumeric:
+      return "trim_scale(" + expr + ")";  // 1.0 and 1.00 print as 1
+    case FieldNorm::kBytes:
+      break;
+  }
+  return expr;
+}
+
+std::string key_texts(const std::string& alias, const std::vector<std::string>& cols) {
+  std::string out;
+  for (std::size_t i = 0; i < cols.size(); ++i) {
+    out += (i ? ", " : "") + alias + "." + quote_ident(cols[i]) + "::text";
+  }
+  return out;
+}
+
+}  // namespace
+
+const char* hash_method_name(HashMethod m) {
+  return m == HashMethod::kPushDown ? "push-down" : "streamed";
+}
+
+std::string VerifySpec::source_row_text() const {
+  std::string row = "ROW(" + key_texts("s", copy.key);
+  for (const auto& c : copy.columns) {
+    std::string e = "s." + quote_ident(c.source);
+    const auto& wire = copy.target.column(c.target)->wire_type;
+    if (copy.source.column(c.source)->type != wire) e += "::" + wire;
+    row += ", " + normalised(e, wire);
+  }
+  return row + ")::text";
+}
+
+std::string VerifySpec::target_row_text() const {
+  std::string row = "ROW(" + key_texts("t", copy.target_key);
+  for (const auto& c : copy.columns) {
+    const ColumnInfo* col = copy.target.column(c.target);
+    std::string e = "t." + quote_ident(c.target);
+    if (col->type != col->wire_type) e += "::" + col->wire_type;
+    row += ", " + normalised(e, col->wire_type);
+  }
+  return row + ")::text";
+}
+
+std::string VerifySpec::source_filter(const ChunkRange& r) const {
+  std::string f = " FROM " + copy.source.quoted() + " AS s WHERE " + copy.range_predicate(r);
+  if (!copy.where.empty()) f += " AND (" + copy.where + ")";
+  return f;
+}
+
+std::string VerifySpec::target_filter(const ChunkRange& r) const {
+  return " FROM " + copy.target.quoted() + " AS t WHERE " +
+         key_range_predicate(copy.target_key, target_key_types, r);
+}
+
+std::string VerifySpec::source_digest_sql(const ChunkRange& r) const {
+  return "SELECT count(*), coalesce(sum(hashtextextended(" + source_row_text() +
+         ", 0)::numeric), 0)::text" + source_filter(r);
+}
+
+std::string VerifySpec::target_digest_sql(const ChunkRange& r) const {
+  return "SELECT count(*), coalesce(sum(hashtextextended(" + target_row_text() +
+         ", 0)::numeric), 0)::text" + target_filter(r);
+}
+
+std::string VerifySpec::source_rows_sql(const ChunkRange& r) const {
+  return "SELECT " + key_texts("s", copy.key) + ", hashtextextended(" + source_row_text() + ", 0)" +
+         source_filter(r);
+}
+
+std::string VerifySpec::target_rows_sql(const ChunkRange& r) const {
+  return "SELECT " + key_texts("t", copy.target_key) + ", hashtextextended(" + target_row_text() +
+         ", 0)" + target_filter(r);
+}
+
+std::string VerifySpec::source_stream_sql(const ChunkRange& r) const {
+  std::string sql = "COPY (SELECT " + key_texts("s", copy.key);
+  for (const auto& c : copy.columns) sql += ", s." + c.read_expr;
+  return sql + source_filter(r) + ") TO STDOUT (FORMAT binary)";
+}
+
+std::string VerifySpec::target_stream_sql(const ChunkRange& r) const {
+  std::string sql = "COPY (SELECT " + key_texts("t", copy.target_key);
+  for (const auto& c : copy.columns) {
+    const ColumnInfo* col = copy.target.column(c.target);
+    sql += ", t." + quote_ident(c.target);
+    if (col->type != col->wire_type) sql += "::" + col->wire_type;
+  }
+  return sql + target_filter(r) + ") TO STDOUT (FORMAT binary)";
+}
+
+Result<VerifySpec> plan_verify(PgConnection& src, PgConnection& tgt, CopyRequest request) {
+  request.for_verify = true;
+  BACKFILL_ASSIGN_OR_RETURN(CopySpec copy, plan_copy(src, tgt, request));
+  if (copy.target_key.size() != copy.key.size()) {
+    return Status::invalid("verify needs the key (" + join_quoted(copy.key) + ") copied into " +
+                           copy.target.display() +
+                           " to pair rows; it is not among the compared columns");
+  }
+  VerifySpec v;
+  for (const auto& k : copy.target_key) v.target_key_types.push_back(copy.target.column(k)->type);
+  for (const auto& c : copy.columns)
+    v.norms.push_back(field_norm_for(copy.target.column(c.target)->wire_type));
+  v.copy = std::move(copy);
+  return v;
+}
+
+}  // namespace backfill::pg

@@ -1,0 +1,44 @@
+// The SQL verify runs on each side, built from the same column mapping as copy (so a target
+// built by `backfill copy` with some arguments verifies with the same arguments).
+//
+// Push-down: each server returns a chunk's row count and the sum of 64-bit row hashes
+// (hashtextextended over the row's text form, with sessions pinned so that DateStyle,
+// TimeZone, float and bytea output cannot differ, and -0/NaN/numeric scale normalised);
+// only a mismatching chunk's (key, row hash) lists travel. Streamed: both sides' rows come
+// over binary COPY, key text first, and are hashed here. Plain data; thread-safe.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "drivers/postgres/copy_spec.hpp"
+#include "engine/row_hash.hpp"
+
+namespace backfill::pg {
+
+enum class HashMethod { kPushDown, kStreamed };
+const char* hash_method_name(HashMethod m);
+
+struct VerifySpec {
+  CopySpec copy;  // tables, key, column mapping, --where
+  std::vector<std::string> target_key_types;
+  std::vector<FieldNorm> norms;  // per compared column, for the streamed method
+
+  std::string source_digest_sql(const ChunkRange& r) const;
+  std::string target_digest_sql(const ChunkRange& r) const;
+  std::string source_rows_sql(const ChunkRange& r) const;  // key texts, then the row hash
+  std::string target_rows_sql(const ChunkRange& r) const;
+  std::string source_stream_sql(const ChunkRange& r) const;  // COPY: key texts, then columns
+  std::string target_stream_sql(const ChunkRange& r) const;
+
+ private:
+  std::string source_row_text() const;
+  std::string target_row_text() const;
+  std::string source_filter(const ChunkRange& r) const;
+  std::string target_filter(const ChunkRange& r) const;
+};
+
+// Preflight for verify: as for copy, and the key must be copied into the target.
+Result<VerifySpec> plan_verify(PgConnection& src, PgConnection& tgt, CopyRequest request);
+
+}  // namespace backfill::pg

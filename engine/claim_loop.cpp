@@ -1,0 +1,44 @@
+#include "engine/claim_loop.hpp"
+
+#include <optional>
+
+namespace backfill {
+namespace {
+// The ledger's totals are for the progress line only: refresh them once a second, not once
+// a chunk, so they cost nothing however small the chunks.
+constexpr std::chrono::seconds kProgressRefresh{1};
+}  // namespace
+
+Status ClaimLoop::run(const std::function<bool()>& stop, const std::function<void(Chunk)>& dispatch,
+                      const std::function<void(const Status&)>& on_retry,
+                      const std::function<void(const LedgerProgress&)>& on_progress) {
+  auto last_refresh = std::chrono::steady_clock::time_point{};
+  while (true) {
+    tokens.acquire();
+    if (stop()) {
+      tokens.release();
+      return Status::ok();
+    }
+    std::optional<Chunk> claimed;
+    Status st = run_with_retry(
+        retry, interrupt,
+        [&]() -> Status {
+          auto c = ledger.claim(walker, chunk_rows, plan_ahead);
+          if (!c.ok()) return c.status();
+          claimed = std::move(c).value();
+          return Status::ok();
+        },
+        [] { return Status::ok(); }, on_retry);  // the ledger and walker reconnect themselves
+    if (!st.is_ok() || !claimed) {
+      tokens.release();
+      return st.with_context("claiming a chunk");  // ok: nothing left for this worker
+    }
+    if (auto t = std::chrono::steady_clock::now(); t - last_refresh >= kProgressRefresh) {
+      last_refresh = t;
+      if (auto p = ledger.progress(); p.ok()) on_progress(p.value());
+    }
+    dispatch(std::move(*claimed));
+  }
+}
+
+}  // namespace backfill
