@@ -27,18 +27,26 @@ const char* outcome_name(JobOutcome o) {
 
 }  // namespace
 
-Result<PreparedCopy> prepare_copy(const CopyOptions& o) {
+Result<Connections> connect_both(const CopyOptions& o) {
   BACKFILL_RETURN_IF_ERROR(pg::check_dsn(o.source).with_context("--source"));
   BACKFILL_RETURN_IF_ERROR(pg::check_dsn(o.target).with_context("--target"));
   if (!o.state.empty()) BACKFILL_RETURN_IF_ERROR(pg::check_dsn(o.state).with_context("--state"));
-  PreparedCopy p;
+  Connections c;
   auto settings = session_settings(o);
   auto src = pg::PgConnection::connect(o.source, settings, true);
   if (!src.ok()) return src.status().with_context("--source");
-  p.source = std::move(src).value();
+  c.source = std::move(src).value();
   auto tgt = pg::PgConnection::connect(o.target, settings, true);
   if (!tgt.ok()) return tgt.status().with_context("--target");
-  p.target = std::move(tgt).value();
+  c.target = std::move(tgt).value();
+  return c;
+}
+
+Result<PreparedCopy> prepare_copy(const CopyOptions& o) {
+  BACKFILL_ASSIGN_OR_RETURN(Connections c, connect_both(o));
+  PreparedCopy p;
+  p.source = std::move(c.source);
+  p.target = std::move(c.target);
   BACKFILL_ASSIGN_OR_RETURN(pg::CopySpec spec, pg::plan_copy(*p.source, *p.target, o.request));
   p.spec = std::make_shared<const pg::CopySpec>(std::move(spec));
   return p;

@@ -21,6 +21,8 @@ int exit_code(const backfill::Status& st) {
   switch (st.kind()) {
     case backfill::ErrorKind::kOk:
       return 0;
+    case backfill::ErrorKind::kDifferences:
+      return 1;
     case backfill::ErrorKind::kInvalid:
       return 2;
     case backfill::ErrorKind::kInterrupted:
@@ -47,6 +49,11 @@ int main(int argc, char** argv) {
   add_copy_options(plan, &plan_opts);
   plan->add_subcommand("copy", "Plan a copy (the default)")->fallthrough();
 
+  VerifyOptions verify_opts;
+  CLI::App* verify = app.add_subcommand(
+      "verify", "Prove target == source chunk by chunk; name the rows that differ");
+  add_verify_options(verify, &verify_opts);
+
   StatusOptions status_opts;
   CLI::App* status = app.add_subcommand("status", "Show the jobs in a ledger");
   add_status_options(status, &status_opts);
@@ -65,12 +72,15 @@ int main(int argc, char** argv) {
   backfill::Status st;
   if (copy->parsed()) {
     st = run_copy(copy_opts, ctx);
+  } else if (verify->parsed()) {
+    st = run_verify(verify_opts, ctx);
   } else if (plan->parsed()) {
     st = run_plan_copy(plan_opts);
   } else if (status->parsed()) {
     st = run_status(status_opts);
   }
-  if (!st.is_ok() && st.kind() != backfill::ErrorKind::kInterrupted) {
+  if (!st.is_ok() && st.kind() != backfill::ErrorKind::kInterrupted &&
+      st.kind() != backfill::ErrorKind::kDifferences) {
     std::fprintf(stderr, "backfill: error: %s\n", st.message().c_str());
   }
   return exit_code(st);

@@ -2,7 +2,7 @@
 
 namespace backfill::cli {
 
-void add_copy_options(CLI::App* app, CopyOptions* o) {
+void add_table_options(CLI::App* app, CopyOptions* o) {
   // The last value of a repeated option wins, so a flag overrides a job file or an alias.
   app->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app->add_option("--source", o->source,
@@ -18,12 +18,7 @@ void add_copy_options(CLI::App* app, CopyOptions* o) {
                   "Target columns to fill, comma-separated (default: every column the source has)");
   app->add_option("--map", o->request.maps, "\"target_column = source_column\" (repeatable)")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-  app->add_option("--where", o->request.where, "SQL condition on the source rows to copy");
-  app->add_option("--on-conflict", o->request.on_conflict,
-                  "error | skip | overwrite | newer:COLUMN  (default: error)");
-  app->add_option("--state", o->state, "Ledger database (default: the target)");
-  app->add_option("--job", o->job, "Job name (default: derived from the tables)");
-  app->add_flag("--restart", o->restart, "Forget the job's progress and start over");
+  app->add_option("--where", o->request.where, "SQL condition on the source rows");
   app->add_option("--jobs", o->jobs, "Parallel readers and writers")
       ->check(CLI::Range(1, kMaxJobs))
       ->capture_default_str();
@@ -42,6 +37,25 @@ void add_copy_options(CLI::App* app, CopyOptions* o) {
       ->capture_default_str();
   app->add_option("--max-retries", o->max_retries, "Tries of a chunk on transient errors")
       ->check(CLI::Range(1, 100))
+      ->capture_default_str();
+}
+
+void add_copy_options(CLI::App* app, CopyOptions* o) {
+  add_table_options(app, o);
+  app->add_option("--on-conflict", o->request.on_conflict,
+                  "error | skip | overwrite | newer:COLUMN  (default: error)");
+  app->add_option("--state", o->state, "Ledger database (default: the target)");
+  app->add_option("--job", o->job, "Job name (default: derived from the tables)");
+  app->add_flag("--restart", o->restart, "Forget the job's progress and start over");
+}
+
+void add_verify_options(CLI::App* app, VerifyOptions* o) {
+  add_table_options(app, &o->table);
+  app->add_option("--method", o->method,
+                  "auto | push-down | streamed: where rows are hashed (default: auto)")
+      ->check(CLI::IsMember({"auto", "push-down", "streamed"}));
+  app->add_option("--max-diffs", o->max_diffs, "Differences to list (the counts stay exact)")
+      ->check(CLI::Range(std::int64_t{0}, std::int64_t{100000000}))
       ->capture_default_str();
 }
 

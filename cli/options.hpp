@@ -46,8 +46,18 @@ struct CopyOptions {
   int max_retries = 5;
 };
 
+// What verify takes: the tables and their column mapping as copy does, and how to compare.
+struct VerifyOptions {
+  CopyOptions table;
+  std::string method = "auto";
+  std::int64_t max_diffs = 1000;
+};
+
+// The tables, columns, chunking and output options that copy and verify share.
+void add_table_options(CLI::App* app, CopyOptions* o);
 // Declares copy's options on `app` (used by copy and plan).
 void add_copy_options(CLI::App* app, CopyOptions* o);
+void add_verify_options(CLI::App* app, VerifyOptions* o);
 
 ProgressMode parse_progress_mode(const std::string& s);
 pg::SessionSettings session_settings(const CopyOptions& o);
@@ -70,6 +80,14 @@ Result<PreparedCopy> prepare_copy(const CopyOptions& o);
 
 Status run_copy(const CopyOptions& o, const RunContext& ctx);
 Status run_plan_copy(const CopyOptions& o);
+Status run_verify(const VerifyOptions& o, const RunContext& ctx);
+
+// Both connections, checked: the first step of every preflight.
+struct Connections {
+  std::unique_ptr<pg::PgConnection> source;
+  std::unique_ptr<pg::PgConnection> target;
+};
+Result<Connections> connect_both(const CopyOptions& o);
 
 struct StatusOptions {
   std::string state;

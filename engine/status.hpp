@@ -22,6 +22,7 @@ enum class ErrorKind {
   kConflict,     // a row the target already has (unique violation under --on-conflict error)
   kFailed,       // anything else at run time (exit 3)
   kInterrupted,  // SIGINT / SIGTERM (exit 130)
+  kDifferences,  // verify ran to its end and the tables differ (exit 1)
 };
 
 class Status {

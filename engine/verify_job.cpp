@@ -1,0 +1,190 @@
+#include "engine/verify_job.hpp"
+
+#include <oneapi/tbb/flow_graph.h>
+#include <oneapi/tbb/task_arena.h>
+
+#include <algorithm>
+#include <chrono>
+#include <mutex>
+#include <semaphore>
+#include <thread>
+
+#include "engine/claim_loop.hpp"
+#include "engine/io_pool.hpp"
+
+namespace backfill {
+namespace {
+
+namespace flow = oneapi::tbb::flow;
+
+// Comparisons are cheap to plan ahead; a few per comparer keep them all busy.
+constexpr int kPlanAheadPerJob = 4;
+
+struct VerifyItem {
+  Chunk chunk;
+  ChunkComparison result;
+  Status status;
+};
+using Work = std::shared_ptr<VerifyItem>;
+
+}  // namespace
+
+Result<VerifyStats> run_verify_job(ComparedTables& tables, Ledger& ledger,
+                                   const VerifyJobOptions& options) {
+  const int jobs = std::max(1, options.jobs);
+  std::vector<std::unique_ptr<ChunkComparer>> comparers;
+  for (int i = 0; i < jobs; ++i) {
+    BACKFILL_ASSIGN_OR_RETURN(auto c, tables.open_comparer());
+    comparers.push_back(std::move(c));
+  }
+  BACKFILL_ASSIGN_OR_RETURN(std::unique_ptr<KeyWalker> walker, tables.open_walker());
+
+  VerifyStats stats;
+  std::mutex mu;  // guards stats and first_error (tally runs serially; the printer reads)
+  std::atomic<std::int64_t> retries{0};
+  std::atomic<int> in_flight{0};
+  std::atomic<bool> failing{false}, give_up{false};
+  auto interrupted = [&] { return options.interrupt != nullptr && options.interrupt->load(); };
+  auto on_retry = [&](const Status&) { ++retries; };
+
+  IoPool<ChunkComparer, VerifyItem> pool(
+      std::move(comparers), [&](ChunkComparer& c, VerifyItem& w) {
+        w.status = run_with_retry(
+            options.retry, &give_up,
+            [&]() -> Status {
+              auto r = c.compare(w.chunk.range);
+              if (!r.ok()) return r.status();
+              w.result = std::move(r).value();
+              return Status::ok();
+            },
+            [&] { return c.reset(); }, on_retry);
+        if (w.status.is_ok()) w.status = ledger.complete(w.chunk, w.result.source.rows);
+      });
+
+  std::counting_semaphore<> tokens(2 * jobs);
+  const auto started = std::chrono::steady_clock::now();
+  auto elapsed = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  };
+  ProgressPrinter printer(options.progress, options.progress_out);
+  std::optional<std::int64_t> estimate = tables.estimated_rows();
+  LedgerProgress view;
+  printer.start([&] {
+    std::lock_guard lock(mu);
+    ProgressSnapshot s;
+    s.rows = s.rows_this_run = stats.source_rows;
+    s.total_rows = estimate;
+    s.chunks_done = stats.chunks;
+    s.chunks_planned = view.chunks_planned;
+    s.plan_done = view.plan_done;
+    s.in_flight = in_flight.load();
+    s.retries = retries.load();
+    s.seconds = elapsed();
+    s.state = interrupted() ? "stopping"
+              : stats.differs()
+                  ? "verifying, " + with_thousands(stats.missing + stats.extra + stats.different) +
+                        " differences,"
+                  : "verifying";
+    return s;
+  });
+
+  const int cores = std::max(2, static_cast<int>(std::thread::hardware_concurrency()));
+  oneapi::tbb::task_arena arena(cores);
+  std::unique_ptr<flow::graph> g;
+  std::unique_ptr<flow::async_node<Work, Work>> compare_node;
+  std::unique_ptr<flow::function_node<Work, flow::continue_msg>> tally_node;
+  arena.execute([&] {
+    g = std::make_unique<flow::graph>();
+    compare_node = std::make_unique<flow::async_node<Work, Work>>(
+        *g, flow::unlimited, [&](const Work& w, decltype(pool)::Gateway& gw) {
+          gw.reserve_wait();
+          pool.submit(w, &gw);
+        });
+    tally_node = std::make_unique<flow::function_node<Work, flow::continue_msg>>(
+        *g, flow::serial, [&](const Work& w) {
+          std::lock_guard lock(mu);
+          if (!w->status.is_ok()) {
+            if (stats.error.is_ok())
+              stats.error = w->status.with_context("chunk " + std::to_string(w->chunk.id));
+            failing = give_up = true;
+            (void)ledger.release(w->chunk);
+          } else {
+            const ChunkComparison& r = w->result;
+            ++stats.chunks;
+            stats.source_rows += r.source.rows;
+            stats.target_rows += r.target.rows;
+            if (!r.differences.empty() || !(r.source == r.target)) {
+              MismatchedChunk m;
+              m.chunk = w->chunk;
+              m.source = r.source;
+              m.target = r.target;
+              for (const auto& d : r.differences) {
+                (d.kind == DiffKind::kMissing ? m.missing
+                 : d.kind == DiffKind::kExtra ? m.extra
+                                              : m.different)++;
+              }
+              stats.missing += m.missing;
+              stats.extra += m.extra;
+              stats.different += m.different;
+              std::size_t keep = std::min<std::size_t>(r.differences.size(),
+                                                       static_cast<std::size_t>(options.max_diffs));
+              m.differences.assign(r.differences.begin(),
+                                   r.differences.begin() + static_cast<std::ptrdiff_t>(keep));
+              stats.mismatched.push_back(std::move(m));
+            }
+          }
+          --in_flight;
+          tokens.release();
+          return flow::continue_msg{};
+        });
+    flow::make_edge(*compare_node, *tally_node);
+  });
+
+  ClaimLoop loop{ledger,
+                 *walker,
+                 options.chunk_rows,
+                 kPlanAheadPerJob * jobs,
+                 options.retry,
+                 options.interrupt,
+                 tokens};
+  Status claim_status = loop.run([&] { return interrupted() || failing.load(); },
+                                 [&](Chunk c) {
+                                   auto w = std::make_shared<VerifyItem>();
+                                   w->chunk = std::move(c);
+                                   ++in_flight;
+                                   arena.execute([&] { compare_node->try_put(w); });
+                                 },
+                                 on_retry,
+                                 [&](const LedgerProgress& p) {
+                                   std::lock_guard lock(mu);
+                                   view = p;
+                                 });
+  arena.execute([&] { g->wait_for_all(); });
+  pool.shutdown();
+  printer.stop();
+
+  std::lock_guard lock(mu);
+  if (!claim_status.is_ok() && stats.error.is_ok()) stats.error = claim_status;
+  // Chunks finish in any order; report them, and their rows, in key order.
+  std::sort(
+      stats.mismatched.begin(), stats.mismatched.end(),
+      [](const MismatchedChunk& a, const MismatchedChunk& b) { return a.chunk.id < b.chunk.id; });
+  for (const auto& m : stats.mismatched) {
+    for (const auto& d : m.differences) {
+      if (static_cast<std::int64_t>(stats.differences.size()) >= options.max_diffs) break;
+      stats.differences.push_back(d);
+    }
+  }
+  stats.retries = retries.load();
+  stats.seconds = elapsed();
+  if (!stats.error.is_ok()) {
+    stats.outcome = JobOutcome::kFailed;
+  } else if (interrupted()) {
+    stats.outcome = JobOutcome::kInterrupted;
+    stats.error = Status::interrupted("interrupted");
+  }
+  (void)ledger.finish(stats.outcome, stats.error.message());
+  return stats;
+}
+
+}  // namespace backfill

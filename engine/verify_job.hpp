@@ -1,0 +1,81 @@
+// The verify pipeline: chunks claimed as in copy, each compared on both sides on I/O
+// threads (one connection to each side per thread, each side read in its own short
+// transaction), the mismatches resolved to rows, and the results gathered serially.
+//
+//   claim (this thread) -> compare (async: comparer threads) -> tally (serial)
+//
+// Comparers do the database work and, for the streamed method, the hashing of the streams
+// they read. run_verify_job() blocks until the pass ends; it is not reentrant.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "engine/ledger.hpp"
+#include "engine/progress.hpp"
+#include "engine/retry.hpp"
+#include "engine/row_diff.hpp"
+
+namespace backfill {
+
+struct ChunkComparison {
+  ChunkDigest source;
+  ChunkDigest target;
+  std::vector<RowDifference> differences;  // empty when the digests agree
+};
+
+class ChunkComparer {
+ public:
+  virtual ~ChunkComparer() = default;
+  virtual Result<ChunkComparison> compare(const ChunkRange& range) = 0;
+  virtual Status reset() = 0;
+};
+
+// Both sides of a verify: the database driver implements it. Thread-safe.
+class ComparedTables {
+ public:
+  virtual ~ComparedTables() = default;
+  virtual Result<std::unique_ptr<ChunkComparer>> open_comparer() = 0;
+  virtual Result<std::unique_ptr<KeyWalker>> open_walker() = 0;
+  virtual std::optional<std::int64_t> estimated_rows() const = 0;
+};
+
+struct VerifyJobOptions {
+  int jobs = 2;
+  std::int64_t chunk_rows = 50000;
+  RetryPolicy retry;
+  ProgressMode progress = ProgressMode::kAuto;
+  std::FILE* progress_out = stderr;
+  const std::atomic<bool>* interrupt = nullptr;
+  std::int64_t max_diffs = 1000;  // listed; the counts stay exact
+};
+
+struct MismatchedChunk {
+  Chunk chunk;
+  ChunkDigest source;
+  ChunkDigest target;
+  std::int64_t missing = 0, extra = 0, different = 0;
+  std::vector<RowDifference> differences;  // at most max_diffs of them
+};
+
+struct VerifyStats {
+  JobOutcome outcome = JobOutcome::kOk;
+  Status error;
+  std::int64_t chunks = 0;
+  std::int64_t source_rows = 0;
+  std::int64_t target_rows = 0;
+  std::int64_t missing = 0, extra = 0, different = 0;
+  std::vector<MismatchedChunk> mismatched;  // in chunk order
+  std::vector<RowDifference> differences;   // the first max_diffs, in chunk and key order
+  std::int64_t retries = 0;
+  double seconds = 0;
+  bool differs() const { return missing + extra + different > 0; }
+};
+
+Result<VerifyStats> run_verify_job(ComparedTables& tables, Ledger& ledger,
+                                   const VerifyJobOptions& options);
+
+}  // namespace backfill
