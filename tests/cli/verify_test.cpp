@@ -1,0 +1,195 @@
+// backfill verify against a real PostgreSQL: clean tables verify clean in both hash methods,
+// and every planted difference is found, named with its kind, and nothing else reported.
+#include <gtest/gtest.h>
+
+#include "tests/cli/cli_support.hpp"
+
+namespace backfill::testing {
+namespace {
+
+const char* kMethods[] = {"push-down", "streamed"};
+
+std::vector<std::string> verify_args(SourceAndTarget& db, const std::string& table,
+                                     const char* method, std::vector<std::string> extra = {}) {
+  auto a = db.copy(table, {"--method", method});
+  a[0] = "verify";
+  a.insert(a.end(), extra.begin(), extra.end());
+  return a;
+}
+
+// The differences a run printed, as "kind key" lines, in order.
+std::vector<std::string> listed(const RunResult& r) {
+  std::vector<std::string> out;
+  std::size_t pos = 0;
+  while ((pos = r.out.find("\n  ", pos)) != std::string::npos) {
+    pos += 3;
+    std::size_t end = r.out.find('\n', pos);
+    std::string line = r.out.substr(pos, end - pos);
+    std::string kind = line.substr(0, line.find(' '));
+    std::string key = line.substr(line.rfind(' ') + 1);
+    if (kind == "missing" || kind == "extra" || kind == "different")
+      out.push_back(kind + " " + key);
+  }
+  return out;
+}
+
+class VerifyTypes : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(VerifyTypes, IdenticalTablesOfEveryTypeVerifyClean) {
+  SourceAndTarget db;
+  db.src.exec(kTypes);
+  db.dst.exec(kTypes);
+  db.src.exec(kRows);
+  db.src.exec(
+      "INSERT INTO t (id, big) SELECT 6, string_agg(md5(g::text), '') FROM generate_series(1, "
+      "150000) g");
+  ASSERT_EQ(run_backfill(db.copy("t", {"--chunk-rows", "2"})).exit_code, 0);
+  std::string report = temp_path(std::string("verify_clean_") + GetParam() + ".json");
+  auto r =
+      run_backfill(verify_args(db, "t", GetParam(), {"--chunk-rows", "2", "--report", report}));
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("match: 6 rows"), std::string::npos) << r.out;
+  std::string json = read_text(report);
+  EXPECT_NE(json.find("\"status\": \"ok\""), std::string::npos) << json;
+  EXPECT_NE(json.find(std::string("\"method\": \"") + GetParam() + "\""), std::string::npos)
+      << json;
+  EXPECT_NE(json.find("\"chunks_mismatched\": 0"), std::string::npos) << json;
+}
+
+TEST_P(VerifyTypes, EveryPlantedDifferenceIsFoundWithItsKindAndNothingElse) {
+  SourceAndTarget db;
+  db.src.exec(kTypes);
+  db.dst.exec(kTypes);
+  db.src.exec(kRows);
+  db.src.exec(
+      "INSERT INTO t (id, big) SELECT 6, string_agg(md5(g::text), '') FROM generate_series(1, "
+      "150000) g");
+  db.src.exec(
+      "INSERT INTO t (id, tx, ai, jb) SELECT i, 't' || i, ARRAY[i, i + 1], jsonb_build_object('k', "
+      "i) FROM generate_series(7, 60) i");
+  ASSERT_EQ(run_backfill(db.copy("t")).exit_code, 0);
+  // One change per row, each in a different type.
+  db.dst.exec("UPDATE t SET tx = '' WHERE id = 3");                          // NULL -> empty string
+  db.dst.exec("UPDATE t SET ai[2] = 99 WHERE id = 10");                      // an array element
+  db.dst.exec("UPDATE t SET jb = jsonb_set(jb, '{k}', '0') WHERE id = 11");  // a jsonb value
+  db.dst.exec("UPDATE t SET big = left(big, -1) || 'X' WHERE id = 6");       // TOAST, last byte
+  db.dst.exec("UPDATE t SET f8 = 2.2500000000000004 WHERE id = 1");          // one ulp
+  db.dst.exec("UPDATE t SET tz = tz + interval '1 microsecond' WHERE id = 1");  // same row again
+  db.dst.exec("UPDATE t SET m = 'ok' WHERE id = 2");                            // an enum
+  db.dst.exec("UPDATE t SET by = '\\x01' WHERE id = 5");                        // bytea
+  db.dst.exec("UPDATE t SET id = 1000 WHERE id = 20");                          // a changed key
+  db.dst.exec("DELETE FROM t WHERE id = 30");                                   // missing
+  db.dst.exec("INSERT INTO t (id) VALUES (-5)");  // extra, before the first key
+  {
+    const char* method = GetParam();
+    std::string report = temp_path(std::string("verify_diff_") + method + ".json");
+    auto r = run_backfill(verify_args(db, "t", method, {"--chunk-rows", "7", "--report", report}));
+    ASSERT_EQ(r.exit_code, 1) << method << r.out << r.err;
+    EXPECT_EQ(listed(r), (std::vector<std::string>{
+                             "extra (id)=(-5)", "different (id)=(1)", "different (id)=(2)",
+                             "different (id)=(3)", "different (id)=(5)", "different (id)=(6)",
+                             "different (id)=(10)", "different (id)=(11)", "missing (id)=(20)",
+                             "missing (id)=(30)", "extra (id)=(1000)"}))
+        << method << "\n"
+        << r.out;
+    std::string json = read_text(report);
+    EXPECT_NE(json.find("\"status\": \"differences\""), std::string::npos) << json;
+    EXPECT_NE(json.find("\"rows_missing\": 2"), std::string::npos) << json;
+    EXPECT_NE(json.find("\"rows_extra\": 2"), std::string::npos) << json;
+    EXPECT_NE(json.find("\"rows_different\": 7"), std::string::npos) << json;
+    EXPECT_NE(json.find("{\"key\": {\"id\": \"20\"}, \"kind\": \"missing\"}"), std::string::npos)
+        << json;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Methods, VerifyTypes, ::testing::ValuesIn(kMethods), [](const auto& p) {
+  return std::string(p.param) == "push-down" ? "PushDown" : "Streamed";
+});
+
+TEST(Verify, ValuesEqualByTheirTypeAreNotReported) {
+  SourceAndTarget db;
+  const char* ddl = "CREATE TABLE t (id int PRIMARY KEY, f8 float8, f4 float4, n numeric)";
+  db.src.exec(ddl);
+  db.dst.exec(ddl);
+  db.src.exec(
+      "INSERT INTO t VALUES (1, -0.0, -0.0, 1.0), (2, 'NaN', 'NaN', 'NaN'), (3, 0, 0, 0.000)");
+  db.dst.exec("INSERT INTO t VALUES (1, 0.0, 0.0, 1.00), (2, 'NaN', 'NaN', 'NaN'), (3, -0, -0, 0)");
+  for (const char* method : kMethods) {
+    auto r = run_backfill(verify_args(db, "t", method));
+    EXPECT_EQ(r.exit_code, 0) << method << r.out << r.err;
+  }
+  db.dst.exec("UPDATE t SET n = 1.01 WHERE id = 1");
+  for (const char* method : kMethods) {
+    auto r = run_backfill(verify_args(db, "t", method));
+    EXPECT_EQ(r.exit_code, 1) << method;
+    EXPECT_EQ(listed(r), std::vector<std::string>{"different (id)=(1)"}) << method << r.out;
+  }
+}
+
+TEST(Verify, ADuplicatedRowInATargetWithoutAUniqueKeyIsExtra) {
+  SourceAndTarget db;
+  db.src.exec("CREATE TABLE t (id int PRIMARY KEY, v text)");
+  db.dst.exec("CREATE TABLE t (id int NOT NULL, v text)");
+  db.src.exec("INSERT INTO t SELECT i, 'v' || i FROM generate_series(1, 50) i");
+  db.dst.exec("INSERT INTO t SELECT i, 'v' || i FROM generate_series(1, 50) i");
+  db.dst.exec("INSERT INTO t VALUES (17, 'v17')");
+  for (const char* method : kMethods) {
+    auto r = run_backfill(verify_args(db, "t", method, {"--chunk-rows", "10"}));
+    EXPECT_EQ(r.exit_code, 1) << method;
+    EXPECT_EQ(listed(r), std::vector<std::string>{"extra (id)=(17)"}) << method << r.out;
+  }
+}
+
+TEST(Verify, AfterACopyWithMapsTheSameMapsVerifyCleanAndTamperingIsFound) {
+  SourceAndTarget db;
+  db.src.exec("CREATE TABLE users (id bigint PRIMARY KEY, email text, price numeric(10,2))");
+  db.dst.exec(
+      "CREATE TABLE users (id bigint PRIMARY KEY, email_address text, price numeric(12,3), extra "
+      "text NOT NULL DEFAULT 'x')");
+  db.src.exec(
+      "INSERT INTO users SELECT i, 'u' || i || '@x', i / 7.0 FROM generate_series(1, 5000) i");
+  std::vector<std::string> maps{"--map", "email_address = email", "--chunk-rows", "700"};
+  ASSERT_EQ(run_backfill(db.copy("users", maps)).exit_code, 0);
+  for (const char* method : kMethods) {
+    auto a = verify_args(db, "users", method, maps);
+    auto r = run_backfill(a);
+    EXPECT_EQ(r.exit_code, 0) << method << r.out << r.err;
+  }
+  db.dst.exec("UPDATE users SET email_address = upper(email_address) WHERE id = 4321");
+  for (const char* method : kMethods) {
+    auto r = run_backfill(verify_args(db, "users", method, maps));
+    EXPECT_EQ(r.exit_code, 1) << method;
+    EXPECT_EQ(listed(r), std::vector<std::string>{"different (id)=(4321)"}) << method << r.out;
+  }
+}
+
+TEST(Verify, MaxDiffsCapsTheListButNotTheCounts) {
+  SourceAndTarget db;
+  db.src.exec("CREATE TABLE t (id int PRIMARY KEY)");
+  db.dst.exec("CREATE TABLE t (id int PRIMARY KEY)");
+  db.src.exec("INSERT INTO t SELECT generate_series(1, 100)");
+  std::string report = temp_path("maxdiffs.json");
+  auto r =
+      run_backfill(verify_args(db, "t", "push-down", {"--max-diffs", "3", "--report", report}));
+  EXPECT_EQ(r.exit_code, 1);
+  std::string json = read_text(report);
+  EXPECT_NE(json.find("\"rows_missing\": 100"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"differences_listed\": 3"), std::string::npos) << json;
+  EXPECT_NE(r.out.find("100 differences in all"), std::string::npos) << r.out;
+}
+
+TEST(Verify, BadInputIsExit2AndReadsNothing) {
+  SourceAndTarget db;
+  db.src.exec("CREATE TABLE t (id int PRIMARY KEY, v text)");
+  db.dst.exec("CREATE TABLE t (other int PRIMARY KEY, v text)");
+  auto r = run_backfill(verify_args(db, "t", "push-down"));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("verify needs the key"), std::string::npos) << r.err;
+  r = run_backfill(verify_args(db, "nosuch", "push-down"));
+  EXPECT_EQ(r.exit_code, 2);
+  auto bad = verify_args(db, "t", "sideways");
+  EXPECT_EQ(run_backfill(bad).exit_code, 2);
+}
+
+}  // namespace
+}  // namespace backfill::testing
