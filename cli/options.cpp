@@ -57,6 +57,11 @@ void add_verify_options(CLI::App* app, VerifyOptions* o) {
   app->add_option("--max-diffs", o->max_diffs, "Differences to list (the counts stay exact)")
       ->check(CLI::Range(std::int64_t{0}, std::int64_t{100000000}))
       ->capture_default_str();
+  app->add_flag("--repair", o->repair,
+                "Re-copy the differing rows from the source, then compare those chunks again");
+  app->add_option("--recheck", o->recheck_seconds,
+                  "Compare differing chunks again after SECONDS; report what persists")
+      ->check(CLI::Range(0.0, 86400.0));
 }
 
 ProgressMode parse_progress_mode(const std::string& s) {

@@ -51,6 +51,8 @@ struct VerifyOptions {
   CopyOptions table;
   std::string method = "auto";
   std::int64_t max_diffs = 1000;
+  bool repair = false;
+  double recheck_seconds = 0;
 };
 
 // The tables, columns, chunking and output options that copy and verify share.

@@ -1,5 +1,6 @@
 // `backfill verify`: reads options, runs preflight, compares chunk by chunk, reports the
 // differences by key, and says whether the tables match.
+#include <chrono>
 #include <cstdio>
 
 #include "cli/options.hpp"
@@ -58,7 +59,9 @@ Status run_verify(const VerifyOptions& vo, const RunContext& ctx) {
                pg::join_quoted(spec->copy.key).c_str(), spec->copy.columns.size(),
                pg::hash_method_name(method));
 
-  pg::PgComparedTables tables(o.source, o.target, session_settings(o), spec, method);
+  pg::CompareOptions co;
+  co.method = method;
+  pg::PgComparedTables tables(o.source, o.target, session_settings(o), spec, co);
   VerifyJobOptions jo;
   jo.jobs = o.jobs;
   jo.chunk_rows = o.chunk_rows;
@@ -66,9 +69,19 @@ Status run_verify(const VerifyOptions& vo, const RunContext& ctx) {
   jo.progress = parse_progress_mode(o.progress);
   jo.interrupt = ctx.interrupt;
   jo.max_diffs = vo.max_diffs;
+  jo.repair = vo.repair;
+  jo.recheck = std::chrono::milliseconds(static_cast<std::int64_t>(vo.recheck_seconds * 1000));
   BACKFILL_ASSIGN_OR_RETURN(VerifyStats st, run_verify_job(tables, ledger, jo));
 
   const auto& key_cols = spec->copy.key;
+  auto rows_json = [&](const std::vector<RowDifference>& rows) {
+    std::string out = "[";
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      out += std::string(i ? "," : "") + "\n    {\"key\": " + key_json(key_cols, rows[i].key) +
+             ", \"kind\": \"" + diff_kind_name(rows[i].kind) + "\"}";
+    }
+    return out + (rows.empty() ? "]" : "\n  ]");
+  };
   for (const auto& m : st.mismatched) {
     std::printf(
         "chunk %lld (%s, %s]: source %s rows, target %s rows: %lld missing, %lld extra, %lld "
@@ -81,6 +94,15 @@ Status run_verify(const VerifyOptions& vo, const RunContext& ctx) {
   for (std::size_t i = 0; i < st.differences.size() && i < kDifferencesShown; ++i) {
     const auto& d = st.differences[i];
     std::printf("  %-9s %s\n", diff_kind_name(d.kind), format_key(key_cols, d.key).c_str());
+  }
+  for (std::size_t i = 0; i < st.repaired_rows.size() && i < kDifferencesShown; ++i) {
+    const auto& d = st.repaired_rows[i];
+    std::printf("  repaired %-9s %s\n", diff_kind_name(d.kind),
+                format_key(key_cols, d.key).c_str());
+  }
+  if (st.repaired > 0) {
+    std::printf("repaired %s rows; the chunks they were in compared again\n",
+                with_thousands(st.repaired).c_str());
   }
   const std::int64_t total = st.missing + st.extra + st.different;
   if (static_cast<std::size_t>(total) > std::min(st.differences.size(), kDifferencesShown)) {
@@ -109,13 +131,6 @@ Status run_verify(const VerifyOptions& vo, const RunContext& ctx) {
   }
 
   if (!o.report.empty()) {
-    std::string diffs = "[";
-    for (std::size_t i = 0; i < st.differences.size(); ++i) {
-      const auto& d = st.differences[i];
-      diffs += std::string(i ? "," : "") + "\n    {\"key\": " + key_json(key_cols, d.key) +
-               ", \"kind\": \"" + diff_kind_name(d.kind) + "\"}";
-    }
-    diffs += st.differences.empty() ? "]" : "\n  ]";
     JsonObject r;
     r.add("command", "verify")
         .add("job", job.name)
@@ -128,8 +143,10 @@ Status run_verify(const VerifyOptions& vo, const RunContext& ctx) {
         .add("rows_missing", st.missing)
         .add("rows_extra", st.extra)
         .add("rows_different", st.different)
-        .add_raw("differences", diffs)
+        .add_raw("differences", rows_json(st.differences))
         .add("differences_listed", static_cast<std::int64_t>(st.differences.size()))
+        .add("repaired", st.repaired)
+        .add_raw("repaired_rows", rows_json(st.repaired_rows))
         .add("seconds", st.seconds)
         .add("rows_per_second", rate)
         .add("throttled_seconds", 0.0)

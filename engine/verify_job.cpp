@@ -46,18 +46,56 @@ Result<VerifyStats> run_verify_job(ComparedTables& tables, Ledger& ledger,
   std::atomic<bool> failing{false}, give_up{false};
   auto interrupted = [&] { return options.interrupt != nullptr && options.interrupt->load(); };
   auto on_retry = [&](const Status&) { ++retries; };
+  // The recheck delay is the feature (in-flight dual writes land meanwhile), so it is a
+  // timed wait; an interrupt cuts it short and skips the recheck.
+  std::mutex out_mu;
+  auto wait_for_recheck = [&](const VerifyItem& w) {
+    {
+      std::lock_guard lock(out_mu);
+      std::fprintf(options.progress_out, "chunk %lld: %zu differences; comparing again in %.1f s\n",
+                   static_cast<long long>(w.chunk.id), w.result.differences.size(),
+                   std::chrono::duration<double>(options.recheck).count());
+      std::fflush(options.progress_out);
+    }
+    auto until = std::chrono::steady_clock::now() + options.recheck;
+    while (std::chrono::steady_clock::now() < until) {
+      if (interrupted()) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return true;
+  };
 
+  auto compare = [&](ChunkComparer& c, VerifyItem& w) {
+    return run_with_retry(
+        options.retry, &give_up,
+        [&]() -> Status {
+          auto r = c.compare(w.chunk.range);
+          if (!r.ok()) return r.status();
+          w.result = std::move(r).value();
+          return Status::ok();
+        },
+        [&] { return c.reset(); }, on_retry);
+  };
   IoPool<ChunkComparer, VerifyItem> pool(
       std::move(comparers), [&](ChunkComparer& c, VerifyItem& w) {
-        w.status = run_with_retry(
-            options.retry, &give_up,
-            [&]() -> Status {
-              auto r = c.compare(w.chunk.range);
-              if (!r.ok()) return r.status();
-              w.result = std::move(r).value();
-              return Status::ok();
-            },
-            [&] { return c.reset(); }, on_retry);
+        w.status = compare(c, w);
+        if (w.status.is_ok() && !w.result.differences.empty() && options.recheck.count() > 0 &&
+            wait_for_recheck(w)) {
+          std::vector<RowDifference> first = std::move(w.result.differences);
+          w.status = compare(c, w);
+          std::erase_if(w.result.differences, [&](const RowDifference& d) {
+            return std::find(first.begin(), first.end(), d) == first.end();
+          });
+        }
+        if (w.status.is_ok() && !w.result.differences.empty() && options.repair) {
+          std::vector<RowDifference> found = std::move(w.result.differences);
+          w.status = run_with_retry(
+              options.retry, &give_up, [&] { return c.repair(found); }, [&] { return c.reset(); },
+              on_retry);
+          // Compared again: what still differs (a concurrent writer) is reported as such.
+          if (w.status.is_ok()) w.status = compare(c, w);
+          w.result.repaired = std::move(found);
+        }
         if (w.status.is_ok()) w.status = ledger.complete(w.chunk, w.result.source.rows);
       });
 
@@ -111,6 +149,12 @@ Result<VerifyStats> run_verify_job(ComparedTables& tables, Ledger& ledger,
           } else {
             const ChunkComparison& r = w->result;
             ++stats.chunks;
+            stats.repaired += static_cast<std::int64_t>(r.repaired.size());
+            for (const auto& d : r.repaired) {
+              if (static_cast<std::int64_t>(stats.repaired_rows.size()) < options.max_diffs) {
+                stats.repaired_rows.push_back(d);
+              }
+            }
             stats.source_rows += r.source.rows;
             stats.target_rows += r.target.rows;
             if (!r.differences.empty() || !(r.source == r.target)) {

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -24,13 +25,16 @@ namespace backfill {
 struct ChunkComparison {
   ChunkDigest source;
   ChunkDigest target;
-  std::vector<RowDifference> differences;  // empty when the digests agree
+  std::vector<RowDifference> differences;  // what still differs; empty when the chunk matches
+  std::vector<RowDifference> repaired;     // what differed and was repaired (--repair)
 };
 
 class ChunkComparer {
  public:
   virtual ~ChunkComparer() = default;
   virtual Result<ChunkComparison> compare(const ChunkRange& range) = 0;
+  // Makes the target's rows of these keys equal the source's, in one transaction.
+  virtual Status repair(const std::vector<RowDifference>& differences) = 0;
   virtual Status reset() = 0;
 };
 
@@ -51,6 +55,11 @@ struct VerifyJobOptions {
   std::FILE* progress_out = stderr;
   const std::atomic<bool>* interrupt = nullptr;
   std::int64_t max_diffs = 1000;  // listed; the counts stay exact
+  // A chunk that differs is compared again after this delay, and only differences found
+  // both times are reported: dual writes in flight during the first look settle.
+  std::chrono::milliseconds recheck{0};
+  // Differences are repaired, then the chunk is compared again.
+  bool repair = false;
 };
 
 struct MismatchedChunk {
@@ -68,8 +77,10 @@ struct VerifyStats {
   std::int64_t source_rows = 0;
   std::int64_t target_rows = 0;
   std::int64_t missing = 0, extra = 0, different = 0;
-  std::vector<MismatchedChunk> mismatched;  // in chunk order
-  std::vector<RowDifference> differences;   // the first max_diffs, in chunk and key order
+  std::int64_t repaired = 0;
+  std::vector<RowDifference> repaired_rows;  // the first max_diffs
+  std::vector<MismatchedChunk> mismatched;   // in chunk order
+  std::vector<RowDifference> differences;    // the first max_diffs, in chunk and key order
   std::int64_t retries = 0;
   double seconds = 0;
   bool differs() const { return missing + extra + different > 0; }

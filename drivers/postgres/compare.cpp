@@ -30,11 +30,36 @@ Result<std::vector<KeyedHash>> keyed_hashes(PgConnection& conn, const std::strin
 class PgComparer final : public ChunkComparer {
  public:
   PgComparer(std::unique_ptr<PgConnection> src, std::unique_ptr<PgConnection> tgt,
-             std::shared_ptr<const VerifySpec> spec, HashMethod method)
-      : src_(std::move(src)), tgt_(std::move(tgt)), spec_(std::move(spec)), method_(method) {}
+             std::shared_ptr<const VerifySpec> spec, CompareOptions options)
+      : src_(std::move(src)), tgt_(std::move(tgt)), spec_(std::move(spec)), options_(options) {}
 
   Result<ChunkComparison> compare(const ChunkRange& range) override {
-    return method_ == HashMethod::kPushDown ? push_down(range) : streamed(range);
+    return options_.method == HashMethod::kPushDown ? push_down(range) : streamed(range);
+  }
+
+  // Deletes every differing or extra key from the target and copies the missing and
+  // different rows from the source, in one target transaction.
+  Status repair(const std::vector<RowDifference>& diffs) override {
+    std::vector<Key> all, from_source;
+    for (const auto& d : diffs) {
+      all.push_back(d.key);
+      if (d.kind != DiffKind::kExtra) from_source.push_back(d.key);
+    }
+    std::string rows;
+    if (!from_source.empty()) {
+      BACKFILL_RETURN_IF_ERROR(src_->copy_out(spec_->source_rows_by_key_sql(from_source), &rows));
+    }
+    BACKFILL_RETURN_IF_ERROR(tgt_->exec("BEGIN"));
+    auto body = [&]() -> Status {
+      BACKFILL_RETURN_IF_ERROR(tgt_->exec(spec_->target_delete_by_key_sql(all)));
+      if (!rows.empty()) {
+        BACKFILL_RETURN_IF_ERROR(tgt_->copy_in(spec_->copy.write_into_target_sql(), rows).status());
+      }
+      return tgt_->exec("COMMIT");
+    };
+    Status st = body();
+    if (!st.is_ok() && tgt_->healthy()) (void)tgt_->exec("ROLLBACK");
+    return st.with_context("repairing " + std::to_string(diffs.size()) + " rows");
   }
 
   Status reset() override {
@@ -71,7 +96,7 @@ class PgComparer final : public ChunkComparer {
 
   std::unique_ptr<PgConnection> src_, tgt_;
   std::shared_ptr<const VerifySpec> spec_;
-  HashMethod method_;
+  CompareOptions options_;
 };
 
 }  // namespace
@@ -79,7 +104,8 @@ class PgComparer final : public ChunkComparer {
 Result<std::unique_ptr<ChunkComparer>> PgComparedTables::open_comparer() {
   BACKFILL_ASSIGN_OR_RETURN(auto s, PgConnection::connect(source_dsn_, settings_));
   BACKFILL_ASSIGN_OR_RETURN(auto t, PgConnection::connect(target_dsn_, settings_));
-  return std::unique_ptr<ChunkComparer>(new PgComparer(std::move(s), std::move(t), spec_, method_));
+  return std::unique_ptr<ChunkComparer>(
+      new PgComparer(std::move(s), std::move(t), spec_, options_));
 }
 
 Result<std::unique_ptr<KeyWalker>> PgComparedTables::open_walker() {

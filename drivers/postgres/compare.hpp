@@ -11,15 +11,19 @@
 
 namespace backfill::pg {
 
+struct CompareOptions {
+  HashMethod method = HashMethod::kPushDown;
+};
+
 class PgComparedTables final : public ComparedTables {
  public:
   PgComparedTables(std::string source_dsn, std::string target_dsn, SessionSettings settings,
-                   std::shared_ptr<const VerifySpec> spec, HashMethod method)
+                   std::shared_ptr<const VerifySpec> spec, CompareOptions options)
       : source_dsn_(std::move(source_dsn)),
         target_dsn_(std::move(target_dsn)),
         settings_(std::move(settings)),
         spec_(std::move(spec)),
-        method_(method) {}
+        options_(options) {}
 
   Result<std::unique_ptr<ChunkComparer>> open_comparer() override;
   Result<std::unique_ptr<KeyWalker>> open_walker() override;
@@ -31,7 +35,7 @@ class PgComparedTables final : public ComparedTables {
   std::string source_dsn_, target_dsn_;
   SessionSettings settings_;
   std::shared_ptr<const VerifySpec> spec_;
-  HashMethod method_;
+  CompareOptions options_;
 };
 
 }  // namespace backfill::pg

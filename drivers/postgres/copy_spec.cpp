@@ -109,11 +109,17 @@ std::string CopySpec::first_boundary_sql() const { return boundary_select(false)
 
 std::string CopySpec::boundary_sql() const { return boundary_select(true); }
 
-std::string CopySpec::write_sql() const {
+std::string CopySpec::write_into_target_sql() const {
   std::vector<std::string> cols;
   for (const auto& c : columns) cols.push_back(c.target);
-  std::string into = policy == ConflictPolicy::kError ? target.quoted() : "pg_temp.backfill_stage";
-  return "COPY " + into + " (" + join_quoted(cols) + ") FROM STDIN (FORMAT binary)";
+  return "COPY " + target.quoted() + " (" + join_quoted(cols) + ") FROM STDIN (FORMAT binary)";
+}
+
+std::string CopySpec::write_sql() const {
+  if (policy == ConflictPolicy::kError) return write_into_target_sql();
+  std::vector<std::string> cols;
+  for (const auto& c : columns) cols.push_back(c.target);
+  return "COPY pg_temp.backfill_stage (" + join_quoted(cols) + ") FROM STDIN (FORMAT binary)";
 }
 
 std::string CopySpec::stage_create_sql() const {

@@ -52,7 +52,8 @@ struct CopySpec {
   std::string read_sql(const ChunkRange& range) const;
   std::string boundary_sql() const;  // $1..$n: key after (absent for the first), $last: offset
   std::string first_boundary_sql() const;
-  std::string write_sql() const;  // COPY into the target, or into the staging table
+  std::string write_sql() const;              // COPY into the target, or into the staging table
+  std::string write_into_target_sql() const;  // COPY straight into the target
   std::string stage_create_sql() const;
   std::string merge_sql() const;  // staging -> target with the conflict policy; "" for error
   std::string boundary_select(bool after) const;

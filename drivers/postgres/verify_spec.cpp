@@ -100,6 +100,41 @@ std::string VerifySpec::target_stream_sql(const ChunkRange& r) const {
   return sql + target_filter(r) + ") TO STDOUT (FORMAT binary)";
 }
 
+namespace {
+
+// "(k1, k2) IN (VALUES ('1'::int, 'a'::text), ...)"
+std::string keys_in(const std::string& alias, const std::vector<std::string>& cols,
+                    const std::vector<std::string>& types, const std::vector<Key>& keys) {
+  std::string lhs = "(", values;
+  for (std::size_t i = 0; i < cols.size(); ++i)
+    lhs += (i ? ", " : "") + alias + "." + quote_ident(cols[i]);
+  for (std::size_t r = 0; r < keys.size(); ++r) {
+    values += r ? ", (" : "(";
+    for (std::size_t i = 0; i < cols.size(); ++i) {
+      values += (i ? ", " : "") + quote_literal(keys[r][i]) + "::" + types[i];
+    }
+    values += ")";
+  }
+  return lhs + ") IN (VALUES " + values + ")";
+}
+
+}  // namespace
+
+std::string VerifySpec::source_rows_by_key_sql(const std::vector<Key>& keys) const {
+  std::string sql = "COPY (SELECT ";
+  for (std::size_t i = 0; i < copy.columns.size(); ++i)
+    sql += (i ? ", s." : "s.") + copy.columns[i].read_expr;
+  sql += " FROM " + copy.source.quoted() + " AS s WHERE " +
+         keys_in("s", copy.key, copy.key_types, keys);
+  if (!copy.where.empty()) sql += " AND (" + copy.where + ")";
+  return sql + ") TO STDOUT (FORMAT binary)";
+}
+
+std::string VerifySpec::target_delete_by_key_sql(const std::vector<Key>& keys) const {
+  return "DELETE FROM " + copy.target.quoted() + " AS t WHERE " +
+         keys_in("t", copy.target_key, target_key_types, keys);
+}
+
 Result<VerifySpec> plan_verify(PgConnection& src, PgConnection& tgt, CopyRequest request) {
   request.for_verify = true;
   BACKFILL_ASSIGN_OR_RETURN(CopySpec copy, plan_copy(src, tgt, request));

@@ -30,6 +30,9 @@ struct VerifySpec {
   std::string target_rows_sql(const ChunkRange& r) const;
   std::string source_stream_sql(const ChunkRange& r) const;  // COPY: key texts, then columns
   std::string target_stream_sql(const ChunkRange& r) const;
+  // Repair: the source rows of `keys` as copy reads them, and the target rows to replace.
+  std::string source_rows_by_key_sql(const std::vector<Key>& keys) const;
+  std::string target_delete_by_key_sql(const std::vector<Key>& keys) const;
 
  private:
   std::string source_row_text() const;

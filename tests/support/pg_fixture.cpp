@@ -152,6 +152,8 @@ BackgroundRun::~BackgroundRun() {
 
 void BackgroundRun::signal(int sig) { ::kill(pid_, sig); }
 
+std::string BackgroundRun::err_so_far() const { return read_file(err_path_); }
+
 RunResult BackgroundRun::wait() {
   RunResult r;
   r.exit_code = wait_exit(pid_);

@@ -57,6 +57,8 @@ class BackgroundRun {
   ~BackgroundRun();
   pid_t pid() const { return pid_; }
   void signal(int sig);
+  // What the run has written to stderr so far, to wait on a line it prints.
+  std::string err_so_far() const;
   RunResult wait();
 
  private:
