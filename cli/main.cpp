@@ -45,9 +45,13 @@ int main(int argc, char** argv) {
   add_copy_options(copy, &copy_opts);
 
   CopyOptions plan_opts;
-  CLI::App* plan = app.add_subcommand("plan", "Show what a copy would do; writes nothing");
-  add_copy_options(plan, &plan_opts);
+  CLI::App* plan =
+      app.add_subcommand("plan", "Show what a copy or verify would do; writes nothing");
+  add_copy_options(plan, &plan_opts, false);
   plan->add_subcommand("copy", "Plan a copy (the default)")->fallthrough();
+  VerifyOptions plan_verify_opts;
+  CLI::App* plan_verify = plan->add_subcommand("verify", "Plan a verify: chunks and hash method");
+  add_verify_options(plan_verify, &plan_verify_opts, false);
 
   VerifyOptions verify_opts;
   CLI::App* verify = app.add_subcommand(
@@ -74,6 +78,8 @@ int main(int argc, char** argv) {
     st = run_copy(copy_opts, ctx);
   } else if (verify->parsed()) {
     st = run_verify(verify_opts, ctx);
+  } else if (plan_verify->parsed()) {
+    st = run_plan_verify(plan_verify_opts);
   } else if (plan->parsed()) {
     st = run_plan_copy(plan_opts);
   } else if (status->parsed()) {

@@ -2,14 +2,15 @@
 
 namespace backfill::cli {
 
-void add_table_options(CLI::App* app, CopyOptions* o) {
+void add_table_options(CLI::App* app, CopyOptions* o, bool required) {
   // The last value of a repeated option wins, so a flag overrides a job file or an alias.
   app->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app->add_option("--source", o->source,
                   "Source connection string or URI (libpq; PG* variables apply)")
-      ->required();
-  app->add_option("--target", o->target, "Target connection string or URI")->required();
-  app->add_option("--table", o->request.table, "Source table: name or schema.name")->required();
+      ->required(required);
+  app->add_option("--target", o->target, "Target connection string or URI")->required(required);
+  app->add_option("--table", o->request.table, "Source table: name or schema.name")
+      ->required(required);
   app->add_option("--to", o->request.to, "Target table (default: the source table's name)");
   app->add_option(
       "--key", o->request.key,
@@ -40,8 +41,8 @@ void add_table_options(CLI::App* app, CopyOptions* o) {
       ->capture_default_str();
 }
 
-void add_copy_options(CLI::App* app, CopyOptions* o) {
-  add_table_options(app, o);
+void add_copy_options(CLI::App* app, CopyOptions* o, bool required) {
+  add_table_options(app, o, required);
   app->add_option("--on-conflict", o->request.on_conflict,
                   "error | skip | overwrite | newer:COLUMN  (default: error)");
   app->add_option("--state", o->state, "Ledger database (default: the target)");
@@ -49,8 +50,8 @@ void add_copy_options(CLI::App* app, CopyOptions* o) {
   app->add_flag("--restart", o->restart, "Forget the job's progress and start over");
 }
 
-void add_verify_options(CLI::App* app, VerifyOptions* o) {
-  add_table_options(app, &o->table);
+void add_verify_options(CLI::App* app, VerifyOptions* o, bool required) {
+  add_table_options(app, &o->table, required);
   app->add_option("--method", o->method,
                   "auto | push-down | streamed: where rows are hashed (default: auto)")
       ->check(CLI::IsMember({"auto", "push-down", "streamed"}));

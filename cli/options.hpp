@@ -56,10 +56,11 @@ struct VerifyOptions {
 };
 
 // The tables, columns, chunking and output options that copy and verify share.
-void add_table_options(CLI::App* app, CopyOptions* o);
+// `required`: false for plan, whose subcommands share these options and check them by hand.
+void add_table_options(CLI::App* app, CopyOptions* o, bool required = true);
 // Declares copy's options on `app` (used by copy and plan).
-void add_copy_options(CLI::App* app, CopyOptions* o);
-void add_verify_options(CLI::App* app, VerifyOptions* o);
+void add_copy_options(CLI::App* app, CopyOptions* o, bool required = true);
+void add_verify_options(CLI::App* app, VerifyOptions* o, bool required = true);
 
 ProgressMode parse_progress_mode(const std::string& s);
 pg::SessionSettings session_settings(const CopyOptions& o);
@@ -82,6 +83,7 @@ Result<PreparedCopy> prepare_copy(const CopyOptions& o);
 
 Status run_copy(const CopyOptions& o, const RunContext& ctx);
 Status run_plan_copy(const CopyOptions& o);
+Status run_plan_verify(const VerifyOptions& o);
 Status run_verify(const VerifyOptions& o, const RunContext& ctx);
 
 // Both connections, checked: the first step of every preflight.

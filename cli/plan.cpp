@@ -4,6 +4,7 @@
 
 #include "cli/options.hpp"
 #include "drivers/postgres/source.hpp"
+#include "drivers/postgres/verify_spec.hpp"
 #include "engine/progress.hpp"
 
 namespace backfill::cli {
@@ -19,9 +20,80 @@ std::string show_bound(const std::optional<Key>& k, const char* open) {
   return out + ")";
 }
 
+// plan's options are optional on the command line (its subcommands share them): check here.
+Status check_required(const CopyOptions& o) {
+  if (o.source.empty()) return Status::invalid("--source is required");
+  if (o.target.empty()) return Status::invalid("--target is required");
+  if (o.request.table.empty()) return Status::invalid("--table is required");
+  return Status::ok();
+}
+
+void print_first_chunks(const std::vector<ChunkRange>& ranges) {
+  std::printf("  first chunks:\n");
+  for (std::size_t i = 0; i < ranges.size(); ++i) {
+    std::printf("    %zu: (%s, %s]\n", i + 1, show_bound(ranges[i].lo, "start").c_str(),
+                show_bound(ranges[i].hi, "end").c_str());
+  }
+}
+
+Result<std::vector<ChunkRange>> first_chunks(const CopyOptions& o,
+                                             std::shared_ptr<const pg::CopySpec> spec) {
+  BACKFILL_ASSIGN_OR_RETURN(auto conn, pg::PgConnection::connect(o.source, session_settings(o)));
+  pg::PgKeyWalker walker(std::move(conn), std::move(spec));
+  PlanCursor cursor;
+  return plan_chunks(walker, &cursor, o.chunk_rows, kChunksShown);
+}
+
+void print_estimate(const pg::CopySpec& spec, const CopyOptions& o) {
+  if (spec.source.estimated_rows) {
+    std::int64_t rows = *spec.source.estimated_rows;
+    std::printf(
+        "  rows:        ~%s (planner estimate)\n  chunks:      ~%s of %s rows, %d in parallel\n",
+        with_thousands(rows).c_str(), with_thousands(rows / o.chunk_rows + 1).c_str(),
+        with_thousands(o.chunk_rows).c_str(), o.jobs);
+  } else {
+    std::printf("  rows:        unknown (table never analysed)\n");
+  }
+}
+
 }  // namespace
 
+Status run_plan_verify(const VerifyOptions& vo) {
+  const CopyOptions& o = vo.table;
+  BACKFILL_RETURN_IF_ERROR(check_required(o));
+  BACKFILL_ASSIGN_OR_RETURN(Connections c, connect_both(o));
+  BACKFILL_ASSIGN_OR_RETURN(pg::VerifySpec v, pg::plan_verify(*c.source, *c.target, o.request));
+  auto spec = std::make_shared<const pg::VerifySpec>(std::move(v));
+  const bool streamed = vo.method == "streamed";
+  std::printf("verify %s -> %s\n", spec->copy.source.display().c_str(),
+              spec->copy.target.display().c_str());
+  std::printf("  key:         (%s)\n", pg::join_quoted(spec->copy.key).c_str());
+  std::printf("  method:      %s%s\n", streamed ? "streamed" : "push-down",
+              streamed
+                  ? " (rows over binary COPY, XXH3 here)"
+                  : " (each server sums 64-bit row hashes; only mismatching chunks' keys travel)");
+  std::printf("  compared:\n");
+  for (const auto& col : spec->copy.columns) {
+    std::printf("    %-24s <- %s\n", col.target.c_str(), col.read_expr.c_str());
+  }
+  print_estimate(spec->copy, o);
+  BACKFILL_ASSIGN_OR_RETURN(
+      auto ranges, first_chunks(o, std::shared_ptr<const pg::CopySpec>(spec, &spec->copy)));
+  print_first_chunks(ranges);
+  if (!ranges.empty()) {
+    std::printf("  per chunk, source:\n    %s\n",
+                (streamed ? spec->source_stream_sql(ranges[0]) : spec->source_digest_sql(ranges[0]))
+                    .c_str());
+    std::printf("  per chunk, target:\n    %s\n",
+                (streamed ? spec->target_stream_sql(ranges[0]) : spec->target_digest_sql(ranges[0]))
+                    .c_str());
+  }
+  std::printf("nothing was written\n");
+  return Status::ok();
+}
+
 Status run_plan_copy(const CopyOptions& o) {
+  BACKFILL_RETURN_IF_ERROR(check_required(o));
   BACKFILL_ASSIGN_OR_RETURN(PreparedCopy p, prepare_copy(o));
   const pg::CopySpec& spec = *p.spec;
   std::printf("copy %s -> %s\n", spec.source.display().c_str(), spec.target.display().c_str());
@@ -39,25 +111,9 @@ Status run_plan_copy(const CopyOptions& o) {
   }
   std::printf("  on conflict: %s%s%s\n", pg::policy_name(spec.policy),
               spec.newer_column.empty() ? "" : ":", spec.newer_column.c_str());
-  if (spec.source.estimated_rows) {
-    std::int64_t rows = *spec.source.estimated_rows;
-    std::printf(
-        "  rows:        ~%s (planner estimate)\n  chunks:      ~%s of %s rows, %d in parallel\n",
-        with_thousands(rows).c_str(), with_thousands(rows / o.chunk_rows + 1).c_str(),
-        with_thousands(o.chunk_rows).c_str(), o.jobs);
-  } else {
-    std::printf("  rows:        unknown (table never analysed)\n");
-  }
-
-  BACKFILL_ASSIGN_OR_RETURN(auto conn, pg::PgConnection::connect(o.source, session_settings(o)));
-  pg::PgKeyWalker walker(std::move(conn), p.spec);
-  PlanCursor cursor;
-  BACKFILL_ASSIGN_OR_RETURN(auto ranges, plan_chunks(walker, &cursor, o.chunk_rows, kChunksShown));
-  std::printf("  first chunks:\n");
-  for (std::size_t i = 0; i < ranges.size(); ++i) {
-    std::printf("    %zu: (%s, %s]\n", i + 1, show_bound(ranges[i].lo, "start").c_str(),
-                show_bound(ranges[i].hi, "end").c_str());
-  }
+  print_estimate(spec, o);
+  BACKFILL_ASSIGN_OR_RETURN(auto ranges, first_chunks(o, p.spec));
+  print_first_chunks(ranges);
   if (!ranges.empty()) {
     std::printf("  read, per chunk (source):\n    %s\n", spec.read_sql(ranges[0]).c_str());
   }

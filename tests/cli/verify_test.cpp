@@ -244,3 +244,34 @@ TEST(VerifyRecheck, ReportsOnlyDifferencesThatPersist) {
 
 }  // namespace
 }  // namespace backfill::testing
+
+namespace backfill::testing {
+namespace {
+
+TEST(PlanVerify, ShowsTheChunksAndTheMethodAndWritesNothing) {
+  SourceAndTarget db;
+  db.src.exec("CREATE TABLE t (id int PRIMARY KEY, x float8)");
+  db.dst.exec("CREATE TABLE t (id int PRIMARY KEY, x float8)");
+  db.src.exec("INSERT INTO t SELECT i, i FROM generate_series(1, 300) i");
+  for (const char* method : {"push-down", "streamed"}) {
+    auto a = verify_args(db, "t", method, {"--chunk-rows", "100"});
+    a.insert(a.begin(), "plan");
+    auto r = run_backfill(a);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find(std::string("method:      ") + method), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("2: ((100), (200)]"), std::string::npos) << r.out;
+    // Push-down normalises -0 in SQL; streamed reads the rows with COPY.
+    const char* sql =
+        std::string(method) == "push-down" ? "(s.\"x\" + 0)" : "COPY (SELECT s.\"id\"::text";
+    EXPECT_NE(r.out.find(sql), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("nothing was written"), std::string::npos);
+  }
+  EXPECT_FALSE(db.ledger_exists());
+  EXPECT_EQ(db.dst.value("SELECT count(*) FROM t"), "0");
+  auto missing = run_backfill({"plan", "verify", "--source", db.src.dsn(), "--table", "t"});
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.err.find("--target is required"), std::string::npos) << missing.err;
+}
+
+}  // namespace
+}  // namespace backfill::testing
