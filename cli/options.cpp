@@ -58,11 +58,37 @@ void add_verify_options(CLI::App* app, VerifyOptions* o, bool required) {
   app->add_option("--max-diffs", o->max_diffs, "Differences to list (the counts stay exact)")
       ->check(CLI::Range(std::int64_t{0}, std::int64_t{100000000}))
       ->capture_default_str();
+  app->add_option("--state", o->table.state, "Ledger database (default: the target)");
+  app->add_option("--job", o->table.job, "Job name (default: derived from the tables)");
+  app->add_flag("--restart", o->table.restart, "Forget the pass in progress and start a new one");
+  app->add_option("--run-time", o->run_time,
+                  "Stop after DURATION (90s, 45m, 2h); the same command continues the pass");
   app->add_flag("--repair", o->repair,
                 "Re-copy the differing rows from the source, then compare those chunks again");
   app->add_option("--recheck", o->recheck_seconds,
                   "Compare differing chunks again after SECONDS; report what persists")
       ->check(CLI::Range(0.0, 86400.0));
+}
+
+Result<std::chrono::milliseconds> parse_duration(const std::string& text,
+                                                 const std::string& option) {
+  std::size_t used = 0;
+  double v = 0;
+  try {
+    v = std::stod(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  const std::string unit = text.substr(used);
+  double ms_per = unit == "ms"                    ? 1
+                  : (unit == "s" || unit.empty()) ? 1000
+                  : unit == "m"                   ? 60000
+                  : unit == "h"                   ? 3600000
+                                                  : -1;
+  if (used == 0 || ms_per < 0 || v < 0) {
+    return Status::invalid(option + ": '" + text + "' is not a duration (like 90s, 45m, 2h)");
+  }
+  return std::chrono::milliseconds(static_cast<std::int64_t>(v * ms_per));
 }
 
 ProgressMode parse_progress_mode(const std::string& s) {

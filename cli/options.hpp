@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -53,7 +54,12 @@ struct VerifyOptions {
   std::int64_t max_diffs = 1000;
   bool repair = false;
   double recheck_seconds = 0;
+  std::string run_time;  // DURATION: "90s", "45m", "2h", "1500ms"; a plain number is seconds
 };
+
+// "90s", "45m", "2h", "1500ms", "30" (seconds) as milliseconds; kInvalid otherwise.
+Result<std::chrono::milliseconds> parse_duration(const std::string& text,
+                                                 const std::string& option);
 
 // The tables, columns, chunking and output options that copy and verify share.
 // `required`: false for plan, whose subcommands share these options and check them by hand.

@@ -5,8 +5,8 @@
 
 #include "cli/options.hpp"
 #include "drivers/postgres/compare.hpp"
+#include "drivers/postgres/ledger.hpp"
 #include "engine/hash.hpp"
-#include "engine/memory_ledger.hpp"
 #include "engine/report.hpp"
 #include "engine/verify_job.hpp"
 
@@ -34,6 +34,8 @@ std::string key_json(const std::vector<std::string>& cols, const Key& key) {
 }  // namespace
 
 Status run_verify(const VerifyOptions& vo, const RunContext& ctx) {
+  // --run-time bounds the whole command, preflight included: it is a nightly window.
+  const auto started = std::chrono::steady_clock::now();
   const CopyOptions& o = vo.table;
   BACKFILL_ASSIGN_OR_RETURN(Connections c, connect_both(o));
   BACKFILL_ASSIGN_OR_RETURN(pg::VerifySpec vspec, pg::plan_verify(*c.source, *c.target, o.request));
@@ -45,14 +47,34 @@ Status run_verify(const VerifyOptions& vo, const RunContext& ctx) {
   const pg::HashMethod method =
       vo.method == "streamed" ? pg::HashMethod::kStreamed : pg::HashMethod::kPushDown;
 
-  // Chunks are planned in memory: a verify writes nothing to the databases it checks.
-  auto state = std::make_shared<MemoryLedgerState>();
-  MemoryLedger ledger(state, "verify");
+  std::chrono::milliseconds run_time{0};
+  if (!vo.run_time.empty()) {
+    BACKFILL_ASSIGN_OR_RETURN(run_time, parse_duration(vo.run_time, "--run-time"));
+  }
+  // The pass lives in the ledger, so --run-time can spread it over several runs.
+  const std::string state_dsn = o.state.empty() ? o.target : o.state;
+  auto ledger_or = pg::PgLedger::connect(state_dsn, session_settings(o));
+  if (!ledger_or.ok()) return ledger_or.status().with_context("--state");
+  std::unique_ptr<pg::PgLedger> ledger = std::move(ledger_or).value();
   JobSpec job;
   job.command = "verify";
-  job.name = default_job_name("verify", spec->copy.source.display(), spec->copy.target.display());
+  job.name = o.job.empty() ? default_job_name("verify", spec->copy.source.display(),
+                                              spec->copy.target.display())
+                           : o.job;
   job.fingerprint = hex64(hash64(spec->copy.fingerprint_text()));
-  BACKFILL_RETURN_IF_ERROR(ledger.open(job, true).status());
+  job.description = "verify " + spec->copy.source.display() + " (" + pg::describe_dsn(o.source) +
+                    ") against " + spec->copy.target.display() + " (" + pg::describe_dsn(o.target) +
+                    ")";
+  job.chunk_rows = o.chunk_rows;
+  ledger->set_estimated_rows(spec->copy.source.estimated_rows);
+  BACKFILL_ASSIGN_OR_RETURN(JobOpen opened, ledger->open(job, o.restart));
+  if (opened == JobOpen::kAlreadyDone) {
+    // Last night's pass is complete: tonight's starts over.
+    BACKFILL_ASSIGN_OR_RETURN(opened, ledger->open(job, true));
+  }
+  if (opened == JobOpen::kResumed) {
+    std::fprintf(stderr, "continuing the verify pass of job %s\n", job.name.c_str());
+  }
 
   std::fprintf(stderr, "verifying %s -> %s: key (%s), %zu columns, %s hashing\n",
                spec->copy.source.display().c_str(), spec->copy.target.display().c_str(),
@@ -71,7 +93,9 @@ Status run_verify(const VerifyOptions& vo, const RunContext& ctx) {
   jo.max_diffs = vo.max_diffs;
   jo.repair = vo.repair;
   jo.recheck = std::chrono::milliseconds(static_cast<std::int64_t>(vo.recheck_seconds * 1000));
-  BACKFILL_ASSIGN_OR_RETURN(VerifyStats st, run_verify_job(tables, ledger, jo));
+  if (run_time.count() > 0) jo.deadline = started + run_time;
+  BACKFILL_ASSIGN_OR_RETURN(VerifyStats st, run_verify_job(tables, *ledger, jo));
+  const ChunkResult& tot = st.results.totals;
 
   const auto& key_cols = spec->copy.key;
   auto rows_json = [&](const std::vector<RowDifference>& rows) {
@@ -82,51 +106,60 @@ Status run_verify(const VerifyOptions& vo, const RunContext& ctx) {
     }
     return out + (rows.empty() ? "]" : "\n  ]");
   };
-  for (const auto& m : st.mismatched) {
+  for (const auto& m : st.results.mismatched) {
+    const ChunkResult& r = m.result;
     std::printf(
-        "chunk %lld (%s, %s]: source %s rows, target %s rows: %lld missing, %lld extra, %lld "
-        "different\n",
+        "chunk %lld (%s, %s]: source %s rows, target %s rows: %lld missing, %lld extra, "
+        "%lld different%s\n",
         static_cast<long long>(m.chunk.id), bound(m.chunk.range.lo, "start").c_str(),
-        bound(m.chunk.range.hi, "end").c_str(), with_thousands(m.source.rows).c_str(),
-        with_thousands(m.target.rows).c_str(), static_cast<long long>(m.missing),
-        static_cast<long long>(m.extra), static_cast<long long>(m.different));
+        bound(m.chunk.range.hi, "end").c_str(), with_thousands(r.rows).c_str(),
+        with_thousands(r.target_rows).c_str(), static_cast<long long>(r.missing),
+        static_cast<long long>(r.extra), static_cast<long long>(r.different),
+        r.repaired > 0 ? (", " + std::to_string(r.repaired) + " repaired").c_str() : "");
   }
-  for (std::size_t i = 0; i < st.differences.size() && i < kDifferencesShown; ++i) {
-    const auto& d = st.differences[i];
+  for (std::size_t i = 0; i < tot.listed.size() && i < kDifferencesShown; ++i) {
+    const auto& d = tot.listed[i];
     std::printf("  %-9s %s\n", diff_kind_name(d.kind), format_key(key_cols, d.key).c_str());
   }
-  for (std::size_t i = 0; i < st.repaired_rows.size() && i < kDifferencesShown; ++i) {
-    const auto& d = st.repaired_rows[i];
+  const std::int64_t total = tot.missing + tot.extra + tot.different;
+  if (static_cast<std::size_t>(total) > std::min(tot.listed.size(), kDifferencesShown)) {
+    std::printf("  ... %s differences in all\n", with_thousands(total).c_str());
+  }
+  for (std::size_t i = 0; i < tot.repaired_listed.size() && i < kDifferencesShown; ++i) {
+    const auto& d = tot.repaired_listed[i];
     std::printf("  repaired %-9s %s\n", diff_kind_name(d.kind),
                 format_key(key_cols, d.key).c_str());
   }
-  if (st.repaired > 0) {
+  if (tot.repaired > 0) {
     std::printf("repaired %s rows; the chunks they were in compared again\n",
-                with_thousands(st.repaired).c_str());
+                with_thousands(tot.repaired).c_str());
   }
-  const std::int64_t total = st.missing + st.extra + st.different;
-  if (static_cast<std::size_t>(total) > std::min(st.differences.size(), kDifferencesShown)) {
-    std::printf("  ... %s differences in all\n", with_thousands(total).c_str());
-  }
-  const double rate = st.seconds > 0 ? static_cast<double>(st.source_rows) / st.seconds : 0;
+  const double rate = st.seconds > 0 ? static_cast<double>(st.rows_this_run) / st.seconds : 0;
   const char* status = st.outcome == JobOutcome::kFailed        ? "failed"
                        : st.outcome == JobOutcome::kInterrupted ? "interrupted"
                        : st.differs()                           ? "differences"
                                                                 : "ok";
+  std::string scope = st.pass_complete
+                          ? ""
+                          : " so far; the pass is not complete (" +
+                                std::string(st.ran_out_of_time ? "--run-time reached" : "stopped") +
+                                "): the same command continues it";
   if (st.outcome == JobOutcome::kOk) {
     if (st.differs()) {
       std::printf(
-          "DIFFERENT: %s missing, %s extra, %s different rows in %zu of %s chunks (%s rows, %.1f "
-          "s, %s hashing)\n",
-          with_thousands(st.missing).c_str(), with_thousands(st.extra).c_str(),
-          with_thousands(st.different).c_str(), st.mismatched.size(),
-          with_thousands(st.chunks).c_str(), with_thousands(st.source_rows).c_str(), st.seconds,
-          pg::hash_method_name(method));
+          "DIFFERENT: %s missing, %s extra, %s different rows in %s of %s chunks (%s rows, %s "
+          "hashing)%s\n",
+          with_thousands(tot.missing).c_str(), with_thousands(tot.extra).c_str(),
+          with_thousands(tot.different).c_str(),
+          with_thousands(st.results.chunks_mismatched).c_str(),
+          with_thousands(st.results.chunks).c_str(), with_thousands(tot.rows).c_str(),
+          pg::hash_method_name(method), scope.c_str());
     } else {
-      std::printf("match: %s rows in %s chunks, %.1f s, %s rows/s, %s hashing\n",
-                  with_thousands(st.source_rows).c_str(), with_thousands(st.chunks).c_str(),
-                  st.seconds, with_thousands(static_cast<std::int64_t>(rate)).c_str(),
-                  pg::hash_method_name(method));
+      std::printf("match: %s rows in %s chunks (%s this run, %.1f s, %s rows/s, %s hashing)%s\n",
+                  with_thousands(tot.rows).c_str(), with_thousands(st.results.chunks).c_str(),
+                  with_thousands(st.chunks_this_run).c_str(), st.seconds,
+                  with_thousands(static_cast<std::int64_t>(rate)).c_str(),
+                  pg::hash_method_name(method), scope.c_str());
     }
   }
 
@@ -135,18 +168,21 @@ Status run_verify(const VerifyOptions& vo, const RunContext& ctx) {
     r.add("command", "verify")
         .add("job", job.name)
         .add("status", status)
+        .add("pass_complete", st.pass_complete)
         .add("method", pg::hash_method_name(method))
-        .add("rows", st.source_rows)
-        .add("rows_target", st.target_rows)
-        .add("chunks", st.chunks)
-        .add("chunks_mismatched", static_cast<std::int64_t>(st.mismatched.size()))
-        .add("rows_missing", st.missing)
-        .add("rows_extra", st.extra)
-        .add("rows_different", st.different)
-        .add_raw("differences", rows_json(st.differences))
-        .add("differences_listed", static_cast<std::int64_t>(st.differences.size()))
-        .add("repaired", st.repaired)
-        .add_raw("repaired_rows", rows_json(st.repaired_rows))
+        .add("rows", tot.rows)
+        .add("rows_target", tot.target_rows)
+        .add("chunks", st.results.chunks)
+        .add("chunks_this_run", st.chunks_this_run)
+        .add("rows_this_run", st.rows_this_run)
+        .add("chunks_mismatched", st.results.chunks_mismatched)
+        .add("rows_missing", tot.missing)
+        .add("rows_extra", tot.extra)
+        .add("rows_different", tot.different)
+        .add_raw("differences", rows_json(tot.listed))
+        .add("differences_listed", static_cast<std::int64_t>(tot.listed.size()))
+        .add("repaired", tot.repaired)
+        .add_raw("repaired_rows", rows_json(tot.repaired_listed))
         .add("seconds", st.seconds)
         .add("rows_per_second", rate)
         .add("throttled_seconds", 0.0)

@@ -96,7 +96,7 @@ Result<CopyJobStats> run_copy_job(Source& source, Sink& sink, Ledger& ledger,
         [&] { return wr.reset(); }, on_retry);
     if (w.status.is_ok() && !w.written.ledger_recorded && !w.written.already_done) {
       w.status = run_with_retry(
-          options.retry, &give_up, [&] { return ledger.complete(w.chunk, w.rows); },
+          options.retry, &give_up, [&] { return ledger.complete(w.chunk, ChunkResult{w.rows}); },
           [] { return Status::ok(); }, on_retry);
     }
     w.batch = CopyBatch{};  // the bytes are written; give the memory back now

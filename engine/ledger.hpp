@@ -13,6 +13,7 @@
 #include <string>
 
 #include "engine/planner.hpp"
+#include "engine/row_diff.hpp"
 #include "engine/status.hpp"
 
 namespace backfill {
@@ -41,6 +42,30 @@ struct LedgerProgress {
 
 enum class JobOutcome { kOk, kFailed, kInterrupted };
 
+// What a finished chunk leaves in the ledger. Copy fills `rows`; verify fills the rest too,
+// so that a pass spread over several runs still ends in one verdict.
+struct ChunkResult {
+  std::int64_t rows = 0;         // copied, or read from the source
+  std::int64_t target_rows = 0;  // verify: read from the target
+  std::int64_t missing = 0, extra = 0, different = 0, repaired = 0;
+  std::vector<RowDifference> listed;           // the differences kept, capped by the caller
+  std::vector<RowDifference> repaired_listed;  // the repaired rows kept, likewise
+  bool differs() const { return missing + extra + different > 0; }
+};
+
+struct ChunkRecord {
+  Chunk chunk;
+  ChunkResult result;  // listed rows not filled in
+};
+
+// The results of every finished chunk of the job, whichever run finished it.
+struct JobResults {
+  std::int64_t chunks = 0;
+  std::int64_t chunks_mismatched = 0;   // exact; `mismatched` lists the first of them
+  ChunkResult totals;                   // listed: the first `max_listed`, in chunk order
+  std::vector<ChunkRecord> mismatched;  // chunks with differences or repairs, in order
+};
+
 class Ledger {
  public:
   virtual ~Ledger() = default;
@@ -51,10 +76,13 @@ class Ledger {
   // pending; nullopt when every chunk is planned and done or held by a live worker.
   virtual Result<std::optional<Chunk>> claim(KeyWalker& walker, std::int64_t chunk_rows,
                                              int plan_ahead) = 0;
-  virtual Status complete(const Chunk& chunk, std::int64_t rows) = 0;
+  virtual Status complete(const Chunk& chunk, const ChunkResult& result) = 0;
   // Gives a claimed chunk back (failure or interrupt) so the next run takes it first.
   virtual Status release(const Chunk& chunk) = 0;
   virtual Result<LedgerProgress> progress() = 0;
+  // The job's results so far, listing at most `max_listed` differences (and repairs) and
+  // mismatched chunks.
+  virtual Result<JobResults> results(std::int64_t max_listed) = 0;
   // Records how this worker's run ended; the job is done once every chunk is.
   virtual Status finish(JobOutcome outcome, const std::string& message) = 0;
 };

@@ -62,7 +62,7 @@ Result<std::optional<Chunk>> MemoryLedger::claim(KeyWalker& walker, std::int64_t
   return claim_locked(j);
 }
 
-Status MemoryLedger::complete(const Chunk& chunk, std::int64_t rows) {
+Status MemoryLedger::complete(const Chunk& chunk, const ChunkResult& result) {
   std::lock_guard lock(state_->mu);
   for (auto& c : job().chunks) {
     if (c.chunk.id != chunk.id) continue;
@@ -73,7 +73,7 @@ Status MemoryLedger::complete(const Chunk& chunk, std::int64_t rows) {
       return Status::conflict("chunk " + std::to_string(chunk.id) + " was claimed by " + c.worker);
     }
     c.state = ChunkState::kDone;
-    c.rows = rows;
+    c.result = result;
     return Status::ok();
   }
   return Status::failed("no chunk " + std::to_string(chunk.id));
@@ -99,7 +99,7 @@ Result<LedgerProgress> MemoryLedger::progress() {
   for (const auto& c : j.chunks) {
     if (c.state == ChunkState::kDone) {
       ++p.chunks_done;
-      p.rows_done += c.rows;
+      p.rows_done += c.result.rows;
     } else if (c.state == ChunkState::kRunning) {
       ++p.chunks_running;
     }
@@ -114,6 +114,42 @@ Status MemoryLedger::finish(JobOutcome outcome, const std::string&) {
            std::all_of(j.chunks.begin(), j.chunks.end(),
                        [](const MemoryChunk& c) { return c.state == ChunkState::kDone; });
   return Status::ok();
+}
+
+}  // namespace backfill
+
+namespace backfill {
+
+Result<JobResults> MemoryLedger::results(std::int64_t max_listed) {
+  std::lock_guard lock(state_->mu);
+  JobResults out;
+  auto listed = static_cast<std::size_t>(max_listed);
+  for (const auto& c : job().chunks) {
+    if (c.state != ChunkState::kDone) continue;
+    const ChunkResult& r = c.result;
+    ++out.chunks;
+    if (r.differs()) ++out.chunks_mismatched;
+    ChunkResult& t = out.totals;
+    t.rows += r.rows;
+    t.target_rows += r.target_rows;
+    t.missing += r.missing;
+    t.extra += r.extra;
+    t.different += r.different;
+    t.repaired += r.repaired;
+    for (const auto& d : r.listed) {
+      if (t.listed.size() < listed) t.listed.push_back(d);
+    }
+    for (const auto& d : r.repaired_listed) {
+      if (t.repaired_listed.size() < listed) t.repaired_listed.push_back(d);
+    }
+    if ((r.differs() || r.repaired > 0) && out.mismatched.size() < listed) {
+      ChunkResult counts = r;
+      counts.listed.clear();
+      counts.repaired_listed.clear();
+      out.mismatched.push_back({c.chunk, counts});
+    }
+  }
+  return out;
 }
 
 }  // namespace backfill

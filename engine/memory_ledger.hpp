@@ -25,7 +25,7 @@ struct MemoryChunk {
   ChunkState state = ChunkState::kPending;
   std::string worker;
   std::chrono::steady_clock::time_point lease_until{};
-  std::int64_t rows = 0;
+  ChunkResult result;
 };
 
 struct MemoryJob {
@@ -55,9 +55,10 @@ class MemoryLedger final : public Ledger {
   Result<JobOpen> open(const JobSpec& spec, bool restart) override;
   Result<std::optional<Chunk>> claim(KeyWalker& walker, std::int64_t chunk_rows,
                                      int plan_ahead) override;
-  Status complete(const Chunk& chunk, std::int64_t rows) override;
+  Status complete(const Chunk& chunk, const ChunkResult& result) override;
   Status release(const Chunk& chunk) override;
   Result<LedgerProgress> progress() override;
+  Result<JobResults> results(std::int64_t max_listed) override;
   Status finish(JobOutcome outcome, const std::string& message) override;
 
  private:

@@ -91,17 +91,8 @@ void append_canonical(FieldNorm norm, const CopyField& field, std::string* out) 
   }
 }
 
-Result<std::uint64_t> reduce_decimal_mod64(std::string_view s) {
-  bool neg = !s.empty() && s.front() == '-';
-  if (neg) s.remove_prefix(1);
-  if (s.empty()) return Status::failed("empty hash sum");
-  std::uint64_t v = 0;  // arithmetic mod 2^64 by unsigned wrap-around
-  for (char c : s) {
-    if (c < '0' || c > '9')
-      return Status::failed("hash sum '" + std::string(s) + "' is not an integer");
-    v = v * 10 + static_cast<std::uint64_t>(c - '0');
-  }
-  return neg ? (~v + 1) : v;
+std::uint64_t combine_hash_halves(std::int64_t high_sum, std::int64_t low_sum) {
+  return (static_cast<std::uint64_t>(high_sum) << 32) + static_cast<std::uint64_t>(low_sum);
 }
 
 Result<std::vector<KeyedHash>> hash_copy_rows(std::string_view stream, std::size_t key_fields,

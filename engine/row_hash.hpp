@@ -38,9 +38,10 @@ struct ChunkDigest {
   bool operator==(const ChunkDigest&) const = default;
 };
 
-// "12345678901234567890123" (a sum of signed 64-bit hashes, as PostgreSQL's numeric sum
-// prints it) reduced mod 2^64. kFailed for text that is not an integer.
-Result<std::uint64_t> reduce_decimal_mod64(std::string_view decimal);
+// The sum of 64-bit hashes mod 2^64, from the sums of their high halves (h >> 32, an
+// arithmetic shift) and low halves (h & 0xffffffff), which a server can add as plain
+// bigints without overflow.
+std::uint64_t combine_hash_halves(std::int64_t high_sum, std::int64_t low_sum);
 
 // One row of a chunk, as verify compares it: its key and its hash.
 struct KeyedHash {

@@ -23,6 +23,7 @@ constexpr int kPlanAheadPerJob = 4;
 struct VerifyItem {
   Chunk chunk;
   ChunkComparison result;
+  std::int64_t differences = 0;  // still differing after recheck and repair
   Status status;
 };
 using Work = std::shared_ptr<VerifyItem>;
@@ -40,10 +41,11 @@ Result<VerifyStats> run_verify_job(ComparedTables& tables, Ledger& ledger,
   BACKFILL_ASSIGN_OR_RETURN(std::unique_ptr<KeyWalker> walker, tables.open_walker());
 
   VerifyStats stats;
+  std::int64_t differences_this_run = 0;  // for the progress line; guarded by mu
   std::mutex mu;  // guards stats and first_error (tally runs serially; the printer reads)
   std::atomic<std::int64_t> retries{0};
   std::atomic<int> in_flight{0};
-  std::atomic<bool> failing{false}, give_up{false};
+  std::atomic<bool> failing{false}, give_up{false}, stats_out_of_time{false};
   auto interrupted = [&] { return options.interrupt != nullptr && options.interrupt->load(); };
   auto on_retry = [&](const Status&) { ++retries; };
   // The recheck delay is the feature (in-flight dual writes land meanwhile), so it is a
@@ -76,28 +78,50 @@ Result<VerifyStats> run_verify_job(ComparedTables& tables, Ledger& ledger,
         },
         [&] { return c.reset(); }, on_retry);
   };
-  IoPool<ChunkComparer, VerifyItem> pool(
-      std::move(comparers), [&](ChunkComparer& c, VerifyItem& w) {
-        w.status = compare(c, w);
-        if (w.status.is_ok() && !w.result.differences.empty() && options.recheck.count() > 0 &&
-            wait_for_recheck(w)) {
-          std::vector<RowDifference> first = std::move(w.result.differences);
-          w.status = compare(c, w);
-          std::erase_if(w.result.differences, [&](const RowDifference& d) {
-            return std::find(first.begin(), first.end(), d) == first.end();
-          });
-        }
-        if (w.status.is_ok() && !w.result.differences.empty() && options.repair) {
-          std::vector<RowDifference> found = std::move(w.result.differences);
-          w.status = run_with_retry(
-              options.retry, &give_up, [&] { return c.repair(found); }, [&] { return c.reset(); },
-              on_retry);
-          // Compared again: what still differs (a concurrent writer) is reported as such.
-          if (w.status.is_ok()) w.status = compare(c, w);
-          w.result.repaired = std::move(found);
-        }
-        if (w.status.is_ok()) w.status = ledger.complete(w.chunk, w.result.source.rows);
+  IoPool<ChunkComparer, VerifyItem> pool(std::move(comparers), [&](ChunkComparer& c,
+                                                                   VerifyItem& w) {
+    w.status = compare(c, w);
+    if (w.status.is_ok() && !w.result.differences.empty() && options.recheck.count() > 0 &&
+        wait_for_recheck(w)) {
+      std::vector<RowDifference> first = std::move(w.result.differences);
+      w.status = compare(c, w);
+      std::erase_if(w.result.differences, [&](const RowDifference& d) {
+        return std::find(first.begin(), first.end(), d) == first.end();
       });
+    }
+    if (w.status.is_ok() && !w.result.differences.empty() && options.repair) {
+      std::vector<RowDifference> found = std::move(w.result.differences);
+      w.status = run_with_retry(
+          options.retry, &give_up, [&] { return c.repair(found); }, [&] { return c.reset(); },
+          on_retry);
+      // Compared again: what still differs (a concurrent writer) is reported as such.
+      if (w.status.is_ok()) w.status = compare(c, w);
+      w.result.repaired = std::move(found);
+    }
+    if (w.status.is_ok()) {
+      const ChunkComparison& cmp = w.result;
+      ChunkResult r;
+      r.rows = cmp.source.rows;
+      r.target_rows = cmp.target.rows;
+      for (const auto& d : cmp.differences) {
+        (d.kind == DiffKind::kMissing ? r.missing
+         : d.kind == DiffKind::kExtra ? r.extra
+                                      : r.different)++;
+      }
+      r.repaired = static_cast<std::int64_t>(cmp.repaired.size());
+      const auto cap = static_cast<std::size_t>(options.max_diffs);
+      r.listed.assign(cmp.differences.begin(),
+                      cmp.differences.begin() +
+                          static_cast<std::ptrdiff_t>(std::min(cap, cmp.differences.size())));
+      r.repaired_listed.assign(
+          cmp.repaired.begin(),
+          cmp.repaired.begin() + static_cast<std::ptrdiff_t>(std::min(cap, cmp.repaired.size())));
+      w.status = run_with_retry(
+          options.retry, &give_up, [&] { return ledger.complete(w.chunk, r); },
+          [] { return Status::ok(); }, on_retry);
+      w.differences = r.missing + r.extra + r.different;
+    }
+  });
 
   std::counting_semaphore<> tokens(2 * jobs);
   const auto started = std::chrono::steady_clock::now();
@@ -110,18 +134,17 @@ Result<VerifyStats> run_verify_job(ComparedTables& tables, Ledger& ledger,
   printer.start([&] {
     std::lock_guard lock(mu);
     ProgressSnapshot s;
-    s.rows = s.rows_this_run = stats.source_rows;
+    s.rows = s.rows_this_run = stats.rows_this_run;
     s.total_rows = estimate;
-    s.chunks_done = stats.chunks;
+    s.chunks_done = stats.chunks_this_run;
     s.chunks_planned = view.chunks_planned;
     s.plan_done = view.plan_done;
     s.in_flight = in_flight.load();
     s.retries = retries.load();
     s.seconds = elapsed();
     s.state = interrupted() ? "stopping"
-              : stats.differs()
-                  ? "verifying, " + with_thousands(stats.missing + stats.extra + stats.different) +
-                        " differences,"
+              : differences_this_run > 0
+                  ? "verifying, " + with_thousands(differences_this_run) + " differences,"
                   : "verifying";
     return s;
   });
@@ -147,35 +170,9 @@ Result<VerifyStats> run_verify_job(ComparedTables& tables, Ledger& ledger,
             failing = give_up = true;
             (void)ledger.release(w->chunk);
           } else {
-            const ChunkComparison& r = w->result;
-            ++stats.chunks;
-            stats.repaired += static_cast<std::int64_t>(r.repaired.size());
-            for (const auto& d : r.repaired) {
-              if (static_cast<std::int64_t>(stats.repaired_rows.size()) < options.max_diffs) {
-                stats.repaired_rows.push_back(d);
-              }
-            }
-            stats.source_rows += r.source.rows;
-            stats.target_rows += r.target.rows;
-            if (!r.differences.empty() || !(r.source == r.target)) {
-              MismatchedChunk m;
-              m.chunk = w->chunk;
-              m.source = r.source;
-              m.target = r.target;
-              for (const auto& d : r.differences) {
-                (d.kind == DiffKind::kMissing ? m.missing
-                 : d.kind == DiffKind::kExtra ? m.extra
-                                              : m.different)++;
-              }
-              stats.missing += m.missing;
-              stats.extra += m.extra;
-              stats.different += m.different;
-              std::size_t keep = std::min<std::size_t>(r.differences.size(),
-                                                       static_cast<std::size_t>(options.max_diffs));
-              m.differences.assign(r.differences.begin(),
-                                   r.differences.begin() + static_cast<std::ptrdiff_t>(keep));
-              stats.mismatched.push_back(std::move(m));
-            }
+            ++stats.chunks_this_run;
+            stats.rows_this_run += w->result.source.rows;
+            differences_this_run += w->differences;
           }
           --in_flight;
           tokens.release();
@@ -191,41 +188,49 @@ Result<VerifyStats> run_verify_job(ComparedTables& tables, Ledger& ledger,
                  options.retry,
                  options.interrupt,
                  tokens};
-  Status claim_status = loop.run([&] { return interrupted() || failing.load(); },
-                                 [&](Chunk c) {
-                                   auto w = std::make_shared<VerifyItem>();
-                                   w->chunk = std::move(c);
-                                   ++in_flight;
-                                   arena.execute([&] { compare_node->try_put(w); });
-                                 },
-                                 on_retry,
-                                 [&](const LedgerProgress& p) {
-                                   std::lock_guard lock(mu);
-                                   view = p;
-                                 });
+  auto stop = [&] {
+    if (options.deadline && std::chrono::steady_clock::now() >= *options.deadline) {
+      stats_out_of_time = true;
+    }
+    return interrupted() || failing.load() || stats_out_of_time.load();
+  };
+  Status claim_status = loop.run(
+      stop,
+      [&](Chunk c) {
+        auto w = std::make_shared<VerifyItem>();
+        w->chunk = std::move(c);
+        ++in_flight;
+        arena.execute([&] { compare_node->try_put(w); });
+      },
+      on_retry,
+      [&](const LedgerProgress& p) {
+        std::lock_guard lock(mu);
+        view = p;
+      });
   arena.execute([&] { g->wait_for_all(); });
   pool.shutdown();
   printer.stop();
 
   std::lock_guard lock(mu);
   if (!claim_status.is_ok() && stats.error.is_ok()) stats.error = claim_status;
-  // Chunks finish in any order; report them, and their rows, in key order.
-  std::sort(
-      stats.mismatched.begin(), stats.mismatched.end(),
-      [](const MismatchedChunk& a, const MismatchedChunk& b) { return a.chunk.id < b.chunk.id; });
-  for (const auto& m : stats.mismatched) {
-    for (const auto& d : m.differences) {
-      if (static_cast<std::int64_t>(stats.differences.size()) >= options.max_diffs) break;
-      stats.differences.push_back(d);
-    }
-  }
   stats.retries = retries.load();
   stats.seconds = elapsed();
+  stats.ran_out_of_time = stats_out_of_time.load();
   if (!stats.error.is_ok()) {
     stats.outcome = JobOutcome::kFailed;
   } else if (interrupted()) {
     stats.outcome = JobOutcome::kInterrupted;
     stats.error = Status::interrupted("interrupted");
+  }
+  // The verdict covers the whole pass, including chunks that earlier runs verified.
+  if (auto r = ledger.results(options.max_diffs); r.ok()) {
+    stats.results = std::move(r).value();
+  } else if (stats.error.is_ok()) {
+    stats.outcome = JobOutcome::kFailed;
+    stats.error = r.status().with_context("reading the results");
+  }
+  if (auto p = ledger.progress(); p.ok()) {
+    stats.pass_complete = p->plan_done && p->chunks_done == p->chunks_planned;
   }
   (void)ledger.finish(stats.outcome, stats.error.message());
   return stats;

@@ -60,30 +60,22 @@ struct VerifyJobOptions {
   std::chrono::milliseconds recheck{0};
   // Differences are repaired, then the chunk is compared again.
   bool repair = false;
-};
-
-struct MismatchedChunk {
-  Chunk chunk;
-  ChunkDigest source;
-  ChunkDigest target;
-  std::int64_t missing = 0, extra = 0, different = 0;
-  std::vector<RowDifference> differences;  // at most max_diffs of them
+  // Stop claiming chunks at this time (--run-time, counted from the command's start); the
+  // ledger keeps the pass, and the next run continues it.
+  std::optional<std::chrono::steady_clock::time_point> deadline;
 };
 
 struct VerifyStats {
   JobOutcome outcome = JobOutcome::kOk;
   Status error;
-  std::int64_t chunks = 0;
-  std::int64_t source_rows = 0;
-  std::int64_t target_rows = 0;
-  std::int64_t missing = 0, extra = 0, different = 0;
-  std::int64_t repaired = 0;
-  std::vector<RowDifference> repaired_rows;  // the first max_diffs
-  std::vector<MismatchedChunk> mismatched;   // in chunk order
-  std::vector<RowDifference> differences;    // the first max_diffs, in chunk and key order
+  std::int64_t chunks_this_run = 0;
+  std::int64_t rows_this_run = 0;
+  JobResults results;          // the whole pass so far, from the ledger
+  bool pass_complete = false;  // every chunk of the table is verified
+  bool ran_out_of_time = false;
   std::int64_t retries = 0;
   double seconds = 0;
-  bool differs() const { return missing + extra + different > 0; }
+  bool differs() const { return results.totals.differs(); }
 };
 
 Result<VerifyStats> run_verify_job(ComparedTables& tables, Ledger& ledger,

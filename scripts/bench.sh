@@ -7,19 +7,26 @@
 # Each target has the primary key in place and is emptied before every run; the methods
 # alternate, round after round, so drift in the machine hits them all alike.
 #
-#   scripts/bench.sh [--rows N] [--rounds R] [--micro]
+# Then verify, on identical tables: both tables streamed out with binary COPY in parallel
+# (the cost of moving every byte), count(*) + sum(hashtext(row::text)) on both servers in
+# parallel (pgcopydb's compare), md5(string_agg(row::text ORDER BY key)) on both, and
+# backfill verify in each hash method.
+#
+#   scripts/bench.sh [--rows N] [--rounds R] [--only copy|verify] [--micro]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 rows=5000000
 rounds=3
 micro=0
+only=all
 while [[ $# -gt 0 ]]; do
   case "$1" in
+    --only) only=$2; shift 2 ;;
     --rows) rows=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
     --micro) micro=1; shift ;;
-    *) echo "usage: $0 [--rows N] [--rounds R] [--micro]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--rows N] [--rounds R] [--only copy|verify] [--micro]" >&2; exit 2 ;;
   esac
 done
 
@@ -74,44 +81,88 @@ run_pgcopydb() {
     || { tail -5 "$work/pgcopydb.log" >&2; return 1; }
   check_target "$dst" users pgcopydb
 }
-run_backfill() {
+run_backfill() {  # backfill copy
   /usr/bin/time -f "%M" -o "$work/rss" "$bin" copy --source "$src" --target "$dst" --table users \
     --progress none --report "$work/report.json" >/dev/null
   check_target "$dst" users backfill
   cat "$work/rss" >>"$work/rss.all"
 }
 
-methods=("psql pipe" "INSERT SELECT" "backfill")
-command -v pgcopydb >/dev/null && methods+=("pgcopydb")
-declare -A fn=(["psql pipe"]=run_psql_pipe ["INSERT SELECT"]=run_insert_select
-               ["pgcopydb"]=run_pgcopydb ["backfill"]=run_backfill)
-declare -A times
-
-for ((r = 1; r <= rounds; r++)); do
-  # Rotate the order each round.
-  order=("${methods[@]:r % ${#methods[@]}}" "${methods[@]:0:r % ${#methods[@]}}")
-  for m in "${order[@]}"; do
-    reset_target
-    t0=$(now)
-    "${fn[$m]}"
-    t1=$(now)
-    s=$(echo "$t1 - $t0" | bc -l)
-    times[$m]="${times[$m]:-} $s"
-    printf 'bench: round %d  %-14s %6.2f s\n' "$r" "$m" "$s"
-  done
-done
-
 median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-base=$(echo "${times["psql pipe"]}" | median)
-echo
-echo "copy of $rows rows ($bytes), median of $rounds rounds, target primary key in place"
-printf '%-16s %10s %12s %14s\n' method seconds rows/s "vs psql pipe"
-for m in "${methods[@]}"; do
-  s=$(echo "${times[$m]}" | median)
-  printf '%-16s %10.2f %12.0f %13.2fx\n' "$m" "$s" "$(echo "$rows / $s" | bc -l)" "$(echo "$s / $base" | bc -l)"
-done
-rss=$(sort -n "$work/rss.all" | tail -1)
-echo "backfill peak RSS: $((rss / 1024)) MB (max of $rounds runs)"
+
+# compare TITLE BASELINE METHOD...: runs each method (the function named in fn[]) once a
+# round, rotating the order, with `before` (a function) ahead of each; prints the medians.
+compare() {
+  local title=$1 baseline=$2
+  shift 2
+  local methods=("$@") r m t0 t1 s
+  declare -A times=()
+  for ((r = 1; r <= rounds; r++)); do
+    local order=("${methods[@]:r % ${#methods[@]}}" "${methods[@]:0:r % ${#methods[@]}}")
+    for m in "${order[@]}"; do
+      "${before[$m]:-true}"
+      t0=$(now)
+      "${fn[$m]}"
+      t1=$(now)
+      s=$(echo "$t1 - $t0" | bc -l)
+      times[$m]="${times[$m]:-} $s"
+      printf 'bench: round %d  %-22s %6.2f s\n' "$r" "$m" "$s"
+    done
+  done
+  local base
+  base=$(echo "${times[$baseline]}" | median)
+  echo
+  echo "$title: $rows rows ($bytes), median of $rounds rounds"
+  printf '%-24s %10s %12s %16s\n' method seconds rows/s "vs $baseline"
+  for m in "${methods[@]}"; do
+    s=$(echo "${times[$m]}" | median)
+    printf '%-24s %10.2f %12.0f %15.2fx\n' "$m" "$s" "$(echo "$rows / $s" | bc -l)" "$(echo "$s / $base" | bc -l)"
+  done
+  echo
+}
+
+declare -A fn before
+if [[ $only != verify ]]; then
+  fn=(["psql pipe"]=run_psql_pipe ["INSERT SELECT"]=run_insert_select
+      ["pgcopydb"]=run_pgcopydb ["backfill copy"]=run_backfill)
+  before=(["psql pipe"]=reset_target ["INSERT SELECT"]=reset_target ["pgcopydb"]=reset_target
+          ["backfill copy"]=reset_target)
+  methods=("psql pipe" "INSERT SELECT" "backfill copy")
+  command -v pgcopydb >/dev/null && methods+=("pgcopydb")
+  compare "copy (target primary key in place)" "psql pipe" "${methods[@]}"
+  rss=$(sort -n "$work/rss.all" | tail -1)
+  echo "backfill peak RSS: $((rss / 1024)) MB (max of $rounds runs)"
+  echo
+fi
+
+if [[ $only != copy ]]; then
+  # Identical tables: the target filled by one backfill copy.
+  reset_target
+  run_backfill
+  both() {  # runs SQL $1 on both sides at once, output discarded
+    psql -X -q -At "$src" -c "$1" >/dev/null &
+    psql -X -q -At "$dst" -c "$1" >/dev/null &
+    wait
+  }
+  v_copy_out() {
+    psql -X -q "$src" -c "COPY users TO STDOUT (FORMAT binary)" >/dev/null &
+    psql -X -q "$dst" -c "COPY users TO STDOUT (FORMAT binary)" >/dev/null &
+    wait
+  }
+  v_hashtext() { both "SELECT count(*), sum(hashtext(u::text)) FROM users u"; }
+  v_md5() { both "SELECT md5(string_agg(u::text, '' ORDER BY id)) FROM users u"; }
+  v_backfill() {
+    "$bin" verify --source "$src" --target "$dst" --table users --progress none --method "$1" \
+      >"$work/verify.out" 2>&1 || { cat "$work/verify.out" >&2; exit 1; }
+  }
+  v_push_down() { v_backfill push-down; }
+  v_streamed() { v_backfill streamed; }
+  fn=(["COPY out both, parallel"]=v_copy_out ["count+sum(hashtext)"]=v_hashtext
+      ["md5(string_agg)"]=v_md5 ["verify push-down"]=v_push_down ["verify streamed"]=v_streamed)
+  before=()
+  compare "verify of identical tables" "count+sum(hashtext)" "COPY out both, parallel" \
+    "count+sum(hashtext)" "md5(string_agg)" "verify push-down" "verify streamed"
+fi
 
 if [[ $micro -eq 1 ]]; then
   cmake -S . -B build -DBACKFILL_BUILD_BENCHMARKS=ON >/dev/null

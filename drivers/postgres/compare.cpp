@@ -9,7 +9,7 @@ Result<ChunkDigest> digest(PgConnection& conn, const std::string& sql) {
   BACKFILL_ASSIGN_OR_RETURN(PgResult r, conn.query(sql));
   ChunkDigest d;
   d.rows = r.int64(0, 0);
-  BACKFILL_ASSIGN_OR_RETURN(d.sum, reduce_decimal_mod64(r.text(0, 1)));
+  d.sum = combine_hash_halves(r.int64(0, 1), r.int64(0, 2));
   return d;
 }
 

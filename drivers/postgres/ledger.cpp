@@ -40,7 +40,23 @@ CREATE TABLE IF NOT EXISTS backfill.chunks (
   finished_at  timestamptz,
   PRIMARY KEY (job, id)
 );
-CREATE INDEX IF NOT EXISTS chunks_open ON backfill.chunks (job, id) WHERE status <> 'done';)SQL";
+CREATE INDEX IF NOT EXISTS chunks_open ON backfill.chunks (job, id) WHERE status <> 'done';
+ALTER TABLE backfill.chunks
+  ADD COLUMN IF NOT EXISTS rows_target bigint,      -- verify: rows read from the target
+  ADD COLUMN IF NOT EXISTS missing bigint,
+  ADD COLUMN IF NOT EXISTS extra bigint,
+  ADD COLUMN IF NOT EXISTS different bigint,
+  ADD COLUMN IF NOT EXISTS repaired bigint;
+CREATE TABLE IF NOT EXISTS backfill.differences (  -- verify: the rows listed per chunk
+  job      text NOT NULL,
+  chunk    bigint NOT NULL,
+  ord      int NOT NULL,                            -- key order within the chunk
+  key      text[] NOT NULL,
+  kind     text NOT NULL,                           -- missing, extra, different
+  repaired boolean NOT NULL DEFAULT false,
+  FOREIGN KEY (job, chunk) REFERENCES backfill.chunks (job, id) ON DELETE CASCADE
+);
+CREATE INDEX IF NOT EXISTS differences_chunk ON backfill.differences (job, chunk, ord);)SQL";
 }
 
 Result<std::unique_ptr<PgLedger>> PgLedger::connect(const std::string& dsn,
@@ -75,7 +91,8 @@ Status PgLedger::ensure_schema() {
   BACKFILL_RETURN_IF_ERROR(conn_->exec("BEGIN"));
   Status st = conn_->exec("SELECT pg_advisory_xact_lock(hashtext('backfill.ledger'))");
   if (st.is_ok()) {
-    auto r = conn_->query("SELECT to_regclass('backfill.chunks') IS NOT NULL");
+    // The last object of the DDL: present means every statement before it ran too.
+    auto r = conn_->query("SELECT to_regclass('backfill.differences_chunk') IS NOT NULL");
     if (!r.ok()) {
       st = r.status();
     } else if (!r->boolean(0, 0)) {
@@ -215,13 +232,109 @@ Result<std::optional<Chunk>> PgLedger::claim(KeyWalker& walker, std::int64_t chu
   return try_claim();
 }
 
-Status PgLedger::complete(const Chunk& chunk, std::int64_t rows) {
+Status PgLedger::complete(const Chunk& chunk, const ChunkResult& r) {
   std::lock_guard lock(mu_);
   BACKFILL_RETURN_IF_ERROR(ensure_connected());
-  return conn_->exec(
-      "UPDATE backfill.chunks SET status = 'done', rows = $3::bigint, rows_written = $3::bigint, "
-      "finished_at = clock_timestamp(), lease_until = NULL WHERE job = $1 AND id = $2::bigint",
-      {job_, std::to_string(chunk.id), std::to_string(rows)});
+  const std::string id = std::to_string(chunk.id);
+  auto n = [](std::int64_t v) { return std::optional<std::string>(std::to_string(v)); };
+  BACKFILL_RETURN_IF_ERROR(conn_->exec("BEGIN"));
+  auto body = [&]() -> Status {
+    BACKFILL_RETURN_IF_ERROR(conn_->exec(
+        "UPDATE backfill.chunks SET status = 'done', rows = $3::bigint, rows_written = "
+        "$3::bigint, rows_target = $4::bigint, missing = $5::bigint, extra = $6::bigint, "
+        "different = $7::bigint, repaired = $8::bigint, finished_at = clock_timestamp(), "
+        "lease_until = NULL WHERE job = $1 AND id = $2::bigint",
+        {job_, id, n(r.rows), n(r.target_rows), n(r.missing), n(r.extra), n(r.different),
+         n(r.repaired)}));
+    BACKFILL_RETURN_IF_ERROR(conn_->exec(
+        "DELETE FROM backfill.differences WHERE job = $1 AND chunk = $2::bigint", {job_, id}));
+    if (r.listed.empty() && r.repaired_listed.empty()) return Status::ok();
+    // One INSERT for the chunk's rows: keys travel as an array of array literals.
+    Key keys, kinds, repaired;
+    for (const auto* list : {&r.listed, &r.repaired_listed}) {
+      for (const auto& d : *list) {
+        keys.push_back(encode_text_array(d.key));
+        kinds.push_back(diff_kind_name(d.kind));
+        repaired.push_back(list == &r.repaired_listed ? "t" : "f");
+      }
+    }
+    return conn_->exec(
+        "INSERT INTO backfill.differences (job, chunk, ord, key, kind, repaired) SELECT $1, "
+        "$2::bigint, u.ord, u.k::text[], u.kind, u.r FROM unnest($3::text[], $4::text[], "
+        "$5::boolean[]) WITH ORDINALITY AS u(k, kind, r, ord)",
+        {job_, id, encode_text_array(keys), encode_text_array(kinds), encode_text_array(repaired)});
+  };
+  Status st = body();
+  if (!st.is_ok()) {
+    (void)conn_->exec("ROLLBACK");
+    return st;
+  }
+  return conn_->exec("COMMIT");
+}
+
+Result<JobResults> PgLedger::results(std::int64_t max_listed) {
+  std::lock_guard lock(mu_);
+  BACKFILL_RETURN_IF_ERROR(ensure_connected());
+  JobResults out;
+  const std::string limit = std::to_string(max_listed);
+  BACKFILL_ASSIGN_OR_RETURN(
+      PgResult t,
+      conn_->query("SELECT count(*), coalesce(sum(rows), 0), coalesce(sum(rows_target), 0),"
+                   " coalesce(sum(missing), 0), coalesce(sum(extra), 0),"
+                   " coalesce(sum(different), 0), coalesce(sum(repaired), 0),"
+                   " count(*) FILTER (WHERE missing + extra + different > 0)"
+                   " FROM backfill.chunks WHERE job = $1 AND status = 'done'",
+                   {job_}));
+  out.chunks = t.int64(0, 0);
+  ChunkResult& tot = out.totals;
+  tot.rows = t.int64(0, 1);
+  tot.target_rows = t.int64(0, 2);
+  tot.missing = t.int64(0, 3);
+  tot.extra = t.int64(0, 4);
+  tot.different = t.int64(0, 5);
+  tot.repaired = t.int64(0, 6);
+  out.chunks_mismatched = t.int64(0, 7);
+  BACKFILL_ASSIGN_OR_RETURN(
+      PgResult m,
+      conn_->query("SELECT id, lo, hi, rows, rows_target, missing, extra, different, repaired"
+                   " FROM backfill.chunks WHERE job = $1 AND status = 'done' AND"
+                   " coalesce(missing + extra + different + repaired, 0) > 0"
+                   " ORDER BY id LIMIT $2::bigint",
+                   {job_, limit}));
+  for (int i = 0; i < m.rows(); ++i) {
+    ChunkRecord rec;
+    rec.chunk.id = m.int64(i, 0);
+    if (!m.is_null(i, 1)) {
+      BACKFILL_ASSIGN_OR_RETURN(Key lo, decode_text_array(m.text(i, 1)));
+      rec.chunk.range.lo = std::move(lo);
+    }
+    if (!m.is_null(i, 2)) {
+      BACKFILL_ASSIGN_OR_RETURN(Key hi, decode_text_array(m.text(i, 2)));
+      rec.chunk.range.hi = std::move(hi);
+    }
+    rec.result.rows = m.int64(i, 3);
+    rec.result.target_rows = m.int64(i, 4);
+    rec.result.missing = m.int64(i, 5);
+    rec.result.extra = m.int64(i, 6);
+    rec.result.different = m.int64(i, 7);
+    rec.result.repaired = m.int64(i, 8);
+    out.mismatched.push_back(std::move(rec));
+  }
+  for (bool repaired : {false, true}) {
+    BACKFILL_ASSIGN_OR_RETURN(
+        PgResult d, conn_->query("SELECT key, kind FROM backfill.differences WHERE job = $1 AND"
+                                 " repaired = $2::boolean ORDER BY chunk, ord LIMIT $3::bigint",
+                                 {job_, repaired ? "t" : "f", limit}));
+    auto& list = repaired ? tot.repaired_listed : tot.listed;
+    for (int i = 0; i < d.rows(); ++i) {
+      BACKFILL_ASSIGN_OR_RETURN(Key key, decode_text_array(d.text(i, 0)));
+      std::string kind = d.text(i, 1);
+      list.push_back({std::move(key), kind == "missing" ? DiffKind::kMissing
+                                      : kind == "extra" ? DiffKind::kExtra
+                                                        : DiffKind::kDifferent});
+    }
+  }
+  return out;
 }
 
 Status PgLedger::release(const Chunk& chunk) {

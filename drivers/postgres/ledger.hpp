@@ -29,9 +29,10 @@ class PgLedger final : public Ledger {
   Result<JobOpen> open(const JobSpec& spec, bool restart) override;
   Result<std::optional<Chunk>> claim(KeyWalker& walker, std::int64_t chunk_rows,
                                      int plan_ahead) override;
-  Status complete(const Chunk& chunk, std::int64_t rows) override;
+  Status complete(const Chunk& chunk, const ChunkResult& result) override;
   Status release(const Chunk& chunk) override;
   Result<LedgerProgress> progress() override;
+  Result<JobResults> results(std::int64_t max_listed) override;
   Status finish(JobOutcome outcome, const std::string& message) override;
 
   // Where the rows estimate for progress and `status` comes from.

@@ -275,3 +275,72 @@ TEST(PlanVerify, ShowsTheChunksAndTheMethodAndWritesNothing) {
 
 }  // namespace
 }  // namespace backfill::testing
+
+namespace backfill::testing {
+namespace {
+
+// A nightly job over a table too big for one night: --run-time stops the pass, and the next
+// run finishes it without reading the finished chunks again, with one verdict for the pass.
+TEST(VerifyRunTime, StopsAndTheNextRunFinishesThePassWithoutRereadingChunks) {
+  SourceAndTarget db;
+  db.src.exec("CREATE TABLE t (id int PRIMARY KEY, v text)");
+  db.dst.exec("CREATE TABLE t (id int PRIMARY KEY, v text)");
+  db.src.exec("INSERT INTO t SELECT i, 'v' || i FROM generate_series(1, 1000) i");
+  db.dst.exec("INSERT INTO t SELECT i, 'v' || i FROM generate_series(1, 1000) i");
+  db.dst.exec("UPDATE t SET v = 'late' WHERE id = 950");
+  // Create the ledger first, so the lock below does not also hold back its creation.
+  ASSERT_EQ(run_backfill(verify_args(db, "t", "push-down", {"--chunk-rows", "100"})).exit_code, 1);
+
+  // The target is locked: the first chunk of the run waits on it while --run-time passes.
+  auto locker = pg::PgConnection::connect(db.dst.dsn(), pg::SessionSettings{});
+  ASSERT_TRUE(locker.ok());
+  ASSERT_TRUE((*locker)->exec("BEGIN").is_ok());
+  ASSERT_TRUE((*locker)->exec("LOCK TABLE t IN ACCESS EXCLUSIVE MODE").is_ok());
+  std::string first_report = temp_path("runtime1.json");
+  auto started = std::chrono::steady_clock::now();
+  BackgroundRun first(verify_args(db, "t", "push-down",
+                                  {"--chunk-rows", "100", "--jobs", "1", "--restart", "--run-time",
+                                   "1s", "--lock-timeout", "0", "--report", first_report}));
+  ASSERT_TRUE(wait_until([&] {
+    return db.src.value(
+               "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'backfill'"
+               " AND wait_event_type = 'Lock'") != "0";
+  }));
+  // The feature under test is time: let the run's second pass.
+  ASSERT_TRUE(wait_until([&] {
+    return std::chrono::steady_clock::now() - started > std::chrono::milliseconds(1300);
+  }));
+  ASSERT_TRUE((*locker)->exec("ROLLBACK").is_ok());
+  auto r1 = first.wait();
+  EXPECT_EQ(r1.exit_code, 0) << r1.out << r1.err;  // no difference in what it reached
+  std::string j1 = read_text(first_report);
+  EXPECT_NE(j1.find("\"pass_complete\": false"), std::string::npos) << j1;
+  EXPECT_NE(r1.out.find("--run-time reached"), std::string::npos) << r1.out;
+  const int done_first =
+      std::stoi(db.dst.value("SELECT count(*) FROM backfill.chunks WHERE status = 'done'"));
+  EXPECT_GE(done_first, 1);
+  EXPECT_LT(done_first, 11);
+
+  std::string second_report = temp_path("runtime2.json");
+  auto r2 = run_backfill(
+      verify_args(db, "t", "push-down", {"--chunk-rows", "100", "--report", second_report}));
+  EXPECT_EQ(r2.exit_code, 1) << r2.out << r2.err;
+  EXPECT_NE(r2.err.find("continuing the verify pass"), std::string::npos) << r2.err;
+  EXPECT_EQ(listed(r2), std::vector<std::string>{"different (id)=(950)"}) << r2.out;
+  std::string j2 = read_text(second_report);
+  EXPECT_NE(j2.find("\"pass_complete\": true"), std::string::npos) << j2;
+  EXPECT_NE(j2.find("\"chunks\": 11"), std::string::npos) << j2;
+  EXPECT_NE(j2.find("\"chunks_this_run\": " + std::to_string(11 - done_first)), std::string::npos)
+      << j2;
+  EXPECT_NE(j2.find("\"rows\": 1000"), std::string::npos) << j2;
+  // No chunk was read twice in the pass.
+  EXPECT_EQ(db.dst.value("SELECT max(attempts) FROM backfill.chunks"), "1");
+
+  // The pass is complete: the same command tomorrow starts a new one.
+  auto r3 = run_backfill(verify_args(db, "t", "push-down", {"--chunk-rows", "100"}));
+  EXPECT_EQ(r3.exit_code, 1);
+  EXPECT_EQ(r3.err.find("continuing"), std::string::npos) << r3.err;
+}
+
+}  // namespace
+}  // namespace backfill::testing

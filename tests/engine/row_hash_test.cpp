@@ -94,16 +94,21 @@ TEST(RowHash, DigestSumsDoNotCancelEqualRows) {
   EXPECT_EQ(a, b);
 }
 
-TEST(RowHash, ReducesPostgresNumericSumsMod2To64) {
-  EXPECT_EQ(*reduce_decimal_mod64("0"), 0u);
-  EXPECT_EQ(*reduce_decimal_mod64("-1"), ~std::uint64_t{0});
-  EXPECT_EQ(*reduce_decimal_mod64("18446744073709551616"), 0u);  // 2^64
-  EXPECT_EQ(*reduce_decimal_mod64("18446744073709551617"), 1u);
-  // Two hashes summed as signed 64-bit in SQL equal the client's unsigned sum.
-  std::int64_t h1 = -5, h2 = 9223372036854775807;
-  std::uint64_t want = static_cast<std::uint64_t>(h1) + static_cast<std::uint64_t>(h2);
-  EXPECT_EQ(*reduce_decimal_mod64("9223372036854775802"), want);
-  EXPECT_FALSE(reduce_decimal_mod64("1.5").ok());
+// What a server computes as sum(h >> 32) and sum(h & 4294967295) over bigint hashes must
+// recombine to the client's own sum mod 2^64, negative hashes included.
+TEST(RowHash, RecombinesTheServersSplitSumsMod2To64) {
+  std::vector<std::int64_t> hashes{-5, 9223372036854775807LL, -9223372036854775807LL - 1, 42,
+                                   -1, 1234567890123456789LL};
+  std::int64_t high = 0, low = 0;
+  std::uint64_t want = 0;
+  for (auto h : hashes) {
+    high += h >> 32;  // arithmetic shift, as PostgreSQL's >> on bigint
+    low += h & 4294967295LL;
+    want += static_cast<std::uint64_t>(h);
+  }
+  EXPECT_EQ(combine_hash_halves(high, low), want);
+  EXPECT_EQ(combine_hash_halves(0, 0), 0u);
+  EXPECT_EQ(combine_hash_halves(-1, 4294967291LL), static_cast<std::uint64_t>(-5LL));
 }
 
 TEST(RowHash, HashesCopyRowsWithTheirKeys) {
