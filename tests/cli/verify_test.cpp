@@ -344,3 +344,35 @@ TEST(VerifyRunTime, StopsAndTheNextRunFinishesThePassWithoutRereadingChunks) {
 
 }  // namespace
 }  // namespace backfill::testing
+
+namespace backfill::testing {
+namespace {
+
+// The source hashes its whole row (same columns, same order, untouched); the target, which
+// has one more column, builds ROW(...) of the compared ones. Both must print alike.
+TEST(Verify, AWholeRowSideAndABuiltRowSideAgree) {
+  SourceAndTarget db;
+  db.src.exec(
+      "CREATE TABLE t (id int PRIMARY KEY, v text, n numeric(8,2), ts timestamptz, j jsonb)");
+  db.dst.exec(
+      "CREATE TABLE t (id int PRIMARY KEY, v text, n numeric(8,2), ts timestamptz, j jsonb, added "
+      "text DEFAULT 'x')");
+  db.src.exec(
+      "INSERT INTO t SELECT i, CASE WHEN i % 5 = 0 THEN NULL ELSE 'v,\"' || i END, i / 4.0, "
+      "'2024-01-01'::timestamptz + i * interval '1 min', jsonb_build_object('i', i) FROM "
+      "generate_series(1, 400) i");
+  ASSERT_EQ(run_backfill(db.copy("t")).exit_code, 0);
+  auto plan = verify_args(db, "t", "push-down");
+  plan.insert(plan.begin(), "plan");
+  auto p = run_backfill(plan);
+  EXPECT_NE(p.out.find("hashtextextended(s::text, 0)"), std::string::npos) << p.out;
+  EXPECT_NE(p.out.find("hashtextextended(ROW(t.\"id\""), std::string::npos) << p.out;
+  auto r = run_backfill(verify_args(db, "t", "push-down"));
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  db.dst.exec("UPDATE t SET n = n + 0.01 WHERE id = 123");
+  r = run_backfill(verify_args(db, "t", "push-down"));
+  EXPECT_EQ(listed(r), std::vector<std::string>{"different (id)=(123)"}) << r.out;
+}
+
+}  // namespace
+}  // namespace backfill::testing
