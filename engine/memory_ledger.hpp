@@ -1,7 +1,7 @@
 // An in-memory Ledger: the chunk state machine without a database.
 //
-// It exists so the engine's logic (claims, leases, resume, restart, fingerprints) can be
-// unit-tested and so `plan` can be dry-run; it claims nothing about PostgreSQL. Several
+// It exists so the engine's logic (claims, leases, resume, restart, fingerprints) and the
+// pipelines can be unit-tested without a database; it claims nothing about PostgreSQL. Several
 // MemoryLedger objects built on one shared MemoryLedgerState behave like several workers
 // on one job. The clock is injected so lease expiry is testable. Thread-safe.
 #pragma once

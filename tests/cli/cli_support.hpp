@@ -13,30 +13,6 @@
 
 namespace backfill::testing {
 
-struct SourceAndTarget {
-  TestDatabase src{"src"};
-  TestDatabase dst{"dst"};
-
-  std::vector<std::string> copy(const std::string& table, std::vector<std::string> extra = {}) {
-    std::vector<std::string> a{"copy",    "--source", src.dsn(),    "--target", dst.dsn(),
-                               "--table", table,      "--progress", "none"};
-    a.insert(a.end(), extra.begin(), extra.end());
-    return a;
-  }
-
-  // Both tables' rows, sorted by `order`, as text: equal means every value is equal.
-  void expect_same(const std::string& src_select, const std::string& dst_select) {
-    auto a = src.rows(src_select);
-    auto b = dst.rows(dst_select);
-    ASSERT_EQ(a.size(), b.size());
-    for (std::size_t i = 0; i < a.size(); ++i) ASSERT_EQ(a[i], b[i]) << "row " << i;
-  }
-
-  bool ledger_exists() {
-    return dst.value("SELECT to_regclass('backfill.jobs') IS NOT NULL") == "t";
-  }
-};
-
 // A table with a column of each common type, and rows of edge values (NULLs in every
 // nullable column, NaN, infinities, -0, empty strings and arrays, extreme dates).
 inline const char* kTypes =
@@ -70,6 +46,41 @@ inline const char* kRows =
     " (5, false, 0, 0, 0, 1e-45, 1.7976931348623157e308, 1e-1000, 1, 'NULL', 'null', 'N', '\\x00',"
     "  'null', 'null', '{{1,2},{3,4}}', '{\"{\",\"}\"}', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a12',"
     "  'ok', 3, '2000-01-01', '12:00', '2000-01-01', '2000-01-01', '0', '0.0.0.0', NULL)";
+
+struct SourceAndTarget {
+  TestDatabase src{"src"};
+  TestDatabase dst{"dst"};
+
+  std::vector<std::string> copy(const std::string& table, std::vector<std::string> extra = {}) {
+    std::vector<std::string> a{"copy",    "--source", src.dsn(),    "--target", dst.dsn(),
+                               "--table", table,      "--progress", "none"};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  }
+
+  // Both tables' rows, sorted by `order`, as text: equal means every value is equal.
+  void expect_same(const std::string& src_select, const std::string& dst_select) {
+    auto a = src.rows(src_select);
+    auto b = dst.rows(dst_select);
+    ASSERT_EQ(a.size(), b.size());
+    for (std::size_t i = 0; i < a.size(); ++i) ASSERT_EQ(a[i], b[i]) << "row " << i;
+  }
+
+  // The type table of kTypes on both sides, filled on the source with kRows and a few MB
+  // of incompressible text (stored out of line, TOAST) in row 6.
+  void load_type_table() {
+    src.exec(kTypes);
+    dst.exec(kTypes);
+    src.exec(kRows);
+    src.exec(
+        "INSERT INTO t (id, big) SELECT 6, string_agg(md5(g::text), '') FROM "
+        "generate_series(1, 150000) g");
+  }
+
+  bool ledger_exists() {
+    return dst.value("SELECT to_regclass('backfill.jobs') IS NOT NULL") == "t";
+  }
+};
 
 inline std::string read_text(const std::string& path) {
   std::ifstream f(path);

@@ -37,12 +37,7 @@ class VerifyTypes : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(VerifyTypes, IdenticalTablesOfEveryTypeVerifyClean) {
   SourceAndTarget db;
-  db.src.exec(kTypes);
-  db.dst.exec(kTypes);
-  db.src.exec(kRows);
-  db.src.exec(
-      "INSERT INTO t (id, big) SELECT 6, string_agg(md5(g::text), '') FROM generate_series(1, "
-      "150000) g");
+  db.load_type_table();
   ASSERT_EQ(run_backfill(db.copy("t", {"--chunk-rows", "2"})).exit_code, 0);
   std::string report = temp_path(std::string("verify_clean_") + GetParam() + ".json");
   auto r =
@@ -58,12 +53,7 @@ TEST_P(VerifyTypes, IdenticalTablesOfEveryTypeVerifyClean) {
 
 TEST_P(VerifyTypes, EveryPlantedDifferenceIsFoundWithItsKindAndNothingElse) {
   SourceAndTarget db;
-  db.src.exec(kTypes);
-  db.dst.exec(kTypes);
-  db.src.exec(kRows);
-  db.src.exec(
-      "INSERT INTO t (id, big) SELECT 6, string_agg(md5(g::text), '') FROM generate_series(1, "
-      "150000) g");
+  db.load_type_table();
   db.src.exec(
       "INSERT INTO t (id, tx, ai, jb) SELECT i, 't' || i, ARRAY[i, i + 1], jsonb_build_object('k', "
       "i) FROM generate_series(7, 60) i");
