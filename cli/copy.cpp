@@ -108,11 +108,7 @@ Status run_copy(const CopyOptions& o, const RunContext& ctx) {
                   ledger_in_target ? std::optional<std::string>(job.name) : std::nullopt);
   IdentityTransform transform;
   CopyJobOptions jo;
-  jo.jobs = o.jobs;
-  jo.chunk_rows = o.chunk_rows;
-  jo.retry.max_attempts = o.max_retries;
-  jo.progress = parse_progress_mode(o.progress);
-  jo.interrupt = ctx.interrupt;
+  fill_job_options(o, ctx, &jo);
   // Our sessions are no longer needed; the job opens its own.
   prepared.source.reset();
   prepared.target.reset();

@@ -105,6 +105,14 @@ pg::SessionSettings session_settings(const CopyOptions& o) {
   return s;
 }
 
+void fill_job_options(const CopyOptions& o, const RunContext& ctx, ChunkJobOptions* jo) {
+  jo->jobs = o.jobs;
+  jo->chunk_rows = o.chunk_rows;
+  jo->retry.max_attempts = o.max_retries;
+  jo->progress = parse_progress_mode(o.progress);
+  jo->interrupt = ctx.interrupt;
+}
+
 std::string default_job_name(const std::string& command, const std::string& table,
                              const std::string& to) {
   return command + ":" + table + ":" + to;

@@ -16,6 +16,7 @@
 
 #include "drivers/postgres/connection.hpp"
 #include "drivers/postgres/copy_spec.hpp"
+#include "engine/job_options.hpp"
 #include "engine/progress.hpp"
 #include "engine/status.hpp"
 
@@ -78,6 +79,9 @@ std::string default_job_name(const std::string& command, const std::string& tabl
 struct RunContext {
   const std::atomic<bool>* interrupt = nullptr;
 };
+
+// The options every chunked job takes, from the command line.
+void fill_job_options(const CopyOptions& o, const RunContext& ctx, ChunkJobOptions* jo);
 
 // Preflight shared by copy and plan: both connections and the resolved spec.
 struct PreparedCopy {

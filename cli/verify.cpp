@@ -85,11 +85,7 @@ Status run_verify(const VerifyOptions& vo, const RunContext& ctx) {
   co.method = method;
   pg::PgComparedTables tables(o.source, o.target, session_settings(o), spec, co);
   VerifyJobOptions jo;
-  jo.jobs = o.jobs;
-  jo.chunk_rows = o.chunk_rows;
-  jo.retry.max_attempts = o.max_retries;
-  jo.progress = parse_progress_mode(o.progress);
-  jo.interrupt = ctx.interrupt;
+  fill_job_options(o, ctx, &jo);
   jo.max_diffs = vo.max_diffs;
   jo.repair = vo.repair;
   jo.recheck = std::chrono::milliseconds(static_cast<std::int64_t>(vo.recheck_seconds * 1000));

@@ -96,7 +96,8 @@ Result<CopyJobStats> run_copy_job(Source& source, Sink& sink, Ledger& ledger,
         [&] { return wr.reset(); }, on_retry);
     if (w.status.is_ok() && !w.written.ledger_recorded && !w.written.already_done) {
       w.status = run_with_retry(
-          options.retry, &give_up, [&] { return ledger.complete(w.chunk, ChunkResult{w.rows}); },
+          options.retry, &give_up,
+          [&] { return ledger.complete(w.chunk, ChunkResult::of_rows(w.rows)); },
           [] { return Status::ok(); }, on_retry);
     }
     w.batch = CopyBatch{};  // the bytes are written; give the memory back now
@@ -126,7 +127,7 @@ Result<CopyJobStats> run_copy_job(Source& source, Sink& sink, Ledger& ledger,
     s.in_flight = in_flight.load();
     s.retries = retries.load();
     s.seconds = elapsed();
-    s.state = interrupted() ? "stopping" : (failing.load() ? "failing" : options.state_label);
+    s.state = interrupted() ? "stopping" : (failing.load() ? "failing" : "copying");
     return s;
   });
 

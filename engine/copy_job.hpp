@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 
+#include "engine/job_options.hpp"
 #include "engine/ledger.hpp"
 #include "engine/progress.hpp"
 #include "engine/retry.hpp"
@@ -26,15 +27,8 @@
 
 namespace backfill {
 
-struct CopyJobOptions {
-  int jobs = 2;                     // reader and writer connections each
-  std::int64_t chunk_rows = 50000;  // the CLI's default; see cli/options.hpp
-  int max_in_flight = 0;            // 0: 2 * jobs, enough to keep readers and writers busy
-  RetryPolicy retry;
-  ProgressMode progress = ProgressMode::kAuto;
-  std::FILE* progress_out = stderr;
-  const std::atomic<bool>* interrupt = nullptr;  // set by a signal handler: stop claiming
-  std::string state_label = "copying";
+struct CopyJobOptions : ChunkJobOptions {
+  int max_in_flight = 0;  // 0: 2 * jobs, enough to keep readers and writers busy
 };
 
 struct CopyJobStats {

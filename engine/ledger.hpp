@@ -51,6 +51,12 @@ struct ChunkResult {
   std::vector<RowDifference> listed;           // the differences kept, capped by the caller
   std::vector<RowDifference> repaired_listed;  // the repaired rows kept, likewise
   bool differs() const { return missing + extra + different > 0; }
+  // A copy's result: just the rows.
+  static ChunkResult of_rows(std::int64_t n) {
+    ChunkResult r;
+    r.rows = n;
+    return r;
+  }
 };
 
 struct ChunkRecord {

@@ -15,6 +15,7 @@
 #include <optional>
 #include <vector>
 
+#include "engine/job_options.hpp"
 #include "engine/ledger.hpp"
 #include "engine/progress.hpp"
 #include "engine/retry.hpp"
@@ -47,13 +48,7 @@ class ComparedTables {
   virtual std::optional<std::int64_t> estimated_rows() const = 0;
 };
 
-struct VerifyJobOptions {
-  int jobs = 2;
-  std::int64_t chunk_rows = 50000;
-  RetryPolicy retry;
-  ProgressMode progress = ProgressMode::kAuto;
-  std::FILE* progress_out = stderr;
-  const std::atomic<bool>* interrupt = nullptr;
+struct VerifyJobOptions : ChunkJobOptions {
   std::int64_t max_diffs = 1000;  // listed; the counts stay exact
   // A chunk that differs is compared again after this delay, and only differences found
   // both times are reported: dual writes in flight during the first look settle.

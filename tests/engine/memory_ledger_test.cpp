@@ -34,7 +34,7 @@ TEST(LedgerStateMachine, ClaimsEachChunkOnceThenRunsDry) {
     ASSERT_TRUE(c.ok());
     if (!*c) break;
     EXPECT_TRUE(ids.insert((*c)->id).second) << "chunk claimed twice";
-    ASSERT_TRUE(l.complete(**c, ChunkResult{10}).is_ok());
+    ASSERT_TRUE(l.complete(**c, ChunkResult::of_rows(10)).is_ok());
   }
   EXPECT_EQ(ids.size(), 6u);
   auto p = l.progress();
@@ -92,8 +92,8 @@ TEST(LedgerStateMachine, AnExpiredLeaseMakesTheChunkClaimableAndCountsTheAttempt
   EXPECT_EQ(cb->id, ca->id);
   EXPECT_EQ(cb->attempt, 2);
   // The worker that lost its lease cannot complete the chunk any more.
-  EXPECT_EQ(a.complete(*ca, ChunkResult{1}).kind(), ErrorKind::kConflict);
-  EXPECT_TRUE(b.complete(*cb, ChunkResult{1}).is_ok());
+  EXPECT_EQ(a.complete(*ca, ChunkResult::of_rows(1)).kind(), ErrorKind::kConflict);
+  EXPECT_TRUE(b.complete(*cb, ChunkResult::of_rows(1)).is_ok());
 }
 
 TEST(LedgerStateMachine, ADeadWorkersChunksAreClaimableAtOnce) {
@@ -125,7 +125,7 @@ TEST(LedgerStateMachine, AFailedRunLeavesTheJobResumable) {
   auto t = fakes::FakeTable::range(30);
   fakes::FakeWalker w(t);
   auto c = *l.claim(w, 10, 1);
-  l.complete(*c, ChunkResult{10});
+  l.complete(*c, ChunkResult::of_rows(10));
   l.finish(JobOutcome::kFailed, "boom");
   EXPECT_EQ(*l.open(spec(), false), JobOpen::kResumed);
   EXPECT_EQ(l.progress()->chunks_done, 1);

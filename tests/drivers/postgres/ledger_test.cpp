@@ -125,7 +125,7 @@ TEST(PgLedger, CompleteReleaseAndProgress) {
   auto w = t.walker();
   auto c1 = *l->claim(*w, 400, 5);
   auto c2 = *l->claim(*w, 400, 5);
-  ASSERT_TRUE(l->complete(*c1, ChunkResult{400}).is_ok());
+  ASSERT_TRUE(l->complete(*c1, ChunkResult::of_rows(400)).is_ok());
   ASSERT_TRUE(l->release(*c2).is_ok());
   auto p = l->progress();
   ASSERT_TRUE(p.ok());

@@ -1,0 +1,24 @@
+// What every chunked job (copy, verify) is told by its caller: how many connections, how
+// big a chunk, how to retry, where progress goes, and the interrupt flag to watch.
+// Plain data; copied into each job.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <cstdio>
+
+#include "engine/progress.hpp"
+#include "engine/retry.hpp"
+
+namespace backfill {
+
+struct ChunkJobOptions {
+  int jobs = 2;                     // connections each way (readers/writers, comparers)
+  std::int64_t chunk_rows = 50000;  // the CLI's default; see cli/options.hpp
+  RetryPolicy retry;
+  ProgressMode progress = ProgressMode::kAuto;
+  std::FILE* progress_out = stderr;
+  const std::atomic<bool>* interrupt = nullptr;  // set by a signal handler: stop claiming
+};
+
+}  // namespace backfill
