@@ -38,6 +38,13 @@ using CopyField = std::optional<std::string_view>;
 class CopyReader {
  public:
   explicit CopyReader(std::string_view stream) : data_(stream) {}
+  // A reader over a piece of a stream whose header came in an earlier piece: one CopyData
+  // message of a COPY TO, which PostgreSQL always cuts at row boundaries.
+  static CopyReader continuing(std::string_view piece) {
+    CopyReader r(piece);
+    r.header_read_ = true;
+    return r;
+  }
 
   // Checks the signature and skips the header. Must be called first.
   Status read_header();
@@ -48,6 +55,10 @@ class CopyReader {
   std::string_view last_tuple() const { return last_tuple_; }
   // True once the trailer was read and nothing follows it.
   bool at_end() const { return done_ && pos_ == data_.size(); }
+  // True once the trailer was read.
+  bool done() const { return done_; }
+  // True when every byte was read (the end of a piece; next() would report truncation).
+  bool exhausted() const { return pos_ == data_.size(); }
   std::size_t position() const { return pos_; }
 
  private:

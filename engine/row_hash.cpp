@@ -11,9 +11,12 @@ namespace {
 constexpr char kNullTag = 0;
 constexpr char kValueTag = 1;
 
+// Tag and big-endian length in one append: this runs for every field of every row.
 void append_value(std::string_view payload, std::string* out) {
-  out->push_back(kValueTag);
-  put_be32(out, static_cast<std::int32_t>(payload.size()));
+  const auto n = static_cast<std::uint32_t>(payload.size());
+  const char head[5] = {kValueTag, static_cast<char>(n >> 24), static_cast<char>(n >> 16),
+                        static_cast<char>(n >> 8), static_cast<char>(n)};
+  out->append(head, sizeof head);
   out->append(payload);
 }
 
@@ -38,31 +41,35 @@ void append_float(std::string_view bytes, std::string* out) {
 }
 
 // numeric: ndigits, weight, sign, dscale, then base-10000 digits. Equal values differ only
-// in trailing zero digits and display scale, so drop both (and the weight of a zero).
+// in trailing zero digits and display scale, so drop both (and the weight of a zero). The
+// digits are already big-endian 16-bit words: the kept ones are copied as they are.
 void append_numeric(std::string_view b, std::string* out) {
   if (b.size() < 8) return append_value(b, out);
-  std::int16_t ndigits = get_be16(b.data());
+  const std::int16_t ndigits = get_be16(b.data());
   std::int16_t weight = get_be16(b.data() + 2);
   std::uint16_t sign = static_cast<std::uint16_t>(get_be16(b.data() + 4));
   if (ndigits < 0 || b.size() != 8 + 2 * static_cast<std::size_t>(ndigits))
     return append_value(b, out);
-  std::vector<std::int16_t> digits;
-  for (int i = 0; i < ndigits; ++i) digits.push_back(get_be16(b.data() + 8 + 2 * i));
-  while (!digits.empty() && digits.back() == 0) digits.pop_back();
-  std::size_t lead = 0;
-  while (lead < digits.size() && digits[lead] == 0) ++lead, --weight;
-  digits.erase(digits.begin(), digits.begin() + static_cast<std::ptrdiff_t>(lead));
-  if (digits.empty() && sign != 0xC000) {  // zero, of any sign and scale (NaN is 0xC000)
+  auto digit = [&](std::size_t i) { return get_be16(b.data() + 8 + 2 * i); };
+  std::size_t first = 0, end = static_cast<std::size_t>(ndigits);
+  while (end > first && digit(end - 1) == 0) --end;
+  while (first < end && digit(first) == 0) ++first, --weight;
+  if (first == end && sign != 0xC000) {  // zero, of any sign and scale (NaN is 0xC000)
     weight = 0;
     sign = 0;
   }
-  std::string canon;
-  put_be16(&canon, static_cast<std::int16_t>(digits.size()));
-  put_be16(&canon, weight);
-  put_be16(&canon, static_cast<std::int16_t>(sign));
-  put_be16(&canon, 0);  // display scale: not part of the value
-  for (auto d : digits) put_be16(&canon, d);
-  append_value(canon, out);
+  const auto kept = static_cast<std::uint16_t>(end - first);
+  const auto w = static_cast<std::uint16_t>(weight);
+  const char head[8] = {static_cast<char>(kept >> 8), static_cast<char>(kept),
+                        static_cast<char>(w >> 8),    static_cast<char>(w),
+                        static_cast<char>(sign >> 8), static_cast<char>(sign),
+                        0,                            0};  // display scale: not the value
+  const auto n = static_cast<std::uint32_t>(8 + 2 * kept);
+  const char tag[5] = {kValueTag, static_cast<char>(n >> 24), static_cast<char>(n >> 16),
+                       static_cast<char>(n >> 8), static_cast<char>(n)};
+  out->append(tag, sizeof tag);
+  out->append(head, sizeof head);
+  out->append(b.substr(8 + 2 * first, 2 * kept));
 }
 
 }  // namespace
@@ -91,9 +98,46 @@ void append_canonical(FieldNorm norm, const CopyField& field, std::string* out) 
   }
 }
 
-std::uint64_t combine_hash_halves(std::int64_t high_sum, std::int64_t low_sum) {
-  return (static_cast<std::uint64_t>(high_sum) << 32) + static_cast<std::uint64_t>(low_sum);
+Result<std::uint64_t> sum_mod_2_64(std::string_view decimal) {
+  const bool negative = !decimal.empty() && decimal.front() == '-';
+  std::string_view digits = negative ? decimal.substr(1) : decimal;
+  if (negative && digits.empty()) return Status::failed("hash sum \"-\" is not a number");
+  if (digits.size() > 38) {
+    return Status::failed("hash sum of " + std::to_string(digits.size()) + " digits is too large");
+  }
+  __extension__ using u128 = unsigned __int128;
+  u128 magnitude = 0;  // 38 decimal digits < 2^127
+  for (char c : digits) {
+    if (c < '0' || c > '9') {
+      return Status::failed("hash sum \"" + std::string(decimal) + "\" is not an integer");
+    }
+    magnitude = magnitude * 10 + static_cast<unsigned>(c - '0');
+  }
+  const auto low = static_cast<std::uint64_t>(magnitude);  // mod 2^64
+  return negative ? 0 - low : low;
 }
+
+namespace {
+
+// The row hash: the key texts (the first key_fields fields) and the normalised compared
+// fields, in their canonical form, through XXH3. `canon` is scratch space.
+Result<std::uint64_t> row_hash(const std::vector<CopyField>& fields, std::size_t key_fields,
+                               const std::vector<FieldNorm>& norms, std::string* canon) {
+  if (fields.size() != key_fields + norms.size()) {
+    return Status::failed("row has " + std::to_string(fields.size()) + " fields, expected " +
+                          std::to_string(key_fields + norms.size()));
+  }
+  canon->clear();
+  for (std::size_t i = 0; i < key_fields; ++i) {
+    if (!fields[i]) return Status::failed("NULL key value in a verified row");
+    append_canonical(FieldNorm::kBytes, fields[i], canon);
+  }
+  for (std::size_t i = 0; i < norms.size(); ++i)
+    append_canonical(norms[i], fields[key_fields + i], canon);
+  return XXH3_64bits(canon->data(), canon->size());
+}
+
+}  // namespace
 
 Result<std::vector<KeyedHash>> hash_copy_rows(std::string_view stream, std::size_t key_fields,
                                               const std::vector<FieldNorm>& norms,
@@ -105,25 +149,37 @@ Result<std::vector<KeyedHash>> hash_copy_rows(std::string_view stream, std::size
   std::string canon;
   while (true) {
     BACKFILL_ASSIGN_OR_RETURN(bool more, reader.next(&fields));
-    if (!more) break;
-    if (fields.size() != key_fields + norms.size()) {
-      return Status::failed("row has " + std::to_string(fields.size()) + " fields, expected " +
-                            std::to_string(key_fields + norms.size()));
-    }
+    if (!more) return out;
     KeyedHash kh;
-    canon.clear();
-    for (std::size_t i = 0; i < key_fields; ++i) {
-      if (!fields[i]) return Status::failed("NULL key value in a verified row");
-      kh.key.emplace_back(*fields[i]);
-      append_canonical(FieldNorm::kBytes, fields[i], &canon);
-    }
-    for (std::size_t i = 0; i < norms.size(); ++i)
-      append_canonical(norms[i], fields[key_fields + i], &canon);
-    kh.hash = XXH3_64bits(canon.data(), canon.size());
+    BACKFILL_ASSIGN_OR_RETURN(kh.hash, row_hash(fields, key_fields, norms, &canon));
+    for (std::size_t i = 0; i < key_fields; ++i) kh.key.emplace_back(*fields[i]);
     if (digest) digest->add(kh.hash);
     out.push_back(std::move(kh));
   }
-  return out;
+}
+
+Status CopyDigester::feed(std::string_view message) {
+  if (trailer_seen_) return Status::failed("binary COPY stream continues after its trailer");
+  CopyReader reader = header_seen_ ? CopyReader::continuing(message) : CopyReader(message);
+  if (!header_seen_) {
+    BACKFILL_RETURN_IF_ERROR(reader.read_header());
+    header_seen_ = true;
+  }
+  while (!reader.exhausted()) {
+    BACKFILL_ASSIGN_OR_RETURN(bool row, reader.next(&fields_));
+    if (!row) {
+      trailer_seen_ = true;
+      break;
+    }
+    BACKFILL_ASSIGN_OR_RETURN(std::uint64_t h, row_hash(fields_, 0, norms_, &canon_));
+    digest_.add(h);
+  }
+  return Status::ok();
+}
+
+Result<ChunkDigest> CopyDigester::finish() const {
+  if (!trailer_seen_) return Status::failed("binary COPY stream ended without its trailer");
+  return digest_;
 }
 
 }  // namespace backfill

@@ -38,10 +38,11 @@ struct ChunkDigest {
   bool operator==(const ChunkDigest&) const = default;
 };
 
-// The sum of 64-bit hashes mod 2^64, from the sums of their high halves (h >> 32, an
-// arithmetic shift) and low halves (h & 0xffffffff), which a server can add as plain
-// bigints without overflow.
-std::uint64_t combine_hash_halves(std::int64_t high_sum, std::int64_t low_sum);
+// The sum of 64-bit hashes mod 2^64, from the exact decimal sum a server prints for
+// sum(bigint) (PostgreSQL accumulates it in 128 bits: one aggregate, no overflow).
+// Empty (SQL NULL: no rows) is 0. Anything but an optional '-' and digits, or more than
+// 38 digits, is an error.
+Result<std::uint64_t> sum_mod_2_64(std::string_view decimal);
 
 // One row of a chunk, as verify compares it: its key and its hash.
 struct KeyedHash {
@@ -54,5 +55,24 @@ struct KeyedHash {
 Result<std::vector<KeyedHash>> hash_copy_rows(std::string_view stream, std::size_t key_fields,
                                               const std::vector<FieldNorm>& norms,
                                               ChunkDigest* digest);
+
+// The digest alone of a binary COPY stream of compared fields only (no key texts), fed one
+// CopyData message at a time as the server sends them, so hashing overlaps the server's
+// reading; no per-row allocation, for the chunks that match, which is nearly all of them.
+class CopyDigester {
+ public:
+  explicit CopyDigester(const std::vector<FieldNorm>& norms) : norms_(norms) {}
+  // One message: the header with the first rows, whole rows, or the trailer.
+  Status feed(std::string_view message);
+  // The digest, once the trailer came; an error for a stream cut short.
+  Result<ChunkDigest> finish() const;
+
+ private:
+  const std::vector<FieldNorm>& norms_;
+  ChunkDigest digest_;
+  bool header_seen_ = false, trailer_seen_ = false;
+  std::vector<CopyField> fields_;
+  std::string canon_;
+};
 
 }  // namespace backfill

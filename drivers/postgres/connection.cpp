@@ -108,6 +108,9 @@ Status PgConnection::open(bool preflight) {
       "SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET TimeZone = 'UTC';"
       " SET extra_float_digits = 3; SET standard_conforming_strings = on;"
       " SET client_encoding = 'UTF8'; SET bytea_output = 'hex';"
+      // --jobs is our parallelism: a chunk query must not also take parallel workers from
+      // the server's shared pool (and from the application).
+      " SET max_parallel_workers_per_gather = 0;"
       " SET lock_timeout = " +
       std::to_string(settings_.lock_timeout_ms) +
       "; SET statement_timeout = " + std::to_string(settings_.statement_timeout_ms) +
@@ -122,6 +125,8 @@ Status PgConnection::open(bool preflight) {
 }
 
 Status PgConnection::reconnect() { return open(false); }
+
+int PgConnection::server_version() const { return conn_ ? PQserverVersion(conn_) : 0; }
 
 std::string PgConnection::where() const { return describe_dsn(dsn_); }
 
@@ -167,18 +172,27 @@ Status PgConnection::start_copy(const std::string& sql, int expected, const char
 }
 
 Status PgConnection::copy_out(const std::string& sql, std::string* out) {
+  return copy_out_each(sql, [out](std::string_view message) {
+    out->append(message);
+    return Status::ok();
+  });
+}
+
+Status PgConnection::copy_out_each(const std::string& sql,
+                                   const std::function<Status(std::string_view)>& on_message) {
   BACKFILL_RETURN_IF_ERROR(start_copy(sql, PGRES_COPY_OUT, "COPY out failed"));
+  Status consumer;
   while (true) {
     char* buf = nullptr;
     int n = PQgetCopyData(conn_, &buf, 0);
     if (n > 0) {
-      out->append(buf, static_cast<std::size_t>(n));
+      if (consumer.is_ok()) consumer = on_message({buf, static_cast<std::size_t>(n)});
       PQfreemem(buf);
       continue;
     }
     break;  // -1: done, -2: error; either way the final result says which
   }
-  Status st;
+  Status st = consumer;
   while (PGresult* fin = PQgetResult(conn_)) {
     if (PQresultStatus(fin) != PGRES_COMMAND_OK && st.is_ok())
       st = error_from(fin, "COPY out failed");

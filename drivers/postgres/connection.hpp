@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -73,10 +74,16 @@ class PgConnection {
   Status exec(const std::string& sql, const Params& params = {});
   // Appends the output of a `COPY ... TO STDOUT` to `out`.
   Status copy_out(const std::string& sql, std::string* out);
+  // COPY ... TO STDOUT, each CopyData message handed to `on_message` as it arrives (the
+  // server cuts them at row boundaries). After an error from on_message the rest of the
+  // stream is drained unread and that error returned.
+  Status copy_out_each(const std::string& sql,
+                       const std::function<Status(std::string_view)>& on_message);
   // Sends `data` to a `COPY ... FROM STDIN`; returns the rows copied.
   Result<std::int64_t> copy_in(const std::string& sql, std::string_view data);
   // Drops the connection and opens it again with the same settings.
   Status reconnect();
+  int server_version() const;  // PQserverVersion: 150020 for 15.20
   bool healthy() const { return conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK; }
   int backend_pid() const { return conn_ ? PQbackendPID(conn_) : 0; }
   // Server and database as text, without the password: for messages.

@@ -2,10 +2,11 @@
 // built by `backfill copy` with some arguments verifies with the same arguments).
 //
 // Push-down: each server returns a chunk's row count and the sum of 64-bit row hashes
-// (hashtextextended over the row's text form, with sessions pinned so that DateStyle,
-// TimeZone, float and bytea output cannot differ, and -0/NaN/numeric scale normalised);
-// only a mismatching chunk's (key, row hash) lists travel. Streamed: both sides' rows come
-// over binary COPY, key text first, and are hashed here. Plain data; thread-safe.
+// (each column's own hash where its equality is the one verify promises, its text form
+// otherwise, with sessions pinned so that DateStyle, TimeZone, float and bytea output
+// cannot differ); only a mismatching chunk's (key, row hash) lists travel. Streamed: both sides' rows come
+// over binary COPY and are hashed here: the compared columns alone for the digests, and
+// with key texts first for a mismatching chunk's (key, row hash) lists. Plain data; thread-safe.
 #pragma once
 
 #include <string>
@@ -23,20 +24,23 @@ struct VerifySpec {
   CopySpec copy;  // tables, key, column mapping, --where
   std::vector<std::string> target_key_types;
   std::vector<FieldNorm> norms;  // per compared column, for the streamed method
+  // Both servers have hash_record_extended (14+); otherwise rows hash by their text form.
+  bool native_row_hash = true;
 
   std::string source_digest_sql(const ChunkRange& r) const;
   std::string target_digest_sql(const ChunkRange& r) const;
   std::string source_rows_sql(const ChunkRange& r) const;  // key texts, then the row hash
   std::string target_rows_sql(const ChunkRange& r) const;
-  std::string source_stream_sql(const ChunkRange& r) const;  // COPY: key texts, then columns
-  std::string target_stream_sql(const ChunkRange& r) const;
+  // COPY of the compared columns, after the key texts when `with_keys`.
+  std::string source_stream_sql(const ChunkRange& r, bool with_keys) const;
+  std::string target_stream_sql(const ChunkRange& r, bool with_keys) const;
   // Repair: the source rows of `keys` as copy reads them, and the target rows to replace.
   std::string source_rows_by_key_sql(const std::vector<Key>& keys) const;
   std::string target_delete_by_key_sql(const std::vector<Key>& keys) const;
 
  private:
-  std::string source_row_text() const;
-  std::string target_row_text() const;
+  std::string source_row_hash() const;
+  std::string target_row_hash() const;
   std::string source_filter(const ChunkRange& r) const;
   std::string target_filter(const ChunkRange& r) const;
 };

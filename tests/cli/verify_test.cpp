@@ -181,11 +181,6 @@ TEST(Verify, BadInputIsExit2AndReadsNothing) {
   EXPECT_EQ(run_backfill(bad).exit_code, 2);
 }
 
-}  // namespace
-}  // namespace backfill::testing
-
-namespace backfill::testing {
-namespace {
 
 TEST(VerifyRepair, RepairsEveryKindOfDifferenceAndTheTablesEndEqual) {
   SourceAndTarget db;
@@ -232,11 +227,6 @@ TEST(VerifyRecheck, ReportsOnlyDifferencesThatPersist) {
   EXPECT_EQ(listed(r), std::vector<std::string>{"different (id)=(20)"}) << r.out;
 }
 
-}  // namespace
-}  // namespace backfill::testing
-
-namespace backfill::testing {
-namespace {
 
 TEST(PlanVerify, ShowsTheChunksAndTheMethodAndWritesNothing) {
   SourceAndTarget db;
@@ -250,9 +240,9 @@ TEST(PlanVerify, ShowsTheChunksAndTheMethodAndWritesNothing) {
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_NE(r.out.find(std::string("method:      ") + method), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("2: ((100), (200)]"), std::string::npos) << r.out;
-    // Push-down normalises -0 in SQL; streamed reads the rows with COPY.
-    const char* sql =
-        std::string(method) == "push-down" ? "(s.\"x\" + 0)" : "COPY (SELECT s.\"id\"::text";
+    // Push-down hashes each row on the server; streamed reads the rows with COPY.
+    const char* sql = std::string(method) == "push-down" ? "hash_record_extended(ROW(s.\"id\""
+                                                         : "COPY (SELECT s.\"id\" AS \"id\", ";
     EXPECT_NE(r.out.find(sql), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("nothing was written"), std::string::npos);
   }
@@ -262,12 +252,6 @@ TEST(PlanVerify, ShowsTheChunksAndTheMethodAndWritesNothing) {
   EXPECT_EQ(missing.exit_code, 2);
   EXPECT_NE(missing.err.find("--target is required"), std::string::npos) << missing.err;
 }
-
-}  // namespace
-}  // namespace backfill::testing
-
-namespace backfill::testing {
-namespace {
 
 // A nightly job over a table too big for one night: --run-time stops the pass, and the next
 // run finishes it without reading the finished chunks again, with one verdict for the pass.
@@ -332,36 +316,58 @@ TEST(VerifyRunTime, StopsAndTheNextRunFinishesThePassWithoutRereadingChunks) {
   EXPECT_EQ(r3.err.find("continuing"), std::string::npos) << r3.err;
 }
 
-}  // namespace
-}  // namespace backfill::testing
 
-namespace backfill::testing {
-namespace {
-
-// The source hashes its whole row (same columns, same order, untouched); the target, which
-// has one more column, builds ROW(...) of the compared ones. Both must print alike.
-TEST(Verify, AWholeRowSideAndABuiltRowSideAgree) {
+// Two rows of one chunk swap a column's values: each row differs, though the multiset of
+// column hashes is unchanged. A row hash that combines column hashes linearly would keep the
+// chunk's sum and miss both.
+TEST(Verify, TwoRowsThatSwapAColumnsValuesAreBothDifferent) {
   SourceAndTarget db;
-  db.src.exec(
-      "CREATE TABLE t (id int PRIMARY KEY, v text, n numeric(8,2), ts timestamptz, j jsonb)");
+  const char* ddl = "CREATE TABLE t (id int PRIMARY KEY, v text, n numeric(8,2), j jsonb)";
+  db.src.exec(ddl);
+  db.dst.exec(ddl);
+  const char* rows =
+      "INSERT INTO t SELECT i, 'v' || i, i / 4.0, jsonb_build_object('i', i) FROM "
+      "generate_series(1, 100) i";
+  db.src.exec(rows);
+  db.dst.exec(rows);
+  db.dst.exec("UPDATE t SET v = CASE id WHEN 41 THEN 'v42' ELSE 'v41' END WHERE id IN (41, 42)");
   db.dst.exec(
-      "CREATE TABLE t (id int PRIMARY KEY, v text, n numeric(8,2), ts timestamptz, j jsonb, added "
-      "text DEFAULT 'x')");
-  db.src.exec(
-      "INSERT INTO t SELECT i, CASE WHEN i % 5 = 0 THEN NULL ELSE 'v,\"' || i END, i / 4.0, "
-      "'2024-01-01'::timestamptz + i * interval '1 min', jsonb_build_object('i', i) FROM "
-      "generate_series(1, 400) i");
-  ASSERT_EQ(run_backfill(db.copy("t")).exit_code, 0);
+      "UPDATE t SET j = CASE id WHEN 43 THEN '{\"i\": 44}'::jsonb ELSE '{\"i\": 43}' END "
+      "WHERE id IN (43, 44)");
   auto plan = verify_args(db, "t", "push-down");
   plan.insert(plan.begin(), "plan");
   auto p = run_backfill(plan);
-  EXPECT_NE(p.out.find("hashtextextended(s::text, 0)"), std::string::npos) << p.out;
-  EXPECT_NE(p.out.find("hashtextextended(ROW(t.\"id\""), std::string::npos) << p.out;
-  auto r = run_backfill(verify_args(db, "t", "push-down"));
-  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
-  db.dst.exec("UPDATE t SET n = n + 0.01 WHERE id = 123");
-  r = run_backfill(verify_args(db, "t", "push-down"));
-  EXPECT_EQ(listed(r), std::vector<std::string>{"different (id)=(123)"}) << r.out;
+  EXPECT_NE(p.out.find("hashint8extended(hash_record_extended(ROW(s.\"id\", s.\"v\" COLLATE "
+                       "\"C\", s.\"n\", (s.\"j\")::text), 0), 0)"),
+            std::string::npos)
+      << p.out;
+  for (const char* method : kMethods) {
+    auto r = run_backfill(verify_args(db, "t", method, {"--chunk-rows", "50"}));
+    EXPECT_EQ(r.exit_code, 1) << method << r.out << r.err;
+    EXPECT_EQ(listed(r), (std::vector<std::string>{"different (id)=(41)", "different (id)=(42)",
+                                                   "different (id)=(43)", "different (id)=(44)"}))
+        << method << r.out;
+  }
+}
+
+// Intervals, json and arrays are compared by their exact form, not by their type's looser
+// equality: '1 day' and '24 hours' are equal intervals that behave differently.
+TEST(Verify, IntervalsJsonbAndArraysAreComparedExactly) {
+  SourceAndTarget db;
+  const char* ddl = "CREATE TABLE t (id int PRIMARY KEY, iv interval, j jsonb, a numeric[])";
+  db.src.exec(ddl);
+  db.dst.exec(ddl);
+  db.src.exec("INSERT INTO t VALUES (1, '1 day', '{\"a\": 1}', '{1}'), (2, '1 h', '{}', '{}'),"
+              " (3, '1 h', '{\"a\": 1.0}', '{1.0}'), (4, '1 h', '{}', '{1.5}')");
+  db.dst.exec("INSERT INTO t VALUES (1, '24 hours', '{\"a\": 1}', '{1}'), (2, '1 h', '{}', '{}'),"
+              " (3, '1 h', '{\"a\": 1.00}', '{1.0}'), (4, '1 h', '{}', '{1.50}')");
+  for (const char* method : kMethods) {
+    auto r = run_backfill(verify_args(db, "t", method));
+    EXPECT_EQ(r.exit_code, 1) << method << r.out << r.err;
+    EXPECT_EQ(listed(r), (std::vector<std::string>{"different (id)=(1)", "different (id)=(3)",
+                                                   "different (id)=(4)"}))
+        << method << r.out;
+  }
 }
 
 }  // namespace

@@ -94,21 +94,40 @@ TEST(RowHash, DigestSumsDoNotCancelEqualRows) {
   EXPECT_EQ(a, b);
 }
 
-// What a server computes as sum(h >> 32) and sum(h & 4294967295) over bigint hashes must
-// recombine to the client's own sum mod 2^64, negative hashes included.
-TEST(RowHash, RecombinesTheServersSplitSumsMod2To64) {
+// What a server prints for sum(h) over bigint hashes, exactly, must reduce to the client's
+// own sum mod 2^64, negative hashes and sums past 64 bits included.
+TEST(RowHash, ReducesTheServersExactSumMod2To64) {
+  __extension__ using i128 = __int128;
+  __extension__ using u128 = unsigned __int128;
   std::vector<std::int64_t> hashes{-5, 9223372036854775807LL, -9223372036854775807LL - 1, 42,
-                                   -1, 1234567890123456789LL};
-  std::int64_t high = 0, low = 0;
+                                   -1, 1234567890123456789LL, 9223372036854775807LL};
+  i128 exact = 0;
   std::uint64_t want = 0;
   for (auto h : hashes) {
-    high += h >> 32;  // arithmetic shift, as PostgreSQL's >> on bigint
-    low += h & 4294967295LL;
+    exact += h;
     want += static_cast<std::uint64_t>(h);
   }
-  EXPECT_EQ(combine_hash_halves(high, low), want);
-  EXPECT_EQ(combine_hash_halves(0, 0), 0u);
-  EXPECT_EQ(combine_hash_halves(-1, 4294967291LL), static_cast<std::uint64_t>(-5LL));
+  // Printed as PostgreSQL prints a numeric sum.
+  auto print = [](i128 v) {
+    bool neg = v < 0;
+    u128 m = neg ? -static_cast<u128>(v) : static_cast<u128>(v);
+    std::string s;
+    do {
+      s.insert(s.begin(), static_cast<char>('0' + static_cast<int>(m % 10)));
+      m /= 10;
+    } while (m);
+    return neg ? "-" + s : s;
+  };
+  ASSERT_GT(exact, static_cast<i128>(INT64_MAX));  // really past 64 bits
+  EXPECT_EQ(*sum_mod_2_64(print(exact)), want);
+  EXPECT_EQ(*sum_mod_2_64(print(-exact)), 0 - want);
+  EXPECT_EQ(*sum_mod_2_64(""), 0u);
+  EXPECT_EQ(*sum_mod_2_64("0"), 0u);
+  EXPECT_EQ(*sum_mod_2_64("-5"), static_cast<std::uint64_t>(-5LL));
+  EXPECT_EQ(*sum_mod_2_64("18446744073709551621"), 5u);  // 2^64 + 5
+  EXPECT_FALSE(sum_mod_2_64("12.5").ok());
+  EXPECT_FALSE(sum_mod_2_64("-").ok());
+  EXPECT_FALSE(sum_mod_2_64(std::string(39, '9')).ok());
 }
 
 TEST(RowHash, HashesCopyRowsWithTheirKeys) {
