@@ -62,6 +62,11 @@ int main(int argc, char** argv) {
   CLI::App* status = app.add_subcommand("status", "Show the jobs in a ledger");
   add_status_options(status, &status_opts);
 
+  ControlOptions control_opts;
+  CLI::App* control = app.add_subcommand(
+      "control", "Change a running job: pause, resume, rate, chunks in flight, chunk time");
+  add_control_options(control, &control_opts);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -84,6 +89,8 @@ int main(int argc, char** argv) {
     st = run_plan_copy(plan_opts);
   } else if (status->parsed()) {
     st = run_status(status_opts);
+  } else if (control->parsed()) {
+    st = run_control(control_opts);
   }
   if (!st.is_ok() && st.kind() != backfill::ErrorKind::kInterrupted &&
       st.kind() != backfill::ErrorKind::kDifferences) {

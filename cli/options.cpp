@@ -23,9 +23,15 @@ void add_table_options(CLI::App* app, CopyOptions* o, bool required) {
   app->add_option("--jobs", o->jobs, "Parallel readers and writers")
       ->check(CLI::Range(1, kMaxJobs))
       ->capture_default_str();
-  app->add_option("--chunk-rows", o->chunk_rows, "Rows per chunk")
-      ->check(CLI::Range(std::int64_t{1}, std::int64_t{100000000}))
-      ->capture_default_str();
+  app->add_option_function<std::int64_t>(
+         "--chunk-rows",
+         [o](const std::int64_t& n) {
+           o->chunk_rows = n;
+           o->chunk_rows_given = true;
+         },
+         "Rows per chunk (default 50000, then sized toward --chunk-time; given, it stays "
+         "fixed unless --chunk-time is given too)")
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{100000000}));
   app->add_option("--report", o->report, "Write a JSON report to FILE");
   app->add_option("--progress", o->progress, "auto | bar | log | none")
       ->check(CLI::IsMember({"auto", "bar", "log", "none"}))
@@ -48,6 +54,43 @@ void add_copy_options(CLI::App* app, CopyOptions* o, bool required) {
   app->add_option("--state", o->state, "Ledger database (default: the target)");
   app->add_option("--job", o->job, "Job name (default: derived from the tables)");
   app->add_flag("--restart", o->restart, "Forget the job's progress and start over");
+  add_throttle_options(app, &o->throttle);
+}
+
+void add_throttle_options(CLI::App* app, ThrottleCliOptions* o) {
+  const char* group = "Throttling";
+  auto add = [&](const char* name, auto* value, const char* help) {
+    return app->add_option(name, *value, help)->group(group);
+  };
+  add("--max-active", &o->max_active, "Cut above N active backends (0: off)")
+      ->check(CLI::Range(0.0, 1e6))
+      ->capture_default_str();
+  add("--max-lag", &o->max_lag, "Cut above this standby replication lag (0: off)")
+      ->capture_default_str();
+  add("--max-wal-rate", &o->max_wal_rate, "Cut above MB/s of WAL (0: off)")
+      ->check(CLI::Range(0.0, 1e6))
+      ->capture_default_str();
+  add("--max-latency-factor", &o->max_latency_factor,
+      "Cut when a probe query is X times slower than at the start (0: off)")
+      ->check(CLI::Range(0.0, 1e6))
+      ->capture_default_str();
+  add("--critical-factor", &o->critical_factor, "Pause outright at a limit times X")
+      ->check(CLI::Range(1.0, 1e6))
+      ->capture_default_str();
+  add("--max-rate", &o->max_rate, "Rows per second at most (0: no limit)")
+      ->check(CLI::Range(0.0, 1e12))
+      ->capture_default_str();
+  add("--throttle-query", &o->throttle_query,
+      "SQL returning one number; the job holds while it is over --throttle-query-max");
+  add("--throttle-query-on", &o->throttle_query_on, "source | target")
+      ->check(CLI::IsMember({"source", "target"}))
+      ->capture_default_str();
+  add("--throttle-query-max", &o->throttle_query_max, "Limit for --throttle-query")
+      ->capture_default_str();
+  add("--pause-file", &o->pause_file, "Hold the job while this file exists");
+  add("--chunk-time", &o->chunk_time_ms, "Size chunks to take about MS each (default 500)")
+      ->check(CLI::Range(1, 3600000));
+  app->add_flag("--no-throttle", o->off, "Do not watch the databases' load")->group(group);
 }
 
 void add_verify_options(CLI::App* app, VerifyOptions* o, bool required) {
@@ -111,6 +154,20 @@ void fill_job_options(const CopyOptions& o, const RunContext& ctx, ChunkJobOptio
   jo->retry.max_attempts = o.max_retries;
   jo->progress = parse_progress_mode(o.progress);
   jo->interrupt = ctx.interrupt;
+}
+
+void add_control_options(CLI::App* app, ControlOptions* o) {
+  app->add_option("--state", o->state, "Ledger database (where the job runs its ledger)")
+      ->required();
+  app->add_option("--job", o->job, "The job to change")->required();
+  app->add_flag("--pause", o->pause, "Hold every worker of the job");
+  app->add_flag("--resume", o->resume, "Let it run again");
+  app->add_option("--max-rate", o->max_rate, "Rows per second at most (0: no limit)")
+      ->check(CLI::Range(0.0, 1e12));
+  app->add_option("--jobs", o->jobs, "Chunks in flight: 2 x N (up to what it started with)")
+      ->check(CLI::Range(1, kMaxJobs));
+  app->add_option("--chunk-time", o->chunk_time_ms, "Size chunks to take about MS each")
+      ->check(CLI::Range(1, 3600000));
 }
 
 std::string default_job_name(const std::string& command, const std::string& table,

@@ -11,12 +11,14 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "drivers/postgres/connection.hpp"
 #include "drivers/postgres/copy_spec.hpp"
 #include "engine/job_options.hpp"
+#include "engine/throttle_monitor.hpp"
 #include "engine/progress.hpp"
 #include "engine/status.hpp"
 
@@ -31,6 +33,29 @@ inline constexpr std::int64_t kDefaultChunkRows = 50000;
 // Two connections each way keep both cores of a small server busy without crowding it.
 inline constexpr int kDefaultJobs = 2;
 inline constexpr int kMaxJobs = 64;
+// 500 ms: short enough that a chunk's locks and snapshot go unnoticed, long enough that the
+// per-chunk round trips are a few percent of it.
+inline constexpr int kDefaultChunkTimeMs = 500;
+
+// Throttling: the load limits, each with its default and reason (README, "Throttling").
+struct ThrottleCliOptions {
+  // 32 backends running a statement at once is far past a small server's cores: the
+  // application is queueing. A bigger server wants a bigger number.
+  double max_active = 32;
+  // gh-ost's default is 1.5 s; a PostgreSQL standby replaying a burst of COPY needs more.
+  std::string max_lag = "5s";
+  double max_wal_rate = 0;  // MB/s; 0: no limit (WAL volume alone hurts nobody)
+  // A `SELECT 1` four times slower than at the start (and over 2 ms) is a server that queues.
+  double max_latency_factor = 4;
+  double critical_factor = 4;  // pause outright at limit x this
+  double max_rate = 0;         // rows/s; 0: no limit
+  std::string throttle_query;
+  std::string throttle_query_on = "target";
+  double throttle_query_max = 0;
+  std::string pause_file;
+  int chunk_time_ms = 0;  // 0: 500 when sizing adapts (no --chunk-rows), off otherwise
+  bool off = false;       // --no-throttle: no probes (the sizer still runs)
+};
 
 struct CopyOptions {
   std::string source;
@@ -41,6 +66,8 @@ struct CopyOptions {
   bool restart = false;
   int jobs = kDefaultJobs;
   std::int64_t chunk_rows = kDefaultChunkRows;
+  bool chunk_rows_given = false;  // --chunk-rows pins the size unless --chunk-time is given
+  ThrottleCliOptions throttle;
   std::string report;
   std::string progress = "auto";
   int lock_timeout_ms = 5000;
@@ -91,6 +118,16 @@ struct PreparedCopy {
 };
 Result<PreparedCopy> prepare_copy(const CopyOptions& o);
 
+// The throttle of a copy from its options: the controller and sizer settings and one load
+// probe per server. Checks the options (--max-lag, --throttle-query) as preflight.
+struct ThrottleSetup {
+  ThrottleOptions options;
+  MonitorOptions monitor;
+  std::vector<std::unique_ptr<LoadProbe>> probes;
+};
+Result<ThrottleSetup> prepare_throttle(const CopyOptions& o, const pg::CopySpec& spec,
+                                       pg::PgConnection& source, pg::PgConnection& target);
+
 Status run_copy(const CopyOptions& o, const RunContext& ctx);
 Status run_plan_copy(const CopyOptions& o);
 Status run_plan_verify(const VerifyOptions& o);
@@ -102,6 +139,20 @@ struct Connections {
   std::unique_ptr<pg::PgConnection> target;
 };
 Result<Connections> connect_both(const CopyOptions& o);
+
+// Declares the throttle options on `app` (copy).
+void add_throttle_options(CLI::App* app, ThrottleCliOptions* o);
+
+struct ControlOptions {
+  std::string state;
+  std::string job;
+  bool pause = false, resume = false;
+  std::optional<double> max_rate;
+  std::optional<int> jobs;
+  std::optional<int> chunk_time_ms;
+};
+void add_control_options(CLI::App* app, ControlOptions* o);
+Status run_control(const ControlOptions& o);
 
 struct StatusOptions {
   std::string state;

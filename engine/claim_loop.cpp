@@ -19,17 +19,23 @@ Status ClaimLoop::run(const std::function<bool()>& stop, const std::function<voi
       tokens.release();
       return Status::ok();
     }
+    if (throttle && !throttle->admit(stop)) {
+      tokens.release();
+      return Status::ok();
+    }
+    const std::int64_t rows = throttle ? throttle->chunk_rows() : chunk_rows;
     std::optional<Chunk> claimed;
     Status st = run_with_retry(
         retry, interrupt,
         [&]() -> Status {
-          auto c = ledger.claim(walker, chunk_rows, plan_ahead);
+          auto c = ledger.claim(walker, rows, plan_ahead);
           if (!c.ok()) return c.status();
           claimed = std::move(c).value();
           return Status::ok();
         },
         [] { return Status::ok(); }, on_retry);  // the ledger and walker reconnect themselves
     if (!st.is_ok() || !claimed) {
+      if (throttle) throttle->finished(0, Seconds(0));  // admitted, never started
       tokens.release();
       return st.with_context("claiming a chunk");  // ok: nothing left for this worker
     }

@@ -1,5 +1,5 @@
 // The claim loop shared by every chunked job: one chunk claimed from the ledger per free
-// token, retried like any transient failure, and handed to the job's graph; the ledger's
+// token and the throttle's admission, retried like any transient failure, and handed to the job's graph; the ledger's
 // totals refreshed for progress once a second. Runs on the calling thread, which is the
 // only thread that claims. Not thread-safe; one loop per job run.
 #pragma once
@@ -12,6 +12,7 @@
 
 #include "engine/ledger.hpp"
 #include "engine/retry.hpp"
+#include "engine/throttle.hpp"
 
 namespace backfill {
 
@@ -23,6 +24,7 @@ struct ClaimLoop {
   const RetryPolicy& retry;
   const std::atomic<bool>* interrupt;
   std::counting_semaphore<>& tokens;  // released by the job when a chunk is finished
+  Throttle* throttle = nullptr;  // admits each chunk and sizes it; the job reports it finished
 
   // Claims until nothing is left for this worker or `stop()` says so. Returns the error of a
   // claim that failed for good.

@@ -26,6 +26,7 @@ constexpr int kPlanAheadPerJob = 4;
 
 struct WorkItem {
   Chunk chunk;
+  Clock::time_point started;
   CopyBatch batch;
   std::int64_t rows = 0;  // rows of the chunk, counted by the transform stage
   Status status;
@@ -128,6 +129,7 @@ Result<CopyJobStats> run_copy_job(Source& source, Sink& sink, Ledger& ledger,
     s.retries = retries.load();
     s.seconds = elapsed();
     s.state = interrupted() ? "stopping" : (failing.load() ? "failing" : "copying");
+    describe_throttle(options.throttle, &s);
     return s;
   });
 
@@ -183,6 +185,10 @@ Result<CopyJobStats> run_copy_job(Source& source, Sink& sink, Ledger& ledger,
             // lease runs out and the chunk is claimable again later.
             (void)ledger.release(w->chunk);
           }
+          if (options.throttle) {
+            options.throttle->finished(w->status.is_ok() ? w->rows : 0,
+                                       Clock::now() - w->started);
+          }
           --in_flight;
           tokens.release();
           return flow::continue_msg{};
@@ -192,12 +198,13 @@ Result<CopyJobStats> run_copy_job(Source& source, Sink& sink, Ledger& ledger,
     flow::make_edge(*write_node, *commit_node);
   });
 
-  ClaimLoop loop{ledger,    *walker, options.chunk_rows, kPlanAheadPerJob * jobs, options.retry,
-                 interrupt, tokens};
+  ClaimLoop loop{ledger,        *walker, options.chunk_rows, kPlanAheadPerJob * jobs,
+                 options.retry, interrupt, tokens,            options.throttle};
   Status claim_status = loop.run([&] { return interrupted() || failing.load(); },
                                  [&](Chunk c) {
                                    auto w = std::make_shared<WorkItem>();
                                    w->chunk = std::move(c);
+                                   w->started = Clock::now();
                                    ++in_flight;
                                    arena.execute([&] { read_node->try_put(w); });
                                  },

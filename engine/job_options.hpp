@@ -9,6 +9,7 @@
 
 #include "engine/progress.hpp"
 #include "engine/retry.hpp"
+#include "engine/throttle.hpp"
 
 namespace backfill {
 
@@ -19,6 +20,18 @@ struct ChunkJobOptions {
   ProgressMode progress = ProgressMode::kAuto;
   std::FILE* progress_out = stderr;
   const std::atomic<bool>* interrupt = nullptr;  // set by a signal handler: stop claiming
+  Throttle* throttle = nullptr;  // asked before every chunk; sizes chunks when it adapts
 };
+
+// The progress line's view of a throttle: the chunk size when it adapts, and why the job is
+// not running free.
+inline void describe_throttle(const Throttle* throttle, ProgressSnapshot* s) {
+  if (throttle == nullptr) return;
+  const ThrottleSnapshot t = throttle->snapshot();
+  if (t.adaptive) s->chunk_rows = t.chunk_rows;
+  if (t.state != ThrottleState::kRunning) {
+    s->throttle = std::string(throttle_state_name(t.state)) + ": " + t.reason;
+  }
+}
 
 }  // namespace backfill

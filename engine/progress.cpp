@@ -60,6 +60,8 @@ std::string progress_line(const ProgressSnapshot& s) {
     line += "  ETA " + format_duration(static_cast<double>(*total - s.rows) / rate);
   }
   if (s.retries > 0) line += "  retries " + std::to_string(s.retries);
+  if (s.chunk_rows > 0) line += "  chunk " + with_thousands(s.chunk_rows) + " rows";
+  if (!s.throttle.empty()) line += "  " + s.throttle;
   return line;
 }
 

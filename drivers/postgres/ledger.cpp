@@ -56,7 +56,61 @@ CREATE TABLE IF NOT EXISTS backfill.differences (  -- verify: the rows listed pe
   repaired boolean NOT NULL DEFAULT false,
   FOREIGN KEY (job, chunk) REFERENCES backfill.chunks (job, id) ON DELETE CASCADE
 );
-CREATE INDEX IF NOT EXISTS differences_chunk ON backfill.differences (job, chunk, ord);)SQL";
+CREATE INDEX IF NOT EXISTS differences_chunk ON backfill.differences (job, chunk, ord);
+ALTER TABLE backfill.jobs                          -- set by `backfill control`
+  ADD COLUMN IF NOT EXISTS paused boolean NOT NULL DEFAULT false,
+  ADD COLUMN IF NOT EXISTS max_rate double precision,
+  ADD COLUMN IF NOT EXISTS max_jobs int,
+  ADD COLUMN IF NOT EXISTS chunk_time_ms int;
+CREATE TABLE IF NOT EXISTS backfill.workers (      -- each worker's heartbeat, for status
+  job               text NOT NULL REFERENCES backfill.jobs (name) ON DELETE CASCADE,
+  worker            text NOT NULL,                 -- host:pid
+  state             text NOT NULL,                 -- running, throttled, paused, or how it ended
+  reason            text,
+  chunk_rows        bigint,
+  in_flight         int,
+  allowed           int,
+  throttled_seconds double precision,
+  heartbeat_at      timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (job, worker)
+);)SQL";
+}
+
+Result<std::unique_ptr<PgJobControl>> PgJobControl::connect(const std::string& dsn,
+                                                            const std::string& job) {
+  SessionSettings s;
+  s.application_name = "backfill control";
+  s.statement_timeout_ms = 5000;
+  BACKFILL_ASSIGN_OR_RETURN(auto conn, PgConnection::connect(dsn, s));
+  char host[256] = {0};
+  gethostname(host, sizeof host - 1);
+  return std::unique_ptr<PgJobControl>(
+      new PgJobControl(std::move(conn), job, std::string(host) + ":" + std::to_string(getpid())));
+}
+
+Result<RuntimeControl> PgJobControl::heartbeat(const ThrottleSnapshot& s, const std::string& state) {
+  if (!conn_->healthy()) BACKFILL_RETURN_IF_ERROR(conn_->reconnect());
+  BACKFILL_RETURN_IF_ERROR(conn_->exec(
+      "INSERT INTO backfill.workers AS w (job, worker, state, reason, chunk_rows, in_flight, "
+      "allowed, throttled_seconds) VALUES ($1, $2, $3, nullif($4, ''), $5::bigint, $6::int, "
+      "$7::int, $8::double precision) ON CONFLICT (job, worker) DO UPDATE SET state = "
+      "excluded.state, reason = excluded.reason, chunk_rows = excluded.chunk_rows, in_flight = "
+      "excluded.in_flight, allowed = excluded.allowed, throttled_seconds = "
+      "excluded.throttled_seconds, heartbeat_at = now()",
+      {job_, worker_, state.empty() ? throttle_state_name(s.state) : state, s.reason,
+       std::to_string(s.chunk_rows), std::to_string(s.in_flight), std::to_string(s.allowed),
+       std::to_string(s.throttled_seconds)}));
+  BACKFILL_ASSIGN_OR_RETURN(
+      PgResult r, conn_->query("SELECT paused, max_rate, max_jobs, chunk_time_ms FROM "
+                               "backfill.jobs WHERE name = $1",
+                               {job_}));
+  RuntimeControl c;
+  if (r.rows() == 0) return c;
+  c.paused = r.boolean(0, 0);
+  if (auto v = r.maybe(0, 1)) c.max_rate = std::stod(*v);
+  if (auto v = r.maybe(0, 2)) c.jobs = std::stoi(*v);
+  if (auto v = r.maybe(0, 3)) c.chunk_time_ms = std::stoi(*v);
+  return c;
 }
 
 Result<std::unique_ptr<PgLedger>> PgLedger::connect(const std::string& dsn,

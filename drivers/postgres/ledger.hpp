@@ -14,6 +14,7 @@
 
 #include "drivers/postgres/connection.hpp"
 #include "engine/ledger.hpp"
+#include "engine/throttle.hpp"
 
 namespace backfill::pg {
 
@@ -53,6 +54,23 @@ class PgLedger final : public Ledger {
   std::string worker_;        // host:pid, for people reading the ledger
   std::string worker_start_;  // our ledger session's backend_start
   std::optional<std::int64_t> estimated_rows_;
+};
+
+// A worker's line to its job's row in the ledger, on a connection of its own (used by the
+// throttle monitor's thread): publishes the worker's throttle state for `backfill status`
+// and reads back what `backfill control` set.
+class PgJobControl {
+ public:
+  static Result<std::unique_ptr<PgJobControl>> connect(const std::string& dsn,
+                                                       const std::string& job);
+  // `state` overrides the snapshot's ("done", "failed") for the last heartbeat of a run.
+  Result<RuntimeControl> heartbeat(const ThrottleSnapshot& s, const std::string& state = "");
+
+ private:
+  PgJobControl(std::unique_ptr<PgConnection> conn, std::string job, std::string worker)
+      : conn_(std::move(conn)), job_(std::move(job)), worker_(std::move(worker)) {}
+  std::unique_ptr<PgConnection> conn_;
+  std::string job_, worker_;
 };
 
 // The DDL of the ledger, for the README and `plan`.

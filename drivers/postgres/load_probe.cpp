@@ -1,0 +1,145 @@
+#include "drivers/postgres/load_probe.hpp"
+
+#include <algorithm>
+
+#include "drivers/postgres/sql.hpp"
+
+namespace backfill::pg {
+namespace {
+
+constexpr std::size_t kBaselineSamples = 8;
+constexpr double kLatencyFloorSeconds = 0.0005;
+
+// One round trip for the catalog signals. $1: the tables we touch, as text[].
+constexpr const char* kSampleSql = R"(SELECT
+  (SELECT count(*) FROM pg_stat_activity
+    WHERE state = 'active' AND backend_type = 'client backend' AND pid <> pg_backend_pid()
+      AND application_name NOT LIKE 'backfill%'),
+  (SELECT coalesce(max(extract(epoch FROM replay_lag)), 0) FROM pg_stat_replication),
+  (SELECT coalesce(max(pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)), 0)
+     FROM pg_stat_replication WHERE NOT pg_is_in_recovery()),
+  pg_wal_lsn_diff(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()
+                       ELSE pg_current_wal_lsn() END, '0/0'),
+  (SELECT count(*) FROM pg_stat_progress_vacuum WHERE relid = ANY($1::text[]::regclass[])),
+  (SELECT count(*) FROM pg_stat_activity a
+    WHERE a.wait_event_type = 'Lock' AND a.application_name NOT LIKE 'backfill%'
+      AND (EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid AND NOT l.granted
+                     AND l.relation = ANY($1::text[]::regclass[]))
+           OR EXISTS (SELECT 1 FROM pg_stat_activity b
+                       WHERE b.pid = ANY(pg_blocking_pids(a.pid))
+                         AND b.application_name LIKE 'backfill%'))))";
+
+std::optional<double> as_number(const PgResult& r, int col) {
+  if (r.rows() < 1 || r.columns() <= col || r.is_null(0, col)) return std::nullopt;
+  try {
+    return std::stod(r.text(0, col));
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+double or_none(double limit) { return limit > 0 ? limit : kNoLimit; }
+
+}  // namespace
+
+PgLoadProbe::PgLoadProbe(std::string dsn, std::string where, std::vector<std::string> tables,
+                         ProbeLimits limits)
+    : dsn_(std::move(dsn)),
+      where_(std::move(where)),
+      tables_(encode_text_array(tables)),
+      limits_(std::move(limits)) {}
+
+Status PgLoadProbe::ensure_connected() {
+  if (conn_ && conn_->healthy()) return Status::ok();
+  SessionSettings s;
+  s.application_name = "backfill probe";
+  s.lock_timeout_ms = 1000;
+  s.statement_timeout_ms = 2000;  // a probe that hangs is an unreadable signal, not a hang
+  BACKFILL_ASSIGN_OR_RETURN(conn_, PgConnection::connect(dsn_, s));
+  return Status::ok();
+}
+
+Reading PgLoadProbe::reading(const std::string& signal, std::optional<double> value,
+                             double limit, const std::string& unit, double critical) const {
+  Reading r;
+  r.where = where_;
+  r.signal = signal;
+  r.value = value;
+  r.limit = limit;
+  r.critical = critical;
+  r.unit = unit;
+  return r;
+}
+
+void PgLoadProbe::sample(std::vector<Reading>* out) {
+  const double f = limits_.critical_factor;
+  const double active_max = or_none(limits_.max_active);
+  const double lag_max = or_none(limits_.max_lag_seconds);
+  const double wal_max = or_none(limits_.max_wal_mb_per_second);
+  const double latency_max = or_none(limits_.max_latency_factor);
+  std::vector<Reading> got{
+      reading("active backends", std::nullopt, active_max, "", active_max * f),
+      reading("replication lag", std::nullopt, lag_max, " s", lag_max * f),
+      reading("replication lag bytes", std::nullopt, kNoLimit, " B"),
+      reading("WAL rate", std::nullopt, wal_max, " MB/s", wal_max * f),
+      reading("autovacuum", std::nullopt, kNoLimit, ""),
+      reading("lock waiters", std::nullopt, 0, ""),
+      reading("probe latency", std::nullopt, latency_max, "x", latency_max * f)};
+  if (!limits_.throttle_query.empty()) {
+    // Over its maximum it holds the job, as gh-ost's --throttle-query does.
+    got.push_back(reading("throttle query", std::nullopt, limits_.throttle_query_max, "",
+                          limits_.throttle_query_max));
+  }
+  auto fail_all = [&](const Status& st) {
+    for (auto& r : got) {
+      if (!r.value) r.error = st.message();
+    }
+  };
+  Status st = ensure_connected();
+  if (st.is_ok()) {
+    const auto t0 = Clock::now();
+    auto one = conn_->query("SELECT 1");
+    const double latency = Seconds(Clock::now() - t0).count();
+    auto r = one.ok() ? conn_->query(kSampleSql, {tables_}) : Result<PgResult>(one.status());
+    if (r.ok()) {
+      const PgResult& res = r.value();
+      const auto now = Clock::now();
+      got[0].value = as_number(res, 0);
+      got[1].value = as_number(res, 1);
+      got[2].value = as_number(res, 2);
+      if (auto wal = as_number(res, 3)) {
+        const double dt = Seconds(now - last_wal_at_).count();
+        got[3].value = last_wal_bytes_ && dt > 0 ? (*wal - *last_wal_bytes_) / dt / 1e6 : 0.0;
+        last_wal_bytes_ = wal;
+        last_wal_at_ = now;
+      }
+      got[4].value = as_number(res, 4);
+      got[5].value = as_number(res, 5);
+      if (first_latencies_.size() < kBaselineSamples) {
+        first_latencies_.push_back(latency);
+        baseline_seconds_ = std::max(
+            kLatencyFloorSeconds, *std::min_element(first_latencies_.begin(), first_latencies_.end()));
+      }
+      got[6].value = latency / baseline_seconds_;
+    } else {
+      st = r.status();
+    }
+    if (st.is_ok() && !limits_.throttle_query.empty()) {
+      auto q = conn_->query(limits_.throttle_query);
+      if (!q.ok()) {
+        got[7].error = "throttle query failed: " + q.status().message();
+      } else if (auto v = as_number(q.value(), 0)) {
+        got[7].value = v;
+      } else {
+        got[7].error = "throttle query returned no number";
+      }
+    }
+  }
+  if (!st.is_ok()) {
+    fail_all(st);
+    conn_.reset();  // reconnect on the next sample
+  }
+  for (auto& r : got) out->push_back(std::move(r));
+}
+
+}  // namespace backfill::pg

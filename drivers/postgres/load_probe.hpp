@@ -1,0 +1,59 @@
+// PostgreSQL's LoadProbe: the load signals of one server, sampled on a connection of its own
+// (application_name "backfill probe"):
+//   active backends     client sessions running a statement, other than backfill's own
+//   replication lag     of the standbys as the primary sees them (replay_lag), and in bytes
+//   WAL rate            MB/s of WAL written since the previous sample
+//   autovacuum          vacuums in progress on the tables we touch (shown, not a limit: a
+//                       big copy sets off autovacuum on its own target)
+//   lock waiters        sessions waiting on a lock that a backfill session holds, or on a
+//                       table we touch
+//   probe latency       a `SELECT 1` round trip, as a multiple of the fastest of the first
+//                       eight (floored at 0.5 ms, so microsecond noise is not load)
+//   throttle query      the user's SQL returning one number, when given for this server
+// A sample that fails leaves its signals unreadable (the controller fails closed after a
+// few seconds) and reconnects on the next sample.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "drivers/postgres/connection.hpp"
+#include "engine/throttle.hpp"
+
+namespace backfill::pg {
+
+struct ProbeLimits {
+  double max_active = 32;
+  double max_lag_seconds = 5;
+  double max_wal_mb_per_second = 0;  // 0: no limit
+  double max_latency_factor = 4;
+  double critical_factor = 4;  // critical level = limit x this
+  std::string throttle_query;  // empty: none on this server
+  double throttle_query_max = 0;
+};
+
+class PgLoadProbe final : public LoadProbe {
+ public:
+  // `where` names the server in readings ("source", "target"); `tables` are the qualified,
+  // quoted names of the tables the job touches on it.
+  PgLoadProbe(std::string dsn, std::string where, std::vector<std::string> tables,
+              ProbeLimits limits);
+  void sample(std::vector<Reading>* out) override;
+
+ private:
+  Reading reading(const std::string& signal, std::optional<double> value, double limit,
+                  const std::string& unit, double critical = kNoLimit) const;
+  Status ensure_connected();
+
+  std::string dsn_, where_, tables_;
+  ProbeLimits limits_;
+  std::unique_ptr<PgConnection> conn_;
+  std::optional<double> last_wal_bytes_;
+  Clock::time_point last_wal_at_;
+  std::vector<double> first_latencies_;
+  double baseline_seconds_ = 0;
+};
+
+}  // namespace backfill::pg

@@ -1,0 +1,240 @@
+#include "engine/throttle.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+namespace backfill {
+namespace {
+
+std::string number(double v) {
+  char buf[32];
+  if (std::isinf(v)) return "unlimited";
+  std::snprintf(buf, sizeof buf, "%.3g", v);
+  return buf;
+}
+
+// "target replication lag 3.1 s > 2 s", or the name alone for a flag ("pause file").
+std::string describe(const Reading& r, double bound) {
+  if (r.unit == "flag") return r.name();
+  return r.name() + " " + number(*r.value) + r.unit + " > " + number(bound) + r.unit;
+}
+
+constexpr auto kAdmitPoll = std::chrono::milliseconds(100);
+
+}  // namespace
+
+const char* throttle_state_name(ThrottleState s) {
+  switch (s) {
+    case ThrottleState::kRunning:
+      return "running";
+    case ThrottleState::kThrottled:
+      return "throttled";
+    case ThrottleState::kPaused:
+      return "paused";
+  }
+  return "?";
+}
+
+Controller::Controller(ControllerConfig config) : config_(config), level_(config.max_level) {}
+
+void Controller::set_max_level(double max_level) {
+  config_.max_level = std::max(1.0, max_level);
+  level_ = std::min(level_, config_.max_level);
+}
+
+Decision Controller::update(Clock::time_point now, const std::vector<Reading>& readings) {
+  std::string critical, critical_name, over, over_name;
+  for (const auto& r : readings) {
+    const std::string name = r.name();
+    if (!r.value) {
+      auto [it, first] = unreadable_since_.try_emplace(name, now);
+      const Seconds for_how_long = now - it->second;
+      if (!first && for_how_long >= config_.fail_closed_after && critical.empty()) {
+        critical = name + " unreadable for " + number(for_how_long.count()) +
+                   " s, paused (fail closed): " + r.error;
+        critical_name = name + " unreadable";
+      }
+      continue;
+    }
+    unreadable_since_.erase(name);
+    if (r.over_critical() && critical.empty()) {
+      critical = describe(r, r.critical);
+      critical_name = r.signal;
+    } else if (r.over_limit() && over.empty()) {
+      over = describe(r, r.limit);
+      over_name = r.signal;
+    }
+  }
+  Decision d;
+  if (!critical.empty()) {
+    last_grow_ = now;  // no growth while paused, nor in the first moment after
+    d.state = ThrottleState::kPaused;
+    d.in_flight = 0;
+    d.duty = std::min(1.0, level_);
+    d.reason = critical;
+    d.limiting = critical_name;
+    return d;
+  }
+  if (!over.empty()) {
+    if (!last_cut_ || now - *last_cut_ >= config_.cut_cooldown) {
+      level_ = std::max(config_.min_level, level_ * 0.5);
+      last_cut_ = now;
+    }
+    last_grow_ = now;
+    d.state = ThrottleState::kThrottled;
+    d.reason = over;
+    d.limiting = over_name;
+  } else if (level_ < config_.max_level) {
+    if (!last_grow_ || now - *last_grow_ >= config_.grow_every) {
+      level_ = std::min(config_.max_level, level_ * 1.25 + 0.25);
+      last_grow_ = now;
+    }
+    d.state = level_ < config_.max_level ? ThrottleState::kThrottled : ThrottleState::kRunning;
+    if (d.state == ThrottleState::kThrottled) {
+      d.reason = "recovering";
+      d.limiting = "recovering";
+    }
+  }
+  d.in_flight = std::max(1, static_cast<int>(std::floor(level_)));
+  d.duty = std::min(1.0, level_);
+  return d;
+}
+
+ChunkSizer::ChunkSizer(ChunkSizerConfig config, std::int64_t initial_rows)
+    : config_(config), rows_(std::clamp(initial_rows, config.min_rows, config.max_rows)) {}
+
+void ChunkSizer::observe(std::int64_t rows, Seconds took) {
+  if (rows <= 0 || took.count() <= 0) return;
+  const double estimate = static_cast<double>(rows) * (config_.target / took);
+  double next = estimate;
+  if (took <= config_.target * config_.far_over) {
+    // Bounded steps either way, so one odd chunk cannot swing the size.
+    const auto current = static_cast<double>(rows_);
+    next = std::clamp(estimate, current / config_.max_growth, current * config_.max_growth);
+  }
+  rows_ = std::clamp(static_cast<std::int64_t>(std::llround(next)), config_.min_rows,
+                     config_.max_rows);
+}
+
+Throttle::Throttle(ThrottleOptions options, Clock::time_point now)
+    : options_(std::move(options)),
+      controller_(options_.controller),
+      rest_until_(now),
+      rate_next_(now),
+      accounted_at_(now) {
+  if (options_.sizer) sizer_.emplace(*options_.sizer, options_.chunk_rows);
+  decide(now);
+}
+
+void Throttle::report(Clock::time_point now, std::vector<Reading> readings) {
+  std::lock_guard lk(mu_);
+  readings_ = std::move(readings);
+  decide(now);
+  changed_.notify_all();
+}
+
+void Throttle::set_control(const RuntimeControl& control, Clock::time_point now) {
+  std::lock_guard lk(mu_);
+  if (control == control_) return;
+  control_ = control;
+  const int jobs = control.jobs ? std::clamp(*control.jobs, 1, options_.jobs) : options_.jobs;
+  controller_.set_max_level(2.0 * jobs);
+  if (control.chunk_time_ms) {
+    const Seconds target{*control.chunk_time_ms / 1000.0};
+    if (sizer_) {
+      sizer_->set_target(target);
+    } else {
+      ChunkSizerConfig config;
+      config.target = target;
+      sizer_.emplace(config, options_.chunk_rows);
+    }
+  }
+  decide(now);
+  changed_.notify_all();
+}
+
+void Throttle::account(Clock::time_point now) {
+  const double dt = Seconds(now - accounted_at_).count();
+  accounted_at_ = now;
+  if (dt <= 0 || decision_.state == ThrottleState::kRunning) return;
+  throttled_seconds_ += dt;
+  seconds_by_reason_[decision_.limiting] += dt;
+}
+
+void Throttle::decide(Clock::time_point now) {
+  account(now);
+  std::vector<Reading> all = readings_;
+  if (control_.paused) {
+    Reading r;
+    r.signal = "paused by `backfill control`";
+    r.value = 1;
+    r.critical = 0;
+    r.unit = "flag";
+    all.push_back(r);
+  }
+  decision_ = controller_.update(now, all);
+}
+
+Clock::time_point Throttle::earliest_start(Clock::time_point) const {
+  return std::max(rest_until_, rate_next_);
+}
+
+bool Throttle::admit(const std::function<bool()>& stop) {
+  std::unique_lock lk(mu_);
+  while (true) {
+    if (stop()) return false;
+    const auto now = Clock::now();
+    account(now);
+    if (decision_.state != ThrottleState::kPaused && in_flight_ < decision_.in_flight) {
+      const auto start = earliest_start(now);
+      if (start <= now) {
+        ++in_flight_;
+        const double rate = control_.max_rate.value_or(options_.max_rate);
+        if (rate > 0) {
+          const auto rows = static_cast<double>(sizer_ ? sizer_->rows() : options_.chunk_rows);
+          rate_next_ = std::max(rate_next_, now) +
+                       std::chrono::duration_cast<Clock::duration>(Seconds(rows / rate));
+        }
+        return true;
+      }
+      changed_.wait_until(lk, std::min(start, now + kAdmitPoll));
+    } else {
+      changed_.wait_for(lk, kAdmitPoll);
+    }
+  }
+}
+
+std::int64_t Throttle::chunk_rows() const {
+  std::lock_guard lk(mu_);
+  return sizer_ ? sizer_->rows() : options_.chunk_rows;
+}
+
+void Throttle::finished(std::int64_t rows, Seconds took) {
+  std::lock_guard lk(mu_);
+  in_flight_ = std::max(0, in_flight_ - 1);
+  if (sizer_) sizer_->observe(rows, took);
+  if (decision_.duty < 1) {
+    const auto rest = took * (1 / decision_.duty - 1);
+    rest_until_ =
+        std::max(rest_until_, Clock::now() + std::chrono::duration_cast<Clock::duration>(rest));
+  }
+  changed_.notify_all();
+}
+
+ThrottleSnapshot Throttle::snapshot() const {
+  std::lock_guard lk(mu_);
+  ThrottleSnapshot s;
+  s.state = decision_.state;
+  s.reason = decision_.reason;
+  s.in_flight = in_flight_;
+  s.allowed = decision_.in_flight;
+  s.chunk_rows = sizer_ ? sizer_->rows() : options_.chunk_rows;
+  s.adaptive = sizer_.has_value();
+  s.throttled_seconds = throttled_seconds_;
+  s.seconds_by_reason = seconds_by_reason_;
+  s.readings = readings_;
+  return s;
+}
+
+}  // namespace backfill

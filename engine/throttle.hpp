@@ -1,0 +1,177 @@
+// Load-aware throttling: the readings a LoadProbe takes, the controller that turns them into
+// allowed chunks in flight, the chunk sizer that steers chunk size toward a target chunk
+// time, and the Throttle that a job's claim loop asks before every chunk.
+//
+// Controller and ChunkSizer are pure logic: every call takes the time it is, so tests drive
+// them with a fake clock. Throttle is thread-safe: a monitor thread feeds it readings,
+// the claim loop waits on it, the commit stage tells it what each chunk took.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace backfill {
+
+using Clock = std::chrono::steady_clock;
+using Seconds = std::chrono::duration<double>;
+
+constexpr double kNoLimit = std::numeric_limits<double>::infinity();
+
+// One signal of one database at one moment.
+struct Reading {
+  std::string where;             // "source", "target", or "" for a local signal
+  std::string signal;            // "active backends", "replication lag", "pause file", ...
+  std::optional<double> value;   // nullopt: could not be read, `error` says why
+  std::string error;
+  double limit = kNoLimit;       // above it: cut chunks in flight
+  double critical = kNoLimit;    // above it: pause
+  std::string unit;              // printed after values: "", " s", " MB/s", "x"
+
+  std::string name() const { return where.empty() ? signal : where + " " + signal; }
+  bool over_limit() const { return value && *value > limit; }
+  bool over_critical() const { return value && *value > critical; }
+};
+
+// Samples the load signals of one database. Implementations own their connection and are
+// used from one thread (the monitor's).
+class LoadProbe {
+ public:
+  virtual ~LoadProbe() = default;
+  // Appends the current reading of each signal; a signal that cannot be read is appended
+  // without a value. Never fails as a whole: a lost connection is a set of unreadable signals.
+  virtual void sample(std::vector<Reading>* out) = 0;
+};
+
+enum class ThrottleState { kRunning, kThrottled, kPaused };
+const char* throttle_state_name(ThrottleState s);
+
+struct ControllerConfig {
+  double max_level = 4;                      // chunks in flight when all is healthy
+  double min_level = 1.0 / 16;               // below 1: one chunk, then a rest (duty cycle)
+  Seconds grow_every{0.5};                   // healthy for this long: grow once
+  Seconds cut_cooldown{1.0};                 // one cut per signal's reaction time
+  Seconds fail_closed_after{3.0};            // unreadable for longer: over its limit
+};
+
+struct Decision {
+  ThrottleState state = ThrottleState::kRunning;
+  int in_flight = 1;     // chunks allowed in flight; 0 when paused
+  double duty = 1;       // below 1: after each chunk, rest (1/duty - 1) times its duration
+  std::string reason;    // why it is not running free: "target replication lag 3.1 s > 2 s"
+  std::string limiting;  // the signal behind it (its name), for time per reason
+};
+
+// Grows gently while healthy (x1.25 + 0.25 every grow_every), cuts hard (x0.5, at most once
+// per cut_cooldown) when a signal is over its limit, pauses while one is over its critical
+// level or unreadable for longer than fail_closed_after, and resumes by itself.
+class Controller {
+ public:
+  explicit Controller(ControllerConfig config);
+  Decision update(Clock::time_point now, const std::vector<Reading>& readings);
+  double level() const { return level_; }
+  void set_max_level(double max_level);
+
+ private:
+  ControllerConfig config_;
+  double level_;
+  std::optional<Clock::time_point> last_cut_, last_grow_;
+  std::map<std::string, Clock::time_point> unreadable_since_;  // by reading name
+};
+
+struct ChunkSizerConfig {
+  Seconds target{0.5};            // --chunk-time
+  std::int64_t min_rows = 100;
+  std::int64_t max_rows = 2'000'000;
+  double max_growth = 2.0;        // per chunk
+  double far_over = 2.0;          // a chunk over target x this: cut straight to the estimate
+};
+
+// Steers chunk size toward the target chunk time from what finished chunks took.
+class ChunkSizer {
+ public:
+  ChunkSizer(ChunkSizerConfig config, std::int64_t initial_rows);
+  std::int64_t rows() const { return rows_; }
+  void observe(std::int64_t rows, Seconds took);
+  void set_target(Seconds target) { config_.target = target; }
+  const ChunkSizerConfig& config() const { return config_; }
+
+ private:
+  ChunkSizerConfig config_;
+  std::int64_t rows_;
+};
+
+// Settings changed at run time through the ledger (`backfill control`).
+struct RuntimeControl {
+  bool paused = false;
+  std::optional<double> max_rate;  // rows/s
+  std::optional<int> jobs;
+  std::optional<int> chunk_time_ms;
+  bool operator==(const RuntimeControl&) const = default;
+};
+
+struct ThrottleOptions {
+  ControllerConfig controller;
+  std::optional<ChunkSizerConfig> sizer;  // nullopt: fixed chunk size
+  std::int64_t chunk_rows = 50000;        // fixed size, or the sizer's first
+  double max_rate = 0;                    // rows/s, 0: none
+  int jobs = 2;
+};
+
+// What `status` and the progress line show.
+struct ThrottleSnapshot {
+  ThrottleState state = ThrottleState::kRunning;
+  std::string reason;
+  int in_flight = 0, allowed = 0;
+  std::int64_t chunk_rows = 0;
+  bool adaptive = false;  // chunk size steered toward a chunk time
+  double throttled_seconds = 0;
+  std::map<std::string, double> seconds_by_reason;  // by limiting signal
+  std::vector<Reading> readings;
+};
+
+class Throttle {
+ public:
+  explicit Throttle(ThrottleOptions options, Clock::time_point now = Clock::now());
+
+  // Monitor side: the latest readings of every probe and local signal.
+  void report(Clock::time_point now, std::vector<Reading> readings);
+  void set_control(const RuntimeControl& control, Clock::time_point now = Clock::now());
+
+  // Claim side: blocks until a chunk may start (not paused, under the chunks allowed in
+  // flight, past any rest or rate pacing) or `stop()` says to give up (checked at least
+  // every 100 ms); true when the chunk may start, and it then counts as in flight.
+  bool admit(const std::function<bool()>& stop);
+  std::int64_t chunk_rows() const;
+  // Commit side: a chunk admitted earlier is finished (rows 0 when it failed).
+  void finished(std::int64_t rows, Seconds took);
+
+  ThrottleSnapshot snapshot() const;
+
+ private:
+  void decide(Clock::time_point now);                     // mu_ held
+  void account(Clock::time_point now);                    // mu_ held
+  Clock::time_point earliest_start(Clock::time_point now) const;  // mu_ held
+
+  ThrottleOptions options_;
+  mutable std::mutex mu_;
+  std::condition_variable changed_;
+  Controller controller_;
+  std::optional<ChunkSizer> sizer_;
+  std::vector<Reading> readings_;
+  RuntimeControl control_;
+  Decision decision_;
+  int in_flight_ = 0;
+  Clock::time_point rest_until_, rate_next_, accounted_at_;
+  double throttled_seconds_ = 0;
+  std::map<std::string, double> seconds_by_reason_;
+};
+
+}  // namespace backfill
