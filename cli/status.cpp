@@ -8,6 +8,36 @@
 
 namespace backfill::cli {
 
+namespace {
+
+// Each worker's last heartbeat: its throttle state and why, chunk size, chunks in flight.
+Status print_workers(pg::PgConnection& conn, const std::string& job) {
+  BACKFILL_ASSIGN_OR_RETURN(pg::PgResult has,
+                            conn.query("SELECT to_regclass('backfill.workers') IS NOT NULL"));
+  if (!has.boolean(0, 0)) return Status::ok();
+  BACKFILL_ASSIGN_OR_RETURN(
+      pg::PgResult w,
+      conn.query("SELECT worker, state, coalesce(reason, ''), coalesce(chunk_rows, 0), "
+                 "coalesce(in_flight, 0), coalesce(allowed, 0), "
+                 "round(coalesce(throttled_seconds, 0))::bigint, "
+                 "heartbeat_at > now() - interval '5 seconds', "
+                 "round(extract(epoch FROM now() - heartbeat_at))::bigint "
+                 "FROM backfill.workers WHERE job = $1 ORDER BY heartbeat_at DESC LIMIT 20",
+                 {job}));
+  for (int i = 0; i < w.rows(); ++i) {
+    const bool live = w.boolean(i, 7);
+    std::string state = w.text(i, 1);
+    if (!w.text(i, 2).empty()) state += ": " + w.text(i, 2);
+    std::printf("  worker %s  %s  chunk %s rows  in flight %s/%s  throttled %s s%s\n",
+                w.text(i, 0).c_str(), state.c_str(), with_thousands(w.int64(i, 3)).c_str(),
+                w.text(i, 4).c_str(), w.text(i, 5).c_str(), w.text(i, 6).c_str(),
+                live ? "" : ("  (last heard " + w.text(i, 8) + " s ago)").c_str());
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
 Status run_status(const StatusOptions& o) {
   BACKFILL_RETURN_IF_ERROR(pg::check_dsn(o.state).with_context("--state"));
   auto conn_or = pg::PgConnection::connect(o.state, pg::SessionSettings{}, true);
@@ -58,6 +88,7 @@ Status run_status(const StatusOptions& o) {
     }
     std::printf("\n");
     if (!r.text(i, 12).empty()) std::printf("  last message: %s\n", r.text(i, 12).c_str());
+    BACKFILL_RETURN_IF_ERROR(print_workers(conn, r.text(i, 0)));
   }
   return Status::ok();
 }

@@ -20,6 +20,14 @@ std::string describe(const Reading& r, double bound) {
   return r.name() + " " + number(*r.value) + r.unit + " > " + number(bound) + r.unit;
 }
 
+// Every reason to pause is shown ("pause file /x; target replication lag 31 s > 20 s"); the
+// first one names the time spent.
+void add_reason(std::string* reasons, std::string* first, const std::string& reason,
+                const std::string& name) {
+  if (reasons->empty()) *first = name;
+  *reasons += (reasons->empty() ? "" : "; ") + reason;
+}
+
 constexpr auto kAdmitPoll = std::chrono::milliseconds(100);
 
 }  // namespace
@@ -50,17 +58,17 @@ Decision Controller::update(Clock::time_point now, const std::vector<Reading>& r
     if (!r.value) {
       auto [it, first] = unreadable_since_.try_emplace(name, now);
       const Seconds for_how_long = now - it->second;
-      if (!first && for_how_long >= config_.fail_closed_after && critical.empty()) {
-        critical = name + " unreadable for " + number(for_how_long.count()) +
-                   " s, paused (fail closed): " + r.error;
-        critical_name = name + " unreadable";
+      if (!first && for_how_long >= config_.fail_closed_after) {
+        add_reason(&critical, &critical_name,
+                   name + " unreadable for " + number(for_how_long.count()) +
+                       " s (fail closed): " + r.error,
+                   r.signal + " unreadable");
       }
       continue;
     }
     unreadable_since_.erase(name);
-    if (r.over_critical() && critical.empty()) {
-      critical = describe(r, r.critical);
-      critical_name = r.signal;
+    if (r.over_critical()) {
+      add_reason(&critical, &critical_name, describe(r, r.critical), r.signal);
     } else if (r.over_limit() && over.empty()) {
       over = describe(r, r.limit);
       over_name = r.signal;

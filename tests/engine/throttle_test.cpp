@@ -93,6 +93,9 @@ TEST(Controller, AFlagReadingIsNamedAlone) {
   auto d = c.update(at(0), {lag(0.1), pause});
   EXPECT_EQ(d.state, ThrottleState::kPaused);
   EXPECT_EQ(d.reason, "pause file /tmp/x");
+  d = c.update(at(1), {lag(25), pause});  // every reason to pause is shown
+  EXPECT_EQ(d.reason, "target replication lag 25 s > 20 s; pause file /tmp/x");
+  EXPECT_EQ(d.limiting, "replication lag");
 }
 
 TEST(Controller, ASignalUnreadableForLongerThanThreeSecondsFailsClosed) {

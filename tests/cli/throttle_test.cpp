@@ -1,0 +1,155 @@
+// Throttling against a real PostgreSQL: a pause file, a throttle query, `backfill control`
+// and an unreadable signal each hold a running copy (alive, nothing written, `status` says
+// why), and clearing them lets it finish; a table locked for a while makes it wait, not fail.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "tests/cli/cli_support.hpp"
+
+namespace backfill::testing {
+namespace {
+
+class Throttling : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* ddl = "CREATE TABLE t (id int PRIMARY KEY, v text)";
+    db.src.exec(ddl);
+    db.dst.exec(ddl);
+    db.src.exec("INSERT INTO t SELECT i, 'v' || i FROM generate_series(1, 2000) i");
+    // One file per test: ctest runs the tests of this suite in parallel.
+    pause_file = temp_path(std::string(
+                               ::testing::UnitTest::GetInstance()->current_test_info()->name()) +
+                           ".pause");
+    std::ofstream(pause_file) << "hold\n";
+  }
+  void TearDown() override { std::remove(pause_file.c_str()); }
+
+  std::vector<std::string> args(std::vector<std::string> extra = {}) {
+    std::vector<std::string> a{"--chunk-rows", "100", "--pause-file", pause_file};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return db.copy("t", a);
+  }
+  std::string status() { return run_backfill({"status", "--state", db.dst.dsn()}).out; }
+  bool status_says(const std::string& text) {
+    return wait_until([&] { return status().find(text) != std::string::npos; });
+  }
+  std::string rows() { return db.dst.value("SELECT count(*) FROM t"); }
+
+  SourceAndTarget db;
+  std::string pause_file;
+};
+
+TEST_F(Throttling, APauseFileHoldsTheCopyAndRemovingItLetsItFinish) {
+  BackgroundRun run(args());
+  ASSERT_TRUE(status_says("paused: pause file " + pause_file)) << status();
+  EXPECT_EQ(rows(), "0");
+  EXPECT_EQ(kill(run.pid(), 0), 0);  // alive
+  std::remove(pause_file.c_str());
+  auto r = run.wait();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(rows(), "2000");
+}
+
+TEST_F(Throttling, AThrottleQueryOverItsLimitHoldsTheCopyUntilItsValueDrops) {
+  db.dst.exec("CREATE TABLE knob (v int)");
+  db.dst.exec("INSERT INTO knob VALUES (5)");
+  std::string report = temp_path("throttle_query.json");
+  BackgroundRun run(args({"--throttle-query", "SELECT v FROM knob", "--throttle-query-max", "1",
+                          "--report", report}));
+  ASSERT_TRUE(status_says("server throttle query 5 > 1; pause file")) << status();
+  std::remove(pause_file.c_str());
+  ASSERT_TRUE(status_says("paused: server throttle query 5 > 1  chunk")) << status();
+  EXPECT_EQ(rows(), "0");
+  db.dst.exec("UPDATE knob SET v = 0");
+  auto r = run.wait();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(rows(), "2000");
+  std::string json = read_text(report);
+  EXPECT_NE(json.find("\"throttle query\": "), std::string::npos) << json;
+  EXPECT_EQ(json.find("\"throttled_seconds\": 0,"), std::string::npos) << json;
+}
+
+TEST_F(Throttling, ControlPausesAndResumesARunningJob) {
+  BackgroundRun run(args({"--job", "ctl"}));
+  ASSERT_TRUE(status_says("paused: pause file")) << status();
+  auto c = run_backfill({"control", "--state", db.dst.dsn(), "--job", "ctl", "--pause"});
+  ASSERT_EQ(c.exit_code, 0) << c.err;
+  EXPECT_NE(c.out.find("job ctl: paused"), std::string::npos) << c.out;
+  // Picked up by the worker's next heartbeat, while the pause file still holds it.
+  ASSERT_TRUE(status_says("; paused by `backfill control`")) << status();
+  std::remove(pause_file.c_str());
+  ASSERT_TRUE(status_says("paused: paused by `backfill control`  chunk")) << status();
+  EXPECT_EQ(rows(), "0");
+  c = run_backfill({"control", "--state", db.dst.dsn(), "--job", "ctl", "--resume"});
+  ASSERT_EQ(c.exit_code, 0) << c.err;
+  auto r = run.wait();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(rows(), "2000");
+  auto bad = run_backfill({"control", "--state", db.dst.dsn(), "--job", "nope", "--pause"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("no job named 'nope'"), std::string::npos) << bad.err;
+}
+
+TEST_F(Throttling, ASignalThatCannotBeReadFailsClosed) {
+  db.dst.exec("CREATE TABLE knob (v int)");
+  db.dst.exec("INSERT INTO knob VALUES (0)");
+  BackgroundRun run(args({"--throttle-query", "SELECT v FROM knob", "--throttle-query-max", "1"}));
+  ASSERT_TRUE(status_says("paused: pause file")) << status();
+  db.dst.exec("DROP TABLE knob");  // the query now fails on every sample
+  ASSERT_TRUE(status_says("server throttle query unreadable for")) << status();
+  std::remove(pause_file.c_str());
+  ASSERT_TRUE(status_says("paused: server throttle query unreadable for")) << status();
+  std::string s = status();
+  EXPECT_NE(s.find("(fail closed): throttle query failed:"), std::string::npos) << s;
+  EXPECT_NE(s.find("\"knob\" does not exist"), std::string::npos) << s;
+  EXPECT_EQ(rows(), "0");
+  db.dst.exec("CREATE TABLE knob (v int)");
+  db.dst.exec("INSERT INTO knob VALUES (0)");
+  auto r = run.wait();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(rows(), "2000");
+}
+
+TEST_F(Throttling, ATableLockedForAWhileMakesTheCopyWaitAndRetryNotFail) {
+  std::remove(pause_file.c_str());
+  db.dst.exec("BEGIN");
+  db.dst.exec("LOCK TABLE t IN ACCESS EXCLUSIVE MODE");
+  std::string report = temp_path("locked.json");
+  BackgroundRun run(args({"--lock-timeout", "200", "--report", report}));
+  // A write waits on the lock, times out after 200 ms, and is retried as a new statement.
+  const std::string dst_db = db.dst.value("SELECT current_database()");
+  auto waiting = [&] {
+    return db.src.value(
+        "SELECT coalesce(max(query_start)::text, '') FROM pg_stat_activity WHERE "
+        "application_name = 'backfill' AND wait_event_type = 'Lock' AND datname = '" +
+        dst_db + "'");
+  };
+  std::string first;
+  ASSERT_TRUE(wait_until([&] { return !(first = waiting()).empty(); }));
+  ASSERT_TRUE(wait_until([&] {
+    std::string now = waiting();
+    return !now.empty() && now != first;
+  }));
+  EXPECT_EQ(kill(run.pid(), 0), 0);
+  db.dst.exec("COMMIT");
+  auto r = run.wait();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(rows(), "2000");
+  EXPECT_EQ(read_text(report).find("\"retries\": 0,"), std::string::npos) << read_text(report);
+}
+
+TEST_F(Throttling, BadThrottleOptionsAreExit2AndWriteNothing) {
+  auto r = run_backfill(args({"--throttle-query", "SELECT nope FROM nowhere"}));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--throttle-query"), std::string::npos) << r.err;
+  r = run_backfill(args({"--max-lag", "soon"}));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--max-lag"), std::string::npos) << r.err;
+  EXPECT_FALSE(db.ledger_exists());
+}
+
+}  // namespace
+}  // namespace backfill::testing
