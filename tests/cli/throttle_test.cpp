@@ -118,7 +118,8 @@ TEST_F(Throttling, ATableLockedForAWhileMakesTheCopyWaitAndRetryNotFail) {
   db.dst.exec("BEGIN");
   db.dst.exec("LOCK TABLE t IN ACCESS EXCLUSIVE MODE");
   std::string report = temp_path("locked.json");
-  BackgroundRun run(args({"--lock-timeout", "200", "--report", report}));
+  // One writer, so a new statement waiting on the lock is a retry, not a second writer.
+  BackgroundRun run(args({"--jobs", "1", "--lock-timeout", "200", "--report", report}));
   // A write waits on the lock, times out after 200 ms, and is retried as a new statement.
   const std::string dst_db = db.dst.value("SELECT current_database()");
   auto waiting = [&] {
