@@ -4,93 +4,16 @@
 #include "cli/options.hpp"
 #include "drivers/postgres/catalog.hpp"
 #include "drivers/postgres/ledger.hpp"
-#include "drivers/postgres/load_probe.hpp"
 #include "drivers/postgres/sink.hpp"
 #include "drivers/postgres/source.hpp"
 #include "engine/copy_job.hpp"
 #include "engine/hash.hpp"
 #include "engine/report.hpp"
-#include "engine/throttle_monitor.hpp"
 
 namespace backfill::cli {
 namespace {
 
-const char* outcome_name(JobOutcome o) {
-  switch (o) {
-    case JobOutcome::kOk:
-      return "ok";
-    case JobOutcome::kFailed:
-      return "failed";
-    case JobOutcome::kInterrupted:
-      return "interrupted";
-  }
-  return "?";
-}
-
-// {"replication lag": 12.5, ...}: seconds throttled or paused, by the signal behind it.
-JsonObject throttled_by(const ThrottleSnapshot& s) {
-  JsonObject o;
-  for (const auto& [reason, seconds] : s.seconds_by_reason) o.add(reason, seconds);
-  return o;
-}
-
 }  // namespace
-
-Result<ThrottleSetup> prepare_throttle(const CopyOptions& o, const pg::CopySpec& spec,
-                                       pg::PgConnection& source, pg::PgConnection& target) {
-  const ThrottleCliOptions& t = o.throttle;
-  BACKFILL_ASSIGN_OR_RETURN(auto lag, parse_duration(t.max_lag, "--max-lag"));
-  if (!t.throttle_query.empty()) {  // checked now, so a typo is exit 2, not a paused job
-    pg::PgConnection& on = t.throttle_query_on == "source" ? source : target;
-    auto r = on.query(t.throttle_query);
-    if (!r.ok()) return Status::invalid("--throttle-query: " + r.status().message());
-    if (r.value().rows() < 1 || r.value().columns() < 1) {
-      return Status::invalid("--throttle-query returns no value; it must return one number");
-    }
-  }
-  ThrottleSetup setup;
-  ThrottleOptions& to = setup.options;
-  to.jobs = o.jobs;
-  to.controller.max_level = 2.0 * o.jobs;
-  to.chunk_rows = o.chunk_rows;
-  to.max_rate = t.max_rate;
-  if (!o.chunk_rows_given || t.chunk_time_ms > 0) {
-    ChunkSizerConfig c;
-    c.target = Seconds((t.chunk_time_ms > 0 ? t.chunk_time_ms : kDefaultChunkTimeMs) / 1000.0);
-    to.sizer = c;
-  }
-  setup.monitor.pause_file = t.pause_file;
-  if (t.off) return setup;
-  pg::ProbeLimits limits;
-  limits.max_active = t.max_active;
-  limits.max_lag_seconds = static_cast<double>(lag.count()) / 1000.0;
-  limits.max_wal_mb_per_second = t.max_wal_rate;
-  limits.max_latency_factor = t.max_latency_factor;
-  limits.critical_factor = t.critical_factor;
-  auto server_of = [](const std::string& db) { return db.substr(0, db.find('/')); };
-  const bool same_server = server_of(spec.source.database) == server_of(spec.target.database);
-  const bool same_database = spec.source.database == spec.target.database;
-  pg::ProbeLimits target_limits = limits, source_limits = limits;
-  (t.throttle_query_on == "source" && !same_server ? source_limits : target_limits)
-      .throttle_query = t.throttle_query;
-  target_limits.throttle_query_max = source_limits.throttle_query_max = t.throttle_query_max;
-  std::vector<std::string> target_tables{spec.target.quoted()};
-  if (same_database && spec.source.quoted() != spec.target.quoted())
-    target_tables.push_back(spec.source.quoted());
-  if (same_server && t.throttle_query_on == "source" && !t.throttle_query.empty() &&
-      !same_database) {
-    // One probe per server: it runs where the target is, so the query must not need the
-    // source's database.
-    target_limits.throttle_query = t.throttle_query;
-  }
-  setup.probes.push_back(std::make_unique<pg::PgLoadProbe>(
-      o.target, same_server ? "server" : "target", target_tables, target_limits));
-  if (!same_server) {
-    setup.probes.push_back(std::make_unique<pg::PgLoadProbe>(
-        o.source, "source", std::vector<std::string>{spec.source.quoted()}, source_limits));
-  }
-  return setup;
-}
 
 Result<Connections> connect_both(const CopyOptions& o) {
   BACKFILL_RETURN_IF_ERROR(pg::check_dsn(o.source).with_context("--source"));
@@ -179,20 +102,11 @@ Status run_copy(const CopyOptions& o, const RunContext& ctx) {
   // Our sessions are no longer needed; the job opens its own.
   prepared.source.reset();
   prepared.target.reset();
-  Throttle throttle(throttle_setup.options);
-  jo.throttle = &throttle;
-  BACKFILL_ASSIGN_OR_RETURN(auto control, pg::PgJobControl::connect(state_dsn, job.name));
-  ThrottleMonitor monitor(throttle, std::move(throttle_setup.probes), throttle_setup.monitor,
-                          [&](const ThrottleSnapshot& s) -> std::optional<RuntimeControl> {
-                            auto c = control->heartbeat(s);
-                            if (!c.ok()) return std::nullopt;  // keep the last control
-                            return c.value();
-                          });
-  monitor.start();
+  BACKFILL_ASSIGN_OR_RETURN(auto throttle,
+                            JobThrottle::start(std::move(throttle_setup), state_dsn, job.name));
+  jo.throttle = throttle->get();
   BACKFILL_ASSIGN_OR_RETURN(CopyJobStats stats, run_copy_job(source, sink, *ledger, transform, jo));
-  monitor.stop();
-  const ThrottleSnapshot throttled = throttle.snapshot();
-  (void)control->heartbeat(throttled, outcome_name(stats.outcome));
+  const ThrottleSnapshot throttled = throttle->finish(outcome_name(stats.outcome));
 
   const double rate = stats.seconds > 0 ? static_cast<double>(stats.rows) / stats.seconds : 0;
   const bool job_done = stats.outcome == JobOutcome::kOk && stats.ledger.plan_done &&
@@ -207,7 +121,7 @@ Status run_copy(const CopyOptions& o, const RunContext& ctx) {
       .add("seconds", stats.seconds)
       .add("rows_per_second", rate)
       .add("throttled_seconds", throttled.throttled_seconds)
-      .add_raw("throttled_by", throttled_by(throttled).str())
+      .add_raw("throttled_by", throttled_by(throttled))
       .add("retries", stats.retries)
       .add("jobs", o.jobs)
       .add("chunk_rows", throttled.chunk_rows)

@@ -111,6 +111,7 @@ void add_verify_options(CLI::App* app, VerifyOptions* o, bool required) {
   app->add_option("--recheck", o->recheck_seconds,
                   "Compare differing chunks again after SECONDS; report what persists")
       ->check(CLI::Range(0.0, 86400.0));
+  add_throttle_options(app, &o->table.throttle);
 }
 
 Result<std::chrono::milliseconds> parse_duration(const std::string& text,

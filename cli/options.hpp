@@ -17,6 +17,7 @@
 
 #include "drivers/postgres/connection.hpp"
 #include "drivers/postgres/copy_spec.hpp"
+#include "drivers/postgres/ledger.hpp"
 #include "engine/job_options.hpp"
 #include "engine/throttle_monitor.hpp"
 #include "engine/progress.hpp"
@@ -127,6 +128,30 @@ struct ThrottleSetup {
 };
 Result<ThrottleSetup> prepare_throttle(const CopyOptions& o, const pg::CopySpec& spec,
                                        pg::PgConnection& source, pg::PgConnection& target);
+
+// A job's running throttle: the Throttle, the thread that feeds it, and the heartbeat that
+// publishes it in the ledger (`status`) and brings back `control`. The monitor runs from
+// start() until finish() or destruction.
+class JobThrottle {
+ public:
+  static Result<std::unique_ptr<JobThrottle>> start(ThrottleSetup setup,
+                                                    const std::string& state_dsn,
+                                                    const std::string& job);
+  ~JobThrottle();
+  Throttle* get() { return &throttle_; }
+  // Stops the monitor and publishes how the run ended ("ok", "failed", ...).
+  ThrottleSnapshot finish(const std::string& outcome);
+
+ private:
+  explicit JobThrottle(const ThrottleOptions& options) : throttle_(options) {}
+  Throttle throttle_;
+  std::unique_ptr<pg::PgJobControl> control_;
+  std::unique_ptr<ThrottleMonitor> monitor_;
+};
+
+const char* outcome_name(JobOutcome o);
+// {"replication lag": 12.5, ...}: seconds throttled or paused, by the signal behind it.
+std::string throttled_by(const ThrottleSnapshot& s);
 
 Status run_copy(const CopyOptions& o, const RunContext& ctx);
 Status run_plan_copy(const CopyOptions& o);

@@ -40,6 +40,8 @@ Status run_verify(const VerifyOptions& vo, const RunContext& ctx) {
   BACKFILL_ASSIGN_OR_RETURN(Connections c, connect_both(o));
   BACKFILL_ASSIGN_OR_RETURN(pg::VerifySpec vspec, pg::plan_verify(*c.source, *c.target, o.request));
   auto spec = std::make_shared<const pg::VerifySpec>(std::move(vspec));
+  BACKFILL_ASSIGN_OR_RETURN(ThrottleSetup throttle_setup,
+                            prepare_throttle(o, spec->copy, *c.source, *c.target));
   c.source.reset();
   c.target.reset();
   // Both sides are PostgreSQL and --map only renames, so the servers can hash; --method
@@ -90,7 +92,11 @@ Status run_verify(const VerifyOptions& vo, const RunContext& ctx) {
   jo.repair = vo.repair;
   jo.recheck = std::chrono::milliseconds(static_cast<std::int64_t>(vo.recheck_seconds * 1000));
   if (run_time.count() > 0) jo.deadline = started + run_time;
+  BACKFILL_ASSIGN_OR_RETURN(auto throttle,
+                            JobThrottle::start(std::move(throttle_setup), state_dsn, job.name));
+  jo.throttle = throttle->get();
   BACKFILL_ASSIGN_OR_RETURN(VerifyStats st, run_verify_job(tables, *ledger, jo));
+  const ThrottleSnapshot throttled = throttle->finish(outcome_name(st.outcome));
   const ChunkResult& tot = st.results.totals;
 
   const auto& key_cols = spec->copy.key;
@@ -181,7 +187,8 @@ Status run_verify(const VerifyOptions& vo, const RunContext& ctx) {
         .add_raw("repaired_rows", rows_json(tot.repaired_listed))
         .add("seconds", st.seconds)
         .add("rows_per_second", rate)
-        .add("throttled_seconds", 0.0)
+        .add("throttled_seconds", throttled.throttled_seconds)
+        .add_raw("throttled_by", throttled_by(throttled))
         .add("retries", st.retries)
         .add("source", spec->copy.source.display())
         .add("target", spec->copy.target.display());

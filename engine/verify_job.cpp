@@ -22,6 +22,7 @@ constexpr int kPlanAheadPerJob = 4;
 
 struct VerifyItem {
   Chunk chunk;
+  Clock::time_point started;
   ChunkComparison result;
   std::int64_t differences = 0;  // still differing after recheck and repair
   Status status;
@@ -146,6 +147,7 @@ Result<VerifyStats> run_verify_job(ComparedTables& tables, Ledger& ledger,
               : differences_this_run > 0
                   ? "verifying, " + with_thousands(differences_this_run) + " differences,"
                   : "verifying";
+    describe_throttle(options.throttle, &s);
     return s;
   });
 
@@ -174,6 +176,10 @@ Result<VerifyStats> run_verify_job(ComparedTables& tables, Ledger& ledger,
             stats.rows_this_run += w->result.source.rows;
             differences_this_run += w->differences;
           }
+          if (options.throttle) {
+            options.throttle->finished(w->status.is_ok() ? w->result.source.rows : 0,
+                                       Clock::now() - w->started);
+          }
           --in_flight;
           tokens.release();
           return flow::continue_msg{};
@@ -187,7 +193,8 @@ Result<VerifyStats> run_verify_job(ComparedTables& tables, Ledger& ledger,
                  kPlanAheadPerJob * jobs,
                  options.retry,
                  options.interrupt,
-                 tokens};
+                 tokens,
+                 options.throttle};
   auto stop = [&] {
     if (options.deadline && std::chrono::steady_clock::now() >= *options.deadline) {
       stats_out_of_time = true;
@@ -199,6 +206,7 @@ Result<VerifyStats> run_verify_job(ComparedTables& tables, Ledger& ledger,
       [&](Chunk c) {
         auto w = std::make_shared<VerifyItem>();
         w->chunk = std::move(c);
+        w->started = Clock::now();
         ++in_flight;
         arena.execute([&] { compare_node->try_put(w); });
       },
