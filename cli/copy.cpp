@@ -123,6 +123,7 @@ Status run_copy(const CopyOptions& o, const RunContext& ctx) {
       .add("throttled_seconds", throttled.throttled_seconds)
       .add_raw("throttled_by", throttled_by(throttled))
       .add("retries", stats.retries)
+      .add("chunks_split", stats.splits)
       .add("jobs", o.jobs)
       .add("chunk_rows", throttled.chunk_rows)
       .add("on_conflict", std::string(pg::policy_name(spec.policy)))

@@ -31,6 +31,7 @@ struct WorkItem {
   std::int64_t rows = 0;  // rows of the chunk, counted by the transform stage
   Status status;
   WriteResult written;
+  bool split = false;  // timed out and went back to the ledger as two halves
 };
 using Work = std::shared_ptr<WorkItem>;
 using Gateway = flow::async_node<Work, Work>::gateway_type;
@@ -57,7 +58,7 @@ Result<CopyJobStats> run_copy_job(Source& source, Sink& sink, Ledger& ledger,
   BACKFILL_ASSIGN_OR_RETURN(LedgerProgress before, ledger.progress());
 
   CopyJobStats stats;
-  std::atomic<std::int64_t> rows{0}, rows_written{0}, chunks{0}, retries{0};
+  std::atomic<std::int64_t> rows{0}, rows_written{0}, chunks{0}, retries{0}, splits{0};
   std::atomic<int> in_flight{0};
   std::atomic<bool> failing{false};
   std::mutex error_mu;
@@ -73,11 +74,26 @@ Result<CopyJobStats> run_copy_job(Source& source, Sink& sink, Ledger& ledger,
   std::atomic<bool> give_up{false};
 
   auto on_retry = [&](const Status&) { ++retries; };
+  // A chunk whose statement timed out goes back to the ledger as two halves, claimed again
+  // later; false when it cannot be split (one row, or a ledger that cannot), and the timeout
+  // is retried like any transient error.
+  auto split_on_timeout = [&](WorkItem& w, const Status& st) {
+    if (st.kind() != ErrorKind::kTimeout) return false;
+    auto halver = source.open_walker();
+    if (!halver.ok()) return false;
+    auto mid = halver.value()->split_point(w.chunk.range);
+    if (!mid.ok() || !mid.value() || !ledger.split(w.chunk, *mid.value()).is_ok()) return false;
+    w.split = true;
+    ++splits;
+    if (options.throttle) options.throttle->chunk_timed_out();
+    return true;
+  };
   Pool<ChunkReader> read_pool(std::move(readers), [&](ChunkReader& r, WorkItem& w) {
     w.status = run_with_retry(
         options.retry, &give_up,
         [&]() -> Status {
           auto batch = r.read(w.chunk.range);
+          if (!batch.ok() && split_on_timeout(w, batch.status())) return Status::ok();
           if (!batch.ok()) return batch.status();
           w.batch = std::move(batch).value();
           return Status::ok();
@@ -85,17 +101,18 @@ Result<CopyJobStats> run_copy_job(Source& source, Sink& sink, Ledger& ledger,
         [&] { return r.reset(); }, on_retry);
   });
   Pool<ChunkWriter> write_pool(std::move(writers), [&](ChunkWriter& wr, WorkItem& w) {
-    if (!w.status.is_ok()) return;
+    if (!w.status.is_ok() || w.split) return;
     w.status = run_with_retry(
         options.retry, &give_up,
         [&]() -> Status {
           auto res = wr.write(w.chunk, w.batch);
+          if (!res.ok() && split_on_timeout(w, res.status())) return Status::ok();
           if (!res.ok()) return res.status();
           w.written = res.value();
           return Status::ok();
         },
         [&] { return wr.reset(); }, on_retry);
-    if (w.status.is_ok() && !w.written.ledger_recorded && !w.written.already_done) {
+    if (w.status.is_ok() && !w.split && !w.written.ledger_recorded && !w.written.already_done) {
       w.status = run_with_retry(
           options.retry, &give_up,
           [&] { return ledger.complete(w.chunk, ChunkResult::of_rows(w.rows)); },
@@ -154,7 +171,7 @@ Result<CopyJobStats> run_copy_job(Source& source, Sink& sink, Ledger& ledger,
                                                                });
     transform_node =
         std::make_unique<flow::function_node<Work, Work>>(*g, flow::unlimited, [&](Work w) {
-          if (w->status.is_ok()) {
+          if (w->status.is_ok() && !w->split) {
             auto out = transform.apply(std::move(w->batch));
             if (out.ok()) {
               w->batch = std::move(out).value();
@@ -173,7 +190,7 @@ Result<CopyJobStats> run_copy_job(Source& source, Sink& sink, Ledger& ledger,
     commit_node = std::make_unique<flow::function_node<Work, flow::continue_msg>>(
         *g, flow::serial, [&](const Work& w) {
           if (w->status.is_ok()) {
-            if (!w->written.already_done) {
+            if (!w->written.already_done && !w->split) {
               rows += w->rows;
               rows_written += w->written.rows_written;
               ++chunks;
@@ -222,6 +239,7 @@ Result<CopyJobStats> run_copy_job(Source& source, Sink& sink, Ledger& ledger,
   stats.rows_written = rows_written.load();
   stats.chunks = chunks.load();
   stats.retries = retries.load();
+  stats.splits = splits.load();
   stats.seconds = elapsed();
   {
     std::lock_guard lock(error_mu);

@@ -38,6 +38,7 @@ struct CopyJobStats {
   std::int64_t rows_written = 0;  // inserted or updated in the target (less under skip)
   std::int64_t chunks = 0;        // finished by this run
   std::int64_t retries = 0;
+  std::int64_t splits = 0;  // chunks that timed out and went back as two halves
   double seconds = 0;
   LedgerProgress ledger;  // the job as a whole, at the end
 };

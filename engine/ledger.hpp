@@ -85,6 +85,13 @@ class Ledger {
   virtual Status complete(const Chunk& chunk, const ChunkResult& result) = 0;
   // Gives a claimed chunk back (failure or interrupt) so the next run takes it first.
   virtual Status release(const Chunk& chunk) = 0;
+  // Gives a claimed chunk back as two pending halves, (lo, mid] under its id and (mid, hi]
+  // under a new one: for a chunk whose statement timed out. A ledger that cannot, says so.
+  virtual Status split(const Chunk& chunk, const Key& mid) {
+    (void)chunk;
+    (void)mid;
+    return Status::failed("this ledger cannot split chunks");
+  }
   virtual Result<LedgerProgress> progress() = 0;
   // The job's results so far, listing at most `max_listed` differences (and repairs) and
   // mismatched chunks.

@@ -40,6 +40,12 @@ class KeyWalker {
   // nullopt), in key order; nullopt when fewer than `rows` rows follow `after`.
   virtual Result<std::optional<Key>> boundary_after(const std::optional<Key>& after,
                                                     std::int64_t rows) = 0;
+  // The key that cuts `range` into two halves of about equal rows, (lo, mid] and (mid, hi],
+  // both non-empty; nullopt when the range has fewer than two rows or the walker cannot say.
+  virtual Result<std::optional<Key>> split_point(const ChunkRange& range) {
+    (void)range;
+    return std::optional<Key>{};
+  }
 };
 
 // Plans up to `max_chunks` more chunks of `chunk_rows` rows from `cursor`, advancing it.

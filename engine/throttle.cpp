@@ -230,6 +230,11 @@ void Throttle::finished(std::int64_t rows, Seconds took) {
   changed_.notify_all();
 }
 
+void Throttle::chunk_timed_out() {
+  std::lock_guard lk(mu_);
+  if (sizer_) sizer_->halve();
+}
+
 ThrottleSnapshot Throttle::snapshot() const {
   std::lock_guard lk(mu_);
   ThrottleSnapshot s;

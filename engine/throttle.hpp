@@ -10,6 +10,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <algorithm>
 #include <functional>
 #include <limits>
 #include <map>
@@ -100,6 +101,7 @@ class ChunkSizer {
   ChunkSizer(ChunkSizerConfig config, std::int64_t initial_rows);
   std::int64_t rows() const { return rows_; }
   void observe(std::int64_t rows, Seconds took);
+  void halve() { rows_ = std::max(config_.min_rows, rows_ / 2); }
   void set_target(Seconds target) { config_.target = target; }
   const ChunkSizerConfig& config() const { return config_; }
 
@@ -152,6 +154,8 @@ class Throttle {
   std::int64_t chunk_rows() const;
   // Commit side: a chunk admitted earlier is finished (rows 0 when it failed).
   void finished(std::int64_t rows, Seconds took);
+  // A chunk's statement timed out: halve the chunk size at once.
+  void chunk_timed_out();
 
   ThrottleSnapshot snapshot() const;
 

@@ -105,6 +105,19 @@ std::string CopySpec::boundary_select(bool after) const {
          std::to_string(after ? key.size() + 1 : 1) + "::bigint";
 }
 
+std::string CopySpec::split_point_sql(const ChunkRange& range) const {
+  std::string keys, ord;
+  for (std::size_t i = 0; i < key.size(); ++i) {
+    keys += (i ? ", s." : "s.") + quote_ident(key[i]) + "::text";
+    ord += (i ? ", s." : "s.") + quote_ident(key[i]);
+  }
+  const std::string from = " FROM " + source.quoted() + " AS s WHERE " + range_predicate(range);
+  // The first half gets floor(n / 2) rows, the second the rest: both non-empty when n >= 2.
+  return "WITH n AS (SELECT count(*) AS n" + from + ") SELECT " + keys +
+         ", (SELECT n FROM n) FROM " + source.quoted() + " AS s WHERE " + range_predicate(range) +
+         " ORDER BY " + ord + " OFFSET greatest((SELECT n FROM n) / 2 - 1, 0) LIMIT 1";
+}
+
 std::string CopySpec::first_boundary_sql() const { return boundary_select(false); }
 
 std::string CopySpec::boundary_sql() const { return boundary_select(true); }

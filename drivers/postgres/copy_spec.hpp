@@ -49,6 +49,8 @@ struct CopySpec {
 
   // SQL, built once here so `plan` prints exactly what the job runs.
   std::string range_predicate(const ChunkRange& range) const;  // on the source key
+  // The key texts of the range's middle row, then the range's row count.
+  std::string split_point_sql(const ChunkRange& range) const;
   std::string read_sql(const ChunkRange& range) const;
   std::string boundary_sql() const;  // $1..$n: key after (absent for the first), $last: offset
   std::string first_boundary_sql() const;

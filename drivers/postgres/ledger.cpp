@@ -401,6 +401,41 @@ Status PgLedger::release(const Chunk& chunk) {
       {job_, std::to_string(chunk.id)});
 }
 
+Status PgLedger::split(const Chunk& chunk, const Key& mid) {
+  std::lock_guard lock(mu_);
+  BACKFILL_RETURN_IF_ERROR(ensure_connected());
+  BACKFILL_RETURN_IF_ERROR(conn_->exec("BEGIN"));
+  auto body = [&]() -> Status {
+    BACKFILL_ASSIGN_OR_RETURN(
+        PgResult j, conn_->query("SELECT next_chunk FROM backfill.jobs WHERE name = $1 FOR UPDATE",
+                                 {job_}));
+    if (j.rows() == 0) return Status::failed("job '" + job_ + "' is not in the ledger");
+    const std::string next = j.text(0, 0);
+    // Only a chunk this session holds; its upper half keeps the old upper bound.
+    BACKFILL_ASSIGN_OR_RETURN(
+        PgResult old,
+        conn_->query("UPDATE backfill.chunks c SET hi = $3::text[], status = 'pending', "
+                     "lease_until = NULL, worker = NULL, worker_pid = NULL FROM backfill.chunks o "
+                     "WHERE c.job = $1 AND c.id = $2::bigint AND c.status = 'running' AND "
+                     "c.worker_pid = pg_backend_pid() AND o.job = c.job AND o.id = c.id "
+                     "RETURNING o.hi",
+                     {job_, std::to_string(chunk.id), encode_text_array(mid)}));
+    if (old.rows() == 0) return Status::failed("chunk " + std::to_string(chunk.id) + " is not ours");
+    BACKFILL_RETURN_IF_ERROR(
+        conn_->exec("INSERT INTO backfill.chunks (job, id, lo, hi) VALUES ($1, $2::bigint, "
+                    "$3::text[], $4::text[])",
+                    {job_, next, encode_text_array(mid), old.maybe(0, 0)}));
+    return conn_->exec("UPDATE backfill.jobs SET next_chunk = next_chunk + 1 WHERE name = $1",
+                       {job_});
+  };
+  Status st = body();
+  if (!st.is_ok()) {
+    (void)conn_->exec("ROLLBACK");
+    return st;
+  }
+  return conn_->exec("COMMIT");
+}
+
 Result<LedgerProgress> PgLedger::progress() {
   std::lock_guard lock(mu_);
   BACKFILL_RETURN_IF_ERROR(ensure_connected());

@@ -32,6 +32,7 @@ class PgLedger final : public Ledger {
                                      int plan_ahead) override;
   Status complete(const Chunk& chunk, const ChunkResult& result) override;
   Status release(const Chunk& chunk) override;
+  Status split(const Chunk& chunk, const Key& mid) override;
   Result<LedgerProgress> progress() override;
   Result<JobResults> results(std::int64_t max_listed) override;
   Status finish(JobOutcome outcome, const std::string& message) override;

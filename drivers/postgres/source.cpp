@@ -48,6 +48,15 @@ Result<std::optional<Key>> PgKeyWalker::boundary_after(const std::optional<Key>&
   return std::optional<Key>(std::move(key));
 }
 
+Result<std::optional<Key>> PgKeyWalker::split_point(const ChunkRange& range) {
+  BACKFILL_ASSIGN_OR_RETURN(PgResult r, conn_->query(spec_->split_point_sql(range)));
+  const int k = static_cast<int>(spec_->key.size());
+  if (r.rows() == 0 || r.int64(0, k) < 2) return std::optional<Key>{};
+  Key key;
+  for (int c = 0; c < k; ++c) key.push_back(r.text(0, c));
+  return std::optional<Key>(std::move(key));
+}
+
 Result<std::unique_ptr<ChunkReader>> PgSource::open_reader() {
   BACKFILL_ASSIGN_OR_RETURN(auto conn, PgConnection::connect(dsn_, settings_));
   return std::unique_ptr<ChunkReader>(new PgChunkReader(std::move(conn), spec_));

@@ -33,6 +33,7 @@ class PgKeyWalker final : public KeyWalker {
       : conn_(std::move(conn)), spec_(std::move(spec)) {}
   Result<std::optional<Key>> boundary_after(const std::optional<Key>& after,
                                             std::int64_t rows) override;
+  Result<std::optional<Key>> split_point(const ChunkRange& range) override;
 
  private:
   std::unique_ptr<PgConnection> conn_;

@@ -154,3 +154,33 @@ TEST_F(Throttling, BadThrottleOptionsAreExit2AndWriteNothing) {
 
 }  // namespace
 }  // namespace backfill::testing
+
+namespace backfill::testing {
+namespace {
+
+// Each row costs 2 ms to read (--where calls pg_sleep), so a 100-row chunk runs 200 ms,
+// past its 120 ms statement timeout: it goes back to the ledger as two halves of 50 rows,
+// which fit, and the copy completes with every row once.
+TEST(ChunkSplit, AChunkThatTimesOutIsSplitInTwoAndTheCopyCompletes) {
+  SourceAndTarget db;
+  const char* ddl = "CREATE TABLE t (id int PRIMARY KEY, v text)";
+  db.src.exec(ddl);
+  db.dst.exec(ddl);
+  db.src.exec("INSERT INTO t SELECT i, 'v' || i FROM generate_series(1, 300) i");
+  std::string report = temp_path("split.json");
+  auto r = run_backfill(db.copy("t", {"--chunk-rows", "100", "--statement-timeout", "120",
+                                      "--where", "pg_sleep(0.002) IS NOT NULL", "--report",
+                                      report, "--no-throttle"}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(db.dst.value("SELECT count(*) FROM t"), "300");
+  EXPECT_EQ(db.dst.value("SELECT count(DISTINCT id) FROM t"), "300");
+  EXPECT_NE(read_text(report).find("\"chunks_split\": 3"), std::string::npos)
+      << read_text(report);
+  // Three chunks of 100 became six of 50, every one done.
+  EXPECT_EQ(db.dst.value("SELECT count(*) || ' ' || min(rows) || ' ' || max(rows) FROM "
+                         "backfill.chunks WHERE status = 'done' AND rows > 0"),
+            "6 50 50");
+}
+
+}  // namespace
+}  // namespace backfill::testing
