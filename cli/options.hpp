@@ -46,8 +46,9 @@ struct ThrottleCliOptions {
   // gh-ost's default is 1.5 s; a PostgreSQL standby replaying a burst of COPY needs more.
   std::string max_lag = "5s";
   double max_wal_rate = 0;  // MB/s; 0: no limit (WAL volume alone hurts nobody)
-  // A `SELECT 1` four times slower than at the start (and over 2 ms) is a server that queues.
-  double max_latency_factor = 4;
+  // `SELECT 1` round trips three times slower than before the job (and over 1.5 ms) are a
+  // server that queues.
+  double max_latency_factor = 3;
   double critical_factor = 4;  // pause outright at limit x this
   double max_rate = 0;         // rows/s; 0: no limit
   std::string throttle_query;

@@ -53,6 +53,7 @@ void Controller::set_max_level(double max_level) {
 
 Decision Controller::update(Clock::time_point now, const std::vector<Reading>& readings) {
   std::string critical, critical_name, over, over_name;
+  bool critical_load = false;  // a load signal over its critical level (not a flag or a gap)
   for (const auto& r : readings) {
     const std::string name = r.name();
     if (!r.value) {
@@ -69,33 +70,47 @@ Decision Controller::update(Clock::time_point now, const std::vector<Reading>& r
     unreadable_since_.erase(name);
     if (r.over_critical()) {
       add_reason(&critical, &critical_name, describe(r, r.critical), r.signal);
+      critical_load = critical_load || r.unit != "flag";
     } else if (r.over_limit() && over.empty()) {
       over = describe(r, r.limit);
       over_name = r.signal;
     }
   }
   Decision d;
+  // Over a limit or a critical level: cut (at most once per cooldown) and remember the
+  // level that hurt, so that after a pause for load it comes back carefully, not at full
+  // speed. A pause by hand (file, control) or for an unreadable signal says nothing about
+  // load: it resumes where it was.
+  auto cut = [&] {
+    if (!last_cut_ || now - *last_cut_ >= config_.cut_cooldown) {
+      hurt_ = level_;
+      level_ = std::max(config_.min_level, level_ * 0.5);
+      last_cut_ = now;
+    }
+    last_grow_ = last_over_ = now;
+  };
   if (!critical.empty()) {
-    last_grow_ = now;  // no growth while paused, nor in the first moment after
+    if (critical_load) cut();
+    last_grow_ = now;
     d.state = ThrottleState::kPaused;
     d.in_flight = 0;
     d.duty = std::min(1.0, level_);
+    d.share = 0;
     d.reason = critical;
     d.limiting = critical_name;
     return d;
   }
   if (!over.empty()) {
-    if (!last_cut_ || now - *last_cut_ >= config_.cut_cooldown) {
-      level_ = std::max(config_.min_level, level_ * 0.5);
-      last_cut_ = now;
-    }
-    last_grow_ = now;
+    cut();
     d.state = ThrottleState::kThrottled;
     d.reason = over;
     d.limiting = over_name;
   } else if (level_ < config_.max_level) {
+    if (hurt_ && last_over_ && now - *last_over_ >= config_.forget_after) hurt_.reset();
     if (!last_grow_ || now - *last_grow_ >= config_.grow_every) {
-      level_ = std::min(config_.max_level, level_ * 1.25 + 0.25);
+      const bool careful = hurt_ && level_ >= *hurt_ * 0.5;
+      level_ = std::min(config_.max_level, careful ? level_ + config_.grow_step
+                                                   : level_ * config_.grow_factor + 0.25);
       last_grow_ = now;
     }
     d.state = level_ < config_.max_level ? ThrottleState::kThrottled : ThrottleState::kRunning;
@@ -106,6 +121,7 @@ Decision Controller::update(Clock::time_point now, const std::vector<Reading>& r
   }
   d.in_flight = std::max(1, static_cast<int>(std::floor(level_)));
   d.duty = std::min(1.0, level_);
+  d.share = level_ / config_.max_level;
   return d;
 }
 
@@ -198,12 +214,6 @@ bool Throttle::admit(const std::function<bool()>& stop) {
       const auto start = earliest_start(now);
       if (start <= now) {
         ++in_flight_;
-        const double rate = control_.max_rate.value_or(options_.max_rate);
-        if (rate > 0) {
-          const auto rows = static_cast<double>(sizer_ ? sizer_->rows() : options_.chunk_rows);
-          rate_next_ = std::max(rate_next_, now) +
-                       std::chrono::duration_cast<Clock::duration>(Seconds(rows / rate));
-        }
         return true;
       }
       changed_.wait_until(lk, std::min(start, now + kAdmitPoll));
@@ -218,14 +228,39 @@ std::int64_t Throttle::chunk_rows() const {
   return sizer_ ? sizer_->rows() : options_.chunk_rows;
 }
 
+double Throttle::rate_cap() const {
+  double cap = control_.max_rate.value_or(options_.max_rate);
+  if (decision_.state == ThrottleState::kThrottled && full_rate_ > 0) {
+    const double paced = full_rate_ * decision_.share;
+    cap = cap > 0 ? std::min(cap, paced) : paced;
+  }
+  return cap;
+}
+
 void Throttle::finished(std::int64_t rows, Seconds took) {
   std::lock_guard lk(mu_);
+  const auto now = Clock::now();
   in_flight_ = std::max(0, in_flight_ - 1);
   if (sizer_) sizer_->observe(rows, took);
-  if (decision_.duty < 1) {
+  recent_.emplace_back(now, rows);
+  while (now - recent_.front().first > std::chrono::seconds(3)) recent_.pop_front();
+  const Seconds span = now - recent_.front().first;
+  if (decision_.state == ThrottleState::kRunning && span >= Seconds(1.5)) {
+    std::int64_t sum = 0;
+    for (auto it = std::next(recent_.begin()); it != recent_.end(); ++it) sum += it->second;
+    const double rate = static_cast<double>(sum) / span.count();
+    full_rate_ = full_rate_ > 0 ? 0.7 * full_rate_ + 0.3 * rate : rate;
+  }
+  // The rows a chunk really had push the next start back: a token bucket that charges
+  // after the fact (a chunk's rows are known only once it is read), with a second of credit.
+  const double cap = rate_cap();
+  if (cap > 0 && rows > 0) {
+    rate_next_ = std::max(rate_next_, now - std::chrono::seconds(1)) +
+                 std::chrono::duration_cast<Clock::duration>(
+                     Seconds(static_cast<double>(rows) / cap));
+  } else if (decision_.duty < 1) {  // no rate known yet: rest after each chunk instead
     const auto rest = took * (1 / decision_.duty - 1);
-    rest_until_ =
-        std::max(rest_until_, Clock::now() + std::chrono::duration_cast<Clock::duration>(rest));
+    rest_until_ = std::max(rest_until_, now + std::chrono::duration_cast<Clock::duration>(rest));
   }
   changed_.notify_all();
 }
@@ -242,6 +277,7 @@ ThrottleSnapshot Throttle::snapshot() const {
   s.reason = decision_.reason;
   s.in_flight = in_flight_;
   s.allowed = decision_.in_flight;
+  s.rate_cap = rate_cap();
   s.chunk_rows = sizer_ ? sizer_->rows() : options_.chunk_rows;
   s.adaptive = sizer_.has_value();
   s.throttled_seconds = throttled_seconds_;

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <cstdint>
 #include <algorithm>
 #include <functional>
@@ -58,6 +59,9 @@ struct ControllerConfig {
   double max_level = 4;                      // chunks in flight when all is healthy
   double min_level = 1.0 / 16;               // below 1: one chunk, then a rest (duty cycle)
   Seconds grow_every{0.5};                   // healthy for this long: grow once
+  double grow_factor = 1.5;                  // fast growth: level x this + 0.25 per step
+  double grow_step = 0.125;                  // careful growth near the level that hurt
+  Seconds forget_after{2.0};                 // healthy this long: forget the level that hurt
   Seconds cut_cooldown{1.0};                 // one cut per signal's reaction time
   Seconds fail_closed_after{3.0};            // unreadable for longer: over its limit
 };
@@ -66,13 +70,19 @@ struct Decision {
   ThrottleState state = ThrottleState::kRunning;
   int in_flight = 1;     // chunks allowed in flight; 0 when paused
   double duty = 1;       // below 1: after each chunk, rest (1/duty - 1) times its duration
+  double share = 1;      // of full speed: level / max level (0 when paused)
   std::string reason;    // why it is not running free: "target replication lag 3.1 s > 2 s"
   std::string limiting;  // the signal behind it (its name), for time per reason
 };
 
-// Grows gently while healthy (x1.25 + 0.25 every grow_every), cuts hard (x0.5, at most once
-// per cut_cooldown) when a signal is over its limit, pauses while one is over its critical
-// level or unreadable for longer than fail_closed_after, and resumes by itself.
+// Cuts hard when a signal is over its limit (x0.5, at most once per cut_cooldown) and
+// remembers the level that hurt. While healthy it grows: fast (x1.5 + 0.25 every
+// grow_every) below half the level that hurt, carefully (+grow_step) above it, so that next
+// to a steady foreground it saws just under the point where the foreground notices instead
+// of overshooting; once healthy for forget_after it forgets that level and grows fast back
+// to full speed (from the floor to four chunks in flight in three seconds). It
+// pauses while a signal is over its critical level or unreadable for longer than
+// fail_closed_after, and resumes by itself.
 class Controller {
  public:
   explicit Controller(ControllerConfig config);
@@ -83,7 +93,8 @@ class Controller {
  private:
   ControllerConfig config_;
   double level_;
-  std::optional<Clock::time_point> last_cut_, last_grow_;
+  std::optional<double> hurt_;  // the level at the last cut, until forgotten
+  std::optional<Clock::time_point> last_cut_, last_grow_, last_over_;
   std::map<std::string, Clock::time_point> unreadable_since_;  // by reading name
 };
 
@@ -132,6 +143,7 @@ struct ThrottleSnapshot {
   ThrottleState state = ThrottleState::kRunning;
   std::string reason;
   int in_flight = 0, allowed = 0;
+  double rate_cap = 0;  // rows/s the job is paced at (0: not paced)
   std::int64_t chunk_rows = 0;
   bool adaptive = false;  // chunk size steered toward a chunk time
   double throttled_seconds = 0;
@@ -163,6 +175,7 @@ class Throttle {
   void decide(Clock::time_point now);                     // mu_ held
   void account(Clock::time_point now);                    // mu_ held
   Clock::time_point earliest_start(Clock::time_point now) const;  // mu_ held
+  double rate_cap() const;                                        // mu_ held
 
   ThrottleOptions options_;
   mutable std::mutex mu_;
@@ -174,6 +187,12 @@ class Throttle {
   Decision decision_;
   int in_flight_ = 0;
   Clock::time_point rest_until_, rate_next_, accounted_at_;
+  // Rows finished in the last few seconds, and the rate seen while running free: a cut to
+  // share s paces the job at s x that rate. On a small server fewer chunks in flight do
+  // not mean fewer rows a second (two chunks keep two cores as busy as four), a paced
+  // rate does.
+  std::deque<std::pair<Clock::time_point, std::int64_t>> recent_;
+  double full_rate_ = 0;
   double throttled_seconds_ = 0;
   std::map<std::string, double> seconds_by_reason_;
 };

@@ -13,6 +13,7 @@
 # backfill verify in each hash method.
 #
 #   scripts/bench.sh [--rows N] [--rounds R] [--only copy|verify] [--micro]
+#   scripts/bench.sh --throttle [options of scripts/bench_throttle.sh]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,13 +21,17 @@ rows=5000000
 rounds=3
 micro=0
 only=all
+if [[ ${1:-} == --throttle ]]; then
+  shift
+  exec "$(dirname "$0")/bench_throttle.sh" "$@"
+fi
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --only) only=$2; shift 2 ;;
     --rows) rows=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
     --micro) micro=1; shift ;;
-    *) echo "usage: $0 [--rows N] [--rounds R] [--only copy|verify] [--micro]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--rows N] [--rounds R] [--only copy|verify] [--micro] | --throttle [...]" >&2; exit 2 ;;
   esac
 done
 

@@ -13,7 +13,7 @@ INSERT INTO users
 SELECT i,
        lower(f.name) || '.' || lower(l.name) || i || '@example.com',
        f.name, l.name,
-       timestamptz '2015-01-01 00:00:00+00' + (i * 271) * interval '1 second',
+       timestamptz '2015-01-01 00:00:00+00' + (i::bigint * 271) * interval '1 second',
        round((random() * 10000)::numeric, 2),
        CASE WHEN i % 10 = 0 THEN NULL
             ELSE jsonb_build_object('plan', (ARRAY['free','pro','team'])[1 + i % 3],
