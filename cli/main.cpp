@@ -62,6 +62,14 @@ int main(int argc, char** argv) {
   CLI::App* status = app.add_subcommand("status", "Show the jobs in a ledger");
   add_status_options(status, &status_opts);
 
+  UpdateOptions update_opts;
+  CLI::App* update = app.add_subcommand(
+      "update", "Fill columns of a live table in place, chunk by chunk: --set \"col = SQL\"");
+  add_update_options(update, &update_opts);
+  UpdateOptions plan_update_opts;
+  CLI::App* plan_update = plan->add_subcommand("update", "Plan an update: chunks and SQL");
+  add_update_options(plan_update, &plan_update_opts);
+
   ControlOptions control_opts;
   CLI::App* control = app.add_subcommand(
       "control", "Change a running job: pause, resume, rate, chunks in flight, chunk time");
@@ -83,6 +91,10 @@ int main(int argc, char** argv) {
     st = run_copy(copy_opts, ctx);
   } else if (verify->parsed()) {
     st = run_verify(verify_opts, ctx);
+  } else if (update->parsed()) {
+    st = run_update(update_opts, ctx);
+  } else if (plan_update->parsed()) {
+    st = run_plan_update(plan_update_opts);
   } else if (plan_verify->parsed()) {
     st = run_plan_verify(plan_verify_opts);
   } else if (plan->parsed()) {

@@ -20,7 +20,11 @@ void add_table_options(CLI::App* app, CopyOptions* o, bool required) {
   app->add_option("--map", o->request.maps, "\"target_column = source_column\" (repeatable)")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   app->add_option("--where", o->request.where, "SQL condition on the source rows");
-  app->add_option("--jobs", o->jobs, "Parallel readers and writers")
+  add_chunk_options(app, o);
+}
+
+void add_chunk_options(CLI::App* app, CopyOptions* o) {
+  app->add_option("--jobs", o->jobs, "Parallel connections each way")
       ->check(CLI::Range(1, kMaxJobs))
       ->capture_default_str();
   app->add_option_function<std::int64_t>(

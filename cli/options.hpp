@@ -18,6 +18,7 @@
 #include "drivers/postgres/connection.hpp"
 #include "drivers/postgres/copy_spec.hpp"
 #include "drivers/postgres/ledger.hpp"
+#include "drivers/postgres/update_spec.hpp"
 #include "engine/job_options.hpp"
 #include "engine/throttle_monitor.hpp"
 #include "engine/progress.hpp"
@@ -94,6 +95,10 @@ Result<std::chrono::milliseconds> parse_duration(const std::string& text,
 // The tables, columns, chunking and output options that copy and verify share.
 // `required`: false for plan, whose subcommands share these options and check them by hand.
 void add_table_options(CLI::App* app, CopyOptions* o, bool required = true);
+// The chunking and output options of every chunked job: --jobs, --chunk-rows, --report,
+// --progress, the timeouts and --max-retries.
+void add_chunk_options(CLI::App* app, CopyOptions* o);
+
 // Declares copy's options on `app` (used by copy and plan).
 void add_copy_options(CLI::App* app, CopyOptions* o, bool required = true);
 void add_verify_options(CLI::App* app, VerifyOptions* o, bool required = true);
@@ -168,6 +173,16 @@ Result<Connections> connect_both(const CopyOptions& o);
 
 // Declares the throttle options on `app` (copy).
 void add_throttle_options(CLI::App* app, ThrottleCliOptions* o);
+
+// What update takes: the table and its --set clauses, and the chunking, ledger, output and
+// throttle options of copy (`common.target` is the database; there is no source).
+struct UpdateOptions {
+  CopyOptions common;
+  pg::UpdateRequest request;
+};
+void add_update_options(CLI::App* app, UpdateOptions* o, bool required = true);
+Status run_update(const UpdateOptions& o, const RunContext& ctx);
+Status run_plan_update(const UpdateOptions& o);
 
 struct ControlOptions {
   std::string state;

@@ -178,6 +178,44 @@ std::string CopySpec::fingerprint_text() const {
   return f;
 }
 
+Status resolve_key(const TableInfo& S, const std::string& key_option,
+                   std::vector<std::string>* key, std::vector<std::string>* key_types) {
+  if (!key_option.empty()) {
+    BACKFILL_ASSIGN_OR_RETURN(*key, parse_identifier_list(key_option));
+    for (const auto& k : *key) {
+      const ColumnInfo* c = S.column(k);
+      if (!c)
+        return Status::invalid("--key: table " + S.display() + " has no column \"" + k + "\"");
+      if (!c->not_null) {
+        return Status::invalid("--key: column \"" + k + "\" of " + S.display() +
+                               " is nullable; a key column must be NOT NULL");
+      }
+    }
+    if (!S.has_unique_within(*key)) {
+      return Status::invalid("--key: no unique index of " + S.display() + " covers (" +
+                             join_quoted(*key) + "); a key must identify one row");
+    }
+  } else {
+    if (S.primary_key.empty()) {
+      return Status::invalid("table " + S.display() +
+                             " has no primary key; name NOT NULL columns with a unique index in "
+                             "--key");
+    }
+    *key = S.primary_key;
+  }
+  key_types->clear();
+  for (const auto& k : *key) {
+    const ColumnInfo* c = S.column(k);
+    if (!key_type_for(c->type_name)) {
+      return Status::invalid("key column \"" + k + "\" has type " + c->type +
+                             "; keyset chunking supports smallint, integer, bigint, numeric, "
+                             "text, varchar, char, uuid, date, timestamp and timestamptz");
+    }
+    key_types->push_back(c->type);
+  }
+  return Status::ok();
+}
+
 Result<CopySpec> plan_copy(PgConnection& src, PgConnection& tgt, const CopyRequest& req) {
   CopySpec spec;
   BACKFILL_ASSIGN_OR_RETURN(QualifiedName src_name, parse_qualified_name(req.table));
@@ -197,40 +235,7 @@ Result<CopySpec> plan_copy(PgConnection& src, PgConnection& tgt, const CopyReque
                            "database");
   }
 
-  // Key.
-  if (!req.key.empty()) {
-    BACKFILL_ASSIGN_OR_RETURN(spec.key, parse_identifier_list(req.key));
-    for (const auto& k : spec.key) {
-      const ColumnInfo* c = S.column(k);
-      if (!c)
-        return Status::invalid("--key: source table " + S.display() + " has no column \"" + k +
-                               "\"");
-      if (!c->not_null) {
-        return Status::invalid("--key: column \"" + k + "\" of " + S.display() +
-                               " is nullable; a key column must be NOT NULL");
-      }
-    }
-    if (!S.has_unique_within(spec.key)) {
-      return Status::invalid("--key: no unique index of " + S.display() + " covers (" +
-                             join_quoted(spec.key) + "); a key must identify one row");
-    }
-  } else {
-    if (S.primary_key.empty()) {
-      return Status::invalid("source table " + S.display() +
-                             " has no primary key; name NOT NULL columns with a unique index in "
-                             "--key");
-    }
-    spec.key = S.primary_key;
-  }
-  for (const auto& k : spec.key) {
-    const ColumnInfo* c = S.column(k);
-    if (!key_type_for(c->type_name)) {
-      return Status::invalid("key column \"" + k + "\" has type " + c->type +
-                             "; keyset chunking supports smallint, integer, bigint, numeric, "
-                             "text, varchar, char, uuid, date, timestamp and timestamptz");
-    }
-    spec.key_types.push_back(c->type);
-  }
+  BACKFILL_RETURN_IF_ERROR(resolve_key(S, req.key, &spec.key, &spec.key_types));
 
   // Maps: "dst = src_col".
   std::vector<std::pair<std::string, std::string>> maps;

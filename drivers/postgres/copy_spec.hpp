@@ -71,6 +71,11 @@ std::string key_range_predicate(const std::vector<std::string>& columns,
 Result<ConflictPolicy> parse_conflict_policy(const std::string& text, std::string* newer_column);
 const char* policy_name(ConflictPolicy p);
 
+// The key of a table: `key_option` (--key: NOT NULL columns covered by a unique index), or
+// its primary key; and their types, each one keyset chunking supports.
+Status resolve_key(const TableInfo& table, const std::string& key_option,
+                   std::vector<std::string>* key, std::vector<std::string>* key_types);
+
 // Preflight. `src` and `tgt` may be the same connection's database or not.
 Result<CopySpec> plan_copy(PgConnection& src, PgConnection& tgt, const CopyRequest& request);
 

@@ -1,0 +1,60 @@
+// Preflight and SQL for `backfill update`: a table's rows filled in place, chunk by chunk,
+// by --set "column = SQL expression". Each chunk is one
+//   UPDATE t AS s SET c = (e), ... WHERE <key in the chunk> [AND (--where)]
+//     AND (c IS DISTINCT FROM (e)::type OR ...)
+// so a rerun, or a row the application's dual writes already filled, changes nothing.
+// Preflight refuses, before anything is written: an unknown column, a key or generated
+// column, a column set twice, and an expression or --where that does not parse or does not
+// fit the column (the whole UPDATE is planned with EXPLAIN, which runs nothing).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "drivers/postgres/copy_spec.hpp"
+#include "engine/update_job.hpp"
+
+namespace backfill::pg {
+
+struct UpdateRequest {
+  std::string table;              // --table
+  std::string key;                // --key; empty: primary key
+  std::vector<std::string> sets;  // --set "column = SQL expression"
+  std::string where;              // --where: SQL
+};
+
+struct SetClause {
+  std::string column;
+  std::string type;  // the column's type, for the guard's cast
+  std::string expr;  // SQL, as given
+};
+
+struct UpdateSpec {
+  CopySpec keys;  // the table as both source and target: key, key types, walker SQL
+  std::vector<SetClause> sets;
+  std::string where;
+
+  std::string update_sql(const ChunkRange& range) const;
+  std::string fingerprint_text() const;
+};
+
+Result<UpdateSpec> plan_update(PgConnection& conn, const UpdateRequest& request);
+
+// The PostgreSQL UpdatedTable: one connection per updater, each chunk its own statement.
+class PgUpdatedTable final : public UpdatedTable {
+ public:
+  PgUpdatedTable(std::string dsn, SessionSettings settings, std::shared_ptr<const UpdateSpec> spec)
+      : dsn_(std::move(dsn)), settings_(std::move(settings)), spec_(std::move(spec)) {}
+  Result<std::unique_ptr<ChunkUpdater>> open_updater() override;
+  Result<std::unique_ptr<KeyWalker>> open_walker() override;
+  std::optional<std::int64_t> estimated_rows() const override {
+    return spec_->keys.source.estimated_rows;
+  }
+
+ private:
+  std::string dsn_;
+  SessionSettings settings_;
+  std::shared_ptr<const UpdateSpec> spec_;
+};
+
+}  // namespace backfill::pg

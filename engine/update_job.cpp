@@ -1,0 +1,183 @@
+#include "engine/update_job.hpp"
+
+#include <oneapi/tbb/flow_graph.h>
+#include <oneapi/tbb/task_arena.h>
+
+#include <algorithm>
+#include <mutex>
+#include <semaphore>
+#include <thread>
+
+#include "engine/claim_loop.hpp"
+#include "engine/io_pool.hpp"
+
+namespace backfill {
+namespace {
+
+namespace flow = oneapi::tbb::flow;
+
+constexpr int kPlanAheadPerJob = 4;
+
+struct UpdateItem {
+  Chunk chunk;
+  Clock::time_point started;
+  std::int64_t changed = 0;
+  bool split = false;
+  Status status;
+};
+using Work = std::shared_ptr<UpdateItem>;
+
+}  // namespace
+
+Result<UpdateJobStats> run_update_job(UpdatedTable& table, Ledger& ledger,
+                                      const ChunkJobOptions& options) {
+  const int jobs = std::max(1, options.jobs);
+  std::vector<std::unique_ptr<ChunkUpdater>> updaters;
+  for (int i = 0; i < jobs; ++i) {
+    BACKFILL_ASSIGN_OR_RETURN(auto u, table.open_updater());
+    updaters.push_back(std::move(u));
+  }
+  BACKFILL_ASSIGN_OR_RETURN(std::unique_ptr<KeyWalker> walker, table.open_walker());
+  BACKFILL_ASSIGN_OR_RETURN(LedgerProgress before, ledger.progress());
+
+  UpdateJobStats stats;
+  std::mutex mu;  // guards stats (tally is serial; the printer reads)
+  std::atomic<std::int64_t> retries{0}, splits{0};
+  std::atomic<int> in_flight{0};
+  std::atomic<bool> failing{false}, give_up{false};
+  auto interrupted = [&] { return options.interrupt != nullptr && options.interrupt->load(); };
+  auto on_retry = [&](const Status&) { ++retries; };
+
+  // A chunk whose statement timed out goes back as two halves; false when it cannot be
+  // split (one row), and the timeout is retried like any transient error.
+  auto split_on_timeout = [&](UpdateItem& w, const Status& st) {
+    if (st.kind() != ErrorKind::kTimeout) return false;
+    auto halver = table.open_walker();
+    if (!halver.ok()) return false;
+    auto mid = halver.value()->split_point(w.chunk.range);
+    if (!mid.ok() || !mid.value() || !ledger.split(w.chunk, *mid.value()).is_ok()) return false;
+    w.split = true;
+    ++splits;
+    if (options.throttle) options.throttle->chunk_timed_out();
+    return true;
+  };
+  IoPool<ChunkUpdater, UpdateItem> pool(std::move(updaters), [&](ChunkUpdater& u,
+                                                                 UpdateItem& w) {
+    w.status = run_with_retry(
+        options.retry, &give_up,
+        [&]() -> Status {
+          auto n = u.update(w.chunk.range);
+          if (!n.ok() && split_on_timeout(w, n.status())) return Status::ok();
+          if (!n.ok()) return n.status();
+          w.changed = n.value();
+          return Status::ok();
+        },
+        [&] { return u.reset(); }, on_retry);
+    if (w.status.is_ok() && !w.split) {
+      w.status = run_with_retry(
+          options.retry, &give_up,
+          [&] { return ledger.complete(w.chunk, ChunkResult::of_rows(w.changed)); },
+          [] { return Status::ok(); }, on_retry);
+    }
+  });
+
+  std::counting_semaphore<> tokens(2 * jobs);
+  const auto started = Clock::now();
+  auto elapsed = [&] { return Seconds(Clock::now() - started).count(); };
+  ProgressPrinter printer(options.progress, options.progress_out);
+  LedgerProgress view = before;
+  std::int64_t rows_done_before = before.rows_done;
+  printer.start([&] {
+    std::lock_guard lock(mu);
+    ProgressSnapshot s;
+    // Progress is in chunks of the key range: rows changed is not how far along it is.
+    s.rows_this_run = stats.rows;
+    s.rows = rows_done_before + stats.rows;
+    s.chunks_done = before.chunks_done + stats.chunks;
+    s.chunks_planned = view.chunks_planned;
+    s.plan_done = view.plan_done;
+    s.in_flight = in_flight.load();
+    s.retries = retries.load();
+    s.seconds = elapsed();
+    s.state = interrupted() ? "stopping" : "updating";
+    describe_throttle(options.throttle, &s);
+    return s;
+  });
+
+  const int cores = std::max(2, static_cast<int>(std::thread::hardware_concurrency()));
+  oneapi::tbb::task_arena arena(cores);
+  std::unique_ptr<flow::graph> g;
+  std::unique_ptr<flow::async_node<Work, Work>> update_node;
+  std::unique_ptr<flow::function_node<Work, flow::continue_msg>> tally_node;
+  arena.execute([&] {
+    g = std::make_unique<flow::graph>();
+    update_node = std::make_unique<flow::async_node<Work, Work>>(
+        *g, flow::unlimited, [&](const Work& w, decltype(pool)::Gateway& gw) {
+          gw.reserve_wait();
+          pool.submit(w, &gw);
+        });
+    tally_node = std::make_unique<flow::function_node<Work, flow::continue_msg>>(
+        *g, flow::serial, [&](const Work& w) {
+          {
+            std::lock_guard lock(mu);
+            if (!w->status.is_ok()) {
+              if (stats.error.is_ok())
+                stats.error = w->status.with_context("chunk " + std::to_string(w->chunk.id));
+              failing = give_up = true;
+              (void)ledger.release(w->chunk);
+            } else if (!w->split) {
+              ++stats.chunks;
+              stats.rows += w->changed;
+            }
+          }
+          if (options.throttle) {
+            // The sizer steers the chunk's size in rows, not the rows it changed (a rerun
+            // changes none); the current size stands in for the chunk's planned rows.
+            const bool done = w->status.is_ok() && !w->split;
+            options.throttle->finished(done ? options.throttle->chunk_rows() : 0,
+                                       Clock::now() - w->started);
+          }
+          --in_flight;
+          tokens.release();
+          return flow::continue_msg{};
+        });
+    flow::make_edge(*update_node, *tally_node);
+  });
+
+  ClaimLoop loop{ledger,        *walker, options.chunk_rows, kPlanAheadPerJob * jobs,
+                 options.retry, options.interrupt, tokens, options.throttle};
+  Status claim_status = loop.run(
+      [&] { return interrupted() || failing.load(); },
+      [&](Chunk c) {
+        auto w = std::make_shared<UpdateItem>();
+        w->chunk = std::move(c);
+        w->started = Clock::now();
+        ++in_flight;
+        arena.execute([&] { update_node->try_put(w); });
+      },
+      on_retry,
+      [&](const LedgerProgress& p) {
+        std::lock_guard lock(mu);
+        view = p;
+      });
+  arena.execute([&] { g->wait_for_all(); });
+  pool.shutdown();
+  printer.stop();
+
+  std::lock_guard lock(mu);
+  if (!claim_status.is_ok() && stats.error.is_ok()) stats.error = claim_status;
+  stats.retries = retries.load();
+  stats.splits = splits.load();
+  stats.seconds = elapsed();
+  if (!stats.error.is_ok()) {
+    stats.outcome = JobOutcome::kFailed;
+  } else if (interrupted()) {
+    stats.outcome = JobOutcome::kInterrupted;
+    stats.error = Status::interrupted("interrupted");
+  }
+  if (auto p = ledger.progress(); p.ok()) stats.ledger = p.value();
+  (void)ledger.finish(stats.outcome, stats.error.message());
+  return stats;
+}
+
+}  // namespace backfill
