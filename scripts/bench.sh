@@ -12,7 +12,7 @@
 # parallel (pgcopydb's compare), md5(string_agg(row::text ORDER BY key)) on both, and
 # backfill verify in each hash method.
 #
-#   scripts/bench.sh [--rows N] [--rounds R] [--only copy|verify] [--micro]
+#   scripts/bench.sh [--rows N] [--rounds R] [--only copy|verify|update] [--micro]
 #   scripts/bench.sh --throttle [options of scripts/bench_throttle.sh]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,7 +31,7 @@ while [[ $# -gt 0 ]]; do
     --rows) rows=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
     --micro) micro=1; shift ;;
-    *) echo "usage: $0 [--rows N] [--rounds R] [--only copy|verify] [--micro] | --throttle [...]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--rows N] [--rounds R] [--only copy|verify|update] [--micro] | --throttle [...]" >&2; exit 2 ;;
   esac
 done
 
@@ -127,7 +127,7 @@ compare() {
 }
 
 declare -A fn before
-if [[ $only != verify ]]; then
+if [[ $only == all || $only == copy ]]; then
   fn=(["psql pipe"]=run_psql_pipe ["INSERT SELECT"]=run_insert_select
       ["pgcopydb"]=run_pgcopydb ["backfill copy"]=run_backfill)
   before=(["psql pipe"]=reset_target ["INSERT SELECT"]=reset_target ["pgcopydb"]=reset_target
@@ -140,7 +140,7 @@ if [[ $only != verify ]]; then
   echo
 fi
 
-if [[ $only != copy ]]; then
+if [[ $only == all || $only == verify ]]; then
   # Identical tables: the target filled by one backfill copy.
   reset_target
   run_backfill
@@ -167,6 +167,34 @@ if [[ $only != copy ]]; then
   before=()
   compare "verify of identical tables" "count+sum(hashtext)" "COPY out both, parallel" \
     "count+sum(hashtext)" "md5(string_agg)" "verify push-down" "verify streamed"
+fi
+
+if [[ $only == all || $only == update ]]; then
+  # The expand/contract backfill of a new column, on a fresh copy of users each time.
+  reset_update() {
+    psql -X -q "$src" -v ON_ERROR_STOP=1 -c "DROP TABLE IF EXISTS users_u" \
+      -c "DROP SCHEMA IF EXISTS backfill CASCADE" \
+      -c "CREATE TABLE users_u AS SELECT *, NULL::text AS email_address FROM users" \
+      -c "ALTER TABLE users_u ADD PRIMARY KEY (id)" -c "VACUUM ANALYZE users_u" -c "CHECKPOINT" 2>/dev/null
+  }
+  check_update() {
+    local n
+    n=$(psql -X -At "$src" -c "SELECT count(*) FROM users_u WHERE email_address IS DISTINCT FROM lower(email)")
+    [[ $n == 0 ]] || { echo "bench: $1 left $n rows unfilled" >&2; exit 1; }
+  }
+  u_single() {
+    psql -X -q "$src" -c "UPDATE users_u SET email_address = lower(email)"
+    check_update "one UPDATE"
+  }
+  u_backfill() {
+    "$bin" update --target "$src" --table users_u --set "email_address = lower(email)" \
+      --progress none >"$work/update.out" 2>&1 || { cat "$work/update.out" >&2; exit 1; }
+    check_update "backfill update"
+  }
+  fn=(["one UPDATE statement"]=u_single ["backfill update"]=u_backfill)
+  before=(["one UPDATE statement"]=reset_update ["backfill update"]=reset_update)
+  compare "update of a new column (email_address = lower(email))" "one UPDATE statement" \
+    "one UPDATE statement" "backfill update"
 fi
 
 if [[ $micro -eq 1 ]]; then
