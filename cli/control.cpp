@@ -36,8 +36,8 @@ Status run_control(const ControlOptions& o) {
                  "updated_at = now() WHERE name = $1 RETURNING paused, coalesce(max_rate::text, "
                  "'none'), coalesce(max_jobs::text, 'as started'), coalesce(chunk_time_ms::text, "
                  "'as started')",
-                 {o.job, o.pause ? "true" : "false", o.resume ? "true" : "false",
-                  opt(o.max_rate), opt(o.jobs), opt(o.chunk_time_ms)}));
+                 {o.job, o.pause ? "true" : "false", o.resume ? "true" : "false", opt(o.max_rate),
+                  opt(o.jobs), opt(o.chunk_time_ms)}));
   if (r.rows() == 0) return Status::invalid("no job named '" + o.job + "' in the ledger");
   std::printf("job %s: %s, max rate %s rows/s, jobs %s, chunk time %s ms\n", o.job.c_str(),
               r.boolean(0, 0) ? "paused" : "running", r.text(0, 1).c_str(), r.text(0, 2).c_str(),

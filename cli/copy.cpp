@@ -11,9 +11,7 @@
 #include "engine/report.hpp"
 
 namespace backfill::cli {
-namespace {
-
-}  // namespace
+namespace {}  // namespace
 
 Result<Connections> connect_both(const CopyOptions& o) {
   BACKFILL_RETURN_IF_ERROR(pg::check_dsn(o.source).with_context("--source"));

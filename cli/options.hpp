@@ -20,9 +20,9 @@
 #include "drivers/postgres/ledger.hpp"
 #include "drivers/postgres/update_spec.hpp"
 #include "engine/job_options.hpp"
-#include "engine/throttle_monitor.hpp"
 #include "engine/progress.hpp"
 #include "engine/status.hpp"
+#include "engine/throttle_monitor.hpp"
 
 namespace backfill::cli {
 

@@ -81,12 +81,14 @@ Status run_plan_verify(const VerifyOptions& vo) {
       auto ranges, first_chunks(o, std::shared_ptr<const pg::CopySpec>(spec, &spec->copy)));
   print_first_chunks(ranges);
   if (!ranges.empty()) {
-    std::printf("  per chunk, source:\n    %s\n",
-                (streamed ? spec->source_stream_sql(ranges[0], false) : spec->source_digest_sql(ranges[0]))
-                    .c_str());
-    std::printf("  per chunk, target:\n    %s\n",
-                (streamed ? spec->target_stream_sql(ranges[0], false) : spec->target_digest_sql(ranges[0]))
-                    .c_str());
+    std::printf(
+        "  per chunk, source:\n    %s\n",
+        (streamed ? spec->source_stream_sql(ranges[0], false) : spec->source_digest_sql(ranges[0]))
+            .c_str());
+    std::printf(
+        "  per chunk, target:\n    %s\n",
+        (streamed ? spec->target_stream_sql(ranges[0], false) : spec->target_digest_sql(ranges[0]))
+            .c_str());
   }
   std::printf("nothing was written\n");
   return Status::ok();

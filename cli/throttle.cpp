@@ -60,8 +60,8 @@ Result<ThrottleSetup> prepare_throttle(const CopyOptions& o, const pg::CopySpec&
   const bool same_server = server_of(spec.source.database) == server_of(spec.target.database);
   const bool same_database = spec.source.database == spec.target.database;
   pg::ProbeLimits target_limits = limits, source_limits = limits;
-  (t.throttle_query_on == "source" && !same_server ? source_limits : target_limits)
-      .throttle_query = t.throttle_query;
+  (t.throttle_query_on == "source" && !same_server ? source_limits : target_limits).throttle_query =
+      t.throttle_query;
   target_limits.throttle_query_max = source_limits.throttle_query_max = t.throttle_query_max;
   std::vector<std::string> target_tables{spec.target.quoted()};
   if (same_database && spec.source.quoted() != spec.target.quoted())
@@ -82,8 +82,8 @@ Result<ThrottleSetup> prepare_throttle(const CopyOptions& o, const pg::CopySpec&
 }
 
 Result<std::unique_ptr<JobThrottle>> JobThrottle::start(ThrottleSetup setup,
-                                                       const std::string& state_dsn,
-                                                       const std::string& job) {
+                                                        const std::string& state_dsn,
+                                                        const std::string& job) {
   std::unique_ptr<JobThrottle> t(new JobThrottle(setup.options));
   BACKFILL_ASSIGN_OR_RETURN(t->control_, pg::PgJobControl::connect(state_dsn, job));
   pg::PgJobControl* control = t->control_.get();

@@ -63,7 +63,8 @@ Status run_plan_update(const UpdateOptions& o) {
   if (spec.keys.source.estimated_rows) {
     std::printf("  rows:        ~%s\n", with_thousands(*spec.keys.source.estimated_rows).c_str());
   }
-  std::printf("  per chunk:   %s\n", spec.update_sql(ChunkRange{{Key{"<lo>"}}, {Key{"<hi>"}}}).c_str());
+  std::printf("  per chunk:   %s\n",
+              spec.update_sql(ChunkRange{{Key{"<lo>"}}, {Key{"<hi>"}}}).c_str());
   std::printf("plan only: nothing was written\n");
   return Status::ok();
 }
@@ -73,9 +74,8 @@ Status run_update(const UpdateOptions& o, const RunContext& ctx) {
   const pg::UpdateSpec& spec = *prepared.spec;
   CopyOptions common = o.common;
   common.source = common.target;
-  BACKFILL_ASSIGN_OR_RETURN(
-      ThrottleSetup throttle_setup,
-      prepare_throttle(common, spec.keys, *prepared.conn, *prepared.conn));
+  BACKFILL_ASSIGN_OR_RETURN(ThrottleSetup throttle_setup,
+                            prepare_throttle(common, spec.keys, *prepared.conn, *prepared.conn));
   auto settings = session_settings(o.common);
   const std::string state_dsn = o.common.state.empty() ? o.common.target : o.common.state;
   auto ledger_or = pg::PgLedger::connect(state_dsn, settings);
@@ -86,8 +86,8 @@ Status run_update(const UpdateOptions& o, const RunContext& ctx) {
   job.command = "update";
   job.name = o.common.job.empty() ? "update:" + spec.keys.source.display() : o.common.job;
   job.fingerprint = hex64(hash64(spec.fingerprint_text()));
-  job.description = "update " + spec.keys.source.display() + " (" +
-                    pg::describe_dsn(o.common.target) + ")";
+  job.description =
+      "update " + spec.keys.source.display() + " (" + pg::describe_dsn(o.common.target) + ")";
   for (const auto& s : spec.sets) job.description += ", set " + s.column;
   job.chunk_rows = o.common.chunk_rows;
   ledger->set_estimated_rows(spec.keys.source.estimated_rows);
@@ -127,8 +127,8 @@ Status run_update(const UpdateOptions& o, const RunContext& ctx) {
       .add("rows_total", stats.ledger.rows_done)
       .add("chunks_total", stats.ledger.chunks_done)
       .add("seconds", stats.seconds)
-      .add("rows_per_second", stats.seconds > 0 ? static_cast<double>(stats.rows) / stats.seconds
-                                                : 0.0)
+      .add("rows_per_second",
+           stats.seconds > 0 ? static_cast<double>(stats.rows) / stats.seconds : 0.0)
       .add("throttled_seconds", throttled.throttled_seconds)
       .add_raw("throttled_by", throttled_by(throttled))
       .add("retries", stats.retries)
@@ -137,7 +137,8 @@ Status run_update(const UpdateOptions& o, const RunContext& ctx) {
       .add("chunk_rows", throttled.chunk_rows)
       .add("table", spec.keys.source.display());
   if (!stats.error.is_ok()) report.add("error", stats.error.message());
-  if (!o.common.report.empty()) BACKFILL_RETURN_IF_ERROR(write_report(o.common.report, report.str()));
+  if (!o.common.report.empty())
+    BACKFILL_RETURN_IF_ERROR(write_report(o.common.report, report.str()));
   std::printf("%s: %s rows changed in %s chunks, %.1f s, %lld retries%s\n",
               outcome_name(stats.outcome), with_thousands(stats.rows).c_str(),
               with_thousands(stats.chunks).c_str(), stats.seconds,

@@ -1,7 +1,7 @@
 // The claim loop shared by every chunked job: one chunk claimed from the ledger per free
-// token and the throttle's admission, retried like any transient failure, and handed to the job's graph; the ledger's
-// totals refreshed for progress once a second. Runs on the calling thread, which is the
-// only thread that claims. Not thread-safe; one loop per job run.
+// token and the throttle's admission, retried like any transient failure, and handed to the job's
+// graph; the ledger's totals refreshed for progress once a second. Runs on the calling thread,
+// which is the only thread that claims. Not thread-safe; one loop per job run.
 #pragma once
 
 #include <atomic>
@@ -24,7 +24,7 @@ struct ClaimLoop {
   const RetryPolicy& retry;
   const std::atomic<bool>* interrupt;
   std::counting_semaphore<>& tokens;  // released by the job when a chunk is finished
-  Throttle* throttle = nullptr;  // admits each chunk and sizes it; the job reports it finished
+  Throttle* throttle = nullptr;       // admits each chunk and sizes it; the job reports it finished
 
   // Claims until nothing is left for this worker or `stop()` says so. Returns the error of a
   // claim that failed for good.

@@ -203,8 +203,7 @@ Result<CopyJobStats> run_copy_job(Source& source, Sink& sink, Ledger& ledger,
             (void)ledger.release(w->chunk);
           }
           if (options.throttle) {
-            options.throttle->finished(w->status.is_ok() ? w->rows : 0,
-                                       Clock::now() - w->started);
+            options.throttle->finished(w->status.is_ok() ? w->rows : 0, Clock::now() - w->started);
           }
           --in_flight;
           tokens.release();
@@ -215,8 +214,8 @@ Result<CopyJobStats> run_copy_job(Source& source, Sink& sink, Ledger& ledger,
     flow::make_edge(*write_node, *commit_node);
   });
 
-  ClaimLoop loop{ledger,        *walker, options.chunk_rows, kPlanAheadPerJob * jobs,
-                 options.retry, interrupt, tokens,            options.throttle};
+  ClaimLoop loop{ledger,    *walker, options.chunk_rows, kPlanAheadPerJob * jobs, options.retry,
+                 interrupt, tokens,  options.throttle};
   Status claim_status = loop.run([&] { return interrupted() || failing.load(); },
                                  [&](Chunk c) {
                                    auto w = std::make_shared<WorkItem>();

@@ -32,8 +32,8 @@ inline void describe_throttle(const Throttle* throttle, ProgressSnapshot* s) {
   if (t.state != ThrottleState::kRunning) {
     s->throttle = std::string(throttle_state_name(t.state)) + ": " + t.reason;
   } else if (t.rate_cap > 0) {
-    s->throttle = "paced: max rate " + with_thousands(static_cast<std::int64_t>(t.rate_cap)) +
-                  " rows/s";
+    s->throttle =
+        "paced: max rate " + with_thousands(static_cast<std::int64_t>(t.rate_cap)) + " rows/s";
   }
 }
 

@@ -29,10 +29,10 @@ struct ProgressSnapshot {
   bool plan_done = false;
   int in_flight = 0;
   std::int64_t retries = 0;
-  double seconds = 0;  // this run
-  std::string state;   // "copying", "stopping", ...
+  double seconds = 0;           // this run
+  std::string state;            // "copying", "stopping", ...
   std::int64_t chunk_rows = 0;  // the current chunk size, when it adapts (0: not shown)
-  std::string throttle;  // "throttled: <why>" or "paused: <why>"; empty when running free
+  std::string throttle;         // "throttled: <why>" or "paused: <why>"; empty when running free
 };
 
 // "1,234,567"

@@ -60,10 +60,14 @@ void append_numeric(std::string_view b, std::string* out) {
   }
   const auto kept = static_cast<std::uint16_t>(end - first);
   const auto w = static_cast<std::uint16_t>(weight);
-  const char head[8] = {static_cast<char>(kept >> 8), static_cast<char>(kept),
-                        static_cast<char>(w >> 8),    static_cast<char>(w),
-                        static_cast<char>(sign >> 8), static_cast<char>(sign),
-                        0,                            0};  // display scale: not the value
+  const char head[8] = {static_cast<char>(kept >> 8),
+                        static_cast<char>(kept),
+                        static_cast<char>(w >> 8),
+                        static_cast<char>(w),
+                        static_cast<char>(sign >> 8),
+                        static_cast<char>(sign),
+                        0,
+                        0};  // display scale: not the value
   const auto n = static_cast<std::uint32_t>(8 + 2 * kept);
   const char tag[5] = {kValueTag, static_cast<char>(n >> 24), static_cast<char>(n >> 16),
                        static_cast<char>(n >> 8), static_cast<char>(n)};

@@ -109,8 +109,8 @@ Decision Controller::update(Clock::time_point now, const std::vector<Reading>& r
     if (hurt_ && last_over_ && now - *last_over_ >= config_.forget_after) hurt_.reset();
     if (!last_grow_ || now - *last_grow_ >= config_.grow_every) {
       const bool careful = hurt_ && level_ >= *hurt_ * 0.5;
-      level_ = std::min(config_.max_level, careful ? level_ + config_.grow_step
-                                                   : level_ * config_.grow_factor + 0.25);
+      level_ = std::min(config_.max_level,
+                        careful ? level_ + config_.grow_step : level_ * config_.grow_factor + 0.25);
       last_grow_ = now;
     }
     d.state = level_ < config_.max_level ? ThrottleState::kThrottled : ThrottleState::kRunning;
@@ -137,8 +137,8 @@ void ChunkSizer::observe(std::int64_t rows, Seconds took) {
     const auto current = static_cast<double>(rows_);
     next = std::clamp(estimate, current / config_.max_growth, current * config_.max_growth);
   }
-  rows_ = std::clamp(static_cast<std::int64_t>(std::llround(next)), config_.min_rows,
-                     config_.max_rows);
+  rows_ =
+      std::clamp(static_cast<std::int64_t>(std::llround(next)), config_.min_rows, config_.max_rows);
 }
 
 Throttle::Throttle(ThrottleOptions options, Clock::time_point now)
@@ -255,9 +255,9 @@ void Throttle::finished(std::int64_t rows, Seconds took) {
   // after the fact (a chunk's rows are known only once it is read), with a second of credit.
   const double cap = rate_cap();
   if (cap > 0 && rows > 0) {
-    rate_next_ = std::max(rate_next_, now - std::chrono::seconds(1)) +
-                 std::chrono::duration_cast<Clock::duration>(
-                     Seconds(static_cast<double>(rows) / cap));
+    rate_next_ =
+        std::max(rate_next_, now - std::chrono::seconds(1)) +
+        std::chrono::duration_cast<Clock::duration>(Seconds(static_cast<double>(rows) / cap));
   } else if (decision_.duty < 1) {  // no rate known yet: rest after each chunk instead
     const auto rest = took * (1 / decision_.duty - 1);
     rest_until_ = std::max(rest_until_, now + std::chrono::duration_cast<Clock::duration>(rest));

@@ -7,11 +7,11 @@
 // the claim loop waits on it, the commit stage tells it what each chunk took.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
-#include <deque>
 #include <cstdint>
-#include <algorithm>
+#include <deque>
 #include <functional>
 #include <limits>
 #include <map>
@@ -29,13 +29,13 @@ constexpr double kNoLimit = std::numeric_limits<double>::infinity();
 
 // One signal of one database at one moment.
 struct Reading {
-  std::string where;             // "source", "target", or "" for a local signal
-  std::string signal;            // "active backends", "replication lag", "pause file", ...
-  std::optional<double> value;   // nullopt: could not be read, `error` says why
+  std::string where;            // "source", "target", or "" for a local signal
+  std::string signal;           // "active backends", "replication lag", "pause file", ...
+  std::optional<double> value;  // nullopt: could not be read, `error` says why
   std::string error;
-  double limit = kNoLimit;       // above it: cut chunks in flight
-  double critical = kNoLimit;    // above it: pause
-  std::string unit;              // printed after values: "", " s", " MB/s", "x"
+  double limit = kNoLimit;     // above it: cut chunks in flight
+  double critical = kNoLimit;  // above it: pause
+  std::string unit;            // printed after values: "", " s", " MB/s", "x"
 
   std::string name() const { return where.empty() ? signal : where + " " + signal; }
   bool over_limit() const { return value && *value > limit; }
@@ -56,14 +56,14 @@ enum class ThrottleState { kRunning, kThrottled, kPaused };
 const char* throttle_state_name(ThrottleState s);
 
 struct ControllerConfig {
-  double max_level = 4;                      // chunks in flight when all is healthy
-  double min_level = 1.0 / 16;               // below 1: one chunk, then a rest (duty cycle)
-  Seconds grow_every{0.5};                   // healthy for this long: grow once
-  double grow_factor = 1.5;                  // fast growth: level x this + 0.25 per step
-  double grow_step = 0.125;                  // careful growth near the level that hurt
-  Seconds forget_after{2.0};                 // healthy this long: forget the level that hurt
-  Seconds cut_cooldown{1.0};                 // one cut per signal's reaction time
-  Seconds fail_closed_after{3.0};            // unreadable for longer: over its limit
+  double max_level = 4;            // chunks in flight when all is healthy
+  double min_level = 1.0 / 16;     // below 1: one chunk, then a rest (duty cycle)
+  Seconds grow_every{0.5};         // healthy for this long: grow once
+  double grow_factor = 1.5;        // fast growth: level x this + 0.25 per step
+  double grow_step = 0.125;        // careful growth near the level that hurt
+  Seconds forget_after{2.0};       // healthy this long: forget the level that hurt
+  Seconds cut_cooldown{1.0};       // one cut per signal's reaction time
+  Seconds fail_closed_after{3.0};  // unreadable for longer: over its limit
 };
 
 struct Decision {
@@ -99,11 +99,11 @@ class Controller {
 };
 
 struct ChunkSizerConfig {
-  Seconds target{0.5};            // --chunk-time
+  Seconds target{0.5};  // --chunk-time
   std::int64_t min_rows = 100;
   std::int64_t max_rows = 2'000'000;
-  double max_growth = 2.0;        // per chunk
-  double far_over = 2.0;          // a chunk over target x this: cut straight to the estimate
+  double max_growth = 2.0;  // per chunk
+  double far_over = 2.0;    // a chunk over target x this: cut straight to the estimate
 };
 
 // Steers chunk size toward the target chunk time from what finished chunks took.
@@ -172,8 +172,8 @@ class Throttle {
   ThrottleSnapshot snapshot() const;
 
  private:
-  void decide(Clock::time_point now);                     // mu_ held
-  void account(Clock::time_point now);                    // mu_ held
+  void decide(Clock::time_point now);                             // mu_ held
+  void account(Clock::time_point now);                            // mu_ held
   Clock::time_point earliest_start(Clock::time_point now) const;  // mu_ held
   double rate_cap() const;                                        // mu_ held
 

@@ -61,8 +61,7 @@ Result<UpdateJobStats> run_update_job(UpdatedTable& table, Ledger& ledger,
     if (options.throttle) options.throttle->chunk_timed_out();
     return true;
   };
-  IoPool<ChunkUpdater, UpdateItem> pool(std::move(updaters), [&](ChunkUpdater& u,
-                                                                 UpdateItem& w) {
+  IoPool<ChunkUpdater, UpdateItem> pool(std::move(updaters), [&](ChunkUpdater& u, UpdateItem& w) {
     w.status = run_with_retry(
         options.retry, &give_up,
         [&]() -> Status {
@@ -144,22 +143,27 @@ Result<UpdateJobStats> run_update_job(UpdatedTable& table, Ledger& ledger,
     flow::make_edge(*update_node, *tally_node);
   });
 
-  ClaimLoop loop{ledger,        *walker, options.chunk_rows, kPlanAheadPerJob * jobs,
-                 options.retry, options.interrupt, tokens, options.throttle};
-  Status claim_status = loop.run(
-      [&] { return interrupted() || failing.load(); },
-      [&](Chunk c) {
-        auto w = std::make_shared<UpdateItem>();
-        w->chunk = std::move(c);
-        w->started = Clock::now();
-        ++in_flight;
-        arena.execute([&] { update_node->try_put(w); });
-      },
-      on_retry,
-      [&](const LedgerProgress& p) {
-        std::lock_guard lock(mu);
-        view = p;
-      });
+  ClaimLoop loop{ledger,
+                 *walker,
+                 options.chunk_rows,
+                 kPlanAheadPerJob * jobs,
+                 options.retry,
+                 options.interrupt,
+                 tokens,
+                 options.throttle};
+  Status claim_status = loop.run([&] { return interrupted() || failing.load(); },
+                                 [&](Chunk c) {
+                                   auto w = std::make_shared<UpdateItem>();
+                                   w->chunk = std::move(c);
+                                   w->started = Clock::now();
+                                   ++in_flight;
+                                   arena.execute([&] { update_node->try_put(w); });
+                                 },
+                                 on_retry,
+                                 [&](const LedgerProgress& p) {
+                                   std::lock_guard lock(mu);
+                                   view = p;
+                                 });
   arena.execute([&] { g->wait_for_all(); });
   pool.shutdown();
   printer.stop();

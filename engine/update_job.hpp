@@ -38,12 +38,12 @@ class UpdatedTable {
 struct UpdateJobStats {
   JobOutcome outcome = JobOutcome::kOk;
   Status error;
-  std::int64_t rows = 0;     // rows changed by this run
-  std::int64_t chunks = 0;   // finished by this run
+  std::int64_t rows = 0;    // rows changed by this run
+  std::int64_t chunks = 0;  // finished by this run
   std::int64_t retries = 0;
-  std::int64_t splits = 0;   // chunks that timed out and went back as two halves
+  std::int64_t splits = 0;  // chunks that timed out and went back as two halves
   double seconds = 0;
-  LedgerProgress ledger;     // the job as a whole, at the end
+  LedgerProgress ledger;  // the job as a whole, at the end
 };
 
 Result<UpdateJobStats> run_update_job(UpdatedTable& table, Ledger& ledger,

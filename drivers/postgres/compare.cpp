@@ -89,9 +89,9 @@ class PgComparer final : public ChunkComparer {
     if (c.source == c.target) return c;
     // Only a mismatching chunk's (key, row hash) lists travel.
     const std::size_t k = spec_->copy.key.size();
-    auto [sh, th] = on_both_sides(
-        [&] { return keyed_hashes(*src_, spec_->source_rows_sql(range), k); },
-        [&] { return keyed_hashes(*tgt_, spec_->target_rows_sql(range), k); });
+    auto [sh, th] =
+        on_both_sides([&] { return keyed_hashes(*src_, spec_->source_rows_sql(range), k); },
+                      [&] { return keyed_hashes(*tgt_, spec_->target_rows_sql(range), k); });
     BACKFILL_ASSIGN_OR_RETURN(auto s, std::move(sh));
     BACKFILL_ASSIGN_OR_RETURN(auto t, std::move(th));
     c.differences = diff_rows(std::move(s), std::move(t));

@@ -178,8 +178,8 @@ std::string CopySpec::fingerprint_text() const {
   return f;
 }
 
-Status resolve_key(const TableInfo& S, const std::string& key_option,
-                   std::vector<std::string>* key, std::vector<std::string>* key_types) {
+Status resolve_key(const TableInfo& S, const std::string& key_option, std::vector<std::string>* key,
+                   std::vector<std::string>* key_types) {
   if (!key_option.empty()) {
     BACKFILL_ASSIGN_OR_RETURN(*key, parse_identifier_list(key_option));
     for (const auto& k : *key) {

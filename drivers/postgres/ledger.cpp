@@ -88,7 +88,8 @@ Result<std::unique_ptr<PgJobControl>> PgJobControl::connect(const std::string& d
       new PgJobControl(std::move(conn), job, std::string(host) + ":" + std::to_string(getpid())));
 }
 
-Result<RuntimeControl> PgJobControl::heartbeat(const ThrottleSnapshot& s, const std::string& state) {
+Result<RuntimeControl> PgJobControl::heartbeat(const ThrottleSnapshot& s,
+                                               const std::string& state) {
   if (!conn_->healthy()) BACKFILL_RETURN_IF_ERROR(conn_->reconnect());
   BACKFILL_RETURN_IF_ERROR(conn_->exec(
       "INSERT INTO backfill.workers AS w (job, worker, state, reason, chunk_rows, in_flight, "
@@ -100,10 +101,10 @@ Result<RuntimeControl> PgJobControl::heartbeat(const ThrottleSnapshot& s, const 
       {job_, worker_, state.empty() ? throttle_state_name(s.state) : state, s.reason,
        std::to_string(s.chunk_rows), std::to_string(s.in_flight), std::to_string(s.allowed),
        std::to_string(s.throttled_seconds)}));
-  BACKFILL_ASSIGN_OR_RETURN(
-      PgResult r, conn_->query("SELECT paused, max_rate, max_jobs, chunk_time_ms FROM "
-                               "backfill.jobs WHERE name = $1",
-                               {job_}));
+  BACKFILL_ASSIGN_OR_RETURN(PgResult r,
+                            conn_->query("SELECT paused, max_rate, max_jobs, chunk_time_ms FROM "
+                                         "backfill.jobs WHERE name = $1",
+                                         {job_}));
   RuntimeControl c;
   if (r.rows() == 0) return c;
   c.paused = r.boolean(0, 0);
@@ -407,8 +408,8 @@ Status PgLedger::split(const Chunk& chunk, const Key& mid) {
   BACKFILL_RETURN_IF_ERROR(conn_->exec("BEGIN"));
   auto body = [&]() -> Status {
     BACKFILL_ASSIGN_OR_RETURN(
-        PgResult j, conn_->query("SELECT next_chunk FROM backfill.jobs WHERE name = $1 FOR UPDATE",
-                                 {job_}));
+        PgResult j,
+        conn_->query("SELECT next_chunk FROM backfill.jobs WHERE name = $1 FOR UPDATE", {job_}));
     if (j.rows() == 0) return Status::failed("job '" + job_ + "' is not in the ledger");
     const std::string next = j.text(0, 0);
     // Only a chunk this session holds; its upper half keeps the old upper bound.
@@ -420,7 +421,8 @@ Status PgLedger::split(const Chunk& chunk, const Key& mid) {
                      "c.worker_pid = pg_backend_pid() AND o.job = c.job AND o.id = c.id "
                      "RETURNING o.hi",
                      {job_, std::to_string(chunk.id), encode_text_array(mid)}));
-    if (old.rows() == 0) return Status::failed("chunk " + std::to_string(chunk.id) + " is not ours");
+    if (old.rows() == 0)
+      return Status::failed("chunk " + std::to_string(chunk.id) + " is not ours");
     BACKFILL_RETURN_IF_ERROR(
         conn_->exec("INSERT INTO backfill.chunks (job, id, lo, hi) VALUES ($1, $2::bigint, "
                     "$3::text[], $4::text[])",

@@ -82,8 +82,8 @@ Status PgLoadProbe::ensure_connected() {
   return Status::ok();
 }
 
-Reading PgLoadProbe::reading(const std::string& signal, std::optional<double> value,
-                             double limit, const std::string& unit, double critical) const {
+Reading PgLoadProbe::reading(const std::string& signal, std::optional<double> value, double limit,
+                             const std::string& unit, double critical) const {
   Reading r;
   r.where = where_;
   r.signal = signal;

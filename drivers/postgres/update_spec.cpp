@@ -83,7 +83,8 @@ Result<UpdateSpec> plan_update(PgConnection& conn, const UpdateRequest& req) {
       return Status::invalid("--set \"" + s + "\": \"" + *col + "\" is a generated column");
     }
     for (const auto& done : spec.sets) {
-      if (done.column == *col) return Status::invalid("--set: column \"" + *col + "\" is set twice");
+      if (done.column == *col)
+        return Status::invalid("--set: column \"" + *col + "\" is set twice");
     }
     spec.sets.push_back({*col, c->type, trimmed(s.substr(eq + 1))});
   }

@@ -34,10 +34,21 @@ std::string without_typmod(const std::string& type) {
 // (Not jsonb, arrays or interval: their hashes follow looser equalities, e.g. jsonb
 // 1.0 = 1.00 or '1 day' = '24 hours'; those are hashed through their text form.)
 bool natively_hashed(const std::string& type) {
-  static const char* const kTypes[] = {
-      "boolean", "smallint", "integer", "bigint", "real", "double precision", "numeric",
-      "text", "character varying", "bytea", "date", "time without time zone",
-      "timestamp without time zone", "timestamp with time zone", "uuid"};
+  static const char* const kTypes[] = {"boolean",
+                                       "smallint",
+                                       "integer",
+                                       "bigint",
+                                       "real",
+                                       "double precision",
+                                       "numeric",
+                                       "text",
+                                       "character varying",
+                                       "bytea",
+                                       "date",
+                                       "time without time zone",
+                                       "timestamp without time zone",
+                                       "timestamp with time zone",
+                                       "uuid"};
   const std::string base = without_typmod(type);
   for (const char* t : kTypes) {
     if (base == t) return true;
@@ -148,8 +159,7 @@ std::string VerifySpec::source_rows_sql(const ChunkRange& r) const {
 }
 
 std::string VerifySpec::target_rows_sql(const ChunkRange& r) const {
-  return "SELECT " + key_texts("t", copy.target_key) + ", " + target_row_hash() +
-         target_filter(r);
+  return "SELECT " + key_texts("t", copy.target_key) + ", " + target_row_hash() + target_filter(r);
 }
 
 std::string VerifySpec::source_stream_sql(const ChunkRange& r, bool with_keys) const {

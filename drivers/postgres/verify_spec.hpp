@@ -4,8 +4,8 @@
 // Push-down: each server returns a chunk's row count and the sum of 64-bit row hashes
 // (each column's own hash where its equality is the one verify promises, its text form
 // otherwise, with sessions pinned so that DateStyle, TimeZone, float and bytea output
-// cannot differ); only a mismatching chunk's (key, row hash) lists travel. Streamed: both sides' rows come
-// over binary COPY and are hashed here: the compared columns alone for the digests, and
+// cannot differ); only a mismatching chunk's (key, row hash) lists travel. Streamed: both sides'
+// rows come over binary COPY and are hashed here: the compared columns alone for the digests, and
 // with key texts first for a mismatching chunk's (key, row hash) lists. Plain data; thread-safe.
 #pragma once
 

@@ -20,9 +20,8 @@ class Throttling : public ::testing::Test {
     db.dst.exec(ddl);
     db.src.exec("INSERT INTO t SELECT i, 'v' || i FROM generate_series(1, 2000) i");
     // One file per test: ctest runs the tests of this suite in parallel.
-    pause_file = temp_path(std::string(
-                               ::testing::UnitTest::GetInstance()->current_test_info()->name()) +
-                           ".pause");
+    pause_file = temp_path(
+        std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + ".pause");
     std::ofstream(pause_file) << "hold\n";
   }
   void TearDown() override { std::remove(pause_file.c_str()); }
@@ -57,8 +56,8 @@ TEST_F(Throttling, AThrottleQueryOverItsLimitHoldsTheCopyUntilItsValueDrops) {
   db.dst.exec("CREATE TABLE knob (v int)");
   db.dst.exec("INSERT INTO knob VALUES (5)");
   std::string report = temp_path("throttle_query.json");
-  BackgroundRun run(args({"--throttle-query", "SELECT v FROM knob", "--throttle-query-max", "1",
-                          "--report", report}));
+  BackgroundRun run(args(
+      {"--throttle-query", "SELECT v FROM knob", "--throttle-query-max", "1", "--report", report}));
   ASSERT_TRUE(status_says("server throttle query 5 > 1; pause file")) << status();
   std::remove(pause_file.c_str());
   ASSERT_TRUE(status_says("paused: server throttle query 5 > 1  chunk")) << status();
@@ -168,14 +167,13 @@ TEST(ChunkSplit, AChunkThatTimesOutIsSplitInTwoAndTheCopyCompletes) {
   db.dst.exec(ddl);
   db.src.exec("INSERT INTO t SELECT i, 'v' || i FROM generate_series(1, 300) i");
   std::string report = temp_path("split.json");
-  auto r = run_backfill(db.copy("t", {"--chunk-rows", "100", "--statement-timeout", "120",
-                                      "--where", "pg_sleep(0.002) IS NOT NULL", "--report",
-                                      report, "--no-throttle"}));
+  auto r = run_backfill(
+      db.copy("t", {"--chunk-rows", "100", "--statement-timeout", "120", "--where",
+                    "pg_sleep(0.002) IS NOT NULL", "--report", report, "--no-throttle"}));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(db.dst.value("SELECT count(*) FROM t"), "300");
   EXPECT_EQ(db.dst.value("SELECT count(DISTINCT id) FROM t"), "300");
-  EXPECT_NE(read_text(report).find("\"chunks_split\": 3"), std::string::npos)
-      << read_text(report);
+  EXPECT_NE(read_text(report).find("\"chunks_split\": 3"), std::string::npos) << read_text(report);
   // Three chunks of 100 became six of 50, every one done.
   EXPECT_EQ(db.dst.value("SELECT count(*) || ' ' || min(rows) || ' ' || max(rows) FROM "
                          "backfill.chunks WHERE status = 'done' AND rows > 0"),

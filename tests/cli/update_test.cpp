@@ -17,9 +17,10 @@ class Update : public ::testing::Test {
         "n int)");
   }
   void load(int rows) {
-    db.exec("INSERT INTO users (id, email) SELECT i, 'User' || i || '@Example.COM' FROM "
-            "generate_series(1, " +
-            std::to_string(rows) + ") i");
+    db.exec(
+        "INSERT INTO users (id, email) SELECT i, 'User' || i || '@Example.COM' FROM "
+        "generate_series(1, " +
+        std::to_string(rows) + ") i");
   }
   std::vector<std::string> args(std::vector<std::string> extra = {}) {
     std::vector<std::string> a{"update", "--target",   db.dsn(), "--table",
@@ -76,12 +77,15 @@ TEST_F(Update, AConcurrentWriterLeavesEveryRowSatisfyingTheInvariant) {
   load(100000);
   BackgroundRun run(lower_email({"--chunk-rows", "1000", "--max-rate", "40000", "--job", "dw"}));
   // The application, with dual writes on, updates and inserts rows while chunks run.
-  ASSERT_TRUE(wait_until([&] { return db.value("SELECT to_regclass('backfill.jobs')") != "NULL"; }));
+  ASSERT_TRUE(
+      wait_until([&] { return db.value("SELECT to_regclass('backfill.jobs')") != "NULL"; }));
   int writes_while_running = 0;
   for (int i = 0; db.value("SELECT status FROM backfill.jobs WHERE name = 'dw'") != "done"; ++i) {
     const std::string id = std::to_string(1 + (i * 7919) % 100000);
-    db.exec("UPDATE users SET email = 'Changed' || id || '@New.Example', email_address = "
-            "lower('Changed' || id || '@New.Example') WHERE id = " + id);
+    db.exec(
+        "UPDATE users SET email = 'Changed' || id || '@New.Example', email_address = "
+        "lower('Changed' || id || '@New.Example') WHERE id = " +
+        id);
     db.exec("INSERT INTO users (id, email, email_address) VALUES (" + std::to_string(200000 + i) +
             ", 'New" + std::to_string(i) + "@X.ORG', 'new" + std::to_string(i) + "@x.org')");
     ++writes_while_running;

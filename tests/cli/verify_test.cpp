@@ -181,7 +181,6 @@ TEST(Verify, BadInputIsExit2AndReadsNothing) {
   EXPECT_EQ(run_backfill(bad).exit_code, 2);
 }
 
-
 TEST(VerifyRepair, RepairsEveryKindOfDifferenceAndTheTablesEndEqual) {
   SourceAndTarget db;
   db.src.exec("CREATE TABLE t (id int PRIMARY KEY, v text, n numeric)");
@@ -226,7 +225,6 @@ TEST(VerifyRecheck, ReportsOnlyDifferencesThatPersist) {
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
   EXPECT_EQ(listed(r), std::vector<std::string>{"different (id)=(20)"}) << r.out;
 }
-
 
 TEST(PlanVerify, ShowsTheChunksAndTheMethodAndWritesNothing) {
   SourceAndTarget db;
@@ -316,7 +314,6 @@ TEST(VerifyRunTime, StopsAndTheNextRunFinishesThePassWithoutRereadingChunks) {
   EXPECT_EQ(r3.err.find("continuing"), std::string::npos) << r3.err;
 }
 
-
 // Two rows of one chunk swap a column's values: each row differs, though the multiset of
 // column hashes is unchanged. A row hash that combines column hashes linearly would keep the
 // chunk's sum and miss both.
@@ -357,10 +354,12 @@ TEST(Verify, IntervalsJsonbAndArraysAreComparedExactly) {
   const char* ddl = "CREATE TABLE t (id int PRIMARY KEY, iv interval, j jsonb, a numeric[])";
   db.src.exec(ddl);
   db.dst.exec(ddl);
-  db.src.exec("INSERT INTO t VALUES (1, '1 day', '{\"a\": 1}', '{1}'), (2, '1 h', '{}', '{}'),"
-              " (3, '1 h', '{\"a\": 1.0}', '{1.0}'), (4, '1 h', '{}', '{1.5}')");
-  db.dst.exec("INSERT INTO t VALUES (1, '24 hours', '{\"a\": 1}', '{1}'), (2, '1 h', '{}', '{}'),"
-              " (3, '1 h', '{\"a\": 1.00}', '{1.0}'), (4, '1 h', '{}', '{1.50}')");
+  db.src.exec(
+      "INSERT INTO t VALUES (1, '1 day', '{\"a\": 1}', '{1}'), (2, '1 h', '{}', '{}'),"
+      " (3, '1 h', '{\"a\": 1.0}', '{1.0}'), (4, '1 h', '{}', '{1.5}')");
+  db.dst.exec(
+      "INSERT INTO t VALUES (1, '24 hours', '{\"a\": 1}', '{1}'), (2, '1 h', '{}', '{}'),"
+      " (3, '1 h', '{\"a\": 1.00}', '{1.0}'), (4, '1 h', '{}', '{1.50}')");
   for (const char* method : kMethods) {
     auto r = run_backfill(verify_args(db, "t", method));
     EXPECT_EQ(r.exit_code, 1) << method << r.out << r.err;
