@@ -19,6 +19,10 @@ void add_table_options(CLI::App* app, CopyOptions* o, bool required) {
                   "Target columns to fill, comma-separated (default: every column the source has)");
   app->add_option("--map", o->request.maps, "\"target_column = source_column\" (repeatable)")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app->add_option("--source-expr", o->request.source_exprs,
+                  "\"target_column = SQL\": the source computes the column from its row "
+                  "(repeatable)")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   app->add_option("--where", o->request.where, "SQL condition on the source rows");
   add_chunk_options(app, o);
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <map>
 
 #include "engine/key.hpp"
 
@@ -78,7 +79,7 @@ std::string CopySpec::range_predicate(const ChunkRange& range) const {
 std::string CopySpec::read_sql(const ChunkRange& range) const {
   std::string sql = "COPY (SELECT ";
   for (std::size_t i = 0; i < columns.size(); ++i) sql += (i ? ", " : "") + columns[i].read_expr;
-  sql += " FROM " + source.quoted() + " WHERE " + range_predicate(range);
+  sql += " FROM " + source.quoted() + " AS s WHERE " + range_predicate(range);
   if (!where.empty()) sql += " AND (" + where + ")";
   return sql + ") TO STDOUT (FORMAT binary)";
 }
@@ -265,6 +266,27 @@ Result<CopySpec> plan_copy(PgConnection& src, PgConnection& tgt, const CopyReque
     maps.emplace_back(*dst, *from);
   }
 
+  // --source-expr "dst = SQL": the source computes the column.
+  std::map<std::string, std::string> exprs;
+  for (const auto& x : req.source_exprs) {
+    auto eq = x.find('=');
+    if (eq == std::string::npos || trim(x.substr(eq + 1)).empty()) {
+      return Status::invalid("--source-expr \"" + x + "\": expected \"target_column = SQL\"");
+    }
+    auto dst = parse_identifier(trim(x.substr(0, eq)));
+    if (!dst.ok()) return dst.status().with_context("--source-expr \"" + x + "\"");
+    const ColumnInfo* tc = T.column(*dst);
+    if (!tc || tc->generated) {
+      return Status::invalid("--source-expr \"" + x + "\": target table " + T.display() +
+                             (tc ? " computes column \"" : " has no column \"") + *dst + "\"");
+    }
+    bool mapped = std::any_of(maps.begin(), maps.end(), [&](const auto& m) { return m.first == *dst; });
+    if (mapped || exprs.count(*dst)) {
+      return Status::invalid("--source-expr: target column \"" + *dst + "\" is filled twice");
+    }
+    exprs[*dst] = trim(x.substr(eq + 1));
+  }
+
   // Which target columns to fill.
   std::vector<std::string> only;
   if (!req.columns.empty()) {
@@ -284,11 +306,21 @@ Result<CopySpec> plan_copy(PgConnection& src, PgConnection& tgt, const CopyReque
     // A --map always fills its column; otherwise --columns, when given, picks the columns.
     bool wanted = !from.empty() || only.empty() || contains(only, col.name);
     if (from.empty() && S.column(col.name)) from = col.name;
+    if (auto e = exprs.find(col.name); e != exprs.end()) {
+      // --source-expr: the source computes it; always cast, the expression's type is its own.
+      const std::string sql = "(" + e->second + ")";
+      spec.columns.push_back({col.name, "", sql,
+                              sql + "::" + col.wire_type + " AS " + quote_ident(col.name),
+                              "--source-expr \"" + col.name + " = " + e->second + "\""});
+      continue;
+    }
     if (wanted && !from.empty()) {
       const ColumnInfo* sc = S.column(from);
       std::string expr = quote_ident(from);
       if (sc->type != col.wire_type) expr += "::" + col.wire_type;
-      spec.columns.push_back({col.name, from, expr + " AS " + quote_ident(col.name)});
+      spec.columns.push_back({col.name, from, quote_ident(from),
+                              expr + " AS " + quote_ident(col.name),
+                              "source column \"" + from + "\" (" + sc->type + ")"});
       continue;
     }
     if (!only.empty() && contains(only, col.name)) {
@@ -337,19 +369,18 @@ Result<CopySpec> plan_copy(PgConnection& src, PgConnection& tgt, const CopyReque
     }
   }
 
-  // Casts and --where, checked on the source without reading a row.
+  // Casts, expressions and --where, checked on the source without reading a row.
   for (const auto& c : spec.columns) {
-    Status st = src.exec("SELECT " + c.read_expr + " FROM " + S.quoted() + " LIMIT 0");
+    Status st = src.exec("SELECT " + c.read_expr + " FROM " + S.quoted() + " AS s LIMIT 0");
     if (!st.is_ok()) {
-      const ColumnInfo* sc = S.column(c.source);
       return Status::invalid("target column \"" + c.target + "\" (" + T.column(c.target)->type +
-                             ") cannot be filled from source column \"" + c.source + "\" (" +
-                             sc->type + "): " + st.message());
+                             ") cannot be filled from " + c.source_text + ": " + st.message());
     }
   }
   if (!req.where.empty()) {
     spec.where = req.where;
-    Status st = src.exec("SELECT 1 FROM " + S.quoted() + " WHERE (" + req.where + ") LIMIT 0");
+    Status st =
+        src.exec("SELECT 1 FROM " + S.quoted() + " AS s WHERE (" + req.where + ") LIMIT 0");
     if (!st.is_ok()) return Status::invalid("--where: " + st.message());
   }
   return spec;

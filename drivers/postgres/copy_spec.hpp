@@ -25,15 +25,18 @@ struct CopyRequest {
   std::string key;                // --key, as typed; empty: primary key
   std::string columns;            // --columns, as typed; empty: every fillable column
   std::vector<std::string> maps;  // --map "dst = src"
+  std::vector<std::string> source_exprs;  // --source-expr "dst = SQL on the source row"
   std::string where;              // --where: SQL, run on the source as given
   std::string on_conflict = "error";
   bool for_verify = false;  // verify compares what is filled; unfilled columns are not its business
 };
 
 struct ColumnMapping {
-  std::string target;     // target column
-  std::string source;     // source column it is read from
-  std::string read_expr;  // the SELECT expression on the source, cast to the wire type
+  std::string target;      // target column
+  std::string source;      // source column it is read from; empty for a --source-expr
+  std::string source_sql;  // what the source computes: "col", or "(expr)" for --source-expr
+  std::string read_expr;   // source_sql cast to the wire type, AS the target column
+  std::string source_text;  // for messages: source column "x" (type), or --source-expr "..."
 };
 
 struct CopySpec {

@@ -102,9 +102,9 @@ const char* hash_method_name(HashMethod m) {
 std::string VerifySpec::source_row_hash() const {
   std::vector<std::string> exprs, types;
   for (const auto& c : copy.columns) {
-    std::string e = "s." + quote_ident(c.source);
+    std::string e = c.source_sql;
     const auto& wire = copy.target.column(c.target)->wire_type;
-    if (copy.source.column(c.source)->type != wire) e += "::" + wire;
+    if (c.source.empty() || copy.source.column(c.source)->type != wire) e += "::" + wire;
     exprs.push_back(e);
     types.push_back(wire);
   }
@@ -165,7 +165,7 @@ std::string VerifySpec::target_rows_sql(const ChunkRange& r) const {
 std::string VerifySpec::source_stream_sql(const ChunkRange& r, bool with_keys) const {
   std::string sql = "COPY (SELECT " + (with_keys ? key_texts("s", copy.key) + ", " : "");
   for (std::size_t i = 0; i < copy.columns.size(); ++i)
-    sql += (i ? ", s." : "s.") + copy.columns[i].read_expr;
+    sql += (i ? ", " : "") + copy.columns[i].read_expr;
   return sql + source_filter(r) + ") TO STDOUT (FORMAT binary)";
 }
 
@@ -203,7 +203,7 @@ std::string keys_in(const std::string& alias, const std::vector<std::string>& co
 std::string VerifySpec::source_rows_by_key_sql(const std::vector<Key>& keys) const {
   std::string sql = "COPY (SELECT ";
   for (std::size_t i = 0; i < copy.columns.size(); ++i)
-    sql += (i ? ", s." : "s.") + copy.columns[i].read_expr;
+    sql += (i ? ", " : "") + copy.columns[i].read_expr;
   sql += " FROM " + copy.source.quoted() + " AS s WHERE " +
          keys_in("s", copy.key, copy.key_types, keys);
   if (!copy.where.empty()) sql += " AND (" + copy.where + ")";

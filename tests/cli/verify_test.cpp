@@ -239,8 +239,8 @@ TEST(PlanVerify, ShowsTheChunksAndTheMethodAndWritesNothing) {
     EXPECT_NE(r.out.find(std::string("method:      ") + method), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("2: ((100), (200)]"), std::string::npos) << r.out;
     // Push-down hashes each row on the server; streamed reads the rows with COPY.
-    const char* sql = std::string(method) == "push-down" ? "hash_record_extended(ROW(s.\"id\""
-                                                         : "COPY (SELECT s.\"id\" AS \"id\", ";
+    const char* sql = std::string(method) == "push-down" ? "hash_record_extended(ROW(\"id\""
+                                                         : "COPY (SELECT \"id\" AS \"id\", ";
     EXPECT_NE(r.out.find(sql), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("nothing was written"), std::string::npos);
   }
@@ -334,8 +334,8 @@ TEST(Verify, TwoRowsThatSwapAColumnsValuesAreBothDifferent) {
   auto plan = verify_args(db, "t", "push-down");
   plan.insert(plan.begin(), "plan");
   auto p = run_backfill(plan);
-  EXPECT_NE(p.out.find("hashint8extended(hash_record_extended(ROW(s.\"id\", s.\"v\" COLLATE "
-                       "\"C\", s.\"n\", (s.\"j\")::text), 0), 0)"),
+  EXPECT_NE(p.out.find("hashint8extended(hash_record_extended(ROW(\"id\", \"v\" COLLATE "
+                       "\"C\", \"n\", (\"j\")::text), 0), 0)"),
             std::string::npos)
       << p.out;
   for (const char* method : kMethods) {
@@ -367,6 +367,59 @@ TEST(Verify, IntervalsJsonbAndArraysAreComparedExactly) {
                                                    "different (id)=(4)"}))
         << method << r.out;
   }
+}
+
+// The shadow table of a migration: users_new has full_name, which the source computes from
+// first and last name. Copy fills it; verify with the same --source-expr finds it equal, in
+// both methods, and finds a tampered row.
+TEST(SourceExpr, CopyComputesAColumnOnTheSourceAndVerifyAgrees) {
+  SourceAndTarget db;
+  db.src.exec("CREATE TABLE users (id int PRIMARY KEY, first_name text, last_name text)");
+  db.dst.exec("CREATE TABLE users_new (id int PRIMARY KEY, full_name text NOT NULL)");
+  db.src.exec("INSERT INTO users SELECT i, 'Ada' || i, CASE WHEN i % 7 = 0 THEN NULL ELSE "
+              "'Lovelace' END FROM generate_series(1, 300) i");
+  const std::vector<std::string> expr{
+      "--to", "users_new", "--source-expr",
+      "full_name = concat_ws(' ', first_name, s.last_name)", "--chunk-rows", "50"};
+  auto c = run_backfill(db.copy("users", expr));
+  ASSERT_EQ(c.exit_code, 0) << c.err;
+  EXPECT_EQ(db.dst.value("SELECT full_name FROM users_new WHERE id = 1"), "Ada1 Lovelace");
+  EXPECT_EQ(db.dst.value("SELECT full_name FROM users_new WHERE id = 7"), "Ada7");
+  for (const char* method : kMethods) {
+    auto r = run_backfill(verify_args(db, "users", method, expr));
+    EXPECT_EQ(r.exit_code, 0) << method << r.out << r.err;
+  }
+  db.dst.exec("UPDATE users_new SET full_name = 'Ada2  Lovelace' WHERE id = 2");
+  for (const char* method : kMethods) {
+    auto r = run_backfill(verify_args(db, "users", method, expr));
+    EXPECT_EQ(r.exit_code, 1) << method;
+    EXPECT_EQ(listed(r), std::vector<std::string>{"different (id)=(2)"}) << method << r.out;
+  }
+}
+
+TEST(SourceExpr, BadExpressionsAreExit2NamingTheColumnAndTheReason) {
+  SourceAndTarget db;
+  db.src.exec("CREATE TABLE users (id int PRIMARY KEY, first_name text)");
+  db.dst.exec("CREATE TABLE users_new (id int PRIMARY KEY, full_name text, n int)");
+  struct Case {
+    std::string expr, message;
+  };
+  for (const Case& k : std::vector<Case>{
+           {"full_name = upper(frist_name)", "column \"frist_name\" does not exist"},
+           {"full_name = upper(first_name", "syntax error"},
+           {"n = now()", "target column \"n\" (integer) cannot be filled from --source-expr"},
+           {"nope = first_name", "has no column \"nope\""},
+           {"full_name", "expected \"target_column = SQL\""},
+       }) {
+    auto r = run_backfill(db.copy("users", {"--to", "users_new", "--source-expr", k.expr}));
+    EXPECT_EQ(r.exit_code, 2) << k.expr;
+    EXPECT_NE(r.err.find(k.message), std::string::npos) << k.expr << ": " << r.err;
+  }
+  auto twice = run_backfill(db.copy("users", {"--to", "users_new", "--map", "full_name = first_name",
+                                              "--source-expr", "full_name = 'x'"}));
+  EXPECT_EQ(twice.exit_code, 2);
+  EXPECT_NE(twice.err.find("filled twice"), std::string::npos) << twice.err;
+  EXPECT_FALSE(db.ledger_exists());
 }
 
 }  // namespace
