@@ -2,6 +2,7 @@
 
 #include <xxhash.h>
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
 
@@ -81,7 +82,10 @@ void append_numeric(std::string_view b, std::string* out) {
 FieldNorm field_norm_for(std::string_view t) {
   if (t == "real" || t == "float4") return FieldNorm::kFloat4;
   if (t == "double precision" || t == "float8") return FieldNorm::kFloat8;
-  if (t == "numeric" || t.starts_with("numeric(")) return FieldNorm::kNumeric;
+  // A numeric with a typmod has one display scale for every value, and both sides are read
+  // as the target's type: equal values are equal bytes. Only bare numeric (1.0 against
+  // 1.00) needs its scale dropped.
+  if (t == "numeric") return FieldNorm::kNumeric;
   return FieldNorm::kBytes;
 }
 
@@ -162,6 +166,11 @@ Result<std::vector<KeyedHash>> hash_copy_rows(std::string_view stream, std::size
   }
 }
 
+CopyDigester::CopyDigester(const std::vector<FieldNorm>& norms)
+    : norms_(norms),
+      raw_(std::all_of(norms.begin(), norms.end(),
+                       [](FieldNorm n) { return n == FieldNorm::kBytes; })) {}
+
 Status CopyDigester::feed(std::string_view message) {
   if (trailer_seen_) return Status::failed("binary COPY stream continues after its trailer");
   CopyReader reader = header_seen_ ? CopyReader::continuing(message) : CopyReader(message);
@@ -174,6 +183,11 @@ Status CopyDigester::feed(std::string_view message) {
     if (!row) {
       trailer_seen_ = true;
       break;
+    }
+    if (raw_ && fields_.size() == norms_.size()) {
+      const std::string_view tuple = reader.last_tuple();
+      digest_.add(XXH3_64bits(tuple.data(), tuple.size()));
+      continue;
     }
     BACKFILL_ASSIGN_OR_RETURN(std::uint64_t h, row_hash(fields_, 0, norms_, &canon_));
     digest_.add(h);

@@ -61,7 +61,7 @@ Result<std::vector<KeyedHash>> hash_copy_rows(std::string_view stream, std::size
 // reading; no per-row allocation, for the chunks that match, which is nearly all of them.
 class CopyDigester {
  public:
-  explicit CopyDigester(const std::vector<FieldNorm>& norms) : norms_(norms) {}
+  explicit CopyDigester(const std::vector<FieldNorm>& norms);
   // One message: the header with the first rows, whole rows, or the trailer.
   Status feed(std::string_view message);
   // The digest, once the trailer came; an error for a stream cut short.
@@ -69,6 +69,10 @@ class CopyDigester {
 
  private:
   const std::vector<FieldNorm>& norms_;
+  // Every field compared as its bytes: the row hash is XXH3 of the tuple as it came (field
+  // count, then each field's length, -1 for NULL, and bytes), which carries the same
+  // information as the canonical form without copying the row.
+  bool raw_ = false;
   ChunkDigest digest_;
   bool header_seen_ = false, trailer_seen_ = false;
   std::vector<CopyField> fields_;

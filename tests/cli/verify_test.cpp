@@ -98,12 +98,16 @@ INSTANTIATE_TEST_SUITE_P(Methods, VerifyTypes, ::testing::ValuesIn(kMethods), []
 
 TEST(Verify, ValuesEqualByTheirTypeAreNotReported) {
   SourceAndTarget db;
-  const char* ddl = "CREATE TABLE t (id int PRIMARY KEY, f8 float8, f4 float4, n numeric)";
+  const char* ddl =
+      "CREATE TABLE t (id int PRIMARY KEY, f8 float8, f4 float4, n numeric, nt numeric(8,2))";
   db.src.exec(ddl);
   db.dst.exec(ddl);
   db.src.exec(
-      "INSERT INTO t VALUES (1, -0.0, -0.0, 1.0), (2, 'NaN', 'NaN', 'NaN'), (3, 0, 0, 0.000)");
-  db.dst.exec("INSERT INTO t VALUES (1, 0.0, 0.0, 1.00), (2, 'NaN', 'NaN', 'NaN'), (3, -0, -0, 0)");
+      "INSERT INTO t VALUES (1, -0.0, -0.0, 1.0, 1.1), (2, 'NaN', 'NaN', 'NaN', 0), (3, 0, 0, "
+      "0.000, -0.001)");
+  db.dst.exec(
+      "INSERT INTO t VALUES (1, 0.0, 0.0, 1.00, 1.10), (2, 'NaN', 'NaN', 'NaN', 0.00), (3, -0, "
+      "-0, 0, 0)");
   for (const char* method : kMethods) {
     auto r = run_backfill(verify_args(db, "t", method));
     EXPECT_EQ(r.exit_code, 0) << method << r.out << r.err;

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
+
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -154,6 +156,67 @@ TEST(RowHash, RejectsRowsOfTheWrongWidth) {
   ChunkDigest d;
   EXPECT_FALSE(
       hash_copy_rows(w.finish().bytes, 1, {FieldNorm::kBytes, FieldNorm::kBytes}, &d).ok());
+}
+
+// A stream of rows as (id, text-or-NULL) pairs, in binary COPY.
+std::string stream_of(const std::vector<std::pair<std::string, std::optional<std::string>>>& rows) {
+  CopyWriter w;
+  for (const auto& [id, v] : rows) {
+    w.begin_tuple(2);
+    w.add_bytes(id);
+    if (v) {
+      w.add_bytes(*v);
+    } else {
+      w.add_null();
+    }
+  }
+  return w.finish().bytes;
+}
+
+ChunkDigest digest_of(const std::string& stream, const std::vector<FieldNorm>& norms,
+                      bool per_row = false) {
+  CopyDigester d(norms);
+  if (!per_row) {
+    EXPECT_TRUE(d.feed(stream).is_ok());
+  } else {
+    // As PostgreSQL sends it: the header with the first row, then a row per message, then
+    // the trailer.
+    CopyReader r(stream);
+    EXPECT_TRUE(r.read_header().is_ok());
+    std::vector<CopyField> f;
+    std::size_t start = 0;
+    while (*r.next(&f)) {
+      EXPECT_TRUE(d.feed(stream.substr(start, r.position() - start)).is_ok());
+      start = r.position();
+    }
+    EXPECT_TRUE(d.feed(stream.substr(start)).is_ok());
+  }
+  auto out = d.finish();
+  EXPECT_TRUE(out.ok());
+  return out.ok() ? *out : ChunkDigest{};
+}
+
+TEST(CopyDigester, SameRowsSameDigestWhateverTheMessagesAndAnyChangeShows) {
+  const std::vector<FieldNorm> raw{FieldNorm::kBytes, FieldNorm::kBytes};
+  const std::vector<FieldNorm> canonical{FieldNorm::kBytes, FieldNorm::kFloat8};  // not raw
+  for (const auto& norms : {raw, canonical}) {
+    const auto base = stream_of({{"1", "a"}, {"2", "b"}, {"3", std::nullopt}});
+    const ChunkDigest d = digest_of(base, norms);
+    EXPECT_EQ(d.rows, 3);
+    EXPECT_EQ(digest_of(base, norms, true), d);
+    EXPECT_EQ(digest_of(stream_of({{"3", std::nullopt}, {"1", "a"}, {"2", "b"}}), norms), d);
+    EXPECT_NE(digest_of(stream_of({{"1", "a"}, {"2", "c"}, {"3", std::nullopt}}), norms), d);
+    EXPECT_NE(digest_of(stream_of({{"1", "a"}, {"2", "b"}, {"3", ""}}), norms), d);  // NULL
+    // Two rows swapping a value: the sum of row hashes must not stay the same.
+    EXPECT_NE(digest_of(stream_of({{"1", "b"}, {"2", "a"}, {"3", std::nullopt}}), norms), d);
+  }
+}
+
+TEST(CopyDigester, AStreamCutShortIsAnError) {
+  std::string s = stream_of({{"1", "a"}});
+  CopyDigester d({FieldNorm::kBytes, FieldNorm::kBytes});
+  ASSERT_TRUE(d.feed(s.substr(0, s.size() - 2)).is_ok());  // without the trailer
+  EXPECT_FALSE(d.finish().ok());
 }
 
 }  // namespace
