@@ -166,9 +166,9 @@ Result<std::vector<KeyedHash>> hash_copy_rows(std::string_view stream, std::size
   }
 }
 
-CopyDigester::CopyDigester(const std::vector<FieldNorm>& norms)
-    : norms_(norms),
-      raw_(std::all_of(norms.begin(), norms.end(),
+CopyDigester::CopyDigester(std::vector<FieldNorm> norms)
+    : norms_(std::move(norms)),
+      raw_(std::all_of(norms_.begin(), norms_.end(),
                        [](FieldNorm n) { return n == FieldNorm::kBytes; })) {}
 
 Status CopyDigester::feed(std::string_view message) {

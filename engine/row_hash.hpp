@@ -61,14 +61,14 @@ Result<std::vector<KeyedHash>> hash_copy_rows(std::string_view stream, std::size
 // reading; no per-row allocation, for the chunks that match, which is nearly all of them.
 class CopyDigester {
  public:
-  explicit CopyDigester(const std::vector<FieldNorm>& norms);
+  explicit CopyDigester(std::vector<FieldNorm> norms);
   // One message: the header with the first rows, whole rows, or the trailer.
   Status feed(std::string_view message);
   // The digest, once the trailer came; an error for a stream cut short.
   Result<ChunkDigest> finish() const;
 
  private:
-  const std::vector<FieldNorm>& norms_;
+  std::vector<FieldNorm> norms_;  // a copy: a few bytes, and no reference to outlive
   // Every field compared as its bytes: the row hash is XXH3 of the tuple as it came (field
   // count, then each field's length, -1 for NULL, and bytes), which carries the same
   // information as the canonical form without copying the row.
