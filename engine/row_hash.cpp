@@ -167,9 +167,9 @@ Result<std::vector<KeyedHash>> hash_copy_rows(std::string_view stream, std::size
 }
 
 CopyDigester::CopyDigester(std::vector<FieldNorm> norms)
-    : norms_(std::move(norms)),
-      raw_(std::all_of(norms_.begin(), norms_.end(),
-                       [](FieldNorm n) { return n == FieldNorm::kBytes; })) {}
+    : norms_(std::move(norms)), raw_(std::all_of(norms_.begin(), norms_.end(), [](FieldNorm n) {
+        return n == FieldNorm::kBytes;
+      })) {}
 
 Status CopyDigester::feed(std::string_view message) {
   if (trailer_seen_) return Status::failed("binary COPY stream continues after its trailer");

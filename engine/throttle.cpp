@@ -153,6 +153,7 @@ Throttle::Throttle(ThrottleOptions options, Clock::time_point now)
 
 void Throttle::report(Clock::time_point now, std::vector<Reading> readings) {
   std::lock_guard lk(mu_);
+  last_report_ = now;
   readings_ = std::move(readings);
   decide(now);
   changed_.notify_all();
@@ -204,13 +205,18 @@ Clock::time_point Throttle::earliest_start(Clock::time_point) const {
   return std::max(rest_until_, rate_next_);
 }
 
+bool Throttle::silent(Clock::time_point now) const {
+  return last_report_ && now - *last_report_ > options_.controller.fail_closed_after;
+}
+
 bool Throttle::admit(const std::function<bool()>& stop) {
   std::unique_lock lk(mu_);
   while (true) {
     if (stop()) return false;
     const auto now = Clock::now();
     account(now);
-    if (decision_.state != ThrottleState::kPaused && in_flight_ < decision_.in_flight) {
+    if (!silent(now) && decision_.state != ThrottleState::kPaused &&
+        in_flight_ < decision_.in_flight) {
       const auto start = earliest_start(now);
       if (start <= now) {
         ++in_flight_;
@@ -275,6 +281,11 @@ ThrottleSnapshot Throttle::snapshot() const {
   ThrottleSnapshot s;
   s.state = decision_.state;
   s.reason = decision_.reason;
+  if (const auto now = Clock::now(); silent(now)) {
+    s.state = ThrottleState::kPaused;
+    s.reason = "no load readings for " + number(Seconds(now - *last_report_).count()) +
+               " s, paused (fail closed)";
+  }
   s.in_flight = in_flight_;
   s.allowed = decision_.in_flight;
   s.rate_cap = rate_cap();

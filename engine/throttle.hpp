@@ -193,6 +193,10 @@ class Throttle {
   // rate does.
   std::deque<std::pair<Clock::time_point, std::int64_t>> recent_;
   double full_rate_ = 0;
+  // The last report of the monitor. Once reports come, their stopping (a probe hung on its
+  // connection) holds the job like an unreadable signal: fail closed.
+  std::optional<Clock::time_point> last_report_;
+  bool silent(Clock::time_point now) const;  // mu_ held
   double throttled_seconds_ = 0;
   std::map<std::string, double> seconds_by_reason_;
 };

@@ -25,6 +25,8 @@ struct VerifyItem {
   Clock::time_point started;
   ChunkComparison result;
   std::int64_t differences = 0;  // still differing after recheck and repair
+  bool may_split = true;         // only its first comparison: later ones keep the chunk
+  bool split = false;            // timed out and went back to the ledger as two halves
   Status status;
 };
 using Work = std::shared_ptr<VerifyItem>;
@@ -68,11 +70,24 @@ Result<VerifyStats> run_verify_job(ComparedTables& tables, Ledger& ledger,
     return true;
   };
 
+  // A chunk whose comparison timed out goes back to the ledger as two halves (the first
+  // comparison only: a recheck compares the chunk it already has).
+  auto split_on_timeout = [&](VerifyItem& w, const Status& st) {
+    if (st.kind() != ErrorKind::kTimeout || !w.may_split) return false;
+    auto halver = tables.open_walker();
+    if (!halver.ok()) return false;
+    auto mid = halver.value()->split_point(w.chunk.range);
+    if (!mid.ok() || !mid.value() || !ledger.split(w.chunk, *mid.value()).is_ok()) return false;
+    w.split = true;
+    if (options.throttle) options.throttle->chunk_timed_out();
+    return true;
+  };
   auto compare = [&](ChunkComparer& c, VerifyItem& w) {
     return run_with_retry(
         options.retry, &give_up,
         [&]() -> Status {
           auto r = c.compare(w.chunk.range);
+          if (!r.ok() && split_on_timeout(w, r.status())) return Status::ok();
           if (!r.ok()) return r.status();
           w.result = std::move(r).value();
           return Status::ok();
@@ -82,6 +97,8 @@ Result<VerifyStats> run_verify_job(ComparedTables& tables, Ledger& ledger,
   IoPool<ChunkComparer, VerifyItem> pool(std::move(comparers), [&](ChunkComparer& c,
                                                                    VerifyItem& w) {
     w.status = compare(c, w);
+    if (w.split) return;
+    w.may_split = false;
     if (w.status.is_ok() && !w.result.differences.empty() && options.recheck.count() > 0 &&
         wait_for_recheck(w)) {
       std::vector<RowDifference> first = std::move(w.result.differences);
@@ -171,13 +188,13 @@ Result<VerifyStats> run_verify_job(ComparedTables& tables, Ledger& ledger,
               stats.error = w->status.with_context("chunk " + std::to_string(w->chunk.id));
             failing = give_up = true;
             (void)ledger.release(w->chunk);
-          } else {
+          } else if (!w->split) {
             ++stats.chunks_this_run;
             stats.rows_this_run += w->result.source.rows;
             differences_this_run += w->differences;
           }
           if (options.throttle) {
-            options.throttle->finished(w->status.is_ok() ? w->result.source.rows : 0,
+            options.throttle->finished(w->status.is_ok() && !w->split ? w->result.source.rows : 0,
                                        Clock::now() - w->started);
           }
           --in_flight;

@@ -380,11 +380,13 @@ TEST(SourceExpr, CopyComputesAColumnOnTheSourceAndVerifyAgrees) {
   SourceAndTarget db;
   db.src.exec("CREATE TABLE users (id int PRIMARY KEY, first_name text, last_name text)");
   db.dst.exec("CREATE TABLE users_new (id int PRIMARY KEY, full_name text NOT NULL)");
-  db.src.exec("INSERT INTO users SELECT i, 'Ada' || i, CASE WHEN i % 7 = 0 THEN NULL ELSE "
-              "'Lovelace' END FROM generate_series(1, 300) i");
+  db.src.exec(
+      "INSERT INTO users SELECT i, 'Ada' || i, CASE WHEN i % 7 = 0 THEN NULL ELSE "
+      "'Lovelace' END FROM generate_series(1, 300) i");
   const std::vector<std::string> expr{
-      "--to", "users_new", "--source-expr",
-      "full_name = concat_ws(' ', first_name, s.last_name)", "--chunk-rows", "50"};
+      "--to",          "users_new",
+      "--source-expr", "full_name = concat_ws(' ', first_name, s.last_name)",
+      "--chunk-rows",  "50"};
   auto c = run_backfill(db.copy("users", expr));
   ASSERT_EQ(c.exit_code, 0) << c.err;
   EXPECT_EQ(db.dst.value("SELECT full_name FROM users_new WHERE id = 1"), "Ada1 Lovelace");
@@ -419,11 +421,34 @@ TEST(SourceExpr, BadExpressionsAreExit2NamingTheColumnAndTheReason) {
     EXPECT_EQ(r.exit_code, 2) << k.expr;
     EXPECT_NE(r.err.find(k.message), std::string::npos) << k.expr << ": " << r.err;
   }
-  auto twice = run_backfill(db.copy("users", {"--to", "users_new", "--map", "full_name = first_name",
-                                              "--source-expr", "full_name = 'x'"}));
+  auto twice =
+      run_backfill(db.copy("users", {"--to", "users_new", "--map", "full_name = first_name",
+                                     "--source-expr", "full_name = 'x'"}));
   EXPECT_EQ(twice.exit_code, 2);
   EXPECT_NE(twice.err.find("filled twice"), std::string::npos) << twice.err;
   EXPECT_FALSE(db.ledger_exists());
+}
+
+// A chunk whose comparison hits the statement timeout goes back to the ledger as two
+// halves, as in copy: each source row costs 2 ms (--where calls pg_sleep), a 100-row chunk
+// runs 200 ms against a 120 ms timeout, its halves fit.
+TEST(Verify, AChunkThatTimesOutIsSplitAndThePassCompletes) {
+  SourceAndTarget db;
+  const char* ddl = "CREATE TABLE t (id int PRIMARY KEY, v text)";
+  db.src.exec(ddl);
+  db.dst.exec(ddl);
+  const char* rows = "INSERT INTO t SELECT i, 'v' || i FROM generate_series(1, 300) i";
+  db.src.exec(rows);
+  db.dst.exec(rows);
+  for (const char* method : kMethods) {
+    auto r =
+        run_backfill(verify_args(db, "t", method,
+                                 {"--chunk-rows", "100", "--statement-timeout", "120", "--where",
+                                  "pg_sleep(0.002) IS NOT NULL", "--no-throttle", "--restart"}));
+    EXPECT_EQ(r.exit_code, 0) << method << r.out << r.err;
+    // Three chunks of 100 and the open end: each full one split in two.
+    EXPECT_NE(r.out.find("match: 300 rows in 7 chunks"), std::string::npos) << method << r.out;
+  }
 }
 
 }  // namespace

@@ -212,5 +212,21 @@ TEST(Throttle, ControlJobsCapsChunksInFlightAndChunkTimeTurnsOnSizing) {
   EXPECT_EQ(th.chunk_rows(), 2000);
 }
 
+// The monitor's thread hung on a probe: no readings come, and the job holds as it would for
+// an unreadable signal, until readings come again.
+TEST(Throttle, NoReadingsForLongerThanThreeSecondsHoldTheJob) {
+  const auto long_ago = Clock::now() - std::chrono::seconds(10);
+  Throttle th(two_jobs(), long_ago);
+  th.report(long_ago, {});
+  int polls = 0;
+  EXPECT_FALSE(th.admit([&] { return ++polls > 2; }));
+  auto s = th.snapshot();
+  EXPECT_EQ(s.state, ThrottleState::kPaused);
+  EXPECT_NE(s.reason.find("no load readings for"), std::string::npos) << s.reason;
+  EXPECT_NE(s.reason.find("fail closed"), std::string::npos) << s.reason;
+  th.report(Clock::now(), {});
+  EXPECT_TRUE(th.admit([] { return false; }));
+}
+
 }  // namespace
 }  // namespace backfill
