@@ -47,4 +47,16 @@ Status ClaimLoop::run(const std::function<bool()>& stop, const std::function<voi
   }
 }
 
+bool split_timed_out_chunk(const Status& st, const Chunk& chunk,
+                           const std::function<Result<std::unique_ptr<KeyWalker>>()>& open_walker,
+                           Ledger& ledger, Throttle* throttle) {
+  if (st.kind() != ErrorKind::kTimeout) return false;
+  auto halver = open_walker();
+  if (!halver.ok()) return false;
+  auto mid = halver.value()->split_point(chunk.range);
+  if (!mid.ok() || !mid.value() || !ledger.split(chunk, *mid.value()).is_ok()) return false;
+  if (throttle) throttle->chunk_timed_out();
+  return true;
+}
+
 }  // namespace backfill

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <semaphore>
 
 #include "engine/ledger.hpp"
@@ -32,5 +33,13 @@ struct ClaimLoop {
              const std::function<void(const Status&)>& on_retry,
              const std::function<void(const LedgerProgress&)>& on_progress);
 };
+
+// A chunk whose statement timed out (`st` is kTimeout) goes back to the ledger as two
+// halves, cut at the middle key a new walker finds, and the throttle halves the chunk size.
+// False when it is not a timeout or cannot be split (one row, a ledger that cannot), and
+// the caller retries the timeout like any transient error. Thread-safe as the ledger is.
+bool split_timed_out_chunk(const Status& st, const Chunk& chunk,
+                           const std::function<Result<std::unique_ptr<KeyWalker>>()>& open_walker,
+                           Ledger& ledger, Throttle* throttle);
 
 }  // namespace backfill

@@ -74,19 +74,12 @@ Result<CopyJobStats> run_copy_job(Source& source, Sink& sink, Ledger& ledger,
   std::atomic<bool> give_up{false};
 
   auto on_retry = [&](const Status&) { ++retries; };
-  // A chunk whose statement timed out goes back to the ledger as two halves, claimed again
-  // later; false when it cannot be split (one row, or a ledger that cannot), and the timeout
-  // is retried like any transient error.
+  // A timed-out chunk goes back as two halves, claimed again later (split_timed_out_chunk).
   auto split_on_timeout = [&](WorkItem& w, const Status& st) {
-    if (st.kind() != ErrorKind::kTimeout) return false;
-    auto halver = source.open_walker();
-    if (!halver.ok()) return false;
-    auto mid = halver.value()->split_point(w.chunk.range);
-    if (!mid.ok() || !mid.value() || !ledger.split(w.chunk, *mid.value()).is_ok()) return false;
-    w.split = true;
-    ++splits;
-    if (options.throttle) options.throttle->chunk_timed_out();
-    return true;
+    w.split = split_timed_out_chunk(
+        st, w.chunk, [&] { return source.open_walker(); }, ledger, options.throttle);
+    if (w.split) ++splits;
+    return w.split;
   };
   Pool<ChunkReader> read_pool(std::move(readers), [&](ChunkReader& r, WorkItem& w) {
     w.status = run_with_retry(

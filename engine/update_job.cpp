@@ -48,18 +48,12 @@ Result<UpdateJobStats> run_update_job(UpdatedTable& table, Ledger& ledger,
   auto interrupted = [&] { return options.interrupt != nullptr && options.interrupt->load(); };
   auto on_retry = [&](const Status&) { ++retries; };
 
-  // A chunk whose statement timed out goes back as two halves; false when it cannot be
-  // split (one row), and the timeout is retried like any transient error.
+  // A timed-out chunk goes back as two halves, claimed again later (split_timed_out_chunk).
   auto split_on_timeout = [&](UpdateItem& w, const Status& st) {
-    if (st.kind() != ErrorKind::kTimeout) return false;
-    auto halver = table.open_walker();
-    if (!halver.ok()) return false;
-    auto mid = halver.value()->split_point(w.chunk.range);
-    if (!mid.ok() || !mid.value() || !ledger.split(w.chunk, *mid.value()).is_ok()) return false;
-    w.split = true;
-    ++splits;
-    if (options.throttle) options.throttle->chunk_timed_out();
-    return true;
+    w.split = split_timed_out_chunk(
+        st, w.chunk, [&] { return table.open_walker(); }, ledger, options.throttle);
+    if (w.split) ++splits;
+    return w.split;
   };
   IoPool<ChunkUpdater, UpdateItem> pool(std::move(updaters), [&](ChunkUpdater& u, UpdateItem& w) {
     w.status = run_with_retry(

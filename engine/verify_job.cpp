@@ -73,14 +73,10 @@ Result<VerifyStats> run_verify_job(ComparedTables& tables, Ledger& ledger,
   // A chunk whose comparison timed out goes back to the ledger as two halves (the first
   // comparison only: a recheck compares the chunk it already has).
   auto split_on_timeout = [&](VerifyItem& w, const Status& st) {
-    if (st.kind() != ErrorKind::kTimeout || !w.may_split) return false;
-    auto halver = tables.open_walker();
-    if (!halver.ok()) return false;
-    auto mid = halver.value()->split_point(w.chunk.range);
-    if (!mid.ok() || !mid.value() || !ledger.split(w.chunk, *mid.value()).is_ok()) return false;
-    w.split = true;
-    if (options.throttle) options.throttle->chunk_timed_out();
-    return true;
+    w.split = w.may_split &&
+              split_timed_out_chunk(
+                  st, w.chunk, [&] { return tables.open_walker(); }, ledger, options.throttle);
+    return w.split;
   };
   auto compare = [&](ChunkComparer& c, VerifyItem& w) {
     return run_with_retry(
