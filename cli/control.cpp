@@ -8,18 +8,15 @@
 namespace backfill::cli {
 
 Status run_control(const ControlOptions& o) {
-  BACKFILL_RETURN_IF_ERROR(pg::check_dsn(o.state).with_context("--state"));
   if (o.pause && o.resume) return Status::invalid("--pause and --resume exclude each other");
   if (!o.pause && !o.resume && !o.max_rate && !o.jobs && !o.chunk_time_ms) {
     return Status::invalid(
         "nothing to change: give --pause, --resume, --max-rate, --jobs or --chunk-time");
   }
-  auto conn_or = pg::PgConnection::connect(o.state, pg::SessionSettings{}, true);
-  if (!conn_or.ok()) return conn_or.status().with_context("--state");
-  auto& conn = *conn_or.value();
-  BACKFILL_ASSIGN_OR_RETURN(pg::PgResult has,
-                            conn.query("SELECT to_regclass('backfill.jobs') IS NOT NULL"));
-  if (!has.boolean(0, 0)) {
+  bool has_ledger = false;
+  BACKFILL_ASSIGN_OR_RETURN(auto conn_ptr, connect_state(o.state, &has_ledger));
+  auto& conn = *conn_ptr;
+  if (!has_ledger) {
     return Status::invalid("no backfill ledger in " + conn.where() + " (--state)");
   }
   auto opt = [](const auto& v) -> std::optional<std::string> {

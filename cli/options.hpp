@@ -195,6 +195,10 @@ struct ControlOptions {
 void add_control_options(CLI::App* app, ControlOptions* o);
 Status run_control(const ControlOptions& o);
 
+// The --state database of `status` and `control`, checked; `has_ledger` says whether it
+// holds a backfill ledger yet.
+Result<std::unique_ptr<pg::PgConnection>> connect_state(const std::string& state, bool* has_ledger);
+
 struct StatusOptions {
   std::string state;
   std::string job;

@@ -38,14 +38,22 @@ Status print_workers(pg::PgConnection& conn, const std::string& job) {
 
 }  // namespace
 
-Status run_status(const StatusOptions& o) {
-  BACKFILL_RETURN_IF_ERROR(pg::check_dsn(o.state).with_context("--state"));
-  auto conn_or = pg::PgConnection::connect(o.state, pg::SessionSettings{}, true);
-  if (!conn_or.ok()) return conn_or.status().with_context("--state");
-  auto& conn = *conn_or.value();
+Result<std::unique_ptr<pg::PgConnection>> connect_state(const std::string& state,
+                                                        bool* has_ledger) {
+  BACKFILL_RETURN_IF_ERROR(pg::check_dsn(state).with_context("--state"));
+  auto conn = pg::PgConnection::connect(state, pg::SessionSettings{}, true);
+  if (!conn.ok()) return conn.status().with_context("--state");
   BACKFILL_ASSIGN_OR_RETURN(pg::PgResult has,
-                            conn.query("SELECT to_regclass('backfill.jobs') IS NOT NULL"));
-  if (!has.boolean(0, 0)) {
+                            conn.value()->query("SELECT to_regclass('backfill.jobs') IS NOT NULL"));
+  *has_ledger = has.boolean(0, 0);
+  return conn;
+}
+
+Status run_status(const StatusOptions& o) {
+  bool has_ledger = false;
+  BACKFILL_ASSIGN_OR_RETURN(auto conn_ptr, connect_state(o.state, &has_ledger));
+  auto& conn = *conn_ptr;
+  if (!has_ledger) {
     std::printf("no backfill ledger in %s\n", conn.where().c_str());
     return Status::ok();
   }
