@@ -40,7 +40,6 @@ Result<ThrottleSetup> prepare_throttle(const CopyOptions& o, const pg::CopySpec&
   ThrottleSetup setup;
   ThrottleOptions& to = setup.options;
   to.jobs = o.jobs;
-  to.controller.max_level = 2.0 * o.jobs;
   to.chunk_rows = o.chunk_rows;
   to.max_rate = t.max_rate;
   if (!o.chunk_rows_given || t.chunk_time_ms > 0) {

@@ -28,6 +28,12 @@ void add_reason(std::string* reasons, std::string* first, const std::string& rea
   *reasons += (reasons->empty() ? "" : "; ") + reason;
 }
 
+// Full speed is two chunks in flight per job: one read while one is written.
+ControllerConfig for_jobs(ControllerConfig c, int jobs) {
+  c.max_level = 2.0 * std::max(1, jobs);
+  return c;
+}
+
 constexpr auto kAdmitPoll = std::chrono::milliseconds(100);
 
 }  // namespace
@@ -143,7 +149,7 @@ void ChunkSizer::observe(std::int64_t rows, Seconds took) {
 
 Throttle::Throttle(ThrottleOptions options, Clock::time_point now)
     : options_(std::move(options)),
-      controller_(options_.controller),
+      controller_(for_jobs(options_.controller, options_.jobs)),
       rest_until_(now),
       rate_next_(now),
       accounted_at_(now) {
@@ -201,9 +207,7 @@ void Throttle::decide(Clock::time_point now) {
   decision_ = controller_.update(now, all);
 }
 
-Clock::time_point Throttle::earliest_start(Clock::time_point) const {
-  return std::max(rest_until_, rate_next_);
-}
+Clock::time_point Throttle::earliest_start() const { return std::max(rest_until_, rate_next_); }
 
 bool Throttle::silent(Clock::time_point now) const {
   return last_report_ && now - *last_report_ > options_.controller.fail_closed_after;
@@ -217,7 +221,7 @@ bool Throttle::admit(const std::function<bool()>& stop) {
     account(now);
     if (!silent(now) && decision_.state != ThrottleState::kPaused &&
         in_flight_ < decision_.in_flight) {
-      const auto start = earliest_start(now);
+      const auto start = earliest_start();
       if (start <= now) {
         ++in_flight_;
         return true;

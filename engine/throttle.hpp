@@ -131,7 +131,7 @@ struct RuntimeControl {
 };
 
 struct ThrottleOptions {
-  ControllerConfig controller;
+  ControllerConfig controller;  // its max_level is set from `jobs`: 2 chunks in flight each
   std::optional<ChunkSizerConfig> sizer;  // nullopt: fixed chunk size
   std::int64_t chunk_rows = 50000;        // fixed size, or the sizer's first
   double max_rate = 0;                    // rows/s, 0: none
@@ -174,7 +174,7 @@ class Throttle {
  private:
   void decide(Clock::time_point now);                             // mu_ held
   void account(Clock::time_point now);                            // mu_ held
-  Clock::time_point earliest_start(Clock::time_point now) const;  // mu_ held
+  Clock::time_point earliest_start() const;                       // mu_ held
   double rate_cap() const;                                        // mu_ held
 
   ThrottleOptions options_;

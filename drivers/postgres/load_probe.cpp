@@ -158,8 +158,9 @@ void PgLoadProbe::sample(std::vector<Reading>* out) {
         baseline_seconds_ = std::max(kLatencyFloorSeconds, sorted[sorted.size() / 2]);
       }
       // The 90th percentile of the window's round trips: 24 of them in two seconds.
-      std::vector<double> w;
-      for (double l : latencies) w = windowed(&recent_latency_, now, l);
+      for (std::size_t i = 0; i + 1 < latencies.size(); ++i)
+        recent_latency_.emplace_back(now, latencies[i]);
+      std::vector<double> w = windowed(&recent_latency_, now, latencies.back());
       std::sort(w.begin(), w.end());
       got[6].value = w[w.size() * 9 / 10] / baseline_seconds_;
       // A slow server hurts only those who use it: with no other session active in the

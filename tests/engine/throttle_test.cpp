@@ -166,7 +166,6 @@ TEST(ChunkSizer, GrowsBoundedCutsHardAndStaysWithinItsLimits) {
 ThrottleOptions two_jobs() {
   ThrottleOptions o;
   o.jobs = 2;
-  o.controller.max_level = 4;
   o.chunk_rows = 1000;
   return o;
 }
