@@ -1,4 +1,5 @@
 // `backfill copy`: reads options, runs preflight, hands the job to the engine, reports.
+#include <chrono>
 #include <cstdio>
 
 #include "cli/options.hpp"
@@ -11,7 +12,6 @@
 #include "engine/report.hpp"
 
 namespace backfill::cli {
-namespace {}  // namespace
 
 Result<Connections> connect_both(const CopyOptions& o) {
   BACKFILL_RETURN_IF_ERROR(pg::check_dsn(o.source).with_context("--source"));
@@ -28,12 +28,36 @@ Result<Connections> connect_both(const CopyOptions& o) {
   return c;
 }
 
+Result<std::shared_ptr<const FunctionRegistry>> load_functions(const CopyOptions& o) {
+  auto functions = std::make_shared<FunctionRegistry>(builtin_functions());
+  for (const auto& path : o.plugins) BACKFILL_RETURN_IF_ERROR(load_plugin(path, functions.get()));
+  return std::shared_ptr<const FunctionRegistry>(std::move(functions));
+}
+
+CallContext job_context() {
+  using namespace std::chrono;
+  CallContext ctx;
+  // Microseconds from the Unix epoch to PostgreSQL's, 2000-01-01.
+  constexpr std::int64_t kPostgresEpochMicros = 946684800LL * 1000000;
+  ctx.now = duration_cast<microseconds>(system_clock::now().time_since_epoch()).count() -
+            kPostgresEpochMicros;
+  return ctx;
+}
+
+Result<pg::CopyRequest> full_request(const CopyOptions& o) {
+  pg::CopyRequest r = o.request;
+  BACKFILL_ASSIGN_OR_RETURN(r.functions, load_functions(o));
+  r.context = job_context();
+  return r;
+}
+
 Result<PreparedCopy> prepare_copy(const CopyOptions& o) {
+  BACKFILL_ASSIGN_OR_RETURN(pg::CopyRequest request, full_request(o));
   BACKFILL_ASSIGN_OR_RETURN(Connections c, connect_both(o));
   PreparedCopy p;
   p.source = std::move(c.source);
   p.target = std::move(c.target);
-  BACKFILL_ASSIGN_OR_RETURN(pg::CopySpec spec, pg::plan_copy(*p.source, *p.target, o.request));
+  BACKFILL_ASSIGN_OR_RETURN(pg::CopySpec spec, pg::plan_copy(*p.source, *p.target, request));
   p.spec = std::make_shared<const pg::CopySpec>(std::move(spec));
   return p;
 }
@@ -94,7 +118,10 @@ Status run_copy(const CopyOptions& o, const RunContext& ctx) {
   pg::PgSource source(o.source, settings, prepared.spec);
   pg::PgSink sink(o.target, settings, prepared.spec,
                   ledger_in_target ? std::optional<std::string>(job.name) : std::nullopt);
-  IdentityTransform transform;
+  IdentityTransform identity;
+  std::optional<MapTransform> mapped;
+  if (spec.map) mapped.emplace(spec.map);
+  const Transform& transform = mapped ? static_cast<const Transform&>(*mapped) : identity;
   CopyJobOptions jo;
   fill_job_options(o, ctx, &jo);
   // Our sessions are no longer needed; the job opens its own.

@@ -17,7 +17,9 @@ void add_table_options(CLI::App* app, CopyOptions* o, bool required) {
       "Key columns, comma-separated: NOT NULL with a unique index (default: primary key)");
   app->add_option("--columns", o->request.columns,
                   "Target columns to fill, comma-separated (default: every column the source has)");
-  app->add_option("--map", o->request.maps, "\"target_column = source_column\" (repeatable)")
+  app->add_option("--map", o->request.maps,
+                  "\"target_column = source_column\" or \"target_column = expression\", computed "
+                  "here (repeatable; functions: see the README)")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   app->add_option("--source-expr", o->request.source_exprs,
                   "\"target_column = SQL\": the source computes the column from its row "
@@ -41,6 +43,9 @@ void add_chunk_options(CLI::App* app, CopyOptions* o) {
          "fixed unless --chunk-time is given too)")
       ->check(CLI::Range(std::int64_t{1}, std::int64_t{100000000}));
   app->add_option("--report", o->report, "Write a JSON report to FILE");
+  app->add_option("--plugin", o->plugins, "Load --map functions from a shared library (repeatable)")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+      ->check(CLI::ExistingFile);
   app->add_option("--progress", o->progress, "auto | bar | log | none")
       ->check(CLI::IsMember({"auto", "bar", "log", "none"}))
       ->capture_default_str();

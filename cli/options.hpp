@@ -76,6 +76,7 @@ struct CopyOptions {
   int lock_timeout_ms = 5000;
   int statement_timeout_ms = 120000;
   int max_retries = 5;
+  std::vector<std::string> plugins;  // --plugin PATH.so: more functions for --map
 };
 
 // What verify takes: the tables and their column mapping as copy does, and how to compare.
@@ -170,6 +171,12 @@ struct Connections {
   std::unique_ptr<pg::PgConnection> target;
 };
 Result<Connections> connect_both(const CopyOptions& o);
+// The functions --map may call: the built-ins and those of every --plugin.
+Result<std::shared_ptr<const FunctionRegistry>> load_functions(const CopyOptions& o);
+// What every row's expressions share: now() is the moment the command started.
+CallContext job_context();
+// o.request with the functions and context filled in, for plan_copy and plan_verify.
+Result<pg::CopyRequest> full_request(const CopyOptions& o);
 
 // Declares the throttle options on `app` (copy).
 void add_throttle_options(CLI::App* app, ThrottleCliOptions* o);

@@ -61,10 +61,12 @@ void print_estimate(const pg::CopySpec& spec, const CopyOptions& o) {
 Status run_plan_verify(const VerifyOptions& vo) {
   const CopyOptions& o = vo.table;
   BACKFILL_RETURN_IF_ERROR(check_required(o));
+  BACKFILL_ASSIGN_OR_RETURN(pg::CopyRequest request, full_request(o));
   BACKFILL_ASSIGN_OR_RETURN(Connections c, connect_both(o));
-  BACKFILL_ASSIGN_OR_RETURN(pg::VerifySpec v, pg::plan_verify(*c.source, *c.target, o.request));
+  BACKFILL_ASSIGN_OR_RETURN(pg::VerifySpec v, pg::plan_verify(*c.source, *c.target, request));
   auto spec = std::make_shared<const pg::VerifySpec>(std::move(v));
-  const bool streamed = vo.method == "streamed";
+  BACKFILL_ASSIGN_OR_RETURN(const pg::HashMethod method, pg::choose_hash_method(vo.method, *spec));
+  const bool streamed = method == pg::HashMethod::kStreamed;
   std::printf("verify %s -> %s\n", spec->copy.source.display().c_str(),
               spec->copy.target.display().c_str());
   std::printf("  key:         (%s)\n", pg::join_quoted(spec->copy.key).c_str());
@@ -74,7 +76,8 @@ Status run_plan_verify(const VerifyOptions& vo) {
                   : " (each server sums 64-bit row hashes; only mismatching chunks' keys travel)");
   std::printf("  compared:\n");
   for (const auto& col : spec->copy.columns) {
-    std::printf("    %-24s <- %s\n", col.target.c_str(), col.read_expr.c_str());
+    std::printf("    %-24s <- %s\n", col.target.c_str(),
+                (col.computed ? col.source_text : col.read_expr).c_str());
   }
   print_estimate(spec->copy, o);
   BACKFILL_ASSIGN_OR_RETURN(
@@ -109,7 +112,8 @@ Status run_plan_copy(const CopyOptions& o) {
   }
   std::printf(")\n  columns:\n");
   for (const auto& c : spec.columns) {
-    std::printf("    %-24s <- %s\n", c.target.c_str(), c.read_expr.c_str());
+    std::printf("    %-24s <- %s\n", c.target.c_str(),
+                (c.computed ? c.source_text : c.read_expr).c_str());
   }
   std::printf("  on conflict: %s%s%s\n", pg::policy_name(spec.policy),
               spec.newer_column.empty() ? "" : ":", spec.newer_column.c_str());

@@ -37,17 +37,16 @@ Status run_verify(const VerifyOptions& vo, const RunContext& ctx) {
   // --run-time bounds the whole command, preflight included: it is a nightly window.
   const auto started = std::chrono::steady_clock::now();
   const CopyOptions& o = vo.table;
+  BACKFILL_ASSIGN_OR_RETURN(pg::CopyRequest request, full_request(o));
   BACKFILL_ASSIGN_OR_RETURN(Connections c, connect_both(o));
-  BACKFILL_ASSIGN_OR_RETURN(pg::VerifySpec vspec, pg::plan_verify(*c.source, *c.target, o.request));
+  BACKFILL_ASSIGN_OR_RETURN(pg::VerifySpec vspec, pg::plan_verify(*c.source, *c.target, request));
   auto spec = std::make_shared<const pg::VerifySpec>(std::move(vspec));
   BACKFILL_ASSIGN_OR_RETURN(ThrottleSetup throttle_setup,
                             prepare_throttle(o, spec->copy, *c.source, *c.target));
   c.source.reset();
   c.target.reset();
-  // Both sides are PostgreSQL and --map only renames, so the servers can hash; --method
-  // streamed hashes here instead.
-  const pg::HashMethod method =
-      vo.method == "streamed" ? pg::HashMethod::kStreamed : pg::HashMethod::kPushDown;
+  // Both sides are PostgreSQL: the servers hash, unless a --map expression is computed here.
+  BACKFILL_ASSIGN_OR_RETURN(const pg::HashMethod method, pg::choose_hash_method(vo.method, *spec));
 
   std::chrono::milliseconds run_time{0};
   if (!vo.run_time.empty()) {

@@ -10,7 +10,9 @@
 #include <vector>
 
 #include "engine/copy_format.hpp"
+#include "engine/expr.hpp"
 #include "engine/status.hpp"
+#include "engine/value_codec.hpp"
 
 namespace backfill {
 
@@ -38,6 +40,37 @@ class FieldSelectTransform final : public Transform {
 
  private:
   std::vector<int> fields_;
+};
+
+// What a --map job computes: each output field passed through from the read or computed
+// by an expression, and which read fields the expressions decode.
+struct MapOutput {
+  std::string column;                // the target column, for messages
+  int field = -1;                    // >= 0: this read field, copied as bytes
+  std::shared_ptr<const Expr> expr;  // otherwise: computed, then encoded as below
+  FieldCodec codec = FieldCodec::kText;
+  int numeric_scale = -1;  // a numeric(p,s) column's s: rounded here as the server would
+};
+
+struct MapPlan {
+  std::vector<MapOutput> outputs;
+  std::vector<int> input_fields;  // expression input slot -> read field
+  std::vector<FieldCodec> input_codecs;
+  CallContext context;
+};
+
+// Applies a MapPlan to every row: only the fields the expressions read are decoded, and
+// pass-through fields stay bytes. `leading` fields before the plan's (key texts a verify
+// reads first) pass unchanged.
+class MapTransform final : public Transform {
+ public:
+  explicit MapTransform(std::shared_ptr<const MapPlan> plan, int leading = 0)
+      : plan_(std::move(plan)), leading_(leading) {}
+  Result<CopyBatch> apply(CopyBatch in) const override;
+
+ private:
+  std::shared_ptr<const MapPlan> plan_;
+  int leading_;
 };
 
 }  // namespace backfill

@@ -60,6 +60,11 @@ class PgComparer final : public ChunkComparer {
     std::string rows;
     if (!from_source.empty()) {
       BACKFILL_RETURN_IF_ERROR(src_->copy_out(spec_->source_rows_by_key_sql(from_source), &rows));
+      if (spec_->copy.map) {
+        BACKFILL_ASSIGN_OR_RETURN(CopyBatch out,
+                                  MapTransform(spec_->copy.map).apply({std::move(rows), 0}));
+        rows = std::move(out.bytes);
+      }
     }
     BACKFILL_RETURN_IF_ERROR(tgt_->exec("BEGIN"));
     auto body = [&]() -> Status {
@@ -109,22 +114,43 @@ class PgComparer final : public ChunkComparer {
           sql, [&](std::string_view message) { return digester.feed(message); }));
       return digester.finish();
     };
-    auto [sd, td] =
-        on_both_sides([&] { return digest_of(*src_, spec_->source_stream_sql(range, false)); },
-                      [&] { return digest_of(*tgt_, spec_->target_stream_sql(range, false)); });
+    // With --map the source's rows are transformed before they are hashed, so the chunk is
+    // read whole first.
+    auto mapped_digest_of = [&](PgConnection& conn, const std::string& sql) -> Result<ChunkDigest> {
+      src_bytes_.clear();
+      BACKFILL_RETURN_IF_ERROR(conn.copy_out(sql, &src_bytes_));
+      BACKFILL_ASSIGN_OR_RETURN(CopyBatch out,
+                                MapTransform(spec_->copy.map).apply({std::move(src_bytes_), 0}));
+      CopyDigester digester(spec_->norms);
+      BACKFILL_RETURN_IF_ERROR(digester.feed(out.bytes));
+      src_bytes_ = std::move(out.bytes);  // keeps the capacity for the next chunk
+      return digester.finish();
+    };
+    auto [sd, td] = on_both_sides(
+        [&] {
+          const std::string sql = spec_->source_stream_sql(range, false);
+          return spec_->copy.map ? mapped_digest_of(*src_, sql) : digest_of(*src_, sql);
+        },
+        [&] { return digest_of(*tgt_, spec_->target_stream_sql(range, false)); });
     BACKFILL_ASSIGN_OR_RETURN(c.source, std::move(sd));
     BACKFILL_ASSIGN_OR_RETURN(c.target, std::move(td));
     if (c.source == c.target) return c;
     const std::size_t k = spec_->copy.key.size();
-    auto keyed = [&](PgConnection& conn, const std::string& sql,
-                     std::string& bytes) -> Result<std::vector<KeyedHash>> {
+    auto keyed = [&](PgConnection& conn, const std::string& sql, std::string& bytes,
+                     bool mapped) -> Result<std::vector<KeyedHash>> {
       bytes.clear();
       BACKFILL_RETURN_IF_ERROR(conn.copy_out(sql, &bytes));
+      if (mapped) {
+        MapTransform transform(spec_->copy.map, static_cast<int>(k));
+        BACKFILL_ASSIGN_OR_RETURN(CopyBatch out, transform.apply({std::move(bytes), 0}));
+        bytes = std::move(out.bytes);
+      }
       return hash_copy_rows(bytes, k, spec_->norms, nullptr);
     };
+    const bool mapped = spec_->copy.map != nullptr;
     auto [sh, th] = on_both_sides(
-        [&] { return keyed(*src_, spec_->source_stream_sql(range, true), src_bytes_); },
-        [&] { return keyed(*tgt_, spec_->target_stream_sql(range, true), tgt_bytes_); });
+        [&] { return keyed(*src_, spec_->source_stream_sql(range, true), src_bytes_, mapped); },
+        [&] { return keyed(*tgt_, spec_->target_stream_sql(range, true), tgt_bytes_, false); });
     BACKFILL_ASSIGN_OR_RETURN(auto s, std::move(sh));
     BACKFILL_ASSIGN_OR_RETURN(auto t, std::move(th));
     c.differences = diff_rows(std::move(s), std::move(t));

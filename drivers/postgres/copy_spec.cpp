@@ -4,6 +4,7 @@
 #include <cctype>
 #include <map>
 
+#include "drivers/postgres/map_spec.hpp"
 #include "engine/key.hpp"
 
 namespace backfill::pg {
@@ -76,9 +77,17 @@ std::string CopySpec::range_predicate(const ChunkRange& range) const {
   return key_range_predicate(key, key_types, range);
 }
 
+std::string CopySpec::select_list() const {
+  std::string list;
+  for (const auto& c : columns) {
+    if (!c.computed) list += (list.empty() ? "" : ", ") + c.read_expr;
+  }
+  for (const auto& in : map_inputs) list += (list.empty() ? "" : ", ") + in;
+  return list;
+}
+
 std::string CopySpec::read_sql(const ChunkRange& range) const {
-  std::string sql = "COPY (SELECT ";
-  for (std::size_t i = 0; i < columns.size(); ++i) sql += (i ? ", " : "") + columns[i].read_expr;
+  std::string sql = "COPY (SELECT " + select_list();
   sql += " FROM " + source.quoted() + " AS s WHERE " + range_predicate(range);
   if (!where.empty()) sql += " AND (" + where + ")";
   return sql + ") TO STDOUT (FORMAT binary)";
@@ -174,7 +183,9 @@ std::string CopySpec::fingerprint_text() const {
   std::string f = "src=" + source.display() + ";dst=" + target.display() + ";key=";
   for (const auto& k : key) f += quote_ident(k) + ",";
   f += ";cols=";
-  for (const auto& c : columns) f += quote_ident(c.target) + "=" + c.read_expr + ",";
+  for (const auto& c : columns) {
+    f += quote_ident(c.target) + "=" + c.read_expr + (c.computed ? c.source_text : "") + ",";
+  }
   f += ";where=" + where + ";policy=" + policy_name(policy) + ":" + newer_column;
   return f;
 }
@@ -238,32 +249,30 @@ Result<CopySpec> plan_copy(PgConnection& src, PgConnection& tgt, const CopyReque
 
   BACKFILL_RETURN_IF_ERROR(resolve_key(S, req.key, &spec.key, &spec.key_types));
 
-  // Maps: "dst = src_col".
-  std::vector<std::pair<std::string, std::string>> maps;
+  // Maps: "dst = source_column" renames; "dst = expression" is computed here.
+  std::shared_ptr<const FunctionRegistry> functions =
+      req.functions ? req.functions : std::make_shared<const FunctionRegistry>(builtin_functions());
+  MapCompiler compiler(S, *functions, req.context);
+  std::vector<std::pair<std::string, std::string>> maps;  // renames
+  std::map<std::string, MapOutput> computed;
   for (const auto& m : req.maps) {
-    auto eq = m.find('=');
-    if (eq == std::string::npos) {
-      return Status::invalid("--map \"" + m + "\": expected \"target_column = source_column\"");
-    }
-    auto dst = parse_identifier(trim(m.substr(0, eq)));
-    if (!dst.ok()) return dst.status().with_context("--map \"" + m + "\"");
-    auto from = parse_identifier(trim(m.substr(eq + 1)));
-    if (!from.ok()) {
-      return Status::invalid("--map \"" + m +
-                             "\": the right-hand side must be a source column name");
-    }
-    if (!T.column(*dst)) {
+    BACKFILL_ASSIGN_OR_RETURN(MapAssignment a, split_assignment("--map", m));
+    const ColumnInfo* tc = T.column(a.target);
+    if (!tc) {
       return Status::invalid("--map \"" + m + "\": target table " + T.display() +
-                             " has no column \"" + *dst + "\"");
+                             " has no column \"" + a.target + "\"");
     }
-    if (!S.column(*from)) {
-      return Status::invalid("--map \"" + m + "\": source table " + S.display() +
-                             " has no column \"" + *from + "\"");
+    bool twice = computed.count(a.target) > 0;
+    for (const auto& [d, _] : maps) twice = twice || d == a.target;
+    if (twice) return Status::invalid("--map: target column \"" + a.target + "\" is mapped twice");
+    auto from = parse_identifier(a.expression);
+    if (from.ok() && S.column(*from)) {
+      maps.emplace_back(a.target, *from);
+      continue;
     }
-    for (const auto& [d, _] : maps) {
-      if (d == *dst) return Status::invalid("--map: target column \"" + d + "\" is mapped twice");
-    }
-    maps.emplace_back(*dst, *from);
+    BACKFILL_ASSIGN_OR_RETURN(MapOutput out, compiler.compile(m, a, *tc));
+    out.column = a.target;
+    computed.emplace(a.target, std::move(out));
   }
 
   // --source-expr "dst = SQL": the source computes the column.
@@ -280,7 +289,9 @@ Result<CopySpec> plan_copy(PgConnection& src, PgConnection& tgt, const CopyReque
       return Status::invalid("--source-expr \"" + x + "\": target table " + T.display() +
                              (tc ? " computes column \"" : " has no column \"") + *dst + "\"");
     }
-    bool mapped = std::any_of(maps.begin(), maps.end(), [&](const auto& m) { return m.first == *dst; });
+    bool mapped =
+        computed.count(*dst) > 0 ||
+        std::any_of(maps.begin(), maps.end(), [&](const auto& m) { return m.first == *dst; });
     if (mapped || exprs.count(*dst)) {
       return Status::invalid("--source-expr: target column \"" + *dst + "\" is filled twice");
     }
@@ -306,6 +317,14 @@ Result<CopySpec> plan_copy(PgConnection& src, PgConnection& tgt, const CopyReque
     // A --map always fills its column; otherwise --columns, when given, picks the columns.
     bool wanted = !from.empty() || only.empty() || contains(only, col.name);
     if (from.empty() && S.column(col.name)) from = col.name;
+    if (auto c = computed.find(col.name); c != computed.end()) {
+      ColumnMapping m;
+      m.target = col.name;
+      m.source_text = "--map \"" + col.name + " = " + c->second.expr->text() + "\"";
+      m.computed = true;
+      spec.columns.push_back(std::move(m));
+      continue;
+    }
     if (auto e = exprs.find(col.name); e != exprs.end()) {
       // --source-expr: the source computes it; always cast, the expression's type is its own.
       const std::string sql = "(" + e->second + ")";
@@ -337,6 +356,23 @@ Result<CopySpec> plan_copy(PgConnection& src, PgConnection& tgt, const CopyReque
   }
   if (spec.columns.empty()) {
     return Status::invalid("no target column of " + T.display() + " has a source: nothing to copy");
+  }
+  if (!computed.empty()) {
+    // Read fields: the columns not computed, in order, then the expressions' inputs.
+    std::vector<MapOutput> outputs;
+    int field = 0;
+    for (const auto& c : spec.columns) {
+      if (c.computed) {
+        outputs.push_back(computed.at(c.target));
+      } else {
+        MapOutput pass;
+        pass.column = c.target;
+        pass.field = field++;
+        outputs.push_back(std::move(pass));
+      }
+    }
+    spec.map_inputs = compiler.input_reads();
+    spec.map = compiler.plan(std::move(outputs), field);
   }
 
   // Where the key lands in the target, for ON CONFLICT.
@@ -371,6 +407,7 @@ Result<CopySpec> plan_copy(PgConnection& src, PgConnection& tgt, const CopyReque
 
   // Casts, expressions and --where, checked on the source without reading a row.
   for (const auto& c : spec.columns) {
+    if (c.computed) continue;
     Status st = src.exec("SELECT " + c.read_expr + " FROM " + S.quoted() + " AS s LIMIT 0");
     if (!st.is_ok()) {
       return Status::invalid("target column \"" + c.target + "\" (" + T.column(c.target)->type +
@@ -379,8 +416,7 @@ Result<CopySpec> plan_copy(PgConnection& src, PgConnection& tgt, const CopyReque
   }
   if (!req.where.empty()) {
     spec.where = req.where;
-    Status st =
-        src.exec("SELECT 1 FROM " + S.quoted() + " AS s WHERE (" + req.where + ") LIMIT 0");
+    Status st = src.exec("SELECT 1 FROM " + S.quoted() + " AS s WHERE (" + req.where + ") LIMIT 0");
     if (!st.is_ok()) return Status::invalid("--where: " + st.message());
   }
   return spec;

@@ -13,30 +13,36 @@
 
 #include "drivers/postgres/catalog.hpp"
 #include "drivers/postgres/connection.hpp"
+#include "engine/functions.hpp"
 #include "engine/planner.hpp"
+#include "engine/transform.hpp"
 
 namespace backfill::pg {
 
 enum class ConflictPolicy { kError, kSkip, kOverwrite, kNewer };
 
 struct CopyRequest {
-  std::string table;              // --table, as typed
-  std::string to;                 // --to, as typed; empty: same as table
-  std::string key;                // --key, as typed; empty: primary key
-  std::string columns;            // --columns, as typed; empty: every fillable column
-  std::vector<std::string> maps;  // --map "dst = src"
+  std::string table;                      // --table, as typed
+  std::string to;                         // --to, as typed; empty: same as table
+  std::string key;                        // --key, as typed; empty: primary key
+  std::string columns;                    // --columns, as typed; empty: every fillable column
+  std::vector<std::string> maps;          // --map "dst = src_column" or "dst = expression"
   std::vector<std::string> source_exprs;  // --source-expr "dst = SQL on the source row"
-  std::string where;              // --where: SQL, run on the source as given
+  std::string where;                      // --where: SQL, run on the source as given
   std::string on_conflict = "error";
   bool for_verify = false;  // verify compares what is filled; unfilled columns are not its business
+  // What a --map expression may call (built-ins and plugins); null: the built-ins.
+  std::shared_ptr<const FunctionRegistry> functions;
+  CallContext context;  // now() of the job
 };
 
 struct ColumnMapping {
-  std::string target;      // target column
-  std::string source;      // source column it is read from; empty for a --source-expr
-  std::string source_sql;  // what the source computes: "col", or "(expr)" for --source-expr
-  std::string read_expr;   // source_sql cast to the wire type, AS the target column
+  std::string target;       // target column
+  std::string source;       // source column it is read from; empty for a --source-expr
+  std::string source_sql;   // what the source computes: "col", or "(expr)" for --source-expr
+  std::string read_expr;    // source_sql cast to the wire type, AS the target column
   std::string source_text;  // for messages: source column "x" (type), or --source-expr "..."
+  bool computed = false;    // by a --map expression, here: nothing is read for it as such
 };
 
 struct CopySpec {
@@ -49,6 +55,14 @@ struct CopySpec {
   std::string where;
   ConflictPolicy policy = ConflictPolicy::kError;
   std::string newer_column;  // target column, for kNewer
+  // --map expressions: the transform that computes their columns from the read, whose
+  // fields are the read_exprs of the columns not computed, then map_inputs. Null when
+  // every column is read as it is written.
+  std::shared_ptr<const MapPlan> map;
+  std::vector<std::string> map_inputs;
+
+  // The SELECT list of a read: what the source sends for the columns, before the transform.
+  std::string select_list() const;
 
   // SQL, built once here so `plan` prints exactly what the job runs.
   std::string range_predicate(const ChunkRange& range) const;  // on the source key

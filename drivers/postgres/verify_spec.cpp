@@ -164,9 +164,7 @@ std::string VerifySpec::target_rows_sql(const ChunkRange& r) const {
 
 std::string VerifySpec::source_stream_sql(const ChunkRange& r, bool with_keys) const {
   std::string sql = "COPY (SELECT " + (with_keys ? key_texts("s", copy.key) + ", " : "");
-  for (std::size_t i = 0; i < copy.columns.size(); ++i)
-    sql += (i ? ", " : "") + copy.columns[i].read_expr;
-  return sql + source_filter(r) + ") TO STDOUT (FORMAT binary)";
+  return sql + copy.select_list() + source_filter(r) + ") TO STDOUT (FORMAT binary)";
 }
 
 std::string VerifySpec::target_stream_sql(const ChunkRange& r, bool with_keys) const {
@@ -201,9 +199,7 @@ std::string keys_in(const std::string& alias, const std::vector<std::string>& co
 }  // namespace
 
 std::string VerifySpec::source_rows_by_key_sql(const std::vector<Key>& keys) const {
-  std::string sql = "COPY (SELECT ";
-  for (std::size_t i = 0; i < copy.columns.size(); ++i)
-    sql += (i ? ", " : "") + copy.columns[i].read_expr;
+  std::string sql = "COPY (SELECT " + copy.select_list();
   sql += " FROM " + copy.source.quoted() + " AS s WHERE " +
          keys_in("s", copy.key, copy.key_types, keys);
   if (!copy.where.empty()) sql += " AND (" + copy.where + ")";
@@ -213,6 +209,16 @@ std::string VerifySpec::source_rows_by_key_sql(const std::vector<Key>& keys) con
 std::string VerifySpec::target_delete_by_key_sql(const std::vector<Key>& keys) const {
   return "DELETE FROM " + copy.target.quoted() + " AS t WHERE " +
          keys_in("t", copy.target_key, target_key_types, keys);
+}
+
+Result<HashMethod> choose_hash_method(const std::string& option, const VerifySpec& spec) {
+  if (option == "streamed" || (option == "auto" && spec.copy.map)) return HashMethod::kStreamed;
+  if (spec.copy.map) {
+    return Status::invalid(
+        "--method push-down: the servers cannot compute a --map expression; it is computed here, "
+        "so verify streams the rows (--method streamed, or auto)");
+  }
+  return HashMethod::kPushDown;
 }
 
 Result<VerifySpec> plan_verify(PgConnection& src, PgConnection& tgt, CopyRequest request) {

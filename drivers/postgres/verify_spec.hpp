@@ -45,6 +45,10 @@ struct VerifySpec {
   std::string target_filter(const ChunkRange& r) const;
 };
 
+// --method auto | push-down | streamed for this spec: auto pushes down unless a --map
+// expression is computed here (the servers cannot compute it); push-down then is kInvalid.
+Result<HashMethod> choose_hash_method(const std::string& option, const VerifySpec& spec);
+
 // Preflight for verify: as for copy, and the key must be copied into the target.
 Result<VerifySpec> plan_verify(PgConnection& src, PgConnection& tgt, CopyRequest request);
 

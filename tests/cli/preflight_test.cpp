@@ -81,7 +81,7 @@ TEST_F(Preflight, KeyOfATypeWeCannotChunkOn) {
 TEST_F(Preflight, MissingColumnInKeyMapAndColumns) {
   expect_refused(db.copy("users", {"--key", "nosuch"}), "has no column \"nosuch\"");
   expect_refused(db.copy("users", {"--map", "email = nosuch"}),
-                 "source table public.users has no column \"nosuch\"");
+                 "at position 9: no column \"nosuch\" in public.users");
   expect_refused(db.copy("users", {"--map", "nosuch = email"}),
                  "target table public.users has no column \"nosuch\"");
   expect_refused(db.copy("users", {"--columns", "id,nosuch"}), "has no column \"nosuch\"");

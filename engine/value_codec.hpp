@@ -1,0 +1,47 @@
+// Between a binary COPY field and a Value: the decoders for the columns a `--map` reads
+// and the encoders for the columns it writes, each in PostgreSQL's binary form.
+//
+// The driver picks a FieldCodec per column from the catalog (and casts on read so that the
+// field arrives in that form); the engine only knows the codecs. Pure functions;
+// thread-safe.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "engine/functions.hpp"
+
+namespace backfill {
+
+enum class FieldCodec {
+  kText,  // text, varchar, char, name; and, read as text, every type not listed here
+  kInt2,
+  kInt4,
+  kInt8,
+  kFloat4,
+  kFloat8,
+  kNumeric,
+  kBool,
+  kTimestamp,  // timestamp and timestamptz: microseconds since 2000-01-01
+  kDate,
+  kJsonb,
+  kJson,
+  kUuid,
+};
+
+// The Value type a field of this codec decodes to.
+ValueType value_type_of(FieldCodec c);
+// Whether a value of static type `t` can be written to a column of this codec. Anything
+// can be written to text (as its text, like an assignment cast).
+bool can_store(ValueType t, FieldCodec c);
+
+Result<Value> decode_field(FieldCodec c, std::string_view bytes);
+// Appends the field's bytes (without the length word). `numeric_scale` >= 0 rounds a
+// numeric to the column's declared scale, as the server would on storing it.
+Status encode_field(FieldCodec c, int numeric_scale, const Value& v, std::string* out);
+
+// The binary numeric form of a canonical decimal, and back.
+std::string encode_numeric(std::string_view canonical);
+Result<std::string> decode_numeric(std::string_view bytes);
+
+}  // namespace backfill

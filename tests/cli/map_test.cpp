@@ -1,0 +1,352 @@
+// --map expressions against a real PostgreSQL: every built-in gives what PostgreSQL's
+// function of the same name gives for the same inputs (NULLs included); copy with --map
+// then verify with the same --map is clean, a tampered result is found and repaired; bad
+// expressions stop at preflight with exit 2 and the position; plugins add functions.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include "engine/expr.hpp"
+#include "engine/text_util.hpp"
+#include "tests/cli/cli_support.hpp"
+
+namespace backfill::testing {
+namespace {
+
+// One row of inputs, the same on both sides: PostgreSQL computes the reference from these
+// columns, the engine from the same values decoded.
+const char* kInputRow =
+    "SELECT 'Héllo, Wörld ÄÖ Ελλάδα Привет'::text AS t, 'Jane.Doe@Example.COM'::text AS e,"
+    " NULL::text AS tn, 42::int8 AS n, NULL::int8 AS nn, 1.50::numeric AS d, 2.5::float8 AS f,"
+    " '2024-06-30 10:00:00.25+00'::timestamptz AS ts,"
+    " '{\"a\": {\"b\": [1, \"two\", {\"c\": null}], \"s\": \"x\\\"y\"}, \"n\": 1.50, \"t\": "
+    "true}'::jsonb"
+    " AS j";
+
+struct Case {
+  const char* ours;
+  const char* postgres;  // NULL: the same text
+};
+
+// Each built-in with ordinary values, edge values and NULL; the PostgreSQL spelling where it
+// differs (trim is btrim, to_int a cast, json_get the #>> operator).
+const Case kCases[] = {
+    {"lower(t)", nullptr},
+    {"lower(tn)", nullptr},
+    {"upper(t)", nullptr},
+    {"upper('straße')", nullptr},
+    {"trim('  x y  ')", "btrim('  x y  ')"},
+    {"trim('xxhixx', 'x')", "btrim('xxhixx', 'x')"},
+    {"trim('ÄÄhiÄ', 'Ä')", "btrim('ÄÄhiÄ', 'Ä')"},
+    {"trim(tn)", "btrim(tn)"},
+    {"concat('a', n, NULL, d, tn)", nullptr},
+    {"concat(TRUE, 'x')", "concat(true, 'x')"},
+    {"concat(ts)", nullptr},
+    {"concat_ws(', ', t, tn, n)", nullptr},
+    {"concat_ws(NULL, 'a')", "concat_ws(NULL, 'a')"},
+    {"concat_ws('-', tn, tn)", nullptr},
+    {"coalesce(tn, t)", nullptr},
+    {"coalesce(nn, n, 0)", nullptr},
+    {"coalesce(tn, NULL)", nullptr},
+    {"coalesce(nn, d)", nullptr},
+    {"nullif(t, '')", nullptr},
+    {"nullif('', '')", "nullif('', '')"},
+    {"nullif(n, 42)", nullptr},
+    {"nullif(d, 1.5)", nullptr},
+    {"nullif(tn, 'x')", nullptr},
+    {"substr(t, 2)", nullptr},
+    {"substr(t, 2, 3)", nullptr},
+    {"substr(t, 0, 3)", nullptr},
+    {"substr(t, -5, 7)", nullptr},
+    {"substr(t, 40)", nullptr},
+    {"substr(tn, 1)", nullptr},
+    {"substr(t, nn)", "substr(t, nn::int)"},
+    {"replace(t, 'l', 'L')", nullptr},
+    {"replace(t, '', 'x')", nullptr},
+    {"replace(e, '.', '')", nullptr},
+    {"replace(e, tn, 'x')", nullptr},
+    {"regexp_replace(e, '[aeiou]', '*')", nullptr},
+    {"regexp_replace(e, '[aeiou]', '*', 'g')", nullptr},
+    {"regexp_replace(e, '(\\w+)\\.(\\w+)@', '\\2.\\1@')", nullptr},
+    {"regexp_replace(e, 'DOE', 'x', 'gi')", nullptr},
+    {"regexp_replace(e, '\\.', '$', 'g')", nullptr},
+    {"regexp_replace(e, '^(.)', '<\\&>')", nullptr},
+    {"regexp_replace(tn, 'a', 'b')", nullptr},
+    {"split_part(e, '@', 2)", nullptr},
+    {"split_part(e, '@', 3)", nullptr},
+    {"split_part(e, '.', -1)", nullptr},
+    {"split_part('', ',', 1)", nullptr},
+    {"split_part(t, '', 1)", nullptr},
+    {"split_part(t, '', 2)", nullptr},
+    {"split_part(tn, ',', 1)", nullptr},
+    {"left(t, 3)", nullptr},
+    {"left(t, -3)", nullptr},
+    {"left(t, 100)", nullptr},
+    {"right(t, 3)", nullptr},
+    {"right(t, -3)", nullptr},
+    {"right(tn, 3)", nullptr},
+    {"length(t)", nullptr},
+    {"length('')", nullptr},
+    {"length(tn)", nullptr},
+    {"to_text(n)", "n::text"},
+    {"to_text(d)", "d::text"},
+    {"to_text(f)", "f::text"},
+    {"to_text(ts)", "ts::text"},
+    {"to_text(TRUE)", "true::text"},
+    {"to_text(j)", "j::text"},
+    {"to_text(nn)", "nn::text"},
+    {"to_int(' 42 ')", "' 42 '::bigint"},
+    {"to_int('-7')", "'-7'::bigint"},
+    {"to_int(d)", "d::bigint"},
+    {"to_int(f)", "f::bigint"},
+    {"to_int(3.5)", "3.5::bigint"},
+    {"to_int(-2.5)", "(-2.5)::bigint"},
+    {"to_int(TRUE)", "true::int"},
+    {"to_int(tn)", "tn::bigint"},
+    {"to_numeric('1.50')", "'1.50'::numeric"},
+    {"to_numeric(' -1.5e3 ')", "' -1.5e3 '::numeric"},
+    {"to_numeric('0.000')", "'0.000'::numeric"},
+    {"to_numeric(n)", "n::numeric"},
+    {"to_numeric(f)", "f::numeric"},
+    {"to_numeric(tn)", "tn::numeric"},
+    {"to_timestamp('2024-03-05 14:07:09', 'YYYY-MM-DD HH24:MI:SS')", nullptr},
+    {"to_timestamp('05/03/2024 2:07 PM', 'DD/MM/YYYY HH12:MI AM')", nullptr},
+    {"to_timestamp('12:07 am 2024-03-05', 'HH12:MI am YYYY-MM-DD')", nullptr},
+    {"to_timestamp('20240305', 'YYYYMMDD')", nullptr},
+    {"to_timestamp('2024-03-05 14:07:09.5', 'YYYY-MM-DD HH24:MI:SS.MS')", nullptr},
+    {"to_timestamp('2024-03-05 14:07:09.000123', 'YYYY-MM-DD HH24:MI:SS.US')", nullptr},
+    {"to_timestamp(tn, 'YYYY')", nullptr},
+    {"json_get(j, 'a.b.1')", "j #>> '{a,b,1}'"},
+    {"json_get(j, 'a.b')", "j #>> '{a,b}'"},
+    {"json_get(j, 'a.b.0')", "j #>> '{a,b,0}'"},
+    {"json_get(j, 'a.b.-1')", "j #>> '{a,b,-1}'"},
+    {"json_get(j, 'a.b.2.c')", "j #>> '{a,b,2,c}'"},
+    {"json_get(j, 'a.s')", "j #>> '{a,s}'"},
+    {"json_get(j, 'n')", "j #>> '{n}'"},
+    {"json_get(j, 't')", "j #>> '{t}'"},
+    {"json_get(j, 'zz')", "j #>> '{zz}'"},
+    {"json_get(j, 'a.b.9')", "j #>> '{a,b,9}'"},
+    {"json_get(j, 'a.s.x')", "j #>> '{a,s,x}'"},
+    {"json_get(j, 'a')", "j #>> '{a}'"},
+    {"md5(t)", nullptr},
+    {"md5('')", nullptr},
+    {"md5(tn)", nullptr},
+};
+
+TEST(MapFunctions, EachBuiltinGivesWhatPostgresGives) {
+  TestDatabase db("fn");
+  // The inputs as the engine sees them, from the same row.
+  auto row = db.rows(
+      std::string("SELECT t, e, n, d, f::text, "
+                  "(extract(epoch FROM ts - '2000-01-01+00') * 1000000)::int8, j::text FROM (") +
+      kInputRow + ") s");
+  ASSERT_EQ(row.size(), 1u);
+  std::vector<std::string> v;
+  std::stringstream ss(row[0]);
+  for (std::string field; std::getline(ss, field, '\t');) v.push_back(field);
+  ASSERT_EQ(v.size(), 7u);
+  std::map<std::string, std::pair<ValueType, Value>> columns{
+      {"t", {ValueType::kText, Value::text(v[0])}},
+      {"e", {ValueType::kText, Value::text(v[1])}},
+      {"tn", {ValueType::kText, Value::null()}},
+      {"n", {ValueType::kInt, Value::integer(std::stoll(v[2]))}},
+      {"nn", {ValueType::kInt, Value::null()}},
+      {"d", {ValueType::kNumeric, Value::numeric(v[3])}},
+      {"f", {ValueType::kFloat, Value::floating(std::strtod(v[4].c_str(), nullptr))}},
+      {"ts", {ValueType::kTimestamp, Value::timestamp(std::stoll(v[5]))}},
+      {"j", {ValueType::kJson, Value::json(v[6])}},
+  };
+  ColumnTypeOf type_of = [&](const std::string& c) -> std::optional<ValueType> {
+    auto it = columns.find(c);
+    if (it == columns.end()) return std::nullopt;
+    return it->second.first;
+  };
+  const FunctionRegistry functions = builtin_functions();
+  for (const Case& c : kCases) {
+    SCOPED_TRACE(c.ours);
+    ExprInputs inputs;
+    auto e = Expr::compile(c.ours, 0, functions, type_of, &inputs);
+    ASSERT_TRUE(e.ok()) << e.status().message();
+    std::vector<Value> in;
+    for (const auto& name : inputs.columns) in.push_back(columns.at(name).second);
+    Value out;
+    Status st = (*e)->eval(in, CallContext{}, &out);
+    ASSERT_TRUE(st.is_ok()) << st.message();
+    const std::string ours = out.is_null() ? "NULL" : to_text(out);
+    const std::string theirs =
+        db.value(std::string("SELECT (") + (c.postgres ? c.postgres : c.ours) + ")::text FROM (" +
+                 kInputRow + ") s");
+    EXPECT_EQ(ours, theirs);
+  }
+}
+
+TEST(MapFunctions, OursWithoutAPostgresTwinGiveKnownValues) {
+  const FunctionRegistry functions = builtin_functions();
+  ColumnTypeOf none = [](const std::string&) -> std::optional<ValueType> { return std::nullopt; };
+  auto eval = [&](const std::string& text) {
+    ExprInputs inputs;
+    auto e = Expr::compile(text, 0, functions, none, &inputs);
+    if (!e.ok()) return e.status().message();
+    Value out;
+    CallContext ctx;
+    ctx.now = 123456789;
+    Status st = (*e)->eval({}, ctx, &out);
+    if (!st.is_ok()) return st.message();
+    return out.is_null() ? std::string("NULL") : to_text(out);
+  };
+  EXPECT_EQ(eval("xxh64('')"), "ef46db3751d8e999");  // XXH64's published empty-input value
+  EXPECT_EQ(eval("xxh64(42)"), eval("xxh64('42')"));
+  EXPECT_EQ(eval("xxh64(NULL)"), "NULL");
+  EXPECT_EQ(eval("mask_email('jane.doe@example.com')"), "j***@example.com");
+  EXPECT_EQ(eval("mask_email('Ørjan@example.no')"), "Ø***@example.no");
+  EXPECT_EQ(eval("mask_email('no-at-sign')"), "***");
+  EXPECT_EQ(eval("mask_email(NULL)"), "NULL");
+  EXPECT_EQ(eval("now()"), timestamp_to_text(123456789));
+}
+
+class Map : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    both.src.exec(
+        "CREATE TABLE users (id bigint PRIMARY KEY, email text NOT NULL, first_name text, "
+        "last_name text, profile jsonb, score int)");
+    both.src.exec(
+        "INSERT INTO users SELECT i, 'User' || i || '@Example.COM', 'First' || i,"
+        " CASE WHEN i % 10 = 0 THEN NULL ELSE 'Last' || i END,"
+        " jsonb_build_object('city', 'City' || (i % 7), 'zip', i), i % 100"
+        " FROM generate_series(1, 20000) i");
+    both.dst.exec(
+        "CREATE TABLE users_new (id bigint PRIMARY KEY, email text NOT NULL, full_name text, "
+        "city text, score numeric(6,1), created timestamptz)");
+  }
+  std::vector<std::string> maps() {
+    return {"--to",  "users_new",
+            "--map", "email = lower(email)",
+            "--map", "full_name = concat_ws(' ', first_name, upper(last_name))",
+            "--map", "city = json_get(profile, 'city')",
+            "--map", "score = to_numeric(score)"};
+  }
+  std::vector<std::string> verify(std::vector<std::string> extra = {}) {
+    auto a = both.copy("users", maps());
+    a[0] = "verify";
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  }
+  SourceAndTarget both;
+};
+
+TEST_F(Map, CopyWithMapsThenVerifyWithTheSameMapsIsClean) {
+  auto r = run_backfill(both.copy("users", maps()));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // Exactly what PostgreSQL computes from the same rows.
+  both.expect_same(
+      "SELECT id, lower(email), concat_ws(' ', first_name, upper(last_name)), profile->>'city', "
+      "score::numeric(6,1) FROM users ORDER BY id",
+      "SELECT id, email, full_name, city, score FROM users_new ORDER BY id");
+  EXPECT_EQ(both.dst.value("SELECT count(*) FROM users_new WHERE created IS NOT NULL"), "0");
+
+  std::string report = temp_path("map_verify.json");
+  auto v = run_backfill(verify({"--report", report}));
+  EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+  EXPECT_NE(read_text(report).find("\"method\": \"streamed\""), std::string::npos)
+      << read_text(report);
+}
+
+TEST_F(Map, ATamperedResultIsFoundByKeyAndRepaired) {
+  ASSERT_EQ(run_backfill(both.copy("users", maps())).exit_code, 0);
+  both.dst.exec("UPDATE users_new SET full_name = 'First7 LAST7 ' WHERE id = 7");
+  both.dst.exec("UPDATE users_new SET city = NULL WHERE id = 19999");
+  std::string report = temp_path("map_tampered.json");
+  auto v = run_backfill(verify({"--report", report}));
+  EXPECT_EQ(v.exit_code, 1) << v.out << v.err;
+  const std::string json = read_text(report);
+  EXPECT_NE(json.find("\"rows_different\": 2,"), std::string::npos) << json;
+  EXPECT_NE(json.find("{\"key\": {\"id\": \"7\"}, \"kind\": \"different\"}"), std::string::npos)
+      << json;
+  EXPECT_NE(json.find("{\"key\": {\"id\": \"19999\"}, \"kind\": \"different\"}"), std::string::npos)
+      << json;
+
+  auto repaired = run_backfill(verify({"--repair"}));
+  EXPECT_EQ(repaired.exit_code, 0) << repaired.out << repaired.err;
+  EXPECT_EQ(both.dst.value("SELECT full_name || '|' || city FROM users_new WHERE id = 7"),
+            "First7 LAST7|City0");
+  EXPECT_EQ(run_backfill(verify({"--restart"})).exit_code, 0);
+}
+
+TEST_F(Map, PushDownCannotComputeAMapAndSaysSo) {
+  auto v = run_backfill(verify({"--method", "push-down"}));
+  EXPECT_EQ(v.exit_code, 2);
+  EXPECT_NE(v.err.find("the servers cannot compute a --map expression"), std::string::npos)
+      << v.err;
+}
+
+TEST_F(Map, BadExpressionsStopAtPreflightWithThePosition) {
+  struct Bad {
+    const char* map;
+    const char* message;
+  };
+  const Bad cases[] = {
+      {"email = lowr(email)",
+       "--map \"email = lowr(email)\": at position 9: unknown function lowr()"},
+      {"email = lower(emial)",
+       "--map \"email = lower(emial)\": at position 15: no column \"emial\" in public.users"},
+      {"email = lower(email, 'x')",
+       "--map \"email = lower(email, 'x')\": at position 9: lower() takes 1 argument, not 2"},
+      {"email = lower(email", "--map \"email = lower(email\": at position 20: expected ',' or ')'"},
+      {"score = lower(email)",
+       "--map \"score = lower(email)\": the expression gives text, which target column \"score\" "
+       "(numeric(6,1)) cannot store; convert it with to_numeric()"},
+      {"email = upper(score)",
+       "--map \"email = upper(score)\": at position 15: upper() argument 1 must be text, not "
+       "integer"},
+      {"nope = lower(email)",
+       "--map \"nope = lower(email)\": target table public.users_new has no column \"nope\""},
+      {"email = regexp_replace(email, '(', 'x')",
+       "--map \"email = regexp_replace(email, '(', 'x')\": at position 9: regexp_replace(): "
+       "invalid "
+       "regular expression '('"},
+  };
+  for (const Bad& b : cases) {
+    SCOPED_TRACE(b.map);
+    auto r = run_backfill(both.copy("users", {"--to", "users_new", "--map", b.map}));
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_NE(r.err.find(b.message), std::string::npos) << r.err;
+  }
+  EXPECT_EQ(both.dst.value("SELECT count(*) FROM users_new"), "0");
+  EXPECT_FALSE(both.ledger_exists());
+}
+
+TEST_F(Map, AValueAFunctionCannotTakeStopsTheJobNamingTheMap) {
+  both.src.exec("UPDATE users SET first_name = 'x' || id WHERE id = 5");
+  auto r = run_backfill(
+      both.copy("users", {"--to", "users_new", "--map", "score = to_int(substr(first_name, 6))"}));
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(
+      r.err.find(
+          "--map \"score = to_int(substr(first_name, 6))\": to_int(): invalid input syntax for "
+          "type bigint: \"\""),
+      std::string::npos)
+      << r.err;
+}
+
+TEST_F(Map, APluginsFunctionIsCallableFromMap) {
+  const std::string plugin = BACKFILL_PLUGIN_PATH;
+  auto r = run_backfill(both.copy("users", {"--to", "users_new", "--plugin", plugin, "--map",
+                                            "full_name = initials(first_name, last_name)"}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(both.dst.value("SELECT full_name FROM users_new WHERE id = 7"), "F.L.");
+  EXPECT_EQ(both.dst.value("SELECT full_name FROM users_new WHERE id = 10"), "F.");
+  // Without the plugin the name is unknown, before anything is written.
+  auto missing =
+      run_backfill(both.copy("users", {"--to", "users_new", "--map",
+                                       "full_name = initials(first_name)", "--job", "other"}));
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.err.find("unknown function initials()"), std::string::npos) << missing.err;
+  const std::string not_a_library = std::string(BACKFILL_SOURCE_DIR) + "/README.md";
+  auto bad = run_backfill(both.copy("users", {"--to", "users_new", "--plugin", not_a_library}));
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("--plugin " + not_a_library + ": "), std::string::npos) << bad.err;
+}
+
+}  // namespace
+}  // namespace backfill::testing
