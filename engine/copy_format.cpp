@@ -170,6 +170,20 @@ void CopyWriter::add_bytes(std::string_view bytes) {
   out_.append(bytes);
 }
 
+std::string* CopyWriter::begin_field() {
+  field_start_ = out_.size();
+  out_.append(4, '\0');
+  return &out_;
+}
+
+void CopyWriter::end_field() {
+  const auto len = static_cast<std::uint32_t>(out_.size() - field_start_ - 4);
+  out_[field_start_] = static_cast<char>(len >> 24);
+  out_[field_start_ + 1] = static_cast<char>(len >> 16);
+  out_[field_start_ + 2] = static_cast<char>(len >> 8);
+  out_[field_start_ + 3] = static_cast<char>(len);
+}
+
 void CopyWriter::add_raw_tuple(std::string_view tuple) {
   out_.append(tuple);
   ++rows_;

@@ -79,6 +79,10 @@ class CopyWriter {
   void add_field(const CopyField& field);
   void add_null();
   void add_bytes(std::string_view bytes);
+  // A field written in place: begin_field() reserves its length word and returns the
+  // stream to append the bytes to; end_field() fills the length in.
+  std::string* begin_field();
+  void end_field();
   // Appends an already framed tuple (as CopyReader::last_tuple() returns it).
   void add_raw_tuple(std::string_view tuple);
   // Writes the trailer and hands the stream over; the writer is spent afterwards.
@@ -89,6 +93,7 @@ class CopyWriter {
  private:
   std::string out_;
   std::int64_t rows_ = 0;
+  std::size_t field_start_ = 0;
 };
 
 // Big-endian helpers for the binary forms of fields.

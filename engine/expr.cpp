@@ -1,6 +1,5 @@
 #include "engine/expr.hpp"
 
-#include <array>
 #include <cctype>
 
 #include "engine/text_util.hpp"
@@ -11,6 +10,7 @@ struct Expr::Node {
   enum class Kind { kLiteral, kColumn, kCall } kind = Kind::kLiteral;
   Value literal;
   int slot = -1;
+  int call = -1;  // kCall: its index in EvalScratch::args
   bool strict = true;
   FunctionImpl impl;
   std::vector<Node> args;
@@ -20,9 +20,6 @@ struct Expr::Node {
 };
 
 namespace {
-
-// Calls have few arguments; their values live on the stack up to this many.
-constexpr std::size_t kInlineArgs = 8;
 
 enum class Tok { kIdent, kQuotedIdent, kString, kNumber, kLParen, kRParen, kComma, kEnd };
 
@@ -293,34 +290,39 @@ class Parser {
 };
 
 Status eval_node(const Expr::Node& n, std::span<const Value> inputs, const CallContext& ctx,
-                 Value* out) {
+                 EvalScratch* scratch, Value* out) {
   switch (n.kind) {
     case Expr::Node::Kind::kLiteral:
       *out = n.literal;
       return Status::ok();
     case Expr::Node::Kind::kColumn:
-      *out = inputs[static_cast<std::size_t>(n.slot)];
+      *out = inputs[static_cast<std::size_t>(n.slot)];  // copy-assigned: keeps out's capacity
       return Status::ok();
     case Expr::Node::Kind::kCall:
       break;
   }
-  std::array<Value, kInlineArgs> inline_args;
-  std::vector<Value> heap_args;
-  std::span<Value> args;
-  if (n.args.size() <= kInlineArgs) {
-    args = std::span<Value>(inline_args.data(), n.args.size());
-  } else {
-    heap_args.resize(n.args.size());
-    args = heap_args;
-  }
+  std::vector<Value>& args = scratch->args[static_cast<std::size_t>(n.call)];
   for (std::size_t i = 0; i < n.args.size(); ++i) {
-    BACKFILL_RETURN_IF_ERROR(eval_node(n.args[i], inputs, ctx, &args[i]));
+    BACKFILL_RETURN_IF_ERROR(eval_node(n.args[i], inputs, ctx, scratch, &args[i]));
     if (n.strict && args[i].is_null()) {
-      *out = Value::null();
+      out->type = ValueType::kNull;
       return Status::ok();
     }
   }
   return n.impl(args, ctx, out);
+}
+
+// Numbers the call sites and sizes their argument lists.
+void number_calls(Expr::Node* n, int* next) {
+  if (n->kind != Expr::Node::Kind::kCall) return;
+  n->call = (*next)++;
+  for (auto& a : n->args) number_calls(&a, next);
+}
+
+void size_scratch(const Expr::Node& n, EvalScratch* scratch) {
+  if (n.kind != Expr::Node::Kind::kCall) return;
+  scratch->args[static_cast<std::size_t>(n.call)].resize(n.args.size());
+  for (const auto& a : n.args) size_scratch(a, scratch);
 }
 
 }  // namespace
@@ -358,13 +360,24 @@ Result<std::shared_ptr<const Expr>> Expr::compile(std::string_view text, std::si
   std::shared_ptr<Expr> e(new Expr());
   e->root_ = std::make_unique<Node>(std::move(root));
   e->text_ = std::string(text);
+  number_calls(e->root_.get(), &e->calls_);
   return std::shared_ptr<const Expr>(std::move(e));
 }
 
 ValueType Expr::type() const { return root_->type; }
 
+Status Expr::eval(std::span<const Value> inputs, const CallContext& ctx, EvalScratch* scratch,
+                  Value* out) const {
+  if (scratch->args.size() != static_cast<std::size_t>(calls_)) {
+    scratch->args.assign(static_cast<std::size_t>(calls_), {});
+    size_scratch(*root_, scratch);
+  }
+  return eval_node(*root_, inputs, ctx, scratch, out);
+}
+
 Status Expr::eval(std::span<const Value> inputs, const CallContext& ctx, Value* out) const {
-  return eval_node(*root_, inputs, ctx, out);
+  EvalScratch scratch;
+  return eval(inputs, ctx, &scratch, out);
 }
 
 }  // namespace backfill

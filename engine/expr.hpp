@@ -32,6 +32,13 @@ struct ExprInputs {
 // nullopt when there is no such column.
 using ColumnTypeOf = std::function<std::optional<ValueType>(const std::string& column)>;
 
+// Working memory of Expr::eval(): each call's argument values, kept from row to row so
+// that their strings keep their capacity and a row allocates nothing. One per thread and
+// expression; it starts empty.
+struct EvalScratch {
+  std::vector<std::vector<Value>> args;  // by call site
+};
+
 class Expr {
  public:
   struct Node;
@@ -48,11 +55,15 @@ class Expr {
   ValueType type() const;
   const std::string& text() const { return text_; }
   // `inputs` holds the decoded columns, by slot.
+  Status eval(std::span<const Value> inputs, const CallContext& ctx, EvalScratch* scratch,
+              Value* out) const;
+  // The same with a scratch of its own: for one-off evaluations.
   Status eval(std::span<const Value> inputs, const CallContext& ctx, Value* out) const;
 
  private:
   Expr() = default;
   std::unique_ptr<Node> root_;
+  int calls_ = 0;  // call sites, numbered from 0
   std::string text_;
 };
 

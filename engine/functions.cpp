@@ -40,9 +40,21 @@ FunctionDef def(std::string name, std::vector<ValueType> params, int min_args, V
 
 // concat()'s rendering: a type's output function, where a boolean is "t" or "f" (the
 // cast to text, to_text(), says "true").
-std::string output_text(const Value& v) {
-  if (v.type == T::kBool) return v.b ? "t" : "f";
-  return to_text(v);
+void append_output_text(const Value& v, std::string* out) {
+  switch (v.type) {
+    case T::kNull:
+      return;
+    case T::kBool:
+      *out += v.b ? "t" : "f";
+      return;
+    case T::kText:
+    case T::kNumeric:
+    case T::kJson:
+      *out += v.s;
+      return;
+    default:
+      *out += to_text(v);
+  }
 }
 
 Status btrim(Args a, const CallContext&, Value* out) {
@@ -705,12 +717,14 @@ FunctionRegistry builtin_functions() {
   };
   add(def("lower", {T::kText}, 1, T::kText, "lower(text): lower case",
           [](Args a, const CallContext&, Value* out) {
-            *out = Value::text(utf8_lower(a[0].s));
+            utf8_lower_in_place(&a[0].s);
+            std::swap(*out, a[0]);  // both keep a buffer for the next row
             return ok();
           }));
   add(def("upper", {T::kText}, 1, T::kText, "upper(text): upper case",
           [](Args a, const CallContext&, Value* out) {
-            *out = Value::text(utf8_upper(a[0].s));
+            utf8_upper_in_place(&a[0].s);
+            std::swap(*out, a[0]);
             return ok();
           }));
   add(def("trim", {T::kText, T::kText}, 1, T::kText,
@@ -720,11 +734,9 @@ FunctionRegistry builtin_functions() {
     FunctionDef d = def("concat", {T::kAny}, 1, T::kText,
                         "concat(value, ...): the values' text joined; NULLs are skipped",
                         [](Args a, const CallContext&, Value* out) {
-                          std::string s;
-                          for (const Value& v : a) {
-                            if (!v.is_null()) s += output_text(v);
-                          }
-                          *out = Value::text(std::move(s));
+                          out->type = T::kText;
+                          out->s.clear();  // built in place: its buffer serves every row
+                          for (const Value& v : a) append_output_text(v, &out->s);
                           return ok();
                         });
     d.variadic = true;
@@ -740,15 +752,15 @@ FunctionRegistry builtin_functions() {
                 *out = Value::null();
                 return ok();
               }
-              std::string s;
+              out->type = T::kText;
+              out->s.clear();
               bool first = true;
               for (std::size_t i = 1; i < a.size(); ++i) {
                 if (a[i].is_null()) continue;
-                if (!first) s += a[0].s;
-                s += output_text(a[i]);
+                if (!first) out->s += a[0].s;
+                append_output_text(a[i], &out->s);
                 first = false;
               }
-              *out = Value::text(std::move(s));
               return ok();
             });
     d.variadic = true;
@@ -759,10 +771,10 @@ FunctionRegistry builtin_functions() {
     FunctionDef d = def("coalesce", {T::kAny}, 1, T::kAny,
                         "coalesce(value, ...): the first value that is not NULL",
                         [](Args a, const CallContext&, Value* out) {
-                          *out = Value::null();
+                          out->type = T::kNull;
                           for (Value& v : a) {
                             if (!v.is_null()) {
-                              *out = std::move(v);
+                              std::swap(*out, v);
                               break;
                             }
                           }
@@ -777,9 +789,9 @@ FunctionRegistry builtin_functions() {
         def("nullif", {T::kAny, T::kAny}, 2, T::kAny, "nullif(a, b): NULL when a equals b, else a",
             [](Args a, const CallContext&, Value* out) {
               if (!a[0].is_null() && !a[1].is_null() && values_equal(a[0], a[1])) {
-                *out = Value::null();
+                out->type = T::kNull;
               } else {
-                *out = std::move(a[0]);
+                std::swap(*out, a[0]);
               }
               return ok();
             });
@@ -813,7 +825,11 @@ FunctionRegistry builtin_functions() {
           }));
   add(def("to_text", {T::kAny}, 1, T::kText, "to_text(value): the value as text, like value::text",
           [](Args a, const CallContext&, Value* out) {
-            *out = a[0].type == T::kText ? std::move(a[0]) : Value::text(to_text(a[0]));
+            if (a[0].type == T::kText) {
+              std::swap(*out, a[0]);
+            } else {
+              *out = Value::text(to_text(a[0]));
+            }
             return ok();
           }));
   add(def("to_int", {T::kAny}, 1, T::kInt,

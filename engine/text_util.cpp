@@ -162,6 +162,26 @@ std::size_t utf8_offset(std::string_view s, std::int64_t n) {
 std::string utf8_lower(std::string_view s) { return map_case(s, lower_cp); }
 std::string utf8_upper(std::string_view s) { return map_case(s, upper_cp); }
 
+void utf8_lower_in_place(std::string* s) {
+  for (char& c : *s) {
+    if (static_cast<unsigned char>(c) >= 0x80) {
+      *s = map_case(*s, lower_cp);
+      return;
+    }
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+  }
+}
+
+void utf8_upper_in_place(std::string* s) {
+  for (char& c : *s) {
+    if (static_cast<unsigned char>(c) >= 0x80) {
+      *s = map_case(*s, upper_cp);
+      return;
+    }
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 32);
+  }
+}
+
 std::optional<std::string> canonical_decimal(std::string_view t) {
   while (!t.empty() && std::isspace(static_cast<unsigned char>(t.front()))) t.remove_prefix(1);
   while (!t.empty() && std::isspace(static_cast<unsigned char>(t.back()))) t.remove_suffix(1);

@@ -17,6 +17,9 @@ std::size_t utf8_offset(std::string_view s, std::int64_t n);
 // PostgreSQL's lower()/upper() do in a UTF-8 database for those scripts.
 std::string utf8_lower(std::string_view s);
 std::string utf8_upper(std::string_view s);
+// The same in place; ASCII text (the common case) is mapped without a copy.
+void utf8_lower_in_place(std::string* s);
+void utf8_upper_in_place(std::string* s);
 
 // A decimal number's canonical text as PostgreSQL's numeric prints it: "-12.340", "0",
 // "NaN", "Infinity". Accepts what numeric_in accepts (spaces around, a sign, digits with

@@ -172,10 +172,10 @@ class Throttle {
   ThrottleSnapshot snapshot() const;
 
  private:
-  void decide(Clock::time_point now);                             // mu_ held
-  void account(Clock::time_point now);                            // mu_ held
-  Clock::time_point earliest_start() const;                       // mu_ held
-  double rate_cap() const;                                        // mu_ held
+  void decide(Clock::time_point now);        // mu_ held
+  void account(Clock::time_point now);       // mu_ held
+  Clock::time_point earliest_start() const;  // mu_ held
+  double rate_cap() const;                   // mu_ held
 
   ThrottleOptions options_;
   mutable std::mutex mu_;

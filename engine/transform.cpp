@@ -37,9 +37,11 @@ Result<CopyBatch> MapTransform::apply(CopyBatch in) const {
   CopyWriter writer;
   writer.reserve(in.bytes.size() + in.bytes.size() / 8);
   std::vector<CopyField> fields;
+  // Kept from row to row: decoded inputs, results and the expressions' argument values all
+  // reuse their buffers, so a row allocates nothing once the first rows have passed.
   std::vector<Value> inputs(plan.input_fields.size());
+  std::vector<EvalScratch> scratch(plan.outputs.size());
   Value result;
-  std::string encoded;
   const auto lead = static_cast<std::size_t>(leading_);
   const auto width = static_cast<std::int16_t>(lead + plan.outputs.size());
   while (true) {
@@ -49,33 +51,31 @@ Result<CopyBatch> MapTransform::apply(CopyBatch in) const {
       const std::size_t f = lead + static_cast<std::size_t>(plan.input_fields[k]);
       if (f >= fields.size()) return Status::failed("a --map input is missing from the row read");
       if (!fields[f]) {
-        inputs[k] = Value::null();
+        inputs[k].type = ValueType::kNull;
         continue;
       }
-      auto v = decode_field(plan.input_codecs[k], *fields[f]);
-      if (!v.ok()) return v.status();
-      inputs[k] = std::move(v).value();
+      BACKFILL_RETURN_IF_ERROR(decode_field_into(plan.input_codecs[k], *fields[f], &inputs[k]));
     }
     writer.begin_tuple(width);
     for (std::size_t i = 0; i < lead; ++i) writer.add_field(fields[i]);
-    for (const MapOutput& o : plan.outputs) {
-      if (o.field >= 0) {
-        writer.add_field(fields[lead + static_cast<std::size_t>(o.field)]);
+    for (std::size_t o = 0; o < plan.outputs.size(); ++o) {
+      const MapOutput& out = plan.outputs[o];
+      if (out.field >= 0) {
+        writer.add_field(fields[lead + static_cast<std::size_t>(out.field)]);
         continue;
       }
-      Status st = o.expr->eval(inputs, plan.context, &result);
-      if (st.is_ok() && !result.is_null()) {
-        encoded.clear();
-        st = encode_field(o.codec, o.numeric_scale, result, &encoded);
+      Status st = out.expr->eval(inputs, plan.context, &scratch[o], &result);
+      if (st.is_ok() && result.is_null()) {
+        writer.add_null();
+        continue;
+      }
+      if (st.is_ok()) {
+        st = encode_field(out.codec, out.numeric_scale, result, writer.begin_field());
+        writer.end_field();
       }
       if (!st.is_ok()) {
-        return Status::failed("--map \"" + o.column + " = " + o.expr->text() +
+        return Status::failed("--map \"" + out.column + " = " + out.expr->text() +
                               "\": " + st.message());
-      }
-      if (result.is_null()) {
-        writer.add_null();
-      } else {
-        writer.add_bytes(encoded);
       }
     }
   }

@@ -215,6 +215,16 @@ Result<std::string> decode_numeric(std::string_view b) {
   return out;
 }
 
+Status decode_field_into(FieldCodec c, std::string_view b, Value* out) {
+  if (c == FieldCodec::kText || c == FieldCodec::kJson) {
+    out->type = c == FieldCodec::kText ? T::kText : T::kJson;
+    out->s.assign(b);
+    return Status::ok();
+  }
+  BACKFILL_ASSIGN_OR_RETURN(*out, decode_field(c, b));
+  return Status::ok();
+}
+
 Result<Value> decode_field(FieldCodec c, std::string_view b) {
   switch (c) {
     case FieldCodec::kText:

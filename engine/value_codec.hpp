@@ -36,6 +36,8 @@ ValueType value_type_of(FieldCodec c);
 bool can_store(ValueType t, FieldCodec c);
 
 Result<Value> decode_field(FieldCodec c, std::string_view bytes);
+// The same into an existing value, whose string keeps its capacity from row to row.
+Status decode_field_into(FieldCodec c, std::string_view bytes, Value* out);
 // Appends the field's bytes (without the length word). `numeric_scale` >= 0 rounds a
 // numeric to the column's declared scale, as the server would on storing it.
 Status encode_field(FieldCodec c, int numeric_scale, const Value& v, std::string* out);

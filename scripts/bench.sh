@@ -12,7 +12,10 @@
 # parallel (pgcopydb's compare), md5(string_agg(row::text ORDER BY key)) on both, and
 # backfill verify in each hash method.
 #
-#   scripts/bench.sh [--rows N] [--rounds R] [--only copy|verify|update] [--micro]
+# Then the cost of transforms: backfill copy with three --map functions against the same
+# copy passing every column through; and backfill update against one UPDATE statement.
+#
+#   scripts/bench.sh [--rows N] [--rounds R] [--only copy|verify|map|update] [--micro]
 #   scripts/bench.sh --throttle [options of scripts/bench_throttle.sh]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,7 +34,7 @@ while [[ $# -gt 0 ]]; do
     --rows) rows=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
     --micro) micro=1; shift ;;
-    *) echo "usage: $0 [--rows N] [--rounds R] [--only copy|verify|update] [--micro] | --throttle [...]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--rows N] [--rounds R] [--only copy|verify|map|update] [--micro] | --throttle [...]" >&2; exit 2 ;;
   esac
 done
 
@@ -170,6 +173,28 @@ if [[ $only == all || $only == verify ]]; then
   before=()
   compare "verify of identical tables" "count+sum(hashtext)" "COPY out both, parallel" \
     "count+sum(hashtext)" "md5(string_agg)" "verify push-down" "verify streamed"
+fi
+
+if [[ $only == all || $only == map ]]; then
+  # Three functions over three text columns, computed in the transform stage; the other
+  # four columns pass through as bytes.
+  run_backfill_map() {
+    "$bin" copy --source "$src" --target "$dst" --table users --progress none \
+      --map "email = upper(email)" --map "first_name = lower(first_name)" \
+      --map "last_name = concat_ws(' ', first_name, last_name)" >/dev/null 2>"$work/map.err" \
+      || { cat "$work/map.err" >&2; exit 1; }
+    check_target "$dst" users "backfill copy --map"
+  }
+  fn=(["backfill copy"]=run_backfill ["backfill copy --map x3"]=run_backfill_map)
+  before=(["backfill copy"]=reset_target ["backfill copy --map x3"]=reset_target)
+  compare "copy with three --map functions against pass-through" "backfill copy" \
+    "backfill copy" "backfill copy --map x3"
+  # Outside the timings: the maps did transform every row.
+  reset_target
+  run_backfill_map
+  bad=$(psql -X -At "$dst" -c "SELECT count(*) FROM users WHERE email <> upper(email) OR first_name <> lower(first_name) OR last_name NOT LIKE '% %'")
+  [[ $bad == 0 ]] || { echo "bench: --map left $bad rows untransformed" >&2; exit 1; }
+  echo "bench: --map transformed every row"
 fi
 
 if [[ $only == all || $only == update ]]; then
