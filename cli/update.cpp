@@ -25,7 +25,10 @@ Result<PreparedUpdate> prepare_update(const UpdateOptions& o) {
   auto conn = pg::PgConnection::connect(o.common.target, session_settings(o.common), true);
   if (!conn.ok()) return conn.status().with_context("--target");
   p.conn = std::move(conn).value();
-  BACKFILL_ASSIGN_OR_RETURN(pg::UpdateSpec spec, pg::plan_update(*p.conn, o.request));
+  pg::UpdateRequest request = o.request;
+  BACKFILL_ASSIGN_OR_RETURN(request.functions, load_functions(o.common));
+  request.context = job_context();
+  BACKFILL_ASSIGN_OR_RETURN(pg::UpdateSpec spec, pg::plan_update(*p.conn, request));
   p.spec = std::make_shared<const pg::UpdateSpec>(std::move(spec));
   return p;
 }
@@ -39,8 +42,10 @@ void add_update_options(CLI::App* app, UpdateOptions* o, bool required) {
   app->add_option("--table", o->request.table, "The table: name or schema.name")
       ->required(required);
   app->add_option("--set", o->request.sets, "\"column = SQL expression\" (repeatable)")
-      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
-      ->required(required);
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app->add_option("--map", o->request.maps,
+                  "\"column = expression\" computed here, not by the server (repeatable)")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   app->add_option("--key", o->request.key,
                   "Key columns, comma-separated: NOT NULL with a unique index (default: primary "
                   "key)");
@@ -60,11 +65,20 @@ Status run_plan_update(const UpdateOptions& o) {
   for (const auto& s : spec.sets) {
     std::printf("  set:         %s (%s) = %s\n", s.column.c_str(), s.type.c_str(), s.expr.c_str());
   }
+  for (const auto& m : spec.mapped) {
+    std::printf("  map:         %s (%s) = %s  (computed here)\n", m.column.c_str(), m.type.c_str(),
+                m.expr.c_str());
+  }
   if (spec.keys.source.estimated_rows) {
     std::printf("  rows:        ~%s\n", with_thousands(*spec.keys.source.estimated_rows).c_str());
   }
-  std::printf("  per chunk:   %s\n",
-              spec.update_sql(ChunkRange{{Key{"<lo>"}}, {Key{"<hi>"}}}).c_str());
+  const ChunkRange example{{Key{"<lo>"}}, {Key{"<hi>"}}};
+  if (spec.map) {
+    std::printf("  per chunk:   %s\n               then %s\n", spec.map_read_sql(example).c_str(),
+                spec.update_from_stage_sql(example).c_str());
+  } else {
+    std::printf("  per chunk:   %s\n", spec.update_sql(example).c_str());
+  }
   std::printf("plan only: nothing was written\n");
   return Status::ok();
 }

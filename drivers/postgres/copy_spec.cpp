@@ -57,9 +57,10 @@ Result<ConflictPolicy> parse_conflict_policy(const std::string& text, std::strin
 }
 
 std::string key_range_predicate(const std::vector<std::string>& columns,
-                                const std::vector<std::string>& types, const ChunkRange& range) {
+                                const std::vector<std::string>& types, const ChunkRange& range,
+                                const std::string& alias) {
   std::vector<std::string> cols;
-  for (const auto& k : columns) cols.push_back(quote_ident(k));
+  for (const auto& k : columns) cols.push_back((alias.empty() ? "" : alias + ".") + quote_ident(k));
   auto literals = [&](const Key& values) {
     std::vector<std::string> out;
     for (std::size_t i = 0; i < values.size(); ++i) {

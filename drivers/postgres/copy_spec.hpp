@@ -82,8 +82,10 @@ struct CopySpec {
 
 // "(a, b) > ('1'::int, 'x'::text) AND (a, b) <= (...)": rows of the chunk, on any table
 // whose key columns are `columns` of `types`.
+// With `alias`, the columns are qualified by it ("s"."a").
 std::string key_range_predicate(const std::vector<std::string>& columns,
-                                const std::vector<std::string>& types, const ChunkRange& range);
+                                const std::vector<std::string>& types, const ChunkRange& range,
+                                const std::string& alias = "");
 
 Result<ConflictPolicy> parse_conflict_policy(const std::string& text, std::string* newer_column);
 const char* policy_name(ConflictPolicy p);

@@ -152,6 +152,17 @@ std::vector<std::string> MapCompiler::input_reads() const {
   return reads;
 }
 
+std::vector<std::string> MapCompiler::input_types() const {
+  std::vector<std::string> types;
+  for (const auto& name : inputs_.columns) {
+    std::string cast;
+    const ColumnInfo& c = *reads_.column(name);
+    read_codec(c, &cast);
+    types.push_back(cast.empty() ? c.type : cast);
+  }
+  return types;
+}
+
 std::shared_ptr<const MapPlan> MapCompiler::plan(std::vector<MapOutput> outputs,
                                                  int first_input_field) const {
   auto p = std::make_shared<MapPlan>();

@@ -39,6 +39,9 @@ class MapCompiler {
 
   // What the read must add after its own columns, one per input slot: "col"::cast.
   std::vector<std::string> input_reads() const;
+  // The types those reads arrive in (the cast, or the column's own type), for a staging
+  // table that holds them.
+  std::vector<std::string> input_types() const;
   // The plan, once every map is compiled: `outputs` in write order, and the inputs read as
   // fields first_input_field, first_input_field + 1, ...
   std::shared_ptr<const MapPlan> plan(std::vector<MapOutput> outputs, int first_input_field) const;

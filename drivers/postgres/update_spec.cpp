@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "drivers/postgres/map_spec.hpp"
 #include "drivers/postgres/source.hpp"
 #include "drivers/postgres/sql.hpp"
 
@@ -30,7 +31,103 @@ class PgChunkUpdater final : public ChunkUpdater {
   std::shared_ptr<const UpdateSpec> spec_;
 };
 
+// --map: read, compute here, write back through the staging table (see the header).
+class PgMapChunkUpdater final : public ChunkUpdater {
+ public:
+  PgMapChunkUpdater(std::unique_ptr<PgConnection> conn, std::shared_ptr<const UpdateSpec> spec)
+      : conn_(std::move(conn)), spec_(std::move(spec)), transform_(spec_->map) {}
+
+  Result<std::int64_t> update(const ChunkRange& range) override {
+    read_.clear();
+    BACKFILL_RETURN_IF_ERROR(conn_->copy_out(spec_->map_read_sql(range), &read_));
+    BACKFILL_ASSIGN_OR_RETURN(CopyBatch staged, transform_.apply({std::move(read_), 0}));
+    read_ = std::move(staged.bytes);  // keeps the buffer for the next chunk
+    if (staged.rows == 0) return std::int64_t{0};
+    BACKFILL_RETURN_IF_ERROR(conn_->exec("BEGIN"));
+    auto body = [&]() -> Result<std::int64_t> {
+      if (!stage_ready_) {
+        BACKFILL_RETURN_IF_ERROR(conn_->exec(spec_->stage_create_sql()));
+        stage_ready_ = true;
+      }
+      BACKFILL_RETURN_IF_ERROR(conn_->copy_in(spec_->stage_copy_sql(), read_).status());
+      BACKFILL_ASSIGN_OR_RETURN(PgResult r, conn_->query(spec_->update_from_stage_sql(range)));
+      BACKFILL_RETURN_IF_ERROR(conn_->exec("COMMIT"));
+      return r.affected();
+    };
+    auto changed = body();
+    if (!changed.ok() && conn_->healthy()) (void)conn_->exec("ROLLBACK");
+    return changed;
+  }
+  Status reset() override {
+    stage_ready_ = false;  // a new session has no temporary table
+    return conn_->reconnect();
+  }
+
+ private:
+  std::unique_ptr<PgConnection> conn_;
+  std::shared_ptr<const UpdateSpec> spec_;
+  MapTransform transform_;
+  std::string read_;
+  bool stage_ready_ = false;
+};
+
+// Staging columns: the key under its own names, the results under theirs, the inputs as
+// backfill_in_0, backfill_in_1, ... (an input may share a name with a key or a result).
+std::string stage_input(std::size_t k) { return "backfill_in_" + std::to_string(k); }
+
 }  // namespace
+
+std::string UpdateSpec::map_read_sql(const ChunkRange& range) const {
+  return "COPY (" + map_select_sql(range) + ") TO STDOUT (FORMAT binary)";
+}
+
+std::string UpdateSpec::map_select_sql(const ChunkRange& range) const {
+  std::string sql = "SELECT ";
+  for (std::size_t i = 0; i < keys.key.size(); ++i)
+    sql += (i ? ", s." : "s.") + quote_ident(keys.key[i]);
+  for (const auto& in : map_inputs) sql += ", s." + in;
+  sql += " FROM " + keys.source.quoted() + " AS s WHERE " + keys.range_predicate(range);
+  if (!where.empty()) sql += " AND (" + where + ")";
+  return sql;
+}
+
+std::string UpdateSpec::stage_create_sql() const {
+  std::string cols;
+  for (std::size_t i = 0; i < keys.key.size(); ++i) {
+    cols += (i ? ", " : "") + quote_ident(keys.key[i]) + " " + keys.key_types[i];
+  }
+  for (const auto& m : mapped) cols += ", " + quote_ident(m.column) + " " + m.type;
+  for (std::size_t k = 0; k < map_inputs.size(); ++k)
+    cols += ", " + stage_input(k) + " " + map_input_types[k];
+  return "CREATE TEMP TABLE IF NOT EXISTS backfill_update_stage (" + cols +
+         ") ON COMMIT DELETE ROWS";
+}
+
+std::string UpdateSpec::stage_copy_sql() const {
+  return "COPY pg_temp.backfill_update_stage FROM STDIN (FORMAT binary)";
+}
+
+std::string UpdateSpec::update_from_stage_sql(const ChunkRange& range) const {
+  std::string set, guard, join, same_inputs;
+  for (const auto& m : mapped) {
+    const auto col = quote_ident(m.column);
+    set += (set.empty() ? "" : ", ") + col + " = st." + col;
+    guard += std::string(guard.empty() ? "" : " OR ") + "s." + col + " IS DISTINCT FROM st." + col;
+  }
+  for (const auto& c : sets) {
+    const auto col = quote_ident(c.column);
+    set += ", " + col + " = (" + c.expr + ")";
+    guard += " OR s." + col + " IS DISTINCT FROM CAST((" + c.expr + ") AS " + c.type + ")";
+  }
+  for (const auto& k : keys.key) join += " AND s." + quote_ident(k) + " = st." + quote_ident(k);
+  for (std::size_t k = 0; k < map_inputs.size(); ++k) {
+    same_inputs += " AND s." + map_inputs[k] + " IS NOT DISTINCT FROM st." + stage_input(k);
+  }
+  return "UPDATE " + keys.source.quoted() + " AS s SET " + set +
+         " FROM pg_temp.backfill_update_stage AS st WHERE " +
+         key_range_predicate(keys.key, keys.key_types, range, "s") + join + same_inputs + " AND (" +
+         guard + ")";
+}
 
 std::string UpdateSpec::update_sql(const ChunkRange& range) const {
   std::string set, guard;
@@ -49,8 +146,62 @@ std::string UpdateSpec::update_sql(const ChunkRange& range) const {
 std::string UpdateSpec::fingerprint_text() const {
   std::string out = "update " + keys.source.quoted() + " key " + join_quoted(keys.key);
   for (const auto& s : sets) out += " set " + quote_ident(s.column) + " = " + s.expr;
+  for (const auto& m : mapped) out += " map " + quote_ident(m.column) + " = " + m.expr;
   return out + " where " + where;
 }
+
+namespace {
+
+// --map in update: each expression compiled against the table itself, its column checked
+// as --set's are; the plan reads (key, inputs) and stages (key, results, inputs).
+Status plan_update_maps(const TableInfo& t, const UpdateRequest& req, UpdateSpec* spec) {
+  if (req.maps.empty()) return Status::ok();
+  std::shared_ptr<const FunctionRegistry> functions =
+      req.functions ? req.functions : std::make_shared<const FunctionRegistry>(builtin_functions());
+  MapCompiler compiler(t, *functions, req.context);
+  std::vector<MapOutput> outputs;
+  const auto k = static_cast<int>(spec->keys.key.size());
+  for (int i = 0; i < k; ++i) {
+    MapOutput pass;
+    pass.column = spec->keys.key[static_cast<std::size_t>(i)];
+    pass.field = i;
+    outputs.push_back(std::move(pass));
+  }
+  for (const auto& m : req.maps) {
+    BACKFILL_ASSIGN_OR_RETURN(MapAssignment a, split_assignment("--map", m));
+    const ColumnInfo* c = t.column(a.target);
+    if (!c) {
+      return Status::invalid("--map \"" + m + "\": table " + t.display() + " has no column \"" +
+                             a.target + "\"");
+    }
+    if (std::find(spec->keys.key.begin(), spec->keys.key.end(), a.target) != spec->keys.key.end()) {
+      return Status::invalid("--map \"" + m + "\": \"" + a.target +
+                             "\" is a key column; chunks are planned over the key, so it cannot "
+                             "change under them");
+    }
+    for (const auto& done : spec->mapped) {
+      if (done.column == a.target) {
+        return Status::invalid("--map: column \"" + a.target + "\" is mapped twice");
+      }
+    }
+    BACKFILL_ASSIGN_OR_RETURN(MapOutput out, compiler.compile(m, a, *c));
+    spec->mapped.push_back({a.target, c->type, a.expression});
+    outputs.push_back(std::move(out));
+  }
+  spec->map_inputs = compiler.input_reads();
+  spec->map_input_types = compiler.input_types();
+  // The inputs pass on into the staging table, for the guard against a concurrent change.
+  for (std::size_t i = 0; i < spec->map_inputs.size(); ++i) {
+    MapOutput pass;
+    pass.column = stage_input(i);
+    pass.field = k + static_cast<int>(i);
+    outputs.push_back(std::move(pass));
+  }
+  spec->map = compiler.plan(std::move(outputs), k);
+  return Status::ok();
+}
+
+}  // namespace
 
 Result<UpdateSpec> plan_update(PgConnection& conn, const UpdateRequest& req) {
   UpdateSpec spec;
@@ -61,7 +212,11 @@ Result<UpdateSpec> plan_update(PgConnection& conn, const UpdateRequest& req) {
   BACKFILL_RETURN_IF_ERROR(resolve_key(t, req.key, &spec.keys.key, &spec.keys.key_types));
   spec.keys.target_key = spec.keys.key;
   spec.where = req.where;
-  if (req.sets.empty()) return Status::invalid("give at least one --set \"column = expression\"");
+  if (req.sets.empty() && req.maps.empty()) {
+    return Status::invalid(
+        "give at least one --set \"column = SQL expression\" or --map \"column = expression\"");
+  }
+  BACKFILL_RETURN_IF_ERROR(plan_update_maps(t, req, &spec));
   for (const auto& s : req.sets) {
     const auto eq = s.find('=');
     if (eq == std::string::npos || trimmed(s.substr(eq + 1)).empty()) {
@@ -86,6 +241,10 @@ Result<UpdateSpec> plan_update(PgConnection& conn, const UpdateRequest& req) {
       if (done.column == *col)
         return Status::invalid("--set: column \"" + *col + "\" is set twice");
     }
+    for (const auto& done : spec.mapped) {
+      if (done.column == *col)
+        return Status::invalid("--set: column \"" + *col + "\" is also --map'ed");
+    }
     spec.sets.push_back({*col, c->type, trimmed(s.substr(eq + 1))});
   }
   // Plan the whole statement (EXPLAIN runs nothing): a syntax error, an unknown column or
@@ -104,11 +263,23 @@ Result<UpdateSpec> plan_update(PgConnection& conn, const UpdateRequest& req) {
     auto r = conn.exec("EXPLAIN (COSTS OFF) " + spec.update_sql(ChunkRange{}));
     if (!r.is_ok()) return Status::invalid("--where: " + r.message());
   }
+  if (spec.map) {
+    // The statements of a --map chunk, planned against a staging table of this session
+    // only (temporary: nothing of the user's is written).
+    Status st = conn.exec(spec.stage_create_sql());
+    if (st.is_ok()) st = conn.exec("EXPLAIN (COSTS OFF) " + spec.map_select_sql(ChunkRange{}));
+    if (st.is_ok())
+      st = conn.exec("EXPLAIN (COSTS OFF) " + spec.update_from_stage_sql(ChunkRange{}));
+    (void)conn.exec("DROP TABLE IF EXISTS pg_temp.backfill_update_stage");
+    if (!st.is_ok()) return Status::invalid("--map: " + st.message());
+  }
   return spec;
 }
 
 Result<std::unique_ptr<ChunkUpdater>> PgUpdatedTable::open_updater() {
   BACKFILL_ASSIGN_OR_RETURN(auto conn, PgConnection::connect(dsn_, settings_));
+  if (spec_->map)
+    return std::unique_ptr<ChunkUpdater>(new PgMapChunkUpdater(std::move(conn), spec_));
   return std::unique_ptr<ChunkUpdater>(new PgChunkUpdater(std::move(conn), spec_));
 }
 

@@ -35,6 +35,7 @@ class Update : public ::testing::Test {
   std::string wrong() {
     return db.value("SELECT count(*) FROM users WHERE email_address IS DISTINCT FROM lower(email)");
   }
+  void run_beside_a_dual_writer(std::vector<std::string> job);
   TestDatabase db{"upd"};
 };
 
@@ -73,10 +74,12 @@ TEST_F(Update, RowsTheApplicationAlreadyWroteAreLeftAlone) {
   EXPECT_NE(read_text(report).find("\"rows\": 990,"), std::string::npos) << read_text(report);
 }
 
-TEST_F(Update, AConcurrentWriterLeavesEveryRowSatisfyingTheInvariant) {
+// The application, with dual writes on, updates and inserts rows while chunks run; at the
+// end every row satisfies email_address = lower(email).
+void Update::run_beside_a_dual_writer(std::vector<std::string> job) {
   load(100000);
-  BackgroundRun run(lower_email({"--chunk-rows", "1000", "--max-rate", "40000", "--job", "dw"}));
-  // The application, with dual writes on, updates and inserts rows while chunks run.
+  job.insert(job.end(), {"--chunk-rows", "1000", "--max-rate", "40000", "--job", "dw"});
+  BackgroundRun run(args(job));
   ASSERT_TRUE(
       wait_until([&] { return db.value("SELECT to_regclass('backfill.jobs')") != "NULL"; }));
   int writes_while_running = 0;
@@ -96,6 +99,35 @@ TEST_F(Update, AConcurrentWriterLeavesEveryRowSatisfyingTheInvariant) {
   EXPECT_GT(writes_while_running, 10);
   EXPECT_EQ(wrong(), "0");
   EXPECT_EQ(db.value("SELECT count(*) FROM users"), std::to_string(100000 + writes_while_running));
+}
+
+TEST_F(Update, AConcurrentWriterLeavesEveryRowSatisfyingTheInvariant) {
+  run_beside_a_dual_writer({"--set", "email_address = lower(email)"});
+}
+
+TEST_F(Update, MapBesideAConcurrentWriterLeavesEveryRowSatisfyingTheInvariant) {
+  run_beside_a_dual_writer({"--map", "email_address = lower(email)"});
+}
+
+TEST_F(Update, MapComputesHereExactlyAndARerunChangesNothing) {
+  load(100000);
+  std::string report = temp_path("update_map.json");
+  auto map = args({"--map", "email_address = lower(email)", "--map",
+                   "n = length(split_part(email, '@', 1))", "--report", report});
+  auto r = run_backfill(map);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(wrong(), "0");
+  EXPECT_EQ(db.value("SELECT count(*) FROM users WHERE n IS DISTINCT FROM "
+                     "length(split_part(email, '@', 1))"),
+            "0");
+  EXPECT_NE(read_text(report).find("\"rows\": 100000,"), std::string::npos) << read_text(report);
+  const std::string versions = "SELECT md5(string_agg(xmin::text, ',' ORDER BY id)) FROM users";
+  const std::string before = db.value(versions);
+  map.push_back("--restart");
+  auto rerun = run_backfill(map);
+  ASSERT_EQ(rerun.exit_code, 0) << rerun.err;
+  EXPECT_NE(read_text(report).find("\"rows\": 0,"), std::string::npos) << read_text(report);
+  EXPECT_EQ(db.value(versions), before);
 }
 
 TEST_F(Update, AHeldRowLockMakesTheChunkWaitAndRetryNotFail) {
@@ -143,6 +175,10 @@ TEST_F(Update, BadInputIsExit2WithTheReasonAndWritesNothing) {
       {{"--set", "n = 1", "--where", "idd > 3"}, "--where"},
       {{"--set", "n = 1", "--key", "email"}, "no unique index"},
       {{"--set", "n = 1; DROP TABLE users"}, "--set"},
+      {{"--map", "id = to_int('1')"}, "is a key column"},
+      {{"--map", "email_address = lowr(email)"}, "at position 17: unknown function lowr()"},
+      {{"--map", "n = lower(email)"}, "cannot store; convert it with to_int()"},
+      {{"--map", "n = 1", "--set", "n = 2"}, "also --map'ed"},
   };
   for (const auto& c : cases) {
     auto r = run_backfill(args(c.extra));
