@@ -68,7 +68,11 @@ Status run_status(const StatusOptions& o) {
                  " CASE WHEN j.status = 'done' THEN coalesce(sum(c.rows) / nullif(extract(epoch"
                  " FROM max(c.finished_at) - min(c.started_at)), 0), 0) ELSE coalesce(sum(c.rows)"
                  " FILTER (WHERE c.finished_at > now() - interval '60 seconds'), 0) / 60.0 END,"
-                 " j.plan_done, j.chunk_rows, to_char(j.updated_at, 'YYYY-MM-DD HH24:MI:SS'), "
+                 // Chunk size: the latest finished chunk's rows (sizes adapt), else the
+                 // size the job started with.
+                 " j.plan_done, coalesce((SELECT l.rows FROM backfill.chunks l WHERE l.job ="
+                 " j.name AND l.status = 'done' ORDER BY l.finished_at DESC LIMIT 1),"
+                 " j.chunk_rows), to_char(j.updated_at, 'YYYY-MM-DD HH24:MI:SS'), "
                  "coalesce(j.message, '')"
                  " FROM backfill.jobs j LEFT JOIN backfill.chunks c ON c.job = j.name"
                  " WHERE $1 = '' OR j.name = $1 GROUP BY j.name ORDER BY j.updated_at DESC",
@@ -86,7 +90,7 @@ Status run_status(const StatusOptions& o) {
     if (est > 0)
       std::printf(" of ~%s (%.1f%%)", with_thousands(est).c_str(),
                   100.0 * static_cast<double>(rows) / static_cast<double>(std::max(est, rows)));
-    std::printf("  chunks %s/%s%s done, %s in flight, %s rows each  rate %s rows/s",
+    std::printf("  chunks %s/%s%s done, %s in flight, of ~%s rows  rate %s rows/s",
                 with_thousands(r.int64(i, 4)).c_str(), with_thousands(r.int64(i, 5)).c_str(),
                 r.boolean(i, 9) ? "" : "+", with_thousands(r.int64(i, 6)).c_str(),
                 with_thousands(r.int64(i, 10)).c_str(),
