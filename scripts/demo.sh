@@ -2,8 +2,8 @@
 # README command 1: the main job on a fresh machine. Installs what is missing, builds
 # backfill (Release), starts a throwaway PostgreSQL, creates a source database with a
 # 1,000,000-row `users` table and a target database whose `users` table has the new
-# shape (renamed columns, a wider numeric), then copies one into the other with live
-# progress, and prints the report.
+# shape (renamed columns, a wider numeric, a column computed on the way), then copies one
+# into the other with live progress, prints the report, and verifies the copy.
 #
 #   scripts/demo.sh [--rows N]
 set -euo pipefail
@@ -44,7 +44,8 @@ psql -X -P pager=off -q "$dst" -v ON_ERROR_STOP=1 -f scripts/sql/users_v2.sql
 args=(--source "$src" --target "$dst" --table users
       --map "email_address = email" --map "given_name = first_name"
       --map "family_name = last_name" --map "signed_up_at = created_at"
-      --map "preferences = settings")
+      --map "preferences = settings"
+      --map "display_name = concat_ws(' ', first_name, upper(last_name))")
 
 echo
 echo "demo: \$ backfill plan $(printf '%q ' "${args[@]}")"
@@ -57,10 +58,13 @@ echo "demo: the report (demo-report.json):"
 cat demo-report.json
 echo
 echo "demo: a few copied rows:"
-psql -X -P pager=off "$dst" -c "SELECT id, email_address, given_name, family_name, signed_up_at, balance, preferences FROM users ORDER BY id LIMIT 3"
+psql -X -P pager=off "$dst" -c "SELECT id, email_address, given_name, family_name, display_name, signed_up_at, balance, preferences FROM users ORDER BY id LIMIT 3"
 echo "demo: source and target agree:"
 psql -X -P pager=off -At "$src" -c "SELECT 'source: ' || count(*) || ' rows, md5 ' || md5(string_agg(id || email || first_name || last_name || created_at || balance || coalesce(settings::text, ''), ',' ORDER BY id)) FROM users"
 psql -X -P pager=off -At "$dst" -c "SELECT 'target: ' || count(*) || ' rows, md5 ' || md5(string_agg(id || email_address || given_name || family_name || signed_up_at || balance || coalesce(preferences::text, ''), ',' ORDER BY id)) FROM users"
+echo
+echo "demo: \$ backfill verify $(printf '%q ' "${args[@]}")"
+"$bin" verify "${args[@]}"
 cat <<EOF2
 
 Look at the data:    psql "$dst"
