@@ -11,7 +11,12 @@
 # speed back up. Prints foreground p50/p99 latency and tps and the copy's rows/s per phase,
 # and draws rows/s and foreground latency over time for the throttled phase (gnuplot PNG).
 #
-#   scripts/bench_throttle.sh [--seconds S] [--rate TPS] [--rows N] [--png FILE]
+# --why adds three phases that tell where the foreground's latency comes from:
+#   burner nice 19   beside a busy loop at the lowest CPU priority (CPU time alone)
+#   capped, nice 19  the quarter-speed copy with its server backends reniced to 19
+#   capped, unlogged the quarter-speed copy into an UNLOGGED target (no WAL)
+#
+#   scripts/bench_throttle.sh [--seconds S] [--rate TPS] [--rows N] [--png FILE] [--why]
 #   (also: scripts/bench.sh --throttle ...)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,13 +25,15 @@ seconds=15
 rate=200
 rows=10000000
 png=docs/throttle.png
+why=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
+    --why) why=1; shift ;;
     --seconds) seconds=$2; shift 2 ;;
     --rate) rate=$2; shift 2 ;;
     --rows) rows=$2; shift 2 ;;
     --png) png=$2; shift 2 ;;
-    *) echo "usage: $0 [--seconds S] [--rate TPS] [--rows N] [--png FILE]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--seconds S] [--rate TPS] [--rows N] [--png FILE] [--why]" >&2; exit 2 ;;
   esac
 done
 rest=$((seconds / 2))  # the stretch without foreground at the end of the throttled phase
@@ -139,9 +146,42 @@ stop_copy
 read -r p50[capped] p99[capped] <<<"$(latency capped)"
 tp[capped]=$(tps capped)
 
+phases=(alone unthrottled throttled capped)
+if [[ $why -eq 1 ]]; then
+  echo "bench: --why 1/3, beside a busy loop at nice 19"
+  nice -n 19 bash -c 'while :; do :; done' &
+  burner=$!
+  foreground burner "$seconds"
+  kill "$burner"
+  read -r p50[burner] p99[burner] <<<"$(latency burner)"
+  tp[burner]=$(tps burner)
+  rps[burner]=-
+
+  echo "bench: --why 2/3, the capped copy with its server backends at nice 19"
+  start_copy reniced --no-throttle --max-rate "$cap"
+  sleep 1  # its sessions are open
+  renice -n 19 -p $(psql -X -At "$dst" -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'backfill'") >/dev/null
+  foreground reniced "$seconds"
+  rps[reniced]=$(( $(copied) / seconds ))
+  stop_copy
+  read -r p50[reniced] p99[reniced] <<<"$(latency reniced)"
+  tp[reniced]=$(tps reniced)
+
+  echo "bench: --why 3/3, the capped copy into an UNLOGGED target"
+  psql -X -q "$dst" -c "ALTER TABLE users SET UNLOGGED"
+  start_copy unlogged --no-throttle --max-rate "$cap"
+  foreground unlogged "$seconds"
+  rps[unlogged]=$(( $(copied) / seconds ))
+  stop_copy
+  psql -X -q "$dst" -c "ALTER TABLE users SET LOGGED"
+  read -r p50[unlogged] p99[unlogged] <<<"$(latency unlogged)"
+  tp[unlogged]=$(tps unlogged)
+  phases+=(burner reniced unlogged)
+fi
+
 echo
 printf '%-28s %10s %10s %10s %12s %10s\n' "phase ($seconds s each)" "fg p50 ms" "fg p99 ms" "fg tps" "copy rows/s" "p99 vs alone"
-for ph in alone unthrottled throttled capped; do
+for ph in "${phases[@]}"; do
   ratio=$(echo "scale=2; ${p99[$ph]} / ${p99[alone]}" | bc)
   printf '%-28s %10s %10s %10s %12s %9sx\n' "$ph" "${p50[$ph]}" "${p99[$ph]}" "${tp[$ph]}" "${rps[$ph]}" "$ratio"
 done
