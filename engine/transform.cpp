@@ -70,7 +70,7 @@ Result<CopyBatch> MapTransform::apply(CopyBatch in) const {
         continue;
       }
       if (st.is_ok()) {
-        st = encode_field(out.codec, out.numeric_scale, result, writer.begin_field());
+        st = encode_field(out.codec, out.modifier, result, writer.begin_field());
         writer.end_field();
       }
       if (!st.is_ok()) {

@@ -49,7 +49,9 @@ struct MapOutput {
   int field = -1;                    // >= 0: this read field, copied as bytes
   std::shared_ptr<const Expr> expr;  // otherwise: computed, then encoded as below
   FieldCodec codec = FieldCodec::kText;
-  int numeric_scale = -1;  // a numeric(p,s) column's s: rounded here as the server would
+  // The column's type modifier where the server would apply it on storing: numeric(p,s)'s
+  // s (rounded to), character(n)'s n (padded to); -1 for none.
+  int modifier = -1;
 };
 
 struct MapPlan {

@@ -100,6 +100,7 @@ ValueType value_type_of(FieldCodec c) {
     case FieldCodec::kJson:
       return T::kJson;
     case FieldCodec::kText:
+    case FieldCodec::kBpchar:
     case FieldCodec::kUuid:
       return T::kText;
   }
@@ -107,7 +108,7 @@ ValueType value_type_of(FieldCodec c) {
 }
 
 bool can_store(ValueType t, FieldCodec c) {
-  if (t == T::kNull || c == FieldCodec::kText) return true;
+  if (t == T::kNull || c == FieldCodec::kText || c == FieldCodec::kBpchar) return true;
   switch (c) {
     case FieldCodec::kInt2:
     case FieldCodec::kInt4:
@@ -127,6 +128,7 @@ bool can_store(ValueType t, FieldCodec c) {
     case FieldCodec::kUuid:
       return t == T::kText;
     case FieldCodec::kText:
+    case FieldCodec::kBpchar:
       return true;
   }
   return false;
@@ -216,8 +218,8 @@ Result<std::string> decode_numeric(std::string_view b) {
 }
 
 Status decode_field_into(FieldCodec c, std::string_view b, Value* out) {
-  if (c == FieldCodec::kText || c == FieldCodec::kJson) {
-    out->type = c == FieldCodec::kText ? T::kText : T::kJson;
+  if (c == FieldCodec::kText || c == FieldCodec::kBpchar || c == FieldCodec::kJson) {
+    out->type = c == FieldCodec::kJson ? T::kJson : T::kText;
     out->s.assign(b);
     return Status::ok();
   }
@@ -227,6 +229,7 @@ Status decode_field_into(FieldCodec c, std::string_view b, Value* out) {
 
 Result<Value> decode_field(FieldCodec c, std::string_view b) {
   switch (c) {
+    case FieldCodec::kBpchar:
     case FieldCodec::kText:
     case FieldCodec::kJson: {
       Value v = Value::text(std::string(b));
@@ -291,8 +294,15 @@ Result<Value> decode_field(FieldCodec c, std::string_view b) {
   return Status::failed("unknown field codec");
 }
 
-Status encode_field(FieldCodec c, int numeric_scale, const Value& v, std::string* out) {
+Status encode_field(FieldCodec c, int modifier, const Value& v, std::string* out) {
   switch (c) {
+    case FieldCodec::kBpchar: {
+      const std::size_t start = out->size();
+      BACKFILL_RETURN_IF_ERROR(encode_field(FieldCodec::kText, -1, v, out));
+      const std::int64_t length = utf8_length(std::string_view(*out).substr(start));
+      if (modifier > length) out->append(static_cast<std::size_t>(modifier - length), ' ');
+      return Status::ok();
+    }
     case FieldCodec::kText:
       if (v.type == T::kText || v.type == T::kJson || v.type == T::kNumeric) {
         out->append(v.s);
@@ -349,7 +359,7 @@ Status encode_field(FieldCodec c, int numeric_scale, const Value& v, std::string
         return Status::failed(std::string("cannot store ") + value_type_name(v.type) +
                               " as numeric");
       }
-      if (numeric_scale >= 0) d = round_decimal(d, numeric_scale);
+      if (modifier >= 0) d = round_decimal(d, modifier);
       out->append(encode_numeric(d));
       return Status::ok();
     }

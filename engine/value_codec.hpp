@@ -14,7 +14,8 @@
 namespace backfill {
 
 enum class FieldCodec {
-  kText,  // text, varchar, char, name; and, read as text, every type not listed here
+  kText,    // text, varchar, name; and, read as text, every type not listed here
+  kBpchar,  // character(n): text, padded with spaces to n characters as the server stores it
   kInt2,
   kInt4,
   kInt8,
@@ -38,9 +39,10 @@ bool can_store(ValueType t, FieldCodec c);
 Result<Value> decode_field(FieldCodec c, std::string_view bytes);
 // The same into an existing value, whose string keeps its capacity from row to row.
 Status decode_field_into(FieldCodec c, std::string_view bytes, Value* out);
-// Appends the field's bytes (without the length word). `numeric_scale` >= 0 rounds a
-// numeric to the column's declared scale, as the server would on storing it.
-Status encode_field(FieldCodec c, int numeric_scale, const Value& v, std::string* out);
+// Appends the field's bytes (without the length word). `modifier` >= 0 applies the column's
+// type modifier as the server would on storing the value (so that a verify reading it back
+// sees the same bytes): a numeric rounded to that scale, a character(n) padded to n.
+Status encode_field(FieldCodec c, int modifier, const Value& v, std::string* out);
 
 // The binary numeric form of a canonical decimal, and back.
 std::string encode_numeric(std::string_view canonical);

@@ -59,8 +59,8 @@ std::string fix_for(FieldCodec c) {
 
 }  // namespace
 
-std::optional<FieldCodec> write_codec(const ColumnInfo& c, int* scale) {
-  *scale = -1;
+std::optional<FieldCodec> write_codec(const ColumnInfo& c, int* modifier) {
+  *modifier = -1;
   const std::string& t = c.type_name;
   if (t == "int2") return FieldCodec::kInt2;
   if (t == "int4") return FieldCodec::kInt4;
@@ -70,7 +70,7 @@ std::optional<FieldCodec> write_codec(const ColumnInfo& c, int* scale) {
   if (t == "numeric") {
     // "numeric(12,2)": the scale the server rounds to on storing.
     auto comma = c.type.find(',');
-    if (comma != std::string::npos) *scale = std::atoi(c.type.c_str() + comma + 1);
+    if (comma != std::string::npos) *modifier = std::atoi(c.type.c_str() + comma + 1);
     return FieldCodec::kNumeric;
   }
   if (t == "bool") return FieldCodec::kBool;
@@ -79,8 +79,14 @@ std::optional<FieldCodec> write_codec(const ColumnInfo& c, int* scale) {
   if (t == "jsonb") return FieldCodec::kJsonb;
   if (t == "json") return FieldCodec::kJson;
   if (t == "uuid") return FieldCodec::kUuid;
+  if (t == "bpchar") {
+    // "character(5)": stored padded to 5 characters.
+    auto paren = c.type.find('(');
+    if (paren != std::string::npos) *modifier = std::atoi(c.type.c_str() + paren + 1);
+    return FieldCodec::kBpchar;
+  }
   // Text types, and enums, whose binary form is their label.
-  if (t == "text" || t == "varchar" || t == "bpchar" || t == "name" || c.wire_type == "text") {
+  if (t == "text" || t == "varchar" || t == "name" || c.wire_type == "text") {
     return FieldCodec::kText;
   }
   return std::nullopt;
@@ -125,7 +131,7 @@ Result<MapOutput> MapCompiler::compile(const std::string& map_text, const MapAss
     return Status::invalid(where + ": target column \"" + target.name +
                            "\" is computed by the table");
   }
-  auto codec = write_codec(target, &out.numeric_scale);
+  auto codec = write_codec(target, &out.modifier);
   if (!codec) {
     return Status::invalid(where + ": target column \"" + target.name + "\" has type " +
                            target.type +

@@ -17,8 +17,9 @@
 namespace backfill::pg {
 
 // The codec a column is written with, or nullopt for a type a --map cannot produce (inet,
-// bytea, arrays, ...). `scale` is a numeric(p,s) column's s, else -1.
-std::optional<FieldCodec> write_codec(const ColumnInfo& column, int* scale);
+// bytea, arrays, ...). `modifier`: a numeric(p,s) column's s, a character(n) column's n,
+// else -1.
+std::optional<FieldCodec> write_codec(const ColumnInfo& column, int* modifier);
 
 // "dst = rhs", split; kInvalid naming the option when there is no '=' or no target name.
 struct MapAssignment {

@@ -217,14 +217,14 @@ class Map : public ::testing::Test {
         " FROM generate_series(1, 20000) i");
     both.dst.exec(
         "CREATE TABLE users_new (id bigint PRIMARY KEY, email text NOT NULL, full_name text, "
-        "city text, score numeric(6,1), created timestamptz)");
+        "city text, score numeric(6,1), initial char(3), created timestamptz)");
   }
   std::vector<std::string> maps() {
-    return {"--to",  "users_new",
-            "--map", "email = lower(email)",
-            "--map", "full_name = concat_ws(' ', first_name, upper(last_name))",
-            "--map", "city = json_get(profile, 'city')",
-            "--map", "score = to_numeric(score)"};
+    return {"--to", "users_new", "--map", "email = lower(email)", "--map",
+            "full_name = concat_ws(' ', first_name, upper(last_name))", "--map",
+            "city = json_get(profile, 'city')", "--map", "score = to_numeric(score)",
+            // Stored padded to three characters: verify must see the same bytes.
+            "--map", "initial = left(first_name, 1)"};
   }
   std::vector<std::string> verify(std::vector<std::string> extra = {}) {
     auto a = both.copy("users", maps());
@@ -241,8 +241,9 @@ TEST_F(Map, CopyWithMapsThenVerifyWithTheSameMapsIsClean) {
   // Exactly what PostgreSQL computes from the same rows.
   both.expect_same(
       "SELECT id, lower(email), concat_ws(' ', first_name, upper(last_name)), profile->>'city', "
-      "score::numeric(6,1) FROM users ORDER BY id",
-      "SELECT id, email, full_name, city, score FROM users_new ORDER BY id");
+      "score::numeric(6,1), left(first_name, 1)::char(3) FROM users ORDER BY id",
+      "SELECT id, email, full_name, city, score, initial FROM users_new ORDER BY id");
+  EXPECT_EQ(both.dst.value("SELECT octet_length(initial::bytea) FROM users_new WHERE id = 1"), "3");
   EXPECT_EQ(both.dst.value("SELECT count(*) FROM users_new WHERE created IS NOT NULL"), "0");
 
   std::string report = temp_path("map_verify.json");
