@@ -1,20 +1,12 @@
 #include "engine/update_job.hpp"
 
-#include <oneapi/tbb/flow_graph.h>
-#include <oneapi/tbb/task_arena.h>
-
 #include <algorithm>
 #include <mutex>
-#include <semaphore>
-#include <thread>
 
-#include "engine/claim_loop.hpp"
-#include "engine/io_pool.hpp"
+#include "engine/chunk_graph.hpp"
 
 namespace backfill {
 namespace {
-
-namespace flow = oneapi::tbb::flow;
 
 constexpr int kPlanAheadPerJob = 4;
 
@@ -25,7 +17,6 @@ struct UpdateItem {
   bool split = false;
   Status status;
 };
-using Work = std::shared_ptr<UpdateItem>;
 
 }  // namespace
 
@@ -74,7 +65,6 @@ Result<UpdateJobStats> run_update_job(UpdatedTable& table, Ledger& ledger,
     }
   });
 
-  std::counting_semaphore<> tokens(2 * jobs);
   const auto started = Clock::now();
   auto elapsed = [&] { return Seconds(Clock::now() - started).count(); };
   ProgressPrinter printer(options.progress, options.progress_out);
@@ -97,68 +87,36 @@ Result<UpdateJobStats> run_update_job(UpdatedTable& table, Ledger& ledger,
     return s;
   });
 
-  const int cores = std::max(2, static_cast<int>(std::thread::hardware_concurrency()));
-  oneapi::tbb::task_arena arena(cores);
-  std::unique_ptr<flow::graph> g;
-  std::unique_ptr<flow::async_node<Work, Work>> update_node;
-  std::unique_ptr<flow::function_node<Work, flow::continue_msg>> tally_node;
-  arena.execute([&] {
-    g = std::make_unique<flow::graph>();
-    update_node = std::make_unique<flow::async_node<Work, Work>>(
-        *g, flow::unlimited, [&](const Work& w, decltype(pool)::Gateway& gw) {
-          gw.reserve_wait();
-          pool.submit(w, &gw);
-        });
-    tally_node = std::make_unique<flow::function_node<Work, flow::continue_msg>>(
-        *g, flow::serial, [&](const Work& w) {
-          {
-            std::lock_guard lock(mu);
-            if (!w->status.is_ok()) {
-              if (stats.error.is_ok())
-                stats.error = w->status.with_context("chunk " + std::to_string(w->chunk.id));
-              failing = give_up = true;
-              (void)ledger.release(w->chunk);
-            } else if (!w->split) {
-              ++stats.chunks;
-              stats.rows += w->changed;
-            }
-          }
-          if (options.throttle) {
-            // The sizer steers the chunk's size in rows, not the rows it changed (a rerun
-            // changes none); the current size stands in for the chunk's planned rows.
-            const bool done = w->status.is_ok() && !w->split;
-            options.throttle->finished(done ? options.throttle->chunk_rows() : 0,
-                                       Clock::now() - w->started);
-          }
-          --in_flight;
-          tokens.release();
-          return flow::continue_msg{};
-        });
-    flow::make_edge(*update_node, *tally_node);
-  });
-
-  ClaimLoop loop{ledger,
-                 *walker,
-                 options.chunk_rows,
-                 kPlanAheadPerJob * jobs,
-                 options.retry,
-                 options.interrupt,
-                 tokens,
-                 options.throttle};
-  Status claim_status = loop.run([&] { return interrupted() || failing.load(); },
-                                 [&](Chunk c) {
-                                   auto w = std::make_shared<UpdateItem>();
-                                   w->chunk = std::move(c);
-                                   w->started = Clock::now();
-                                   ++in_flight;
-                                   arena.execute([&] { update_node->try_put(w); });
-                                 },
-                                 on_retry,
-                                 [&](const LedgerProgress& p) {
-                                   std::lock_guard lock(mu);
-                                   view = p;
-                                 });
-  arena.execute([&] { g->wait_for_all(); });
+  ChunkGraphHooks<UpdateItem> hooks;
+  hooks.stop = [&] { return interrupted() || failing.load(); };
+  hooks.tally = [&](UpdateItem& w) {
+    {
+      std::lock_guard lock(mu);
+      if (!w.status.is_ok()) {
+        if (stats.error.is_ok())
+          stats.error = w.status.with_context("chunk " + std::to_string(w.chunk.id));
+        failing = give_up = true;
+        (void)ledger.release(w.chunk);
+      } else if (!w.split) {
+        ++stats.chunks;
+        stats.rows += w.changed;
+      }
+    }
+    if (options.throttle) {
+      // The sizer steers the chunk's size in rows, not the rows it changed (a rerun
+      // changes none); the current size stands in for the chunk's planned rows.
+      const bool done = w.status.is_ok() && !w.split;
+      options.throttle->finished(done ? options.throttle->chunk_rows() : 0,
+                                 Clock::now() - w.started);
+    }
+  };
+  hooks.on_retry = on_retry;
+  hooks.on_progress = [&](const LedgerProgress& p) {
+    std::lock_guard lock(mu);
+    view = p;
+  };
+  Status claim_status = run_chunk_graph(pool, ledger, *walker, options, kPlanAheadPerJob * jobs,
+                                        2 * jobs, in_flight, hooks);
   pool.shutdown();
   printer.stop();
 

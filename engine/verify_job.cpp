@@ -1,21 +1,14 @@
 #include "engine/verify_job.hpp"
 
-#include <oneapi/tbb/flow_graph.h>
-#include <oneapi/tbb/task_arena.h>
-
 #include <algorithm>
 #include <chrono>
 #include <mutex>
-#include <semaphore>
 #include <thread>
 
-#include "engine/claim_loop.hpp"
-#include "engine/io_pool.hpp"
+#include "engine/chunk_graph.hpp"
 
 namespace backfill {
 namespace {
-
-namespace flow = oneapi::tbb::flow;
 
 // Comparisons are cheap to plan ahead; a few per comparer keep them all busy.
 constexpr int kPlanAheadPerJob = 4;
@@ -29,7 +22,6 @@ struct VerifyItem {
   bool split = false;            // timed out and went back to the ledger as two halves
   Status status;
 };
-using Work = std::shared_ptr<VerifyItem>;
 
 }  // namespace
 
@@ -137,7 +129,6 @@ Result<VerifyStats> run_verify_job(ComparedTables& tables, Ledger& ledger,
     }
   });
 
-  std::counting_semaphore<> tokens(2 * jobs);
   const auto started = std::chrono::steady_clock::now();
   auto elapsed = [&] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -164,71 +155,37 @@ Result<VerifyStats> run_verify_job(ComparedTables& tables, Ledger& ledger,
     return s;
   });
 
-  const int cores = std::max(2, static_cast<int>(std::thread::hardware_concurrency()));
-  oneapi::tbb::task_arena arena(cores);
-  std::unique_ptr<flow::graph> g;
-  std::unique_ptr<flow::async_node<Work, Work>> compare_node;
-  std::unique_ptr<flow::function_node<Work, flow::continue_msg>> tally_node;
-  arena.execute([&] {
-    g = std::make_unique<flow::graph>();
-    compare_node = std::make_unique<flow::async_node<Work, Work>>(
-        *g, flow::unlimited, [&](const Work& w, decltype(pool)::Gateway& gw) {
-          gw.reserve_wait();
-          pool.submit(w, &gw);
-        });
-    tally_node = std::make_unique<flow::function_node<Work, flow::continue_msg>>(
-        *g, flow::serial, [&](const Work& w) {
-          std::lock_guard lock(mu);
-          if (!w->status.is_ok()) {
-            if (stats.error.is_ok())
-              stats.error = w->status.with_context("chunk " + std::to_string(w->chunk.id));
-            failing = give_up = true;
-            (void)ledger.release(w->chunk);
-          } else if (!w->split) {
-            ++stats.chunks_this_run;
-            stats.rows_this_run += w->result.source.rows;
-            differences_this_run += w->differences;
-          }
-          if (options.throttle) {
-            options.throttle->finished(w->status.is_ok() && !w->split ? w->result.source.rows : 0,
-                                       Clock::now() - w->started);
-          }
-          --in_flight;
-          tokens.release();
-          return flow::continue_msg{};
-        });
-    flow::make_edge(*compare_node, *tally_node);
-  });
-
-  ClaimLoop loop{ledger,
-                 *walker,
-                 options.chunk_rows,
-                 kPlanAheadPerJob * jobs,
-                 options.retry,
-                 options.interrupt,
-                 tokens,
-                 options.throttle};
-  auto stop = [&] {
+  ChunkGraphHooks<VerifyItem> hooks;
+  hooks.stop = [&] {
     if (options.deadline && std::chrono::steady_clock::now() >= *options.deadline) {
       stats_out_of_time = true;
     }
     return interrupted() || failing.load() || stats_out_of_time.load();
   };
-  Status claim_status = loop.run(
-      stop,
-      [&](Chunk c) {
-        auto w = std::make_shared<VerifyItem>();
-        w->chunk = std::move(c);
-        w->started = Clock::now();
-        ++in_flight;
-        arena.execute([&] { compare_node->try_put(w); });
-      },
-      on_retry,
-      [&](const LedgerProgress& p) {
-        std::lock_guard lock(mu);
-        view = p;
-      });
-  arena.execute([&] { g->wait_for_all(); });
+  hooks.tally = [&](VerifyItem& w) {
+    std::lock_guard lock(mu);
+    if (!w.status.is_ok()) {
+      if (stats.error.is_ok())
+        stats.error = w.status.with_context("chunk " + std::to_string(w.chunk.id));
+      failing = give_up = true;
+      (void)ledger.release(w.chunk);
+    } else if (!w.split) {
+      ++stats.chunks_this_run;
+      stats.rows_this_run += w.result.source.rows;
+      differences_this_run += w.differences;
+    }
+    if (options.throttle) {
+      options.throttle->finished(w.status.is_ok() && !w.split ? w.result.source.rows : 0,
+                                 Clock::now() - w.started);
+    }
+  };
+  hooks.on_retry = on_retry;
+  hooks.on_progress = [&](const LedgerProgress& p) {
+    std::lock_guard lock(mu);
+    view = p;
+  };
+  Status claim_status = run_chunk_graph(pool, ledger, *walker, options, kPlanAheadPerJob * jobs,
+                                        2 * jobs, in_flight, hooks);
   pool.shutdown();
   printer.stop();
 
