@@ -33,6 +33,16 @@ struct ChunkGraphHooks {
   std::function<void(const LedgerProgress&)> on_progress;  // the ledger's totals, each second
 };
 
+// A chunk whose work failed for good: the job keeps the first error (naming the chunk),
+// stops claiming (`failing`) and stops retrying elsewhere (`give_up`), and the chunk goes
+// back to the ledger for the next run. Called from a tally, under the job's lock.
+inline void fail_chunk(const Status& st, const Chunk& chunk, Ledger& ledger, Status* first_error,
+                       std::atomic<bool>& failing, std::atomic<bool>& give_up) {
+  if (first_error->is_ok()) *first_error = st.with_context("chunk " + std::to_string(chunk.id));
+  failing = give_up = true;
+  (void)ledger.release(chunk);
+}
+
 template <typename Resource, typename Item>
 Status run_chunk_graph(IoPool<Resource, Item>& pool, Ledger& ledger, KeyWalker& walker,
                        const ChunkJobOptions& options, int plan_ahead, int max_in_flight,

@@ -93,10 +93,7 @@ Result<UpdateJobStats> run_update_job(UpdatedTable& table, Ledger& ledger,
     {
       std::lock_guard lock(mu);
       if (!w.status.is_ok()) {
-        if (stats.error.is_ok())
-          stats.error = w.status.with_context("chunk " + std::to_string(w.chunk.id));
-        failing = give_up = true;
-        (void)ledger.release(w.chunk);
+        fail_chunk(w.status, w.chunk, ledger, &stats.error, failing, give_up);
       } else if (!w.split) {
         ++stats.chunks;
         stats.rows += w.changed;

@@ -165,10 +165,7 @@ Result<VerifyStats> run_verify_job(ComparedTables& tables, Ledger& ledger,
   hooks.tally = [&](VerifyItem& w) {
     std::lock_guard lock(mu);
     if (!w.status.is_ok()) {
-      if (stats.error.is_ok())
-        stats.error = w.status.with_context("chunk " + std::to_string(w.chunk.id));
-      failing = give_up = true;
-      (void)ledger.release(w.chunk);
+      fail_chunk(w.status, w.chunk, ledger, &stats.error, failing, give_up);
     } else if (!w.split) {
       ++stats.chunks_this_run;
       stats.rows_this_run += w.result.source.rows;
