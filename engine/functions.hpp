@@ -80,7 +80,10 @@ struct CallContext {
   std::int64_t now = 0;  // the job's start, as a timestamp: now() is the same for every row
 };
 
-// Arguments may be moved from: an implementation can reuse an argument's string.
+// Arguments may be moved from or swapped with *out: an implementation can reuse an
+// argument's string. *out is not empty on entry (it holds an earlier row's result, kept so
+// its buffer is reused): set all of it, e.g. `*out = Value::text(...)`, or set its type and
+// clear its string before appending.
 using FunctionImpl =
     std::function<Status(std::span<Value> args, const CallContext& ctx, Value* out)>;
 
