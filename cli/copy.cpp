@@ -134,8 +134,7 @@ Status run_copy(const CopyOptions& o, const RunContext& ctx) {
   const ThrottleSnapshot throttled = throttle->finish(outcome_name(stats.outcome));
 
   const double rate = stats.seconds > 0 ? static_cast<double>(stats.rows) / stats.seconds : 0;
-  const bool job_done = stats.outcome == JobOutcome::kOk && stats.ledger.plan_done &&
-                        stats.ledger.chunks_done == stats.ledger.chunks_planned;
+  const bool job_done = stats.outcome == JobOutcome::kOk && stats.ledger.complete();
   report.add("status", outcome_name(stats.outcome))
       .add("job_done", job_done)
       .add("rows", stats.rows)

@@ -132,8 +132,7 @@ Status run_update(const UpdateOptions& o, const RunContext& ctx) {
   BACKFILL_ASSIGN_OR_RETURN(UpdateJobStats stats, run_update_job(table, *ledger, jo));
   const ThrottleSnapshot throttled = throttle->finish(outcome_name(stats.outcome));
 
-  const bool job_done = stats.outcome == JobOutcome::kOk && stats.ledger.plan_done &&
-                        stats.ledger.chunks_done == stats.ledger.chunks_planned;
+  const bool job_done = stats.outcome == JobOutcome::kOk && stats.ledger.complete();
   report.add("status", outcome_name(stats.outcome))
       .add("job_done", job_done)
       .add("rows", stats.rows)

@@ -3,8 +3,8 @@
 // run on one of the pool's I/O threads through an async node, then tallied serially in the
 // same oneTBB flow graph. At most `max_in_flight` chunks are between claim and tally.
 //
-// run_chunk_graph() blocks until the claim loop ends and every claimed chunk is tallied; the
-// caller shuts the pool down afterwards. `Item` is the job's per-chunk record and needs
+// run_chunk_graph() blocks until the claim loop ends and every claimed chunk is tallied, then
+// shuts the pool down. `Item` is the job's per-chunk record and needs
 // `Chunk chunk` and `Clock::time_point started`; run_chunk_graph fills both. The tally hook
 // runs serially; the chunk's slot is freed and `in_flight` counted down after it.
 #pragma once
@@ -88,6 +88,7 @@ Status run_chunk_graph(IoPool<Resource, Item>& pool, Ledger& ledger, KeyWalker& 
       },
       hooks.on_retry, hooks.on_progress);
   arena.execute([&] { g->wait_for_all(); });
+  pool.shutdown();
   return claimed;
 }
 

@@ -237,12 +237,7 @@ Result<CopyJobStats> run_copy_job(Source& source, Sink& sink, Ledger& ledger,
     std::lock_guard lock(error_mu);
     stats.error = first_error;
   }
-  if (!stats.error.is_ok()) {
-    stats.outcome = JobOutcome::kFailed;
-  } else if (interrupted()) {
-    stats.outcome = JobOutcome::kInterrupted;
-    stats.error = Status::interrupted("interrupted");
-  }
+  stats.outcome = settle_outcome(interrupted(), &stats.error);
   if (auto p = ledger.progress(); p.ok()) {
     std::lock_guard lock(ledger_view_mu);
     ledger_view = p.value();

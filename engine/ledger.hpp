@@ -38,9 +38,20 @@ struct LedgerProgress {
   std::int64_t chunks_planned = 0;
   std::int64_t chunks_running = 0;  // claimed and not finished, by any worker
   bool plan_done = false;
+  // Every chunk of the key range planned and done.
+  bool complete() const { return plan_done && chunks_done == chunks_planned; }
 };
 
 enum class JobOutcome { kOk, kFailed, kInterrupted };
+
+// How a job run ended: failed when it has an error, else interrupted when asked to stop
+// (and then `error` says so), else ok.
+inline JobOutcome settle_outcome(bool interrupted, Status* error) {
+  if (!error->is_ok()) return JobOutcome::kFailed;
+  if (!interrupted) return JobOutcome::kOk;
+  *error = Status::interrupted("interrupted");
+  return JobOutcome::kInterrupted;
+}
 
 // What a finished chunk leaves in the ledger. Copy fills `rows`; verify fills the rest too,
 // so that a pass spread over several runs still ends in one verdict.

@@ -114,7 +114,6 @@ Result<UpdateJobStats> run_update_job(UpdatedTable& table, Ledger& ledger,
   };
   Status claim_status = run_chunk_graph(pool, ledger, *walker, options, kPlanAheadPerJob * jobs,
                                         2 * jobs, in_flight, hooks);
-  pool.shutdown();
   printer.stop();
 
   std::lock_guard lock(mu);
@@ -122,12 +121,7 @@ Result<UpdateJobStats> run_update_job(UpdatedTable& table, Ledger& ledger,
   stats.retries = retries.load();
   stats.splits = splits.load();
   stats.seconds = elapsed();
-  if (!stats.error.is_ok()) {
-    stats.outcome = JobOutcome::kFailed;
-  } else if (interrupted()) {
-    stats.outcome = JobOutcome::kInterrupted;
-    stats.error = Status::interrupted("interrupted");
-  }
+  stats.outcome = settle_outcome(interrupted(), &stats.error);
   if (auto p = ledger.progress(); p.ok()) stats.ledger = p.value();
   (void)ledger.finish(stats.outcome, stats.error.message());
   return stats;

@@ -183,7 +183,6 @@ Result<VerifyStats> run_verify_job(ComparedTables& tables, Ledger& ledger,
   };
   Status claim_status = run_chunk_graph(pool, ledger, *walker, options, kPlanAheadPerJob * jobs,
                                         2 * jobs, in_flight, hooks);
-  pool.shutdown();
   printer.stop();
 
   std::lock_guard lock(mu);
@@ -191,12 +190,7 @@ Result<VerifyStats> run_verify_job(ComparedTables& tables, Ledger& ledger,
   stats.retries = retries.load();
   stats.seconds = elapsed();
   stats.ran_out_of_time = stats_out_of_time.load();
-  if (!stats.error.is_ok()) {
-    stats.outcome = JobOutcome::kFailed;
-  } else if (interrupted()) {
-    stats.outcome = JobOutcome::kInterrupted;
-    stats.error = Status::interrupted("interrupted");
-  }
+  stats.outcome = settle_outcome(interrupted(), &stats.error);
   // The verdict covers the whole pass, including chunks that earlier runs verified.
   if (auto r = ledger.results(options.max_diffs); r.ok()) {
     stats.results = std::move(r).value();
@@ -205,7 +199,7 @@ Result<VerifyStats> run_verify_job(ComparedTables& tables, Ledger& ledger,
     stats.error = r.status().with_context("reading the results");
   }
   if (auto p = ledger.progress(); p.ok()) {
-    stats.pass_complete = p->plan_done && p->chunks_done == p->chunks_planned;
+    stats.pass_complete = p->complete();
   }
   (void)ledger.finish(stats.outcome, stats.error.message());
   return stats;
