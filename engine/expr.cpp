@@ -187,12 +187,15 @@ class Parser {
 
   Result<Expr::Node> column(const Token& t) {
     auto type = column_type_(t.text);
-    if (!type) return error(t.pos, "no column \"" + t.text + "\"");
+    if (!type) {
+      return error(t.pos, "no column \"" + t.text + "\"" +
+                              (inputs_->table.empty() ? "" : " in " + inputs_->table));
+    }
     Expr::Node n;
     n.kind = Expr::Node::Kind::kColumn;
     n.pos = t.pos;
     n.type = *type;
-    n.slot = inputs_->slot(t.text, *type);
+    n.slot = inputs_->slot(t.text);
     return n;
   }
 
@@ -327,12 +330,11 @@ void size_scratch(const Expr::Node& n, EvalScratch* scratch) {
 
 }  // namespace
 
-int ExprInputs::slot(const std::string& column, ValueType type) {
+int ExprInputs::slot(const std::string& column) {
   for (std::size_t i = 0; i < columns.size(); ++i) {
     if (columns[i] == column) return static_cast<int>(i);
   }
   columns.push_back(column);
-  types.push_back(type);
   return static_cast<int>(columns.size() - 1);
 }
 

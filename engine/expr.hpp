@@ -24,8 +24,8 @@ namespace backfill {
 // Shared by all the expressions of a job, so a column two maps read is decoded once.
 struct ExprInputs {
   std::vector<std::string> columns;
-  std::vector<ValueType> types;
-  int slot(const std::string& column, ValueType type);
+  std::string table;  // the table they are read from, for "no column" messages; may be empty
+  int slot(const std::string& column);
 };
 
 // What the compiler asks about a column name: its type as an expression sees it, or

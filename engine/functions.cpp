@@ -9,6 +9,7 @@
 #include <memory>
 #include <regex>
 
+#include "engine/hash.hpp"
 #include "engine/md5.hpp"
 #include "engine/text_util.hpp"
 
@@ -479,23 +480,7 @@ std::string json_unescape(std::string_view q) {  // q includes the quotes
           cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
           i += 6;
         }
-        std::string u;
-        if (cp < 0x80) {
-          u.push_back(static_cast<char>(cp));
-        } else if (cp < 0x800) {
-          u.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-          u.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-        } else if (cp < 0x10000) {
-          u.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-          u.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-          u.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-        } else {
-          u.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-          u.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-          u.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-          u.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-        }
-        out += u;
+        append_utf8(&out, cp);
         break;
       }
       default:
@@ -630,12 +615,6 @@ Status to_numeric(Args a, const CallContext&, Value* out) {
     default:
       return Status::failed(std::string("to_numeric(): cannot convert ") + value_type_name(v.type));
   }
-}
-
-std::string hex64(std::uint64_t v) {
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
-  return buf;
 }
 
 bool values_equal(const Value& a, const Value& b) {

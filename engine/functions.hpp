@@ -100,7 +100,7 @@ struct FunctionDef {
   bool strict = true;
   // Parameters that must be literals (a regular expression, a format), by index.
   std::vector<int> literal_params;
-  std::string summary;  // one line for the README and messages
+  std::string summary;  // what it does, in one line, for whoever reads the registry
   FunctionImpl impl;
   // Optional: called once per call site before the job, with the literal arguments (the
   // others NULL); returns the implementation for that site, with the regular expression

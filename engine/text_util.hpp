@@ -9,6 +9,8 @@
 
 namespace backfill {
 
+// Appends code point `cp` as UTF-8.
+void append_utf8(std::string* out, std::uint32_t cp);
 // Number of code points in valid UTF-8 (continuation bytes are not counted).
 std::int64_t utf8_length(std::string_view s);
 // Byte offset of code point `n` (0-based), or s.size() when the text is shorter.

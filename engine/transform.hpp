@@ -52,6 +52,14 @@ struct MapOutput {
   // The column's type modifier where the server would apply it on storing: numeric(p,s)'s
   // s (rounded to), character(n)'s n (padded to); -1 for none.
   int modifier = -1;
+
+  // An output that is read field `field`, as bytes.
+  static MapOutput pass_through(std::string column, int field) {
+    MapOutput o;
+    o.column = std::move(column);
+    o.field = field;
+    return o;
+  }
 };
 
 struct MapPlan {

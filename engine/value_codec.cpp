@@ -160,11 +160,14 @@ std::string encode_numeric(std::string_view canonical) {
   if (ip == "0") ip.clear();
   ip.insert(0, (4 - ip.size() % 4) % 4, '0');
   fp.append((4 - fp.size() % 4) % 4, '0');
-  std::vector<std::int16_t> groups;
-  for (std::size_t i = 0; i < ip.size(); i += 4)
-    groups.push_back(static_cast<std::int16_t>(std::stoi(ip.substr(i, 4))));
-  for (std::size_t i = 0; i < fp.size(); i += 4)
-    groups.push_back(static_cast<std::int16_t>(std::stoi(fp.substr(i, 4))));
+  // Base-10000 digits, four decimal digits each: integer part, then fraction.
+  const std::string digits = ip + fp;
+  std::vector<std::int16_t> groups(digits.size() / 4);
+  for (std::size_t g = 0; g < groups.size(); ++g) {
+    const char* d = digits.data() + 4 * g;
+    groups[g] = static_cast<std::int16_t>((d[0] - '0') * 1000 + (d[1] - '0') * 100 +
+                                          (d[2] - '0') * 10 + (d[3] - '0'));
+  }
   auto weight = static_cast<int>(ip.size() / 4) - 1;
   std::size_t first = 0;
   while (first < groups.size() && groups[first] == 0) {

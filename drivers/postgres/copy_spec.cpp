@@ -272,7 +272,6 @@ Result<CopySpec> plan_copy(PgConnection& src, PgConnection& tgt, const CopyReque
       continue;
     }
     BACKFILL_ASSIGN_OR_RETURN(MapOutput out, compiler.compile(m, a, *tc));
-    out.column = a.target;
     computed.emplace(a.target, std::move(out));
   }
 
@@ -366,10 +365,7 @@ Result<CopySpec> plan_copy(PgConnection& src, PgConnection& tgt, const CopyReque
       if (c.computed) {
         outputs.push_back(computed.at(c.target));
       } else {
-        MapOutput pass;
-        pass.column = c.target;
-        pass.field = field++;
-        outputs.push_back(std::move(pass));
+        outputs.push_back(MapOutput::pass_through(c.target, field++));
       }
     }
     spec.map_inputs = compiler.input_reads();

@@ -108,7 +108,9 @@ Result<MapAssignment> split_assignment(const std::string& option, const std::str
 
 MapCompiler::MapCompiler(const TableInfo& reads, const FunctionRegistry& functions,
                          CallContext context)
-    : reads_(reads), functions_(functions), context_(context) {}
+    : reads_(reads), functions_(functions), context_(context) {
+  inputs_.table = reads_.display();
+}
 
 Result<MapOutput> MapCompiler::compile(const std::string& map_text, const MapAssignment& a,
                                        const ColumnInfo& target) {
@@ -121,9 +123,7 @@ Result<MapOutput> MapCompiler::compile(const std::string& map_text, const MapAss
   };
   auto expr = Expr::compile(a.expression, a.offset, functions_, type_of, &inputs_);
   if (!expr.ok()) {
-    std::string msg = expr.status().message();
-    if (msg.find(": no column \"") != std::string::npos) msg += " in " + reads_.display();
-    return Status::invalid(where + ": " + msg);
+    return Status::invalid(where + ": " + expr.status().message());
   }
   MapOutput out;
   out.column = target.name;

@@ -162,10 +162,7 @@ Status plan_update_maps(const TableInfo& t, const UpdateRequest& req, UpdateSpec
   std::vector<MapOutput> outputs;
   const auto k = static_cast<int>(spec->keys.key.size());
   for (int i = 0; i < k; ++i) {
-    MapOutput pass;
-    pass.column = spec->keys.key[static_cast<std::size_t>(i)];
-    pass.field = i;
-    outputs.push_back(std::move(pass));
+    outputs.push_back(MapOutput::pass_through(spec->keys.key[static_cast<std::size_t>(i)], i));
   }
   for (const auto& m : req.maps) {
     BACKFILL_ASSIGN_OR_RETURN(MapAssignment a, split_assignment("--map", m));
@@ -192,10 +189,7 @@ Status plan_update_maps(const TableInfo& t, const UpdateRequest& req, UpdateSpec
   spec->map_input_types = compiler.input_types();
   // The inputs pass on into the staging table, for the guard against a concurrent change.
   for (std::size_t i = 0; i < spec->map_inputs.size(); ++i) {
-    MapOutput pass;
-    pass.column = stage_input(i);
-    pass.field = k + static_cast<int>(i);
-    outputs.push_back(std::move(pass));
+    outputs.push_back(MapOutput::pass_through(stage_input(i), k + static_cast<int>(i)));
   }
   spec->map = compiler.plan(std::move(outputs), k);
   return Status::ok();
