@@ -38,15 +38,8 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 
-scripts/setup.sh >/dev/null
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build -j"$(nproc)" --target backfill >/dev/null
-bin=$PWD/build/backfill
-
-server=$(scripts/pg.sh start bench 55434)
-src="$server dbname=bench_source"
-dst="$server dbname=bench_target"
-work=$(mktemp -d)
+# shellcheck source=scripts/bench_setup.sh
+source scripts/bench_setup.sh
 trap 'rm -rf "$work"' EXIT
 
 psql -X -q "$server" -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS bench_source WITH (FORCE)" \

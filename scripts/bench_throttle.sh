@@ -38,16 +38,9 @@ while [[ $# -gt 0 ]]; do
 done
 rest=$((seconds / 2))  # the stretch without foreground at the end of the throttled phase
 
-scripts/setup.sh >/dev/null
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build -j"$(nproc)" --target backfill >/dev/null
-bin=$PWD/build/backfill
-
-server=$(scripts/pg.sh start bench 55434)
-src="$server dbname=bench_source"
-dst="$server dbname=bench_target"
+# shellcheck source=scripts/bench_setup.sh
+source scripts/bench_setup.sh
 fg="$server dbname=bench_fg"
-work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 
 have=$(psql -X -At "$src" -c "SELECT count(*) FROM users" 2>/dev/null || echo 0)
@@ -109,19 +102,40 @@ copied() { psql -X -At "$dst" -c "SELECT coalesce(sum(rows), 0) FROM backfill.ch
 
 declare -A p50 p99 tp rps
 
+# The foreground's p50, p99 and tps in phase $1, from its logs.
+record() {
+  read -r "p50[$1]" "p99[$1]" <<<"$(latency "$1")"
+  tp[$1]=$(tps "$1")
+}
+# A phase beside a copy started with the arguments after the name. $after_start, when set,
+# names a function run once the copy is under way.
+copy_phase() {
+  local name=$1
+  start_copy "$@"
+  if [[ -n ${after_start:-} ]]; then "$after_start"; fi
+  foreground "$name" "$seconds"
+  rps[$name]=$(( $(copied) / seconds ))
+  stop_copy
+  record "$name"
+}
+# Lowers the running copy's server backends to the lowest CPU priority, once its first chunk
+# is done (by then every session of the job is open).
+renice_copy() {
+  local deadline=$((SECONDS + 60))
+  until [[ $(copied 2>/dev/null || echo 0) -gt 0 ]]; do
+    [[ $SECONDS -lt $deadline ]] || { echo "bench: the copy never finished a chunk" >&2; exit 1; }
+    sleep 0.1
+  done
+  renice -n 19 -p $(psql -X -At "$dst" -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'backfill'") >/dev/null
+}
+
 echo "bench: phase 1/4, alone"
 foreground alone "$seconds"
-read -r p50[alone] p99[alone] <<<"$(latency alone)"
-tp[alone]=$(tps alone)
+record alone
 rps[alone]=-
 
 echo "bench: phase 2/4, beside an unthrottled copy"
-start_copy unthrottled --no-throttle
-foreground unthrottled "$seconds"
-rps[unthrottled]=$(( $(copied) / seconds ))
-stop_copy
-read -r p50[unthrottled] p99[unthrottled] <<<"$(latency unthrottled)"
-tp[unthrottled]=$(tps unthrottled)
+copy_phase unthrottled --no-throttle
 
 echo "bench: phase 3/4, beside a throttled copy ${THROTTLE_ARGS:-(defaults)}, then ${rest}s without foreground"
 # shellcheck disable=SC2086
@@ -131,20 +145,14 @@ sample_rows "$t0" "$work/timeline.rows" &
 sampler=$!
 foreground throttled "$seconds"
 rps[throttled]=$(( $(copied) / seconds ))
-sleep "$rest"
+sleep "$rest"  # the stretch without foreground: the copy runs alone, sampled
 stop_copy
 kill "$sampler" 2>/dev/null || true
-read -r p50[throttled] p99[throttled] <<<"$(latency throttled)"
-tp[throttled]=$(tps throttled)
+record throttled
 
 cap=$(( rps[unthrottled] / 4 ))
 echo "bench: phase 4/4, beside a copy capped at $cap rows/s (a quarter of unthrottled)"
-start_copy capped --no-throttle --max-rate "$cap"
-foreground capped "$seconds"
-rps[capped]=$(( $(copied) / seconds ))
-stop_copy
-read -r p50[capped] p99[capped] <<<"$(latency capped)"
-tp[capped]=$(tps capped)
+copy_phase capped --no-throttle --max-rate "$cap"
 
 phases=(alone unthrottled throttled capped)
 if [[ $why -eq 1 ]]; then
@@ -153,29 +161,16 @@ if [[ $why -eq 1 ]]; then
   burner=$!
   foreground burner "$seconds"
   kill "$burner"
-  read -r p50[burner] p99[burner] <<<"$(latency burner)"
-  tp[burner]=$(tps burner)
+  record burner
   rps[burner]=-
 
   echo "bench: --why 2/3, the capped copy with its server backends at nice 19"
-  start_copy reniced --no-throttle --max-rate "$cap"
-  sleep 1  # its sessions are open
-  renice -n 19 -p $(psql -X -At "$dst" -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'backfill'") >/dev/null
-  foreground reniced "$seconds"
-  rps[reniced]=$(( $(copied) / seconds ))
-  stop_copy
-  read -r p50[reniced] p99[reniced] <<<"$(latency reniced)"
-  tp[reniced]=$(tps reniced)
+  after_start=renice_copy copy_phase reniced --no-throttle --max-rate "$cap"
 
   echo "bench: --why 3/3, the capped copy into an UNLOGGED target"
   psql -X -q "$dst" -c "ALTER TABLE users SET UNLOGGED"
-  start_copy unlogged --no-throttle --max-rate "$cap"
-  foreground unlogged "$seconds"
-  rps[unlogged]=$(( $(copied) / seconds ))
-  stop_copy
+  copy_phase unlogged --no-throttle --max-rate "$cap"
   psql -X -q "$dst" -c "ALTER TABLE users SET LOGGED"
-  read -r p50[unlogged] p99[unlogged] <<<"$(latency unlogged)"
-  tp[unlogged]=$(tps unlogged)
   phases+=(burner reniced unlogged)
 fi
 
