@@ -157,8 +157,8 @@ TEST_F(Throttling, BadThrottleOptionsAreExit2AndWriteNothing) {
 namespace backfill::testing {
 namespace {
 
-// Each row costs 2 ms to read (--where calls pg_sleep), so a 100-row chunk runs 200 ms,
-// past its 120 ms statement timeout: it goes back to the ledger as two halves of 50 rows,
+// Each row costs 6 ms to read (--where calls pg_sleep), so a 100-row chunk runs 600 ms,
+// past its 450 ms statement timeout: it goes back to the ledger as two halves of 50 rows,
 // which fit, and the copy completes with every row once.
 TEST(ChunkSplit, AChunkThatTimesOutIsSplitInTwoAndTheCopyCompletes) {
   SourceAndTarget db;

@@ -430,8 +430,8 @@ TEST(SourceExpr, BadExpressionsAreExit2NamingTheColumnAndTheReason) {
 }
 
 // A chunk whose comparison hits the statement timeout goes back to the ledger as two
-// halves, as in copy: each source row costs 2 ms (--where calls pg_sleep), a 100-row chunk
-// runs 200 ms against a 120 ms timeout, its halves fit.
+// halves, as in copy: each source row costs 6 ms (--where calls pg_sleep), a 100-row chunk
+// runs 600 ms against a 450 ms timeout, its halves fit.
 TEST(Verify, AChunkThatTimesOutIsSplitAndThePassCompletes) {
   SourceAndTarget db;
   const char* ddl = "CREATE TABLE t (id int PRIMARY KEY, v text)";
