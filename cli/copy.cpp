@@ -51,6 +51,28 @@ Result<pg::CopyRequest> full_request(const CopyOptions& o) {
   return r;
 }
 
+// Lanes write chunks at once. Into a target with a btree index led by the key's first
+// column, one lane writes the chunks one after another in key order, at the index's right
+// edge, where PostgreSQL fills pages to the fillfactor and skips the descent from the root.
+// Lanes writing at once insert below each other's keys and split pages 50:50 (measured on
+// the 5M-row users table: its primary key 145 MB after two lanes, 107 MB after one), for no
+// gain on a 2-core server; --jobs still decides when given.
+void pick_lanes(const CopyOptions& o, PreparedCopy* p) {
+  const pg::CopySpec& spec = *p->spec;
+  p->lanes = o.jobs;
+  if (o.jobs_given) {
+    p->lanes_why = "--jobs";
+    return;
+  }
+  if (!spec.target_key.empty() && spec.target.has_btree_led_by(spec.target_key[0])) {
+    p->lanes = 1;
+    p->lanes_why = "the target's btree index on \"" + spec.target_key[0] +
+                   "\" is filled in key order; --jobs N writes N chunks at once";
+    return;
+  }
+  p->lanes_why = "default";
+}
+
 Result<PreparedCopy> prepare_copy(const CopyOptions& o) {
   BACKFILL_ASSIGN_OR_RETURN(pg::CopyRequest request, full_request(o));
   BACKFILL_ASSIGN_OR_RETURN(Connections c, connect_both(o));
@@ -59,11 +81,14 @@ Result<PreparedCopy> prepare_copy(const CopyOptions& o) {
   p.target = std::move(c.target);
   BACKFILL_ASSIGN_OR_RETURN(pg::CopySpec spec, pg::plan_copy(*p.source, *p.target, request));
   p.spec = std::make_shared<const pg::CopySpec>(std::move(spec));
+  pick_lanes(o, &p);
   return p;
 }
 
-Status run_copy(const CopyOptions& o, const RunContext& ctx) {
-  BACKFILL_ASSIGN_OR_RETURN(PreparedCopy prepared, prepare_copy(o));
+Status run_copy(const CopyOptions& options, const RunContext& ctx) {
+  BACKFILL_ASSIGN_OR_RETURN(PreparedCopy prepared, prepare_copy(options));
+  CopyOptions o = options;
+  o.jobs = prepared.lanes;
   const pg::CopySpec& spec = *prepared.spec;
   auto settings = session_settings(o);
   BACKFILL_ASSIGN_OR_RETURN(ThrottleSetup throttle_setup,
@@ -109,11 +134,12 @@ Status run_copy(const CopyOptions& o, const RunContext& ctx) {
     }
     return Status::ok();
   }
-  std::fprintf(stderr, "%s job %s: %s, key (%s), %zu columns, on conflict %s, ledger in %s%s\n",
-               opened == JobOpen::kNew ? "starting" : "resuming", job.name.c_str(),
-               job.description.c_str(), pg::join_quoted(spec.key).c_str(), spec.columns.size(),
-               pg::policy_name(spec.policy), pg::describe_dsn(state_dsn).c_str(),
-               ledger_in_target ? " (same transaction as the rows)" : "");
+  std::fprintf(
+      stderr, "%s job %s: %s, key (%s), %zu columns, on conflict %s, %d lane%s, ledger in %s%s\n",
+      opened == JobOpen::kNew ? "starting" : "resuming", job.name.c_str(), job.description.c_str(),
+      pg::join_quoted(spec.key).c_str(), spec.columns.size(), pg::policy_name(spec.policy), o.jobs,
+      o.jobs == 1 ? "" : "s", pg::describe_dsn(state_dsn).c_str(),
+      ledger_in_target ? " (same transaction as the rows)" : "");
 
   pg::PgSource source(o.source, settings, prepared.spec);
   pg::PgSink sink(o.target, settings, prepared.spec,

@@ -30,9 +30,15 @@ void add_table_options(CLI::App* app, CopyOptions* o, bool required) {
 }
 
 void add_chunk_options(CLI::App* app, CopyOptions* o) {
-  app->add_option("--jobs", o->jobs, "Parallel connections each way")
-      ->check(CLI::Range(1, kMaxJobs))
-      ->capture_default_str();
+  app->add_option_function<int>(
+         "--jobs",
+         [o](const int& n) {
+           o->jobs = n;
+           o->jobs_given = true;
+         },
+         "Parallel connections each way (default 2; copy into a table whose btree index leads "
+         "with the key: 1)")
+      ->check(CLI::Range(1, kMaxJobs));
   app->add_option_function<std::int64_t>(
          "--chunk-rows",
          [o](const std::int64_t& n) {

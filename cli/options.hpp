@@ -68,6 +68,7 @@ struct CopyOptions {
   std::string job;
   bool restart = false;
   int jobs = kDefaultJobs;
+  bool jobs_given = false;  // copy picks its lanes from the target's indexes unless given
   std::int64_t chunk_rows = kDefaultChunkRows;
   bool chunk_rows_given = false;  // --chunk-rows pins the size unless --chunk-time is given
   ThrottleCliOptions throttle;
@@ -123,6 +124,8 @@ struct PreparedCopy {
   std::unique_ptr<pg::PgConnection> source;
   std::unique_ptr<pg::PgConnection> target;
   std::shared_ptr<const pg::CopySpec> spec;
+  int lanes = kDefaultJobs;  // chunks written at once: --jobs, or what the target's indexes want
+  std::string lanes_why;     // for plan and the start line
 };
 Result<PreparedCopy> prepare_copy(const CopyOptions& o);
 

@@ -44,13 +44,16 @@ Result<std::vector<ChunkRange>> first_chunks(const CopyOptions& o,
   return plan_chunks(walker, &cursor, o.chunk_rows, kChunksShown);
 }
 
-void print_estimate(const pg::CopySpec& spec, const CopyOptions& o) {
+void print_estimate(const pg::CopySpec& spec, const CopyOptions& o, int parallel,
+                    const std::string& why = "") {
   if (spec.source.estimated_rows) {
     std::int64_t rows = *spec.source.estimated_rows;
     std::printf(
-        "  rows:        ~%s (planner estimate)\n  chunks:      ~%s of %s rows, %d in parallel\n",
+        "  rows:        ~%s (planner estimate)\n  chunks:      ~%s of %s rows, %d in "
+        "parallel%s%s%s\n",
         with_thousands(rows).c_str(), with_thousands(rows / o.chunk_rows + 1).c_str(),
-        with_thousands(o.chunk_rows).c_str(), o.jobs);
+        with_thousands(o.chunk_rows).c_str(), parallel, why.empty() ? "" : " (", why.c_str(),
+        why.empty() ? "" : ")");
   } else {
     std::printf("  rows:        unknown (table never analysed)\n");
   }
@@ -79,7 +82,7 @@ Status run_plan_verify(const VerifyOptions& vo) {
     std::printf("    %-24s <- %s\n", col.target.c_str(),
                 (col.computed ? col.source_text : col.read_expr).c_str());
   }
-  print_estimate(spec->copy, o);
+  print_estimate(spec->copy, o, o.jobs);
   BACKFILL_ASSIGN_OR_RETURN(
       auto ranges, first_chunks(o, std::shared_ptr<const pg::CopySpec>(spec, &spec->copy)));
   print_first_chunks(ranges);
@@ -117,7 +120,7 @@ Status run_plan_copy(const CopyOptions& o) {
   }
   std::printf("  on conflict: %s%s%s\n", pg::policy_name(spec.policy),
               spec.newer_column.empty() ? "" : ":", spec.newer_column.c_str());
-  print_estimate(spec, o);
+  print_estimate(spec, o, p.lanes, p.lanes_why);
   BACKFILL_ASSIGN_OR_RETURN(auto ranges, first_chunks(o, p.spec));
   print_first_chunks(ranges);
   if (!ranges.empty()) {

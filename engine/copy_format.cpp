@@ -107,20 +107,26 @@ Result<bool> CopyReader::next(std::vector<CopyField>* fields) {
   return true;
 }
 
-Result<std::int64_t> count_copy_rows(std::string_view stream) {
-  CopyReader reader(stream);
-  BACKFILL_RETURN_IF_ERROR(reader.read_header());
-  // A hand-rolled walk: the field values are never needed here, only their lengths.
-  std::size_t pos = reader.position();
+namespace {
+
+// Walks tuples from `pos` to the trailer (`trailer`) or to the end of the bytes (a piece):
+// the field values are never needed here, only their lengths. Returns the tuples counted
+// and leaves `pos` after the last byte read.
+Result<std::int64_t> walk_tuples(std::string_view bytes, std::size_t* pos_io, bool trailer) {
+  std::size_t pos = *pos_io;
   std::int64_t rows = 0;
-  const char* d = stream.data();
-  const std::size_t size = stream.size();
+  const char* d = bytes.data();
+  const std::size_t size = bytes.size();
   int expected_fields = -1;
   while (true) {
+    if (!trailer && pos == size) break;
     if (size - pos < 2) return Status::failed("binary COPY stream truncated: no trailer");
     std::int16_t n = get_be16(d + pos);
     pos += 2;
-    if (n == -1) break;
+    if (n == -1) {
+      if (!trailer) return Status::failed("binary COPY trailer in the middle of the rows");
+      break;
+    }
     if (n < 0) return Status::failed("binary COPY tuple has a negative field count");
     if (expected_fields >= 0 && n != expected_fields) {
       return Status::failed("binary COPY tuple " + std::to_string(rows) + " has " +
@@ -140,15 +146,40 @@ Result<std::int64_t> count_copy_rows(std::string_view stream) {
     }
     ++rows;
   }
-  if (pos != size) return Status::failed("binary COPY stream has bytes after its trailer");
+  *pos_io = pos;
   return rows;
 }
 
-CopyWriter::CopyWriter() {
-  out_.append(kCopySignature);
-  put_be32(&out_, 0);  // flags
-  put_be32(&out_, 0);  // header extension length
+}  // namespace
+
+Result<std::int64_t> count_copy_rows(std::string_view stream) {
+  CopyReader reader(stream);
+  BACKFILL_RETURN_IF_ERROR(reader.read_header());
+  std::size_t pos = reader.position();
+  BACKFILL_ASSIGN_OR_RETURN(std::int64_t rows, walk_tuples(stream, &pos, true));
+  if (pos != stream.size()) return Status::failed("binary COPY stream has bytes after its trailer");
+  return rows;
 }
+
+Result<std::int64_t> count_copy_tuples(std::string_view tuples) {
+  std::size_t pos = 0;
+  return walk_tuples(tuples, &pos, false);
+}
+
+Result<std::string_view> copy_stream_tuples(std::string_view stream) {
+  CopyReader reader(stream);
+  BACKFILL_RETURN_IF_ERROR(reader.read_header());
+  const std::size_t start = reader.position();
+  if (stream.size() - start < kCopyTrailerSize ||
+      stream.substr(stream.size() - kCopyTrailerSize) != kCopyTrailer) {
+    return Status::failed("binary COPY stream truncated: no trailer");
+  }
+  return stream.substr(start, stream.size() - start - kCopyTrailerSize);
+}
+
+CopyWriter::CopyWriter() { out_.append(kCopyHeader); }
+
+CopyWriter::CopyWriter(TuplesOnly, std::string buffer) : out_(std::move(buffer)) { out_.clear(); }
 
 void CopyWriter::begin_tuple(std::int16_t fields) {
   put_be16(&out_, fields);
@@ -187,6 +218,13 @@ void CopyWriter::end_field() {
 void CopyWriter::add_raw_tuple(std::string_view tuple) {
   out_.append(tuple);
   ++rows_;
+}
+
+std::string CopyWriter::take_tuples() {
+  std::string out = std::move(out_);
+  out_.clear();
+  rows_ = 0;
+  return out;
 }
 
 CopyBatch CopyWriter::finish() {

@@ -25,6 +25,11 @@ inline constexpr std::string_view kCopySignature{"PGCOPY\n\377\r\n\0", 11};
 // Signature, flags and the length of an empty header extension.
 inline constexpr std::size_t kCopyHeaderSize = kCopySignature.size() + 4 + 4;
 inline constexpr std::size_t kCopyTrailerSize = 2;
+// The header of every stream the engine writes (no flags, no extension) and the trailer
+// (a field count of -1) that ends every stream.
+inline constexpr std::string_view kCopyHeader{"PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0",
+                                              kCopyHeaderSize};
+inline constexpr std::string_view kCopyTrailer{"\377\377", kCopyTrailerSize};
 
 // One chunk's rows as a complete binary COPY stream (header, tuples, trailer).
 struct CopyBatch {
@@ -71,10 +76,19 @@ class CopyReader {
 
 // Validates a whole stream's framing and counts its tuples.
 Result<std::int64_t> count_copy_rows(std::string_view stream);
+// The same for tuples alone (a piece of a stream: no header, no trailer).
+Result<std::int64_t> count_copy_tuples(std::string_view tuples);
+// The bytes of a whole stream between its header and its trailer, both checked.
+Result<std::string_view> copy_stream_tuples(std::string_view stream);
 
 class CopyWriter {
  public:
   CopyWriter();  // writes the header
+  // A writer of tuples alone, for a piece of a stream: no header, and take_tuples() instead
+  // of finish().
+  struct TuplesOnly {};
+  explicit CopyWriter(TuplesOnly) {}
+  explicit CopyWriter(TuplesOnly, std::string buffer);  // reuses the buffer's capacity
   void begin_tuple(std::int16_t fields);
   void add_field(const CopyField& field);
   void add_null();
@@ -87,6 +101,9 @@ class CopyWriter {
   void add_raw_tuple(std::string_view tuple);
   // Writes the trailer and hands the stream over; the writer is spent afterwards.
   CopyBatch finish();
+  // Hands the tuples over without a trailer; the writer is spent afterwards.
+  std::string take_tuples();
+  std::int64_t rows() const { return rows_; }
   std::size_t size() const { return out_.size(); }
   void reserve(std::size_t n) { out_.reserve(n); }
 

@@ -1,14 +1,15 @@
-// The copy pipeline: chunks claimed from the ledger, read, transformed, written and
-// committed, as a oneTBB flow graph with a bound on chunks in flight.
+// The copy pipeline: chunks claimed from the ledger, then each streamed through a lane:
 //
-//   claim (this thread, serial) -> read (async: reader threads, one connection each)
-//     -> transform (CPU, parallel) -> write (async: writer threads, one connection each)
-//     -> commit (serial: counters, ledger, token back)
+//   claim (this thread, serial, one chunk ahead of the lanes)
+//     -> lane: read (its reader thread and connection) -> pieces of ~256 KB
+//              -> transform (CPU: a oneTBB arena; pass-through rows are only counted)
+//              -> write (the lane's thread and connection, while the rest is still read)
+//     -> commit (serial: counters, ledger, throttle, token back)
 //
-// Blocking database calls never run on oneTBB's worker threads: claims run on the calling
-// thread, reads and writes on their own I/O threads, so the CPU stage keeps every core.
-// At most `max_in_flight` chunks exist at once (tokens), so memory is flat whatever the
-// table's size. run_copy_job() blocks until the job ends; it is not reentrant.
+// A chunk's read and write overlap, so a chunk takes as long as the slower of the two, and
+// the source is read at the pace the target is written. Blocking database calls never run
+// on oneTBB's workers. Each lane holds a few pieces whatever the chunk's size, so memory is
+// flat and small (`jobs` lanes). run_copy_job() blocks until the job ends; not reentrant.
 #pragma once
 
 #include <atomic>
@@ -27,9 +28,8 @@
 
 namespace backfill {
 
-struct CopyJobOptions : ChunkJobOptions {
-  int max_in_flight = 0;  // 0: 2 * jobs, enough to keep readers and writers busy
-};
+// `jobs`: lanes, chunks written at once.
+struct CopyJobOptions : ChunkJobOptions {};
 
 struct CopyJobStats {
   JobOutcome outcome = JobOutcome::kOk;

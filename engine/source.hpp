@@ -7,8 +7,10 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
+#include <string_view>
 
 #include "engine/copy_format.hpp"
 #include "engine/planner.hpp"
@@ -16,12 +18,18 @@
 
 namespace backfill {
 
+// Receives a chunk's stream as it arrives; an error stops the read.
+using DataSink = std::function<Status(std::string_view)>;
+
 class ChunkReader {
  public:
   virtual ~ChunkReader() = default;
-  // Every row of the range, in the target's binary form, as one binary COPY stream; read in
-  // its own short transaction.
-  virtual Result<CopyBatch> read(const ChunkRange& range) = 0;
+  // Every row of the range, in the target's binary form, as one binary COPY stream, read in
+  // its own short transaction and handed to `on_data` as it arrives: in pieces that end at
+  // row boundaries, the first holding the whole header, the last ending with the trailer.
+  // An error from `on_data` ends the read (the rest of the stream is discarded) and is
+  // returned.
+  virtual Status read(const ChunkRange& range, const DataSink& on_data) = 0;
   // Drops and reopens the connection after a failure the caller will retry.
   virtual Status reset() = 0;
 };

@@ -4,20 +4,31 @@
 
 namespace backfill {
 
-Result<CopyBatch> IdentityTransform::apply(CopyBatch in) const {
-  BACKFILL_ASSIGN_OR_RETURN(in.rows, count_copy_rows(in.bytes));
-  return in;
+Result<CopyBatch> Transform::apply(CopyBatch in) const {
+  BACKFILL_ASSIGN_OR_RETURN(std::string_view tuples, copy_stream_tuples(in.bytes));
+  std::string out;
+  BACKFILL_ASSIGN_OR_RETURN(in.rows, apply_tuples(tuples, &out));
+  if (passes_bytes()) return in;
+  CopyBatch batch;
+  batch.rows = in.rows;
+  batch.bytes.reserve(kCopyHeaderSize + out.size() + kCopyTrailerSize);
+  batch.bytes.append(kCopyHeader).append(out).append(kCopyTrailer);
+  return batch;
 }
 
-Result<CopyBatch> FieldSelectTransform::apply(CopyBatch in) const {
-  CopyReader reader(in.bytes);
-  BACKFILL_RETURN_IF_ERROR(reader.read_header());
-  CopyWriter writer;
-  writer.reserve(in.bytes.size());
+Result<std::int64_t> IdentityTransform::apply_tuples(std::string_view tuples, std::string*) const {
+  return count_copy_tuples(tuples);
+}
+
+Result<std::int64_t> FieldSelectTransform::apply_tuples(std::string_view tuples,
+                                                        std::string* out) const {
+  CopyReader reader = CopyReader::continuing(tuples);
+  CopyWriter writer(CopyWriter::TuplesOnly{}, std::move(*out));
+  writer.reserve(tuples.size());
   std::vector<CopyField> fields;
-  while (true) {
+  while (!reader.exhausted()) {
     BACKFILL_ASSIGN_OR_RETURN(bool more, reader.next(&fields));
-    if (!more) break;
+    if (!more) return Status::failed("binary COPY trailer in the middle of the rows");
     writer.begin_tuple(static_cast<std::int16_t>(fields_.size()));
     for (int f : fields_) {
       if (f < 0 || static_cast<std::size_t>(f) >= fields.size()) {
@@ -27,15 +38,16 @@ Result<CopyBatch> FieldSelectTransform::apply(CopyBatch in) const {
       writer.add_field(fields[static_cast<std::size_t>(f)]);
     }
   }
-  return writer.finish();
+  const std::int64_t rows = writer.rows();
+  *out = writer.take_tuples();
+  return rows;
 }
 
-Result<CopyBatch> MapTransform::apply(CopyBatch in) const {
+Result<std::int64_t> MapTransform::apply_tuples(std::string_view tuples, std::string* dest) const {
   const MapPlan& plan = *plan_;
-  CopyReader reader(in.bytes);
-  BACKFILL_RETURN_IF_ERROR(reader.read_header());
-  CopyWriter writer;
-  writer.reserve(in.bytes.size() + in.bytes.size() / 8);
+  CopyReader reader = CopyReader::continuing(tuples);
+  CopyWriter writer(CopyWriter::TuplesOnly{}, std::move(*dest));
+  writer.reserve(tuples.size() + tuples.size() / 8);
   std::vector<CopyField> fields;
   // Kept from row to row: decoded inputs, results and the expressions' argument values all
   // reuse their buffers, so a row allocates nothing once the first rows have passed.
@@ -44,9 +56,9 @@ Result<CopyBatch> MapTransform::apply(CopyBatch in) const {
   Value result;
   const auto lead = static_cast<std::size_t>(leading_);
   const auto width = static_cast<std::int16_t>(lead + plan.outputs.size());
-  while (true) {
+  while (!reader.exhausted()) {
     BACKFILL_ASSIGN_OR_RETURN(bool more, reader.next(&fields));
-    if (!more) break;
+    if (!more) return Status::failed("binary COPY trailer in the middle of the rows");
     for (std::size_t k = 0; k < inputs.size(); ++k) {
       const std::size_t f = lead + static_cast<std::size_t>(plan.input_fields[k]);
       if (f >= fields.size()) return Status::failed("a --map input is missing from the row read");
@@ -79,7 +91,9 @@ Result<CopyBatch> MapTransform::apply(CopyBatch in) const {
       }
     }
   }
-  return writer.finish();
+  const std::int64_t rows = writer.rows();
+  *dest = writer.take_tuples();
+  return rows;
 }
 
 }  // namespace backfill

@@ -1,9 +1,9 @@
 // The transform stage: what happens to a chunk's rows between reading and writing.
 //
-// A Transform takes one chunk's binary COPY stream and returns the stream to write. It
-// runs in the CPU stage of the flow graph, on several chunks at once, so apply() must be
-// thread-safe (implementations hold no mutable state). Fields a transform does not touch
-// are copied as bytes, never decoded.
+// A Transform turns tuples of a binary COPY stream (a piece of a chunk: whole rows, no
+// header, no trailer) into the tuples to write. It runs in the CPU stage, on several pieces
+// at once, so apply_tuples() must be thread-safe (implementations hold no mutable state).
+// Fields a transform does not touch are copied as bytes, never decoded.
 #pragma once
 
 #include <memory>
@@ -19,16 +19,22 @@ namespace backfill {
 class Transform {
  public:
   virtual ~Transform() = default;
-  // Consumes `in`; returns the rows to write, with `rows` counted.
-  virtual Result<CopyBatch> apply(CopyBatch in) const = 0;
+  // Writes the transformed `tuples` to `out` (whose capacity it may reuse; its old content
+  // is dropped) and returns the rows read. When passes_bytes(), `out` is left alone: the
+  // rows to write are `tuples` themselves.
+  virtual Result<std::int64_t> apply_tuples(std::string_view tuples, std::string* out) const = 0;
+  virtual bool passes_bytes() const { return false; }
+  // A whole stream (header, tuples, trailer) in, the stream to write out, `rows` counted.
+  Result<CopyBatch> apply(CopyBatch in) const;
 };
 
-// Rows pass unchanged: the stream's framing is checked and its rows counted, and the bytes
-// are handed on without a copy. What copy uses when every column is read as the target
-// wants it (renames and casts happen in the source's SELECT).
+// Rows pass unchanged: their framing is checked and they are counted, and the bytes are
+// handed on without a copy. What copy uses when every column is read as the target wants
+// it (renames and casts happen in the source's SELECT).
 class IdentityTransform final : public Transform {
  public:
-  Result<CopyBatch> apply(CopyBatch in) const override;
+  Result<std::int64_t> apply_tuples(std::string_view tuples, std::string* out) const override;
+  bool passes_bytes() const override { return true; }
 };
 
 // Output field i is input field fields[i], copied as bytes: reorders, drops or repeats
@@ -36,7 +42,7 @@ class IdentityTransform final : public Transform {
 class FieldSelectTransform final : public Transform {
  public:
   explicit FieldSelectTransform(std::vector<int> fields) : fields_(std::move(fields)) {}
-  Result<CopyBatch> apply(CopyBatch in) const override;
+  Result<std::int64_t> apply_tuples(std::string_view tuples, std::string* out) const override;
 
  private:
   std::vector<int> fields_;
@@ -76,7 +82,7 @@ class MapTransform final : public Transform {
  public:
   explicit MapTransform(std::shared_ptr<const MapPlan> plan, int leading = 0)
       : plan_(std::move(plan)), leading_(leading) {}
-  Result<CopyBatch> apply(CopyBatch in) const override;
+  Result<std::int64_t> apply_tuples(std::string_view tuples, std::string* out) const override;
 
  private:
   std::shared_ptr<const MapPlan> plan_;

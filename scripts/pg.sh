@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
 # A throwaway PostgreSQL 15 cluster for tests, demos and benchmarks.
 #
-#   scripts/pg.sh start NAME [PORT]   start (or reuse) cluster NAME; prints its DSN
+#   scripts/pg.sh start NAME [PORT] [PROFILE]
+#                                     start (or reuse) cluster NAME; prints its DSN
+#       PROFILE fast (default): durability off (fsync, full_page_writes, synchronous_commit
+#               off, wal_level minimal); for tests and the demo only
+#       PROFILE durable: PostgreSQL's durable defaults (fsync, full_page_writes,
+#               synchronous_commit on, wal_level replica), memory and max_wal_size sized for
+#               the machine as pgtune sizes them; what the benchmarks run on
 #   scripts/pg.sh stop NAME           stop it (its files stay until `destroy`)
 #   scripts/pg.sh destroy NAME        stop it and remove its directory
 #   scripts/pg.sh dsn NAME            print the DSN of a running cluster
@@ -35,9 +41,14 @@ running() { [[ -f "$data/postmaster.pid" ]] && as_pg "$PGBIN/pg_ctl" -D "$data" 
 case "$cmd" in
   start)
     port=${3:-$(port_of 5499)}
+    profile=${4:-fast}
     [[ "$port" =~ ^[0-9]+$ ]] || { echo "pg.sh: PORT must be a number, got '$port'" >&2; exit 2; }
     [[ -x "$PGBIN/postgres" ]] || { echo "pg.sh: $PGBIN/postgres not found; run scripts/setup.sh" >&2; exit 2; }
-    if running; then dsn; exit 0; fi
+    if running; then
+      # Reused only when it runs the profile asked for; otherwise restarted with it.
+      if [[ "$(cat "$dir/profile" 2>/dev/null)" == "$profile" ]]; then dsn; exit 0; fi
+      as_pg "$PGBIN/pg_ctl" -D "$data" -m fast -w stop >/dev/null
+    fi
     mkdir -p "$ROOT"
     chmod 755 "$ROOT"
     if [[ $(id -u) -eq 0 ]]; then mkdir -p "$dir" && chown postgres:postgres "$dir"; else mkdir -p "$dir"; fi
@@ -48,12 +59,28 @@ case "$cmd" in
         || { cat "$dir/initdb.log" >&2; exit 1; }
     fi
     echo "$port" >"$dir/port.tmp" && mv "$dir/port.tmp" "$dir/port"
-    # Sized for a 2-core test machine; fsync off because every cluster here is throwaway.
+    case "$profile" in
+      fast)
+        # Sized for a 2-core test machine; fsync off because every cluster here is throwaway.
+        settings="-c fsync=off -c synchronous_commit=off -c full_page_writes=off \
+          -c shared_buffers=512MB -c max_wal_size=4GB -c checkpoint_timeout=30min \
+          -c max_replication_slots=0 -c max_wal_senders=0 -c wal_level=minimal" ;;
+      durable)
+        # Every durability setting at PostgreSQL's default. Memory as pgtune gives it for this
+        # machine's RAM (shared_buffers a quarter, effective_cache_size three quarters,
+        # maintenance_work_mem a sixteenth up to 2 GB) and max_wal_size 4 GB (pgtune's too),
+        # so that a benchmark's checkpoints come from its own writes, not from a tiny WAL.
+        mem_mb=$(awk '/^MemTotal:/ {print int($2 / 1024)}' /proc/meminfo)
+        settings="-c fsync=on -c synchronous_commit=on -c full_page_writes=on -c wal_level=replica \
+          -c shared_buffers=$((mem_mb / 4))MB -c effective_cache_size=$((mem_mb * 3 / 4))MB \
+          -c maintenance_work_mem=$(( mem_mb / 16 > 2048 ? 2048 : mem_mb / 16 ))MB -c work_mem=32MB \
+          -c max_wal_size=4GB -c min_wal_size=1GB" ;;
+      *) echo "pg.sh: PROFILE must be fast or durable, got '$profile'" >&2; exit 2 ;;
+    esac
     as_pg "$PGBIN/pg_ctl" -D "$data" -l "$dir/server.log" -w -t 60 start -o \
-      "-p $port -k $sock -c listen_addresses='' -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
-       -c max_connections=200 -c shared_buffers=512MB -c max_wal_size=4GB -c checkpoint_timeout=30min \
-       -c max_replication_slots=0 -c max_wal_senders=0 -c wal_level=minimal" >/dev/null \
+      "-p $port -k $sock -c listen_addresses='' -c max_connections=200 $settings" >/dev/null \
       || { tail -20 "$dir/server.log" >&2; exit 1; }
+    echo "$profile" >"$dir/profile"
     dsn
     ;;
   stop)

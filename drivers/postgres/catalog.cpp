@@ -20,6 +20,11 @@ bool TableInfo::has_unique_within(const std::vector<std::string>& cols) const {
   return within(primary_key) || std::any_of(unique_keys.begin(), unique_keys.end(), within);
 }
 
+bool TableInfo::has_btree_led_by(const std::string& col) const {
+  return std::find(btree_leading_columns.begin(), btree_leading_columns.end(), col) !=
+         btree_leading_columns.end();
+}
+
 Result<std::string> database_identity(PgConnection& conn) {
   BACKFILL_ASSIGN_OR_RETURN(
       PgResult r, conn.query("SELECT pg_postmaster_start_time()::text || '/' || d.oid::text "
@@ -96,6 +101,14 @@ Result<TableInfo> describe_table(PgConnection& conn, const QualifiedName& name) 
       info.unique_keys.push_back(std::move(names));
     }
   }
+  BACKFILL_ASSIGN_OR_RETURN(
+      PgResult lead,
+      conn.query("SELECT a.attname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+                 " JOIN pg_am am ON am.oid = c.relam"
+                 " JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]"
+                 " WHERE i.indrelid = $1::oid AND am.amname = 'btree' AND i.indkey[0] > 0",
+                 {oid}));
+  for (int i = 0; i < lead.rows(); ++i) info.btree_leading_columns.push_back(lead.text(i, 0));
   BACKFILL_ASSIGN_OR_RETURN(info.database, database_identity(conn));
   return info;
 }

@@ -35,6 +35,8 @@ struct TableInfo {
   std::vector<ColumnInfo> columns;
   std::vector<std::string> primary_key;
   std::vector<std::vector<std::string>> unique_keys;  // valid, non-partial, plain-column indexes
+  // The first column of each btree index that starts with a plain column.
+  std::vector<std::string> btree_leading_columns;
   std::optional<std::int64_t> estimated_rows;
   std::string database;  // identity of server and database, to tell two DSNs apart
 
@@ -43,6 +45,9 @@ struct TableInfo {
   const ColumnInfo* column(const std::string& n) const;
   // A unique index (or the primary key) whose columns all lie within `cols`.
   bool has_unique_within(const std::vector<std::string>& cols) const;
+  // A btree index whose first column is `col`: rows inserted in that column's order land at
+  // its right edge.
+  bool has_btree_led_by(const std::string& col) const;
 };
 
 // kInvalid when the table does not exist or is not a table.

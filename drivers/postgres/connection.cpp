@@ -203,13 +203,31 @@ Status PgConnection::copy_out_each(const std::string& sql,
 }
 
 Result<std::int64_t> PgConnection::copy_in(const std::string& sql, std::string_view data) {
-  BACKFILL_RETURN_IF_ERROR(start_copy(sql, PGRES_COPY_IN, "COPY in failed"));
-  bool sent = true;
-  for (std::size_t off = 0; off < data.size() && sent; off += kCopySendPiece) {
-    std::size_t n = std::min(kCopySendPiece, data.size() - off);
-    sent = PQputCopyData(conn_, data.data() + off, static_cast<int>(n)) == 1;
+  BACKFILL_RETURN_IF_ERROR(copy_in_begin(sql));
+  if (Status st = copy_in_send(data); !st.is_ok()) {
+    copy_in_abort(st.message());
+    return st;
   }
-  if (PQputCopyEnd(conn_, sent ? nullptr : "send failed") != 1) sent = false;
+  return copy_in_end();
+}
+
+Status PgConnection::copy_in_begin(const std::string& sql) {
+  return start_copy(sql, PGRES_COPY_IN, "COPY in failed");
+}
+
+Status PgConnection::copy_in_send(std::string_view data) {
+  for (std::size_t off = 0; off < data.size(); off += kCopySendPiece) {
+    std::size_t n = std::min(kCopySendPiece, data.size() - off);
+    if (PQputCopyData(conn_, data.data() + off, static_cast<int>(n)) != 1) {
+      return Status::transient(
+          "connection lost during COPY in: " + trim_message(PQerrorMessage(conn_)), "08006");
+    }
+  }
+  return Status::ok();
+}
+
+Result<std::int64_t> PgConnection::copy_in_end() {
+  bool sent = PQputCopyEnd(conn_, nullptr) == 1;
   Status st;
   std::int64_t rows = 0;
   while (PGresult* fin = PQgetResult(conn_)) {
@@ -223,6 +241,13 @@ Result<std::int64_t> PgConnection::copy_in(const std::string& sql, std::string_v
   if (st.is_ok() && !sent) st = Status::transient("connection lost during COPY in", "08006");
   if (!st.is_ok()) return st;
   return rows;
+}
+
+void PgConnection::copy_in_abort(const std::string& why) {
+  // The server answers with an error that names `why`; it is drained, not reported.
+  if (PQputCopyEnd(conn_, why.c_str()) == 1) {
+    while (PGresult* fin = PQgetResult(conn_)) PQclear(fin);
+  }
 }
 
 }  // namespace backfill::pg

@@ -81,6 +81,13 @@ class PgConnection {
                        const std::function<Status(std::string_view)>& on_message);
   // Sends `data` to a `COPY ... FROM STDIN`; returns the rows copied.
   Result<std::int64_t> copy_in(const std::string& sql, std::string_view data);
+  // The same in steps, for data that arrives while it is sent: copy_in_begin(), then
+  // copy_in_send() any number of times, then copy_in_end() for the rows copied, or
+  // copy_in_abort() to end the COPY with an error (the transaction is then aborted).
+  Status copy_in_begin(const std::string& sql);
+  Status copy_in_send(std::string_view data);
+  Result<std::int64_t> copy_in_end();
+  void copy_in_abort(const std::string& why);
   // Drops the connection and opens it again with the same settings.
   Status reconnect();
   int server_version() const;  // PQserverVersion: 150020 for 15.20

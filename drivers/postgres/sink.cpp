@@ -13,8 +13,8 @@ class PgChunkWriter final : public ChunkWriter {
         write_sql_(spec_->write_sql()),
         merge_sql_(spec_->merge_sql()) {}
 
-  Result<WriteResult> write(const Chunk& chunk, const CopyBatch& batch) override {
-    auto r = write_once(chunk, batch);
+  Result<WriteResult> write(const Chunk& chunk, RowStream& rows) override {
+    auto r = write_once(chunk, rows);
     if (!r.ok() && conn_->healthy()) (void)conn_->exec("ROLLBACK");
     return r;
   }
@@ -25,7 +25,18 @@ class PgChunkWriter final : public ChunkWriter {
   }
 
  private:
-  Result<WriteResult> write_once(const Chunk& chunk, const CopyBatch& batch) {
+  // The stream's tuples, framed as one binary COPY stream, while they are still arriving.
+  Status send_rows(RowStream& rows) {
+    BACKFILL_RETURN_IF_ERROR(conn_->copy_in_send(kCopyHeader));
+    while (true) {
+      BACKFILL_ASSIGN_OR_RETURN(std::string_view tuples, rows.next());
+      if (tuples.empty()) break;
+      BACKFILL_RETURN_IF_ERROR(conn_->copy_in_send(tuples));
+    }
+    return conn_->copy_in_send(kCopyTrailer);
+  }
+
+  Result<WriteResult> write_once(const Chunk& chunk, RowStream& rows) {
     if (!merge_sql_.empty() && !stage_ready_) {
       BACKFILL_RETURN_IF_ERROR(conn_->exec(spec_->stage_create_sql()));
       stage_ready_ = true;
@@ -45,7 +56,12 @@ class PgChunkWriter final : public ChunkWriter {
         return out;
       }
     }
-    BACKFILL_ASSIGN_OR_RETURN(std::int64_t copied, conn_->copy_in(write_sql_, batch.bytes));
+    BACKFILL_RETURN_IF_ERROR(conn_->copy_in_begin(write_sql_));
+    if (Status st = send_rows(rows); !st.is_ok()) {
+      conn_->copy_in_abort("backfill: " + st.message());
+      return st;
+    }
+    BACKFILL_ASSIGN_OR_RETURN(std::int64_t copied, conn_->copy_in_end());
     out.rows_written = copied;
     if (!merge_sql_.empty()) {
       BACKFILL_ASSIGN_OR_RETURN(PgResult merged, conn_->query(merge_sql_));
@@ -56,7 +72,7 @@ class PgChunkWriter final : public ChunkWriter {
           "UPDATE backfill.chunks SET status = 'done', rows = $3::bigint, rows_written = "
           "$4::bigint, finished_at = clock_timestamp(), lease_until = NULL WHERE job = $1 AND id "
           "= $2::bigint",
-          {*ledger_job_, id, std::to_string(batch.rows), std::to_string(out.rows_written)}));
+          {*ledger_job_, id, std::to_string(rows.rows()), std::to_string(out.rows_written)}));
       out.ledger_recorded = true;
     }
     BACKFILL_RETURN_IF_ERROR(conn_->exec("COMMIT"));

@@ -3,21 +3,15 @@
 namespace backfill::pg {
 namespace {
 
-// Large enough that most chunks never grow the buffer; a 10,000-row chunk of a typical
-// table is a few MB.
-constexpr std::size_t kInitialChunkBuffer = 1 << 20;
-
 class PgChunkReader final : public ChunkReader {
  public:
   PgChunkReader(std::unique_ptr<PgConnection> conn, std::shared_ptr<const CopySpec> spec)
       : conn_(std::move(conn)), spec_(std::move(spec)) {}
 
-  Result<CopyBatch> read(const ChunkRange& range) override {
-    CopyBatch batch;
-    batch.bytes.reserve(kInitialChunkBuffer);
-    // One COPY statement is its own transaction: the snapshot lives only while it runs.
-    BACKFILL_RETURN_IF_ERROR(conn_->copy_out(spec_->read_sql(range), &batch.bytes));
-    return batch;
+  // One COPY statement is its own transaction: the snapshot lives only while it runs. Its
+  // CopyData messages are rows (the first with the header), so each is handed on as it is.
+  Status read(const ChunkRange& range, const DataSink& on_data) override {
+    return conn_->copy_out_each(spec_->read_sql(range), on_data);
   }
   Status reset() override { return conn_->reconnect(); }
 

@@ -103,12 +103,109 @@ TEST(CopyJob, AnEmptyTableFinishesWithOneEmptyChunk) {
   EXPECT_EQ(stats.chunks, 1);
 }
 
-TEST(CopyJob, OneChunkInFlightStillFinishes) {
+TEST(CopyJob, OneLaneStillFinishes) {
   Harness h(fakes::FakeTable::range(95));
   h.options.jobs = 1;
-  h.options.max_in_flight = 1;
   auto stats = h.run();
   EXPECT_EQ(stats.rows, 95);
+}
+
+void expect_each_row_once(Harness& h, std::size_t n) {
+  auto written = h.sink.written();
+  EXPECT_EQ(written.size(), n);
+  for (auto& [k, c] : written) EXPECT_EQ(c, 1) << k;
+  EXPECT_FALSE(h.sink.out_of_order.load());
+}
+
+// 100,000 rows of about 12 bytes: a chunk of several pieces, written while it is read.
+TEST(CopyJob, AChunkOfManyPiecesArrivesWholeAndInOrder) {
+  Harness h(fakes::FakeTable::range(250000));
+  h.options.chunk_rows = 100000;
+  h.options.jobs = 2;
+  auto stats = h.run();
+  EXPECT_EQ(stats.outcome, JobOutcome::kOk) << stats.error.message();
+  EXPECT_EQ(stats.rows, 250000);
+  EXPECT_EQ(stats.chunks, 3);
+  expect_each_row_once(h, 250000);
+}
+
+TEST(CopyJob, HowTheSourceCutsItsStreamDoesNotMatter) {
+  for (int per_message : {0, 7, 100000}) {
+    Harness h(fakes::FakeTable::range(60000));
+    h.options.chunk_rows = 25000;
+    h.source.rows_per_message = per_message;
+    auto stats = h.run();
+    EXPECT_EQ(stats.outcome, JobOutcome::kOk) << per_message << ": " << stats.error.message();
+    EXPECT_EQ(stats.rows, 60000) << per_message;
+    expect_each_row_once(h, 60000);
+  }
+}
+
+TEST(CopyJob, AReadLostHalfwayIsRetriedAndEachRowWrittenOnce) {
+  Harness h(fakes::FakeTable::range(200000));
+  h.options.chunk_rows = 100000;
+  h.failures.reads_midway[100000] = {1, Status::transient("connection lost", "08006")};
+  auto stats = h.run();
+  EXPECT_EQ(stats.outcome, JobOutcome::kOk) << stats.error.message();
+  EXPECT_EQ(stats.retries, 1);
+  EXPECT_EQ(h.source.resets.load(), 1);  // the reader, not the writer, reconnected
+  EXPECT_EQ(stats.rows, 200000);
+  expect_each_row_once(h, 200000);
+}
+
+TEST(CopyJob, AWriterLostHalfwayAbandonsTheReadAndTheChunkIsRetried) {
+  Harness h(fakes::FakeTable::range(200000));
+  h.options.chunk_rows = 100000;
+  h.failures.writes_midway[1] = {1, Status::transient("deadlock detected", "40P01")};
+  auto stats = h.run();
+  EXPECT_EQ(stats.outcome, JobOutcome::kOk) << stats.error.message();
+  EXPECT_EQ(stats.retries, 1);
+  EXPECT_EQ(h.source.resets.load(), 0);
+  expect_each_row_once(h, 200000);
+}
+
+TEST(CopyJob, AChunkAnotherWorkerFinishedIsNotCountedAndItsReadIsDropped) {
+  Harness h(fakes::FakeTable::range(300000));
+  h.options.chunk_rows = 100000;
+  h.sink.done_elsewhere = {2};
+  auto stats = h.run();
+  EXPECT_EQ(stats.outcome, JobOutcome::kOk) << stats.error.message();
+  EXPECT_EQ(stats.chunks, 3);  // of four: three full, one empty past the last key, chunk 2 not ours
+  EXPECT_EQ(stats.rows, 200000);
+  auto written = h.sink.written();
+  EXPECT_EQ(written.size(), 200000u);
+  EXPECT_EQ(written.count("150000"), 0u);
+}
+
+// A transform that computes (the CPU stage, off the lane's threads): each row twice over.
+TEST(CopyJob, ATransformThatComputesRunsOnEveryPieceInOrder) {
+  Harness h(fakes::FakeTable::range(120000));
+  h.options.chunk_rows = 50000;
+  FieldSelectTransform twice({0, 0});
+  auto r = run_copy_job(h.source, h.sink, h.ledger, twice, h.options);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->outcome, JobOutcome::kOk) << r->error.message();
+  EXPECT_EQ(r->rows, 120000);
+  expect_each_row_once(h, 120000);
+}
+
+class FailingTransform final : public Transform {
+ public:
+  Result<std::int64_t> apply_tuples(std::string_view, std::string*) const override {
+    return Status::failed("--map \"x = f(y)\": f cannot take 'abc'");
+  }
+};
+
+TEST(CopyJob, ATransformErrorFailsTheJobNamingTheChunkAndTheMap) {
+  Harness h(fakes::FakeTable::range(1000));
+  FailingTransform failing;
+  auto r = run_copy_job(h.source, h.sink, h.ledger, failing, h.options);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->outcome, JobOutcome::kFailed);
+  EXPECT_EQ(r->retries, 0);
+  EXPECT_NE(r->error.message().find("chunk "), std::string::npos) << r->error.message();
+  EXPECT_NE(r->error.message().find("f cannot take 'abc'"), std::string::npos);
+  EXPECT_TRUE(h.sink.written().empty());
 }
 
 }  // namespace

@@ -63,6 +63,8 @@ struct FakeFailures {
   std::mutex mu;
   // Fail this many reads / writes of a chunk id with this status, then succeed.
   std::map<std::int64_t, std::pair<int, Status>> reads, writes;
+  // The same, but after the read has sent half its rows / the writer has taken one piece.
+  std::map<std::int64_t, std::pair<int, Status>> reads_midway, writes_midway;
   Status take(std::map<std::int64_t, std::pair<int, Status>>& m, std::int64_t id) {
     std::lock_guard l(mu);
     auto it = m.find(id);
@@ -75,6 +77,9 @@ struct FakeFailures {
 class FakeSource : public Source {
  public:
   FakeSource(const FakeTable& t, FakeFailures* f) : t_(t), f_(f) {}
+  // Rows per message: 1 as PostgreSQL sends them, more to glue rows together, 0 for the
+  // whole stream at once.
+  int rows_per_message = 1;
   Result<std::unique_ptr<ChunkReader>> open_reader() override {
     return std::unique_ptr<ChunkReader>(new Reader(*this));
   }
@@ -89,16 +94,32 @@ class FakeSource : public Source {
  private:
   struct Reader : ChunkReader {
     explicit Reader(FakeSource& owner) : s(owner) {}
-    Result<CopyBatch> read(const ChunkRange& r) override {
+    // By default as PostgreSQL sends it: a message a row, the header with the first, the
+    // trailer alone.
+    Status read(const ChunkRange& r, const DataSink& on_data) override {
       // The id is not known here; failures are keyed by the range's upper bound instead.
       std::int64_t hi = r.hi ? std::stoll((*r.hi)[0]) : -1;
       if (Status st = s.f_->take(s.f_->reads, hi); !st.is_ok()) return st;
-      CopyWriter w;
-      for (auto k : s.t_.in(r)) {
+      const auto keys = s.t_.in(r);
+      const std::size_t fail_at = keys.size() / 2;
+      std::string message(kCopyHeader);
+      int in_message = 0;
+      for (std::size_t i = 0; i < keys.size(); ++i) {
+        if (i == fail_at) {
+          if (Status st = s.f_->take(s.f_->reads_midway, hi); !st.is_ok()) return st;
+        }
+        CopyWriter w(CopyWriter::TuplesOnly{});
         w.begin_tuple(1);
-        w.add_bytes(std::to_string(k));
+        w.add_bytes(std::to_string(keys[i]));
+        message += w.take_tuples();
+        if (s.rows_per_message > 0 && ++in_message == s.rows_per_message) {
+          if (Status st = on_data(message); !st.is_ok()) return st;
+          message.clear();
+          in_message = 0;
+        }
       }
-      return w.finish();
+      message += kCopyTrailer;
+      return on_data(message);
     }
     Status reset() override {
       ++s.resets;
@@ -110,10 +131,13 @@ class FakeSource : public Source {
   FakeFailures* f_;
 };
 
-// Collects written keys; counts how often each was written.
+// Collects written keys; counts how often each was written, and whether a chunk's keys
+// ever arrived out of order.
 class FakeSink : public Sink {
  public:
   explicit FakeSink(FakeFailures* f) : f_(f) {}
+  std::set<std::int64_t> done_elsewhere;  // chunk ids another worker finished first
+  std::atomic<bool> out_of_order{false};
   Result<std::unique_ptr<ChunkWriter>> open_writer() override {
     return std::unique_ptr<ChunkWriter>(new Writer(*this));
   }
@@ -125,16 +149,27 @@ class FakeSink : public Sink {
  private:
   struct Writer : ChunkWriter {
     explicit Writer(FakeSink& owner) : s(owner) {}
-    Result<WriteResult> write(const Chunk& c, const CopyBatch& b) override {
+    Result<WriteResult> write(const Chunk& c, RowStream& rows) override {
       if (Status st = s.f_->take(s.f_->writes, c.id); !st.is_ok()) return st;
-      CopyReader r(b.bytes);
-      BACKFILL_RETURN_IF_ERROR(r.read_header());
+      if (s.done_elsewhere.count(c.id)) return WriteResult{0, false, true};
+      std::string tuples;
+      while (true) {
+        BACKFILL_ASSIGN_OR_RETURN(std::string_view piece, rows.next());
+        if (piece.empty()) break;
+        tuples += piece;
+        if (Status st = s.f_->take(s.f_->writes_midway, c.id); !st.is_ok()) return st;
+      }
+      CopyReader r = CopyReader::continuing(tuples);
       std::vector<CopyField> f;
       WriteResult out;
       std::lock_guard l(s.mu_);
-      while (true) {
+      std::int64_t previous = 0;
+      while (!r.exhausted()) {
         BACKFILL_ASSIGN_OR_RETURN(bool more, r.next(&f));
         if (!more) break;
+        const std::int64_t key = std::stoll(std::string(*f[0]));
+        if (key <= previous) s.out_of_order = true;
+        previous = key;
         ++s.written_[std::string(*f[0])];
         ++out.rows_written;
       }
