@@ -1,228 +1,424 @@
 #!/usr/bin/env bash
-# Copy throughput, side by side in one run on the same table and server:
-#   psql pipe     psql "COPY ... TO STDOUT (FORMAT binary)" | psql "COPY ... FROM STDIN"
-#   INSERT SELECT one INSERT ... SELECT inside the source database
-#   pgcopydb      pgcopydb copy table-data (when installed)
-#   backfill      backfill copy at its defaults (ledger checkpoint on every chunk)
-# Each target has the primary key in place and is emptied before every run; the methods
-# alternate, round after round, so drift in the machine hits them all alike.
+# backfill against the tools and statements it stands in for, side by side in one run, on
+# one PostgreSQL cluster with PostgreSQL's durable defaults (scripts/pg.sh's durable
+# profile: fsync, full_page_writes, synchronous_commit on, wal_level replica; memory sized
+# for the machine), on several table shapes (scripts/sql/shapes/):
 #
-# Then verify, on identical tables: both tables streamed out with binary COPY in parallel
-# (the cost of moving every byte), count(*) + sum(hashtext(row::text)) on both servers in
-# parallel (pgcopydb's compare), md5(string_agg(row::text ORDER BY key)) on both, and
-# backfill verify in each hash method.
+#   copy    psql pipe       psql "COPY t TO STDOUT (FORMAT binary)" | psql "COPY t FROM STDIN"
+#           pgcopydb        pgcopydb copy table-data (when installed)
+#           backfill copy   its defaults; the target's primary key in place
+#           --defer-indexes into the empty target, indexes rebuilt at the end
+#   verify  COPY out        both tables streamed out with binary COPY, in parallel
+#           hashtext        count(*) + sum(hashtext(row::text)) on both, in parallel
+#           push-down, streamed   backfill verify in each method
+#   update  one UPDATE, two UPDATEs of the halves at once, backfill update --set
+#   map     backfill copy with three --map functions against the same copy passing through
+#   scale   backfill copy of 1M and 10M rows of the narrow shape; peak RSS at 1M and 5M
 #
-# Then the cost of transforms: backfill copy with three --map functions against the same
-# copy passing every column through; and backfill update against one UPDATE statement.
+# Before every measured run: the target emptied (or the table rebuilt), tables vacuumed, a
+# checkpoint. Methods alternate round after round so that drift in the machine hits them all
+# alike; each ratio is the median over rounds of method / baseline within the round.
 #
-#   scripts/bench.sh [--rows N] [--rounds R] [--only copy|verify|map|update] [--micro]
+#   scripts/bench.sh [--shape NAME|all] [--only copy|verify|update|map|scale|all]
+#                    [--rows N] [--rounds R] [--fast-server] [--baseline-bin PATH] [--micro]
 #   scripts/bench.sh --throttle [options of scripts/bench_throttle.sh]
+#
+# --rows N       rows of every shape (default: each shape's own, 500 MB or 5M rows)
+# --fast-server  the test suite's settings (durability off), labelled as such
+# --baseline-bin another backfill binary, measured beside this one in every backfill method
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-rows=5000000
-rounds=3
-micro=0
-only=all
 if [[ ${1:-} == --throttle ]]; then
   shift
   exec "$(dirname "$0")/bench_throttle.sh" "$@"
 fi
+
+all_shapes=(users narrow jsonb_docs wide_text numeric_ledger composite_key)
+declare -A default_rows=([users]=5000000 [narrow]=5000000 [jsonb_docs]=1000000
+                         [wide_text]=600000 [numeric_ledger]=5000000 [composite_key]=5000000)
+# update --set per shape: the new column, its type, and what fills it.
+declare -A upd_col=([users]=email_address [narrow]=total [jsonb_docs]=kind [wide_text]=title_short
+                    [numeric_ledger]=net [composite_key]=status_code)
+declare -A upd_type=([users]=text [narrow]=bigint [jsonb_docs]=text [wide_text]=text
+                     [numeric_ledger]=numeric [composite_key]=text)
+declare -A upd_expr=([users]="lower(email)" [narrow]="account::bigint * 2 + kind"
+                     [jsonb_docs]="doc->>'type'" [wide_text]="left(title, 12)"
+                     [numeric_ledger]="amount - fee" [composite_key]="upper(status)")
+# Three --map functions per shape (what issue 5 measured on users), computed here; none for
+# jsonb_docs, whose only column besides the key is the document.
+declare -A map_args=(
+  [users]="email = upper(email)|first_name = lower(first_name)|last_name = concat_ws(' ', first_name, last_name)"
+  [narrow]="account = to_int(to_text(account))|kind = length(to_text(kind))|quantity = coalesce(quantity, 0)"
+  [jsonb_docs]=""
+  [wide_text]="title = upper(title)|author = coalesce(author, 'unknown')|summary = left(summary, 40)"
+  [numeric_ledger]="account = to_int(to_text(account))|rate = coalesce(rate, 0)|tax = coalesce(tax, 0)"
+  [composite_key]="status = upper(status)|note = concat_ws(' ', status, note)|total = to_numeric(to_text(total))")
+
+shapes=(users)
+only=all
+rows_override=
+rounds=3
+micro=0
+baseline_bin=
+profile=durable
+usage() {
+  echo "usage: $0 [--shape NAME|all] [--only copy|verify|update|map|scale|all] [--rows N] [--rounds R] [--fast-server] [--baseline-bin PATH] [--micro] | --throttle [...]" >&2
+  exit 2
+}
 while [[ $# -gt 0 ]]; do
   case "$1" in
+    --shape)
+      [[ $# -ge 2 ]] || usage
+      if [[ $2 == all ]]; then shapes=("${all_shapes[@]}"); else IFS=, read -r -a shapes <<<"$2"; fi
+      shift 2 ;;
     --only) only=$2; shift 2 ;;
-    --rows) rows=$2; shift 2 ;;
+    --rows) rows_override=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
+    --fast-server) profile=fast; shift ;;
+    --baseline-bin) baseline_bin=$(realpath "$2"); shift 2 ;;
     --micro) micro=1; shift ;;
-    *) echo "usage: $0 [--rows N] [--rounds R] [--only copy|verify|map|update] [--micro] | --throttle [...]" >&2; exit 2 ;;
+    *) usage ;;
   esac
 done
+for s in "${shapes[@]}"; do
+  [[ -n ${default_rows[$s]:-} ]] || { echo "bench: unknown shape '$s'; shapes: ${all_shapes[*]}" >&2; exit 2; }
+done
+case "$only" in all|copy|verify|update|map|scale) ;; *) usage ;; esac
 
 # shellcheck source=scripts/bench_setup.sh
 source scripts/bench_setup.sh
 trap 'rm -rf "$work"' EXIT
+export PGOPTIONS="-c client_min_messages=warning"
+[[ -z $baseline_bin || -x $baseline_bin ]] || { echo "bench: --baseline-bin $baseline_bin is not executable" >&2; exit 2; }
 
-psql -X -q "$server" -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS bench_source WITH (FORCE)" \
-  -c "DROP DATABASE IF EXISTS bench_target WITH (FORCE)" -c "CREATE DATABASE bench_source" \
-  -c "CREATE DATABASE bench_target"
-echo "bench: generating $rows rows"
-psql -X -q "$src" -v ON_ERROR_STOP=1 -v rows="$rows" -f scripts/sql/users.sql
-# Same shape on the target side (pgcopydb copies by name), primary key in place.
-psql -X -q "$dst" -v ON_ERROR_STOP=1 -v rows=0 -f scripts/sql/users.sql
-psql -X -q "$src" -v ON_ERROR_STOP=1 -c "CREATE TABLE users_copy (LIKE users INCLUDING ALL)"
-bytes=$(psql -X -At "$src" -c "SELECT pg_size_pretty(pg_table_size('users'))")
-echo "bench: users is $bytes; $(nproc) cores"
-
-reset_target() {
-  psql -X -q "$dst" -c "TRUNCATE users" -c "DROP SCHEMA IF EXISTS backfill CASCADE" -c "CHECKPOINT" 2>/dev/null
-  psql -X -q "$src" -c "TRUNCATE users_copy" -c "CHECKPOINT"
-}
-
-check_target() {  # every method must have copied every row
-  local n
-  n=$(psql -X -At "$1" -c "SELECT count(*) FROM $2")
-  [[ "$n" == "$rows" ]] || { echo "bench: $3 copied $n rows, expected $rows" >&2; exit 1; }
-}
+for db in bench_source bench_target; do
+  if [[ -z $(psql -X -At "$server dbname=postgres" -c "SELECT 1 FROM pg_database WHERE datname = '$db'") ]]; then
+    psql -X -q "$server dbname=postgres" -c "CREATE DATABASE $db"
+  fi
+done
+warm_buffers
+bench_start=$(date +%s)
+results=$work/results.tsv
+: >"$results"
 
 now() { date +%s.%N; }
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
-run_psql_pipe() {
-  psql -X -q "$src" -c "COPY users TO STDOUT (FORMAT binary)" | psql -X -q "$dst" -c "COPY users FROM STDIN (FORMAT binary)"
-  check_target "$dst" users "psql pipe"
-}
-run_insert_select() {
-  psql -X -q "$src" -c "INSERT INTO users_copy SELECT * FROM users"
-  check_target "$src" users_copy "INSERT SELECT"
-}
-run_pgcopydb() {
-  printf '[include-only-table]\npublic.users\n' >"$work/filters.ini"
-  rm -rf "$work/pgcopydb"
-  pgcopydb copy table-data --source "$src" --target "$dst" --dir "$work/pgcopydb" \
-    --filters "$work/filters.ini" --table-jobs 2 >"$work/pgcopydb.log" 2>&1 \
-    || { tail -5 "$work/pgcopydb.log" >&2; return 1; }
-  check_target "$dst" users pgcopydb
-}
-run_backfill() {  # backfill copy
-  /usr/bin/time -f "%M" -o "$work/rss" "$bin" copy --source "$src" --target "$dst" --table users \
-    --progress none --report "$work/report.json" >/dev/null
-  check_target "$dst" users backfill
-  cat "$work/rss" >>"$work/rss.all"
+# A shape's source table, generated once and kept while its rows and SQL stay the same.
+ensure_source() {
+  local shape=$1 rows=$2 tag
+  tag="rows=$rows sql=$(md5sum "scripts/sql/shapes/$shape.sql" | cut -c1-12)"
+  if [[ "$(psql -X -At "$src" -c "SELECT obj_description('public.$shape'::regclass)" 2>/dev/null)" != "$tag" ]]; then
+    echo "bench: generating $shape ($rows rows)"
+    psql -X -q "$src" -c "DROP TABLE IF EXISTS $shape CASCADE"
+    psql -X -q "$src" -v ON_ERROR_STOP=1 -v rows="$rows" -f "scripts/sql/shapes/$shape.sql"
+    psql -X -q "$src" -c "COMMENT ON TABLE $shape IS '$tag'"
+    vacuum "$src" "$shape"
+  fi
+  # The target's table: the same shape, empty, its primary key in place. Autovacuum is off
+  # on it only while it is filled, so that no run meets a vacuum the one before started.
+  psql -X -q "$dst" -c "DROP TABLE IF EXISTS $shape CASCADE" -c "DROP SCHEMA IF EXISTS backfill CASCADE"
+  psql -X -q "$dst" -v ON_ERROR_STOP=1 -v rows=0 -f "scripts/sql/shapes/$shape.sql"
+  psql -X -q "$dst" -c "ALTER TABLE $shape SET (autovacuum_enabled = off)"
 }
 
-median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-
-# compare TITLE BASELINE METHOD...: runs each method (the function named in fn[]) once a
-# round, rotating the order, with `before` (a function) ahead of each; prints the medians.
+# The methods of a comparison: label -> function, and a function run before each (untimed).
+declare -A fn before
+# compare SHAPE SECTION BASELINE METHOD...: each method once a round, the order rotated,
+# `before` ahead of each; records medians of seconds and of per-round ratios.
 compare() {
-  local title=$1 baseline=$2
-  shift 2
-  local methods=("$@") r m t0 t1 s
-  declare -A times=()
+  local shape=$1 section=$2 baseline=$3
+  shift 3
+  local methods=("$@") r m t0 s
+  declare -A times=() ratios=() round=()
   for ((r = 1; r <= rounds; r++)); do
     local order=("${methods[@]:r % ${#methods[@]}}" "${methods[@]:0:r % ${#methods[@]}}")
     for m in "${order[@]}"; do
       "${before[$m]:-true}"
+      checkpoint
       t0=$(now)
       "${fn[$m]}"
-      t1=$(now)
-      s=$(echo "$t1 - $t0" | bc -l)
+      s=$(echo "$(now) - $t0" | bc -l)
+      round[$m]=$s
       times[$m]="${times[$m]:-} $s"
-      printf 'bench: round %d  %-22s %6.2f s\n' "$r" "$m" "$s"
+      printf 'bench: %-15s %-7s round %d  %-28s %7.2f s\n' "$shape" "$section" "$r" "$m" "$s"
     done
+    for m in "${methods[@]}"; do ratios[$m]="${ratios[$m]:-} $(echo "${round[$m]} / ${round[$baseline]}" | bc -l)"; done
   done
-  local base
-  base=$(echo "${times[$baseline]}" | median)
-  echo
-  echo "$title: $rows rows ($bytes), median of $rounds rounds"
-  printf '%-24s %10s %12s %16s\n' method seconds rows/s "vs $baseline"
   for m in "${methods[@]}"; do
-    s=$(echo "${times[$m]}" | median)
-    printf '%-24s %10.2f %12.0f %15.2fx\n' "$m" "$s" "$(echo "$rows / $s" | bc -l)" "$(echo "$s / $base" | bc -l)"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$shape" "$section" "$m" "$baseline" \
+      "$(echo "${times[$m]}" | median)" "$(echo "${ratios[$m]}" | median)" >>"$results"
   done
-  echo
 }
 
-declare -A fn before
-if [[ $only == all || $only == copy ]]; then
-  fn=(["psql pipe"]=run_psql_pipe ["INSERT SELECT"]=run_insert_select
-      ["pgcopydb"]=run_pgcopydb ["backfill copy"]=run_backfill)
-  before=(["psql pipe"]=reset_target ["INSERT SELECT"]=reset_target ["pgcopydb"]=reset_target
-          ["backfill copy"]=reset_target)
-  methods=("psql pipe" "INSERT SELECT" "backfill copy")
-  command -v pgcopydb >/dev/null && methods+=("pgcopydb")
-  compare "copy (target primary key in place)" "psql pipe" "${methods[@]}"
-  rss=$(sort -n "$work/rss.all" | tail -1)
-  echo "backfill peak RSS: $((rss / 1024)) MB (max of $rounds runs)"
-  echo
-fi
+# Runs of the backfill binary, and of the baseline binary beside it when given.
+bins=("$bin")
+[[ -n $baseline_bin ]] && bins+=("$baseline_bin")
+bin_label() { [[ $1 == "$bin" ]] && echo "" || echo " (baseline)"; }
 
-if [[ $only == all || $only == verify ]]; then
-  # Identical tables: the target filled by one backfill copy, then both vacuumed, so that
-  # no method pays for setting hint bits or meets autovacuum on the fresh table.
-  reset_target
-  run_backfill
-  psql -X -q "$src" -c "VACUUM ANALYZE users"
-  psql -X -q "$dst" -c "VACUUM ANALYZE users"
+check_rows() {  # DSN TABLE EXPECTED WHO
+  local n
+  n=$(psql -X -At "$1" -c "SELECT count(*) FROM $2")
+  [[ $n == "$3" ]] || { echo "bench: $4 left $n rows in $2, expected $3" >&2; exit 1; }
+}
+
+bench_copy() {
+  local shape=$1 rows=$2
+  reset_target() { psql -X -q "$dst" -c "TRUNCATE $shape" -c "DROP SCHEMA IF EXISTS backfill CASCADE" 2>/dev/null; }
+  run_pipe() {
+    psql -X -q "$src" -c "COPY $shape TO STDOUT (FORMAT binary)" | psql -X -q "$dst" -c "COPY $shape FROM STDIN (FORMAT binary)"
+    check_rows "$dst" "$shape" "$rows" "psql pipe"
+  }
+  run_pgcopydb() {
+    printf '[include-only-table]\npublic.%s\n' "$shape" >"$work/filters.ini"
+    rm -rf "$work/pgcopydb"
+    pgcopydb copy table-data --source "$src" --target "$dst" --dir "$work/pgcopydb" \
+      --filters "$work/filters.ini" --table-jobs 2 >"$work/pgcopydb.log" 2>&1 \
+      || { tail -5 "$work/pgcopydb.log" >&2; return 1; }
+    check_rows "$dst" "$shape" "$rows" pgcopydb
+  }
+  run_backfill_with() {  # BIN [ARGS...]
+    /usr/bin/time -f "%M" -o "$work/rss" "$1" copy --source "$src" --target "$dst" --table "$shape" \
+      --progress none "${@:2}" >"$work/copy.out" 2>&1 || { cat "$work/copy.out" >&2; exit 1; }
+    check_rows "$dst" "$shape" "$rows" "backfill copy"
+    echo "$shape $(cat "$work/rss")" >>"$work/rss.all"
+  }
+  fn=(["psql pipe"]=run_pipe ["pgcopydb"]=run_pgcopydb)
+  before=(["psql pipe"]=reset_target ["pgcopydb"]=reset_target)
+  local methods=("psql pipe") b i=0
+  command -v pgcopydb >/dev/null && methods+=("pgcopydb")
+  for b in "${bins[@]}"; do
+    eval "run_bf_$i() { run_backfill_with '$b'; }"
+    eval "run_bf_defer_$i() { run_backfill_with '$b' --defer-indexes; }"
+    fn["backfill copy$(bin_label "$b")"]=run_bf_$i
+    before["backfill copy$(bin_label "$b")"]=reset_target
+    methods+=("backfill copy$(bin_label "$b")")
+    if "$b" copy --help 2>/dev/null | grep -q -- --defer-indexes; then
+      fn["--defer-indexes$(bin_label "$b")"]=run_bf_defer_$i
+      before["--defer-indexes$(bin_label "$b")"]=reset_target
+      methods+=("--defer-indexes$(bin_label "$b")")
+    fi
+    i=$((i + 1))
+  done
+  compare "$shape" copy "psql pipe" "${methods[@]}"
+}
+
+bench_verify() {
+  local shape=$1 rows=$2
+  # Identical tables: the target filled by one backfill copy, then both vacuumed.
+  psql -X -q "$dst" -c "TRUNCATE $shape" -c "DROP SCHEMA IF EXISTS backfill CASCADE"
+  "$bin" copy --source "$src" --target "$dst" --table "$shape" --progress none >/dev/null 2>&1
+  check_rows "$dst" "$shape" "$rows" "backfill copy"
+  vacuum "$dst" "$shape"
+  vacuum "$src" "$shape"
   both() {  # runs SQL $1 on both sides at once, output discarded
     psql -X -q -At "$src" -c "$1" >/dev/null &
     psql -X -q -At "$dst" -c "$1" >/dev/null &
     wait
   }
   v_copy_out() {
-    psql -X -q "$src" -c "COPY users TO STDOUT (FORMAT binary)" >/dev/null &
-    psql -X -q "$dst" -c "COPY users TO STDOUT (FORMAT binary)" >/dev/null &
+    psql -X -q "$src" -c "COPY $shape TO STDOUT (FORMAT binary)" >/dev/null &
+    psql -X -q "$dst" -c "COPY $shape TO STDOUT (FORMAT binary)" >/dev/null &
     wait
   }
-  v_hashtext() { both "SELECT count(*), sum(hashtext(u::text)) FROM users u"; }
-  v_md5() { both "SELECT md5(string_agg(u::text, '' ORDER BY id)) FROM users u"; }
-  v_backfill() {
-    "$bin" verify --source "$src" --target "$dst" --table users --progress none --method "$1" \
+  v_hashtext() { both "SELECT count(*), sum(hashtext(t::text)) FROM $shape t"; }
+  v_backfill() {  # BIN METHOD
+    "$1" verify --source "$src" --target "$dst" --table "$shape" --progress none --method "$2" \
       >"$work/verify.out" 2>&1 || { cat "$work/verify.out" >&2; exit 1; }
   }
-  v_push_down() { v_backfill push-down; }
-  v_streamed() { v_backfill streamed; }
-  fn=(["COPY out both, parallel"]=v_copy_out ["count+sum(hashtext)"]=v_hashtext
-      ["md5(string_agg)"]=v_md5 ["verify push-down"]=v_push_down ["verify streamed"]=v_streamed)
+  psql -X -q "$dst" -c "DROP SCHEMA IF EXISTS backfill CASCADE"
+  fn=(["COPY out, both"]=v_copy_out ["hashtext, both"]=v_hashtext)
   before=()
-  compare "verify of identical tables" "count+sum(hashtext)" "COPY out both, parallel" \
-    "count+sum(hashtext)" "md5(string_agg)" "verify push-down" "verify streamed"
-fi
+  local methods=("COPY out, both" "hashtext, both") b i=0
+  for b in "${bins[@]}"; do
+    eval "v_pd_$i() { v_backfill '$b' push-down; }"
+    eval "v_st_$i() { v_backfill '$b' streamed; }"
+    fn["verify push-down$(bin_label "$b")"]=v_pd_$i
+    fn["verify streamed$(bin_label "$b")"]=v_st_$i
+    methods+=("verify push-down$(bin_label "$b")" "verify streamed$(bin_label "$b")")
+    i=$((i + 1))
+  done
+  compare "$shape" verify "hashtext, both" "${methods[@]}"
+}
 
-if [[ $only == all || $only == map ]]; then
-  # Three functions over three text columns, computed in the transform stage; the other
-  # four columns pass through as bytes.
-  run_backfill_map() {
-    "$bin" copy --source "$src" --target "$dst" --table users --progress none \
-      --map "email = upper(email)" --map "first_name = lower(first_name)" \
-      --map "last_name = concat_ws(' ', first_name, last_name)" >/dev/null 2>"$work/map.err" \
-      || { cat "$work/map.err" >&2; exit 1; }
-    check_target "$dst" users "backfill copy --map"
-  }
-  fn=(["backfill copy"]=run_backfill ["backfill copy --map x3"]=run_backfill_map)
-  before=(["backfill copy"]=reset_target ["backfill copy --map x3"]=reset_target)
-  compare "copy with three --map functions against pass-through" "backfill copy" \
-    "backfill copy" "backfill copy --map x3"
-  # Outside the timings: the maps did transform every row.
-  reset_target
-  run_backfill_map
-  bad=$(psql -X -At "$dst" -c "SELECT count(*) FROM users WHERE email <> upper(email) OR first_name <> lower(first_name) OR last_name NOT LIKE '% %'")
-  [[ $bad == 0 ]] || { echo "bench: --map left $bad rows untransformed" >&2; exit 1; }
-  echo "bench: --map transformed every row"
-fi
-
-if [[ $only == all || $only == update ]]; then
-  # The expand/contract backfill of a new column, on a fresh copy of users each time.
+bench_update() {
+  local shape=$1 rows=$2 col=${upd_col[$1]} type=${upd_type[$1]} expr=${upd_expr[$1]}
+  local key
+  key=$(psql -X -At "$src" -c "SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.ord) FROM pg_index i
+          CROSS JOIN unnest(i.indkey::int2[]) WITH ORDINALITY k(attnum, ord)
+          JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+          WHERE i.indrelid = 'public.$shape'::regclass AND i.indisprimary")
+  # A fresh copy of the shape with the new, empty column each time: vacuumed, no free space
+  # left in its pages (no HOT update finds room), as after a plain ADD COLUMN.
   reset_update() {
-    psql -X -q "$src" -v ON_ERROR_STOP=1 -c "DROP TABLE IF EXISTS users_u" \
+    psql -X -q "$src" -v ON_ERROR_STOP=1 -c "DROP TABLE IF EXISTS bench_u, bench_u_mid" \
       -c "DROP SCHEMA IF EXISTS backfill CASCADE" \
-      -c "CREATE TABLE users_u AS SELECT *, NULL::text AS email_address FROM users" \
-      -c "ALTER TABLE users_u ADD PRIMARY KEY (id)" -c "VACUUM ANALYZE users_u" -c "CHECKPOINT" 2>/dev/null
+      -c "CREATE TABLE bench_u AS SELECT *, NULL::$type AS $col FROM $shape" \
+      -c "ALTER TABLE bench_u ADD PRIMARY KEY ($key)" 2>/dev/null
+    vacuum "$src" bench_u
+    # Where the two halves meet, looked up before the clock starts.
+    psql -X -q "$src" -c "CREATE TABLE bench_u_mid AS SELECT $key FROM bench_u ORDER BY $key OFFSET $((rows / 2)) LIMIT 1"
   }
   check_update() {
     local n
-    n=$(psql -X -At "$src" -c "SELECT count(*) FROM users_u WHERE email_address IS DISTINCT FROM lower(email)")
-    [[ $n == 0 ]] || { echo "bench: $1 left $n rows unfilled" >&2; exit 1; }
+    n=$(psql -X -At "$src" -c "SELECT count(*) FROM bench_u WHERE $col IS DISTINCT FROM ($expr)")
+    [[ $n == 0 ]] || { echo "bench: $1 left $n rows of $shape unfilled" >&2; exit 1; }
   }
-  u_single() {
-    psql -X -q "$src" -c "UPDATE users_u SET email_address = lower(email)"
-    check_update "one UPDATE"
+  u_single() { psql -X -q "$src" -c "UPDATE bench_u SET $col = $expr"; check_update "one UPDATE"; }
+  u_halves() {  # the two halves of the key range, at once
+    psql -X -q "$src" -c "UPDATE bench_u SET $col = $expr WHERE ($key) < (SELECT $key FROM bench_u_mid)" &
+    psql -X -q "$src" -c "UPDATE bench_u SET $col = $expr WHERE ($key) >= (SELECT $key FROM bench_u_mid)" &
+    wait
+    check_update "two UPDATE halves"
   }
-  u_backfill() {
-    "$bin" update --target "$src" --table users_u --set "email_address = lower(email)" \
-      --progress none >"$work/update.out" 2>&1 || { cat "$work/update.out" >&2; exit 1; }
+  u_backfill() {  # BIN
+    "$1" update --target "$src" --table bench_u --set "$col = $expr" --progress none \
+      >"$work/update.out" 2>&1 || { cat "$work/update.out" >&2; exit 1; }
     check_update "backfill update"
   }
-  u_backfill_map() {  # the same, computed here instead of by the server
-    "$bin" update --target "$src" --table users_u --map "email_address = lower(email)" \
-      --progress none >"$work/update.out" 2>&1 || { cat "$work/update.out" >&2; exit 1; }
-    check_update "backfill update --map"
+  fn=(["one UPDATE"]=u_single ["two UPDATEs, halves"]=u_halves)
+  before=(["one UPDATE"]=reset_update ["two UPDATEs, halves"]=reset_update)
+  local methods=("one UPDATE" "two UPDATEs, halves") b i=0
+  for b in "${bins[@]}"; do
+    eval "u_bf_$i() { u_backfill '$b'; }"
+    fn["backfill update --set$(bin_label "$b")"]=u_bf_$i
+    before["backfill update --set$(bin_label "$b")"]=reset_update
+    methods+=("backfill update --set$(bin_label "$b")")
+    i=$((i + 1))
+  done
+  compare "$shape" update "one UPDATE" "${methods[@]}"
+  psql -X -q "$src" -c "DROP TABLE IF EXISTS bench_u" -c "DROP TABLE IF EXISTS bench_u_mid" \
+    -c "DROP SCHEMA IF EXISTS backfill CASCADE"
+}
+
+bench_map() {
+  local shape=$1 rows=$2 maps=() m specs
+  [[ -n ${map_args[$shape]} ]] || return 0
+  IFS='|' read -r -a specs <<<"${map_args[$shape]}"
+  for m in "${specs[@]}"; do maps+=(--map "$m"); done
+  reset_target() { psql -X -q "$dst" -c "TRUNCATE $shape" -c "DROP SCHEMA IF EXISTS backfill CASCADE" 2>/dev/null; }
+  run_with() {  # BIN [ARGS...]
+    "$1" copy --source "$src" --target "$dst" --table "$shape" --progress none "${@:2}" \
+      >"$work/map.out" 2>&1 || { cat "$work/map.out" >&2; exit 1; }
+    check_rows "$dst" "$shape" "$rows" "backfill copy"
   }
-  fn=(["one UPDATE statement"]=u_single ["backfill update"]=u_backfill ["backfill update --map"]=u_backfill_map)
-  before=(["one UPDATE statement"]=reset_update ["backfill update"]=reset_update
-          ["backfill update --map"]=reset_update)
-  compare "update of a new column (email_address = lower(email))" "one UPDATE statement" \
-    "one UPDATE statement" "backfill update" "backfill update --map"
+  fn=() before=()
+  local methods=() b i=0
+  for b in "${bins[@]}"; do
+    eval "m_pass_$i() { run_with '$b'; }"
+    eval "m_map_$i() { run_with '$b' $(printf '%q ' "${maps[@]}"); }"
+    fn["pass-through$(bin_label "$b")"]=m_pass_$i
+    fn["three --map$(bin_label "$b")"]=m_map_$i
+    before["pass-through$(bin_label "$b")"]=reset_target
+    before["three --map$(bin_label "$b")"]=reset_target
+    methods+=("pass-through$(bin_label "$b")" "three --map$(bin_label "$b")")
+    i=$((i + 1))
+  done
+  compare "$shape" map "pass-through" "${methods[@]}"
+}
+
+# 10x the rows for 10x the time: the narrow shape at 1M and 10M rows, in tables of their own.
+bench_scale() {
+  local n
+  for n in 1000000 5000000 10000000; do
+    local t=narrow_$((n / 1000000))m
+    local tag="rows=$n sql=$(md5sum scripts/sql/shapes/narrow.sql | cut -c1-12)"
+    if [[ "$(psql -X -At "$src" -c "SELECT obj_description('public.$t'::regclass)" 2>/dev/null)" != "$tag" ]]; then
+      echo "bench: generating $t"
+      psql -X -q "$src" -c "DROP TABLE IF EXISTS $t" -c "DROP TABLE IF EXISTS narrow_gen"
+      sed "s/\bnarrow\b/$t/g" scripts/sql/shapes/narrow.sql | psql -X -q "$src" -v ON_ERROR_STOP=1 -v rows="$n"
+      psql -X -q "$src" -c "COMMENT ON TABLE $t IS '$tag'"
+      vacuum "$src" "$t"
+    fi
+    psql -X -q "$dst" -c "DROP TABLE IF EXISTS $t" -c "DROP SCHEMA IF EXISTS backfill CASCADE"
+    sed "s/\bnarrow\b/$t/g" scripts/sql/shapes/narrow.sql | psql -X -q "$dst" -v ON_ERROR_STOP=1 -v rows=0
+    psql -X -q "$dst" -c "ALTER TABLE $t SET (autovacuum_enabled = off)"
+  done
+  eval "reset_scale() { psql -X -q \"\$dst\" -c 'TRUNCATE narrow_1m, narrow_5m, narrow_10m' -c 'DROP SCHEMA IF EXISTS backfill CASCADE'; }"
+  s_run() {  # TABLE ROWS
+    /usr/bin/time -f "%M" -o "$work/rss" "$bin" copy --source "$src" --target "$dst" --table "$1" \
+      --progress none >"$work/scale.out" 2>&1 || { cat "$work/scale.out" >&2; exit 1; }
+    check_rows "$dst" "$1" "$2" "backfill copy"
+    echo "$1 $(cat "$work/rss")" >>"$work/rss.scale"
+  }
+  s_1m() { s_run narrow_1m 1000000; }
+  s_5m() { s_run narrow_5m 5000000; }
+  s_10m() { s_run narrow_10m 10000000; }
+  fn=(["1M rows"]=s_1m ["5M rows"]=s_5m ["10M rows"]=s_10m)
+  before=(["1M rows"]=reset_scale ["5M rows"]=reset_scale ["10M rows"]=reset_scale)
+  compare narrow scale "1M rows" "1M rows" "5M rows" "10M rows"
+}
+
+for shape in "${shapes[@]}"; do
+  rows=${rows_override:-${default_rows[$shape]}}
+  ensure_source "$shape" "$rows"
+  bytes=$(psql -X -At "$src" -c "SELECT pg_size_pretty(pg_total_relation_size('$shape'))")
+  echo "bench: $shape: $rows rows, $bytes with its index and TOAST; $(nproc) cores; server profile $profile"
+  echo "$shape $rows $bytes" >>"$work/shapes"
+  [[ $only == all || $only == copy ]] && bench_copy "$shape" "$rows"
+  [[ $only == all || $only == verify ]] && bench_verify "$shape" "$rows"
+  [[ $only == all || $only == update ]] && bench_update "$shape" "$rows"
+  [[ $only == all || $only == map ]] && bench_map "$shape" "$rows"
+  psql -X -q "$dst" -c "DROP TABLE IF EXISTS $shape" -c "DROP SCHEMA IF EXISTS backfill CASCADE"
+done
+[[ $only == scale ]] && bench_scale
+
+# The targets each ratio is held to (the performance issue), by section and method.
+target_of() {
+  case "$1/$2" in
+    copy/backfill\ copy) echo "<= 0.90" ;;
+    copy/--defer-indexes) echo "<= 0.70" ;;
+    verify/verify\ push-down) echo "<= 0.80" ;;
+    update/backfill\ update\ --set) echo "<= 1.00" ;;
+    map/three\ --map) echo "<= 1.15" ;;
+    scale/10M\ rows) echo "<= 10.50" ;;
+    *) echo "" ;;
+  esac
+}
+
+echo
+echo "bench: $(nproc) cores, PostgreSQL $(psql -X -At "$src" -c "SHOW server_version"), server profile $profile"
+psql -X -At "$src" -c "SELECT string_agg(name || '=' || setting || coalesce(unit, ''), ' ' ORDER BY name) FROM pg_settings
+  WHERE name IN ('fsync', 'synchronous_commit', 'full_page_writes', 'wal_level', 'shared_buffers', 'max_wal_size', 'autovacuum')" |
+  sed 's/^/bench: /'
+if [[ -s $work/shapes ]]; then
+  echo "bench: shapes: $(awk '{printf "%s%s %s rows (%s %s)", (NR > 1 ? "; " : ""), $1, $2, $3, $4}' "$work/shapes")"
 fi
+echo "bench: medians of $rounds rounds; ratio: median of method / baseline within a round"
+echo
+printf '%-15s %-7s %-34s %9s %9s  %-18s %-8s\n' shape work method seconds ratio "vs" target
+awk -F'\t' '{print}' "$results" | while IFS=$'\t' read -r shape section method baseline secs ratio; do
+  target=$(target_of "$section" "${method% (baseline)}")
+  met=""
+  if [[ -n $target && $method != *"(baseline)" ]]; then
+    met=$(awk -v r="$ratio" -v t="${target#<= }" 'BEGIN {print (r <= t) ? "met" : "missed"}')
+  fi
+  [[ $method == "$baseline" ]] && ratio_text="" || ratio_text=$(printf '%.2fx' "$ratio")
+  printf '%-15s %-7s %-34s %9.2f %9s  %-18s %-8s %s\n' "$shape" "$section" "$method" "$secs" "$ratio_text" \
+    "$([[ $method == "$baseline" ]] || echo "$baseline")" "$target" "$met"
+done
+# Targets against other baselines: beat pgcopydb by 25%, and
+# streamed within 1.5x of COPY out.
+awk -F'\t' '
+  $2 == "copy" && $3 == "pgcopydb" {p[$1] = $5}
+  $2 == "copy" && $3 == "backfill copy" {b[$1] = $5}
+  $2 == "verify" && $3 == "COPY out, both" {c[$1] = $5}
+  $2 == "verify" && $3 == "verify streamed" {s[$1] = $5}
+  $2 == "update" && $3 == "two UPDATEs, halves" {h[$1] = $5}
+  $2 == "update" && $3 == "backfill update --set" {u[$1] = $5}
+  END {
+    for (k in b) if (k in p) printf "%-15s copy: backfill copy / pgcopydb %.2fx (target <= 0.75) %s\n", k, b[k] / p[k], (b[k] / p[k] <= 0.75) ? "met" : "missed"
+    for (k in s) if (k in c) printf "%-15s verify: streamed / COPY out %.2fx (target <= 1.50) %s\n", k, s[k] / c[k], (s[k] / c[k] <= 1.5) ? "met" : "missed"
+    for (k in u) if (k in h) printf "%-15s update: backfill / two halves %.2fx (target <= 1.30) %s\n", k, u[k] / h[k], (u[k] / h[k] <= 1.3) ? "met" : "missed"
+  }' "$results" | sort
+if [[ -s $work/rss.all ]]; then
+  echo "backfill copy peak RSS: $(sort -k2 -n "$work/rss.all" | tail -1 | awk '{printf "%d MB (%s)", $2 / 1024, $1}') (max over every run)"
+fi
+if [[ -s $work/rss.scale ]]; then
+  echo "backfill copy peak RSS by size: $(awk '{m[$1] = ($2 > m[$1]) ? $2 : m[$1]} END {for (t in m) printf "%s %d MB  ", t, m[t] / 1024}' "$work/rss.scale")"
+fi
+echo "bench: $(( ($(date +%s) - bench_start) / 60 )) minutes"
 
 if [[ $micro -eq 1 ]]; then
   cmake -S . -B build -DBACKFILL_BUILD_BENCHMARKS=ON >/dev/null

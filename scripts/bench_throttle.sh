@@ -48,12 +48,12 @@ if [[ $have != "$rows" ]]; then
   echo "bench: generating $rows rows"
   psql -X -q "$server" -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS bench_source WITH (FORCE)" \
     -c "CREATE DATABASE bench_source"
-  psql -X -q "$src" -v ON_ERROR_STOP=1 -v rows="$rows" -f scripts/sql/users.sql
+  psql -X -q "$src" -v ON_ERROR_STOP=1 -v rows="$rows" -f scripts/sql/shapes/users.sql
 fi
 psql -X -q "$server" -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS bench_target WITH (FORCE)" \
   -c "CREATE DATABASE bench_target" -c "DROP DATABASE IF EXISTS bench_fg WITH (FORCE)" \
   -c "CREATE DATABASE bench_fg"
-psql -X -q "$dst" -v ON_ERROR_STOP=1 -v rows=0 -f scripts/sql/users.sql
+psql -X -q "$dst" -v ON_ERROR_STOP=1 -v rows=0 -f scripts/sql/shapes/users.sql
 pgbench -q -i -s 10 "$fg" >/dev/null 2>&1
 echo "bench: foreground pgbench -R $rate -c 4 (tpcb-like, scale 10), ${seconds}s per phase; $(nproc) cores"
 

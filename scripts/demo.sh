@@ -36,7 +36,7 @@ CREATE DATABASE demo_target;
 SQL
 
 echo "demo: generating $rows users in demo_source"
-psql -X -P pager=off -q "$src" -v ON_ERROR_STOP=1 -v rows="$rows" -f scripts/sql/users.sql
+psql -X -P pager=off -q "$src" -v ON_ERROR_STOP=1 -v rows="$rows" -f scripts/sql/shapes/users.sql
 
 echo "demo: creating the new shape in demo_target"
 psql -X -P pager=off -q "$dst" -v ON_ERROR_STOP=1 -f scripts/sql/users_v2.sql

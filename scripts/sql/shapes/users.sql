@@ -1,5 +1,5 @@
 -- The source `users` table of the demo and the benchmarks, with :rows rows.
--- psql -v rows=N -f scripts/sql/users.sql
+-- psql -v rows=N -f scripts/sql/shapes/users.sql
 CREATE TABLE users (
   id          bigint PRIMARY KEY,
   email       text NOT NULL,
