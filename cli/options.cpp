@@ -73,6 +73,9 @@ void add_copy_options(CLI::App* app, CopyOptions* o, bool required) {
   app->add_option("--state", o->state, "Ledger database (default: the target)");
   app->add_option("--job", o->job, "Job name (default: derived from the tables)");
   app->add_flag("--restart", o->restart, "Forget the job's progress and start over");
+  app->add_flag("--defer-indexes", o->defer_indexes,
+                "Into an empty target that takes no writes yet: drop its indexes and "
+                "constraints, copy, then rebuild them (kept in the ledger)");
   add_throttle_options(app, &o->throttle);
 }
 

@@ -78,6 +78,7 @@ struct CopyOptions {
   int statement_timeout_ms = 120000;
   int max_retries = 5;
   std::vector<std::string> plugins;  // --plugin PATH.so: more functions for --map
+  bool defer_indexes = false;        // copy: fill the bare heap, rebuild indexes at the end
 };
 
 // What verify takes: the tables and their column mapping as copy does, and how to compare.

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "cli/options.hpp"
+#include "drivers/postgres/defer_indexes.hpp"
 #include "drivers/postgres/source.hpp"
 #include "drivers/postgres/verify_spec.hpp"
 #include "engine/progress.hpp"
@@ -129,6 +130,13 @@ Status run_plan_copy(const CopyOptions& o) {
   std::printf("  write, per chunk (target, one transaction):\n    %s\n", spec.write_sql().c_str());
   if (std::string merge = spec.merge_sql(); !merge.empty()) {
     std::printf("    %s\n", merge.c_str());
+  }
+  if (o.defer_indexes) {
+    BACKFILL_ASSIGN_OR_RETURN(auto deferred, pg::describe_deferred(*p.target, spec.target));
+    std::printf("  --defer-indexes: dropped before the copy, rebuilt in this order after it:\n");
+    for (const auto& d : deferred) {
+      std::printf("    %s %s\n      %s\n", d.kind.c_str(), d.name.c_str(), d.create_sql[0].c_str());
+    }
   }
   std::printf("nothing was written\n");
   return Status::ok();

@@ -32,6 +32,11 @@ Result<std::string> database_identity(PgConnection& conn) {
   return r.text(0, 0);
 }
 
+bool same_server(const std::string& a, const std::string& b) {
+  // The identity is "postmaster start time/database oid".
+  return a.substr(0, a.rfind('/')) == b.substr(0, b.rfind('/'));
+}
+
 Result<TableInfo> describe_table(PgConnection& conn, const QualifiedName& name) {
   // to_regclass resolves the name through search_path like SQL would, and returns NULL for
   // a name that does not exist; the name is passed quoted, so it is only ever a name.

@@ -55,5 +55,7 @@ Result<TableInfo> describe_table(PgConnection& conn, const QualifiedName& name);
 // Identifies the server (by its start time and system identifier where readable) and the
 // database, so that two connection strings can be recognised as the same database.
 Result<std::string> database_identity(PgConnection& conn);
+// Whether two database identities are databases of one server (one running postmaster).
+bool same_server(const std::string& identity_a, const std::string& identity_b);
 
 }  // namespace backfill::pg

@@ -126,6 +126,14 @@ Status PgConnection::open(bool preflight) {
 
 Status PgConnection::reconnect() { return open(false); }
 
+Status PgConnection::transaction(const std::function<Status()>& body) {
+  BACKFILL_RETURN_IF_ERROR(exec("BEGIN"));
+  Status st = body();
+  if (st.is_ok()) st = exec("COMMIT");
+  if (!st.is_ok() && healthy()) (void)exec("ROLLBACK");
+  return st;
+}
+
 int PgConnection::server_version() const { return conn_ ? PQserverVersion(conn_) : 0; }
 
 std::string PgConnection::where() const { return describe_dsn(dsn_); }

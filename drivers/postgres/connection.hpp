@@ -88,6 +88,9 @@ class PgConnection {
   Status copy_in_send(std::string_view data);
   Result<std::int64_t> copy_in_end();
   void copy_in_abort(const std::string& why);
+  // BEGIN, `body`, COMMIT; ROLLBACK instead when the body or the commit fails (the body's
+  // error is returned).
+  Status transaction(const std::function<Status()>& body);
   // Drops the connection and opens it again with the same settings.
   Status reconnect();
   int server_version() const;  // PQserverVersion: 150020 for 15.20

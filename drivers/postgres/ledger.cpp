@@ -73,8 +73,20 @@ CREATE TABLE IF NOT EXISTS backfill.workers (      -- each worker's heartbeat, f
   throttled_seconds double precision,
   heartbeat_at      timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (job, worker)
+);
+CREATE TABLE IF NOT EXISTS backfill.deferred (      -- copy --defer-indexes: dropped, rebuilt after
+  job        text NOT NULL REFERENCES backfill.jobs (name) ON DELETE CASCADE,
+  ord        int NOT NULL,                           -- rebuild order
+  kind       text NOT NULL,
+  name       text NOT NULL,
+  create_sql text[] NOT NULL,
+  created    boolean NOT NULL DEFAULT false,
+  PRIMARY KEY (job, ord)
 );)SQL";
 }
+
+// The DDL's last object: present means every statement before it ran too.
+constexpr const char* kLedgerLastObject = "backfill.deferred";
 
 Result<std::unique_ptr<PgJobControl>> PgJobControl::connect(const std::string& dsn,
                                                             const std::string& job) {
@@ -146,8 +158,7 @@ Status PgLedger::ensure_schema() {
   BACKFILL_RETURN_IF_ERROR(conn_->exec("BEGIN"));
   Status st = conn_->exec("SELECT pg_advisory_xact_lock(hashtext('backfill.ledger'))");
   if (st.is_ok()) {
-    // The last object of the DDL: present means every statement before it ran too.
-    auto r = conn_->query("SELECT to_regclass('backfill.differences_chunk') IS NOT NULL");
+    auto r = conn_->query("SELECT to_regclass($1) IS NOT NULL", {kLedgerLastObject});
     if (!r.ok()) {
       st = r.status();
     } else if (!r->boolean(0, 0)) {
@@ -470,6 +481,47 @@ Status PgLedger::finish(JobOutcome outcome, const std::string& message) {
       "EXISTS (SELECT 1 FROM backfill.chunks c WHERE c.job = j.name AND c.status <> 'done') THEN "
       "'done' ELSE 'running' END, message = nullif($3, ''), updated_at = now() WHERE j.name = $1",
       {job_, o, message});
+}
+
+Result<std::optional<std::vector<DeferredObject>>> PgLedger::saved_deferred(
+    const std::string& job) {
+  std::lock_guard lock(mu_);
+  BACKFILL_ASSIGN_OR_RETURN(PgResult exists,
+                            conn_->query("SELECT to_regclass('backfill.deferred') IS NOT NULL"));
+  if (!exists.boolean(0, 0)) return std::optional<std::vector<DeferredObject>>{};
+  BACKFILL_ASSIGN_OR_RETURN(
+      PgResult r, conn_->query("SELECT ord, kind, name, create_sql, created FROM backfill.deferred "
+                               "WHERE job = $1 ORDER BY ord",
+                               {job}));
+  if (r.rows() == 0) return std::optional<std::vector<DeferredObject>>{};
+  std::vector<DeferredObject> out;
+  for (int i = 0; i < r.rows(); ++i) {
+    DeferredObject o;
+    o.ord = static_cast<int>(r.int64(i, 0));
+    o.kind = r.text(i, 1);
+    o.name = r.text(i, 2);
+    BACKFILL_ASSIGN_OR_RETURN(o.create_sql, decode_text_array(r.text(i, 3)));
+    o.created = r.boolean(i, 4);
+    out.push_back(std::move(o));
+  }
+  return std::optional<std::vector<DeferredObject>>(std::move(out));
+}
+
+Status PgLedger::save_deferred(const std::vector<DeferredObject>& objects) {
+  std::lock_guard lock(mu_);
+  for (const auto& o : objects) {
+    BACKFILL_RETURN_IF_ERROR(conn_->exec(
+        "INSERT INTO backfill.deferred (job, ord, kind, name, create_sql) VALUES ($1, $2::int, $3, "
+        "$4, $5::text[])",
+        {job_, std::to_string(o.ord), o.kind, o.name, encode_text_array(o.create_sql)}));
+  }
+  return Status::ok();
+}
+
+Status PgLedger::mark_rebuilt(const DeferredObject& object) {
+  std::lock_guard lock(mu_);
+  return conn_->exec("UPDATE backfill.deferred SET created = true WHERE job = $1 AND ord = $2::int",
+                     {job_, std::to_string(object.ord)});
 }
 
 }  // namespace backfill::pg

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "drivers/postgres/connection.hpp"
+#include "drivers/postgres/defer_indexes.hpp"
 #include "engine/ledger.hpp"
 #include "engine/throttle.hpp"
 
@@ -36,6 +37,14 @@ class PgLedger final : public Ledger {
   Result<LedgerProgress> progress() override;
   Result<JobResults> results(std::int64_t max_listed) override;
   Status finish(JobOutcome outcome, const std::string& message) override;
+
+  // copy --defer-indexes: what job `job` dropped from its target and has yet to rebuild
+  // (nullopt: nothing saved; readable before open()). save_deferred() and mark_rebuilt()
+  // run inside a transaction the caller holds on connection(), the target database's, so
+  // that each is atomic with the DDL it records.
+  Result<std::optional<std::vector<DeferredObject>>> saved_deferred(const std::string& job);
+  Status save_deferred(const std::vector<DeferredObject>& objects);
+  Status mark_rebuilt(const DeferredObject& object);
 
   // Where the rows estimate for progress and `status` comes from.
   void set_estimated_rows(std::optional<std::int64_t> rows) { estimated_rows_ = rows; }

@@ -14,7 +14,7 @@ CREATE TABLE composite_key (
 INSERT INTO composite_key
 SELECT 'tenant-' || lpad((i % 500)::text, 4, '0'), i,
        (ARRAY['new', 'paid', 'shipped', 'delivered', 'refunded'])[1 + i % 5],
-       ((i * 7919) % 100000) / 100.0,
+       ((i::bigint * 7919) % 100000) / 100.0,
        timestamptz '2022-01-01 00:00:00+00' + i * interval '2 seconds',
        CASE WHEN i % 3 = 0 THEN NULL ELSE 'note ' || md5(i::text) END
 FROM generate_series(1, :rows) AS i;

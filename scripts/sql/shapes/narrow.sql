@@ -9,7 +9,7 @@ CREATE TABLE narrow (
   at        timestamptz NOT NULL
 );
 INSERT INTO narrow
-SELECT i, (i * 7919) % 1000003, i % 1000, CASE WHEN i % 5 = 0 THEN NULL ELSE i % 77 END,
+SELECT i, (i::bigint * 7919) % 1000003, i % 1000, CASE WHEN i % 5 = 0 THEN NULL ELSE i % 77 END,
        (i % 32000)::smallint, timestamptz '2020-01-01 00:00:00+00' + i * interval '3 seconds'
 FROM generate_series(1, :rows) AS i;
 ANALYZE narrow;

@@ -14,7 +14,7 @@ CREATE TABLE numeric_ledger (
 );
 INSERT INTO numeric_ledger
 SELECT i, i % 20000,
-       ((i * 7919) % 10000000) / 100.0 - 50000,
+       ((i::bigint * 7919) % 10000000) / 100.0 - 50000,
        (i::numeric * 1234.56) % 1000000000,
        CASE WHEN i % 4 = 0 THEN NULL ELSE ((i * 31) % 1000000) / 1000000.0 END,
        ((i * 13) % 100000) / 10000.0,
