@@ -81,7 +81,7 @@ class Lane final : public RowStream {
       handed_out_ = false;
       rows_ = 0;
       read_status_ = Status::ok();
-      read_done_ = abandon_ = read_abandoned_ = false;
+      read_done_ = abandon_ = read_abandoned_ = transform_failed_ = false;
       range_ = chunk.range;
       start_ = true;
     }
@@ -152,7 +152,6 @@ class Lane final : public RowStream {
         changed_.wait(lock, [&] { return start_ || quit_; });
         if (quit_) return;
         start_ = false;
-        transform_failed_ = false;
         range = range_;
       }
       bool was_abandoned = false;

@@ -159,6 +159,17 @@ compare() {
 bins=("$bin")
 [[ -n $baseline_bin ]] && bins+=("$baseline_bin")
 bin_label() { [[ $1 == "$bin" ]] && echo "" || echo " (baseline)"; }
+# add_method LABEL BEFORE CMD [ARGS...]: CMD with these ARGS becomes the method LABEL of the
+# comparison being built (the caller's fn, before and methods); BEFORE runs ahead of it.
+method_seq=0
+add_method() {
+  local label=$1 pre=$2 name=method_$((++method_seq))
+  shift 2
+  eval "$name() { $(printf '%q ' "$@"); }"
+  fn[$label]=$name
+  [[ -n $pre ]] && before[$label]=$pre
+  methods+=("$label")
+}
 
 check_rows() {  # DSN TABLE EXPECTED WHO
   local n
@@ -187,22 +198,15 @@ bench_copy() {
     check_rows "$dst" "$shape" "$rows" "backfill copy"
     echo "$shape $(cat "$work/rss")" >>"$work/rss.all"
   }
-  fn=(["psql pipe"]=run_pipe ["pgcopydb"]=run_pgcopydb)
-  before=(["psql pipe"]=reset_target ["pgcopydb"]=reset_target)
-  local methods=("psql pipe") b i=0
-  command -v pgcopydb >/dev/null && methods+=("pgcopydb")
+  fn=() before=()
+  local methods=() b
+  add_method "psql pipe" reset_target run_pipe
+  command -v pgcopydb >/dev/null && add_method pgcopydb reset_target run_pgcopydb
   for b in "${bins[@]}"; do
-    eval "run_bf_$i() { run_backfill_with '$b'; }"
-    eval "run_bf_defer_$i() { run_backfill_with '$b' --defer-indexes; }"
-    fn["backfill copy$(bin_label "$b")"]=run_bf_$i
-    before["backfill copy$(bin_label "$b")"]=reset_target
-    methods+=("backfill copy$(bin_label "$b")")
+    add_method "backfill copy$(bin_label "$b")" reset_target run_backfill_with "$b"
     if "$b" copy --help 2>/dev/null | grep -q -- --defer-indexes; then
-      fn["--defer-indexes$(bin_label "$b")"]=run_bf_defer_$i
-      before["--defer-indexes$(bin_label "$b")"]=reset_target
-      methods+=("--defer-indexes$(bin_label "$b")")
+      add_method "--defer-indexes$(bin_label "$b")" reset_target run_backfill_with "$b" --defer-indexes
     fi
-    i=$((i + 1))
   done
   compare "$shape" copy "psql pipe" "${methods[@]}"
 }
@@ -231,16 +235,13 @@ bench_verify() {
       >"$work/verify.out" 2>&1 || { cat "$work/verify.out" >&2; exit 1; }
   }
   psql -X -q "$dst" -c "DROP SCHEMA IF EXISTS backfill CASCADE"
-  fn=(["COPY out, both"]=v_copy_out ["hashtext, both"]=v_hashtext)
-  before=()
-  local methods=("COPY out, both" "hashtext, both") b i=0
+  fn=() before=()
+  local methods=() b
+  add_method "COPY out, both" "" v_copy_out
+  add_method "hashtext, both" "" v_hashtext
   for b in "${bins[@]}"; do
-    eval "v_pd_$i() { v_backfill '$b' push-down; }"
-    eval "v_st_$i() { v_backfill '$b' streamed; }"
-    fn["verify push-down$(bin_label "$b")"]=v_pd_$i
-    fn["verify streamed$(bin_label "$b")"]=v_st_$i
-    methods+=("verify push-down$(bin_label "$b")" "verify streamed$(bin_label "$b")")
-    i=$((i + 1))
+    add_method "verify push-down$(bin_label "$b")" "" v_backfill "$b" push-down
+    add_method "verify streamed$(bin_label "$b")" "" v_backfill "$b" streamed
   done
   compare "$shape" verify "hashtext, both" "${methods[@]}"
 }
@@ -280,21 +281,15 @@ bench_update() {
       >"$work/update.out" 2>&1 || { cat "$work/update.out" >&2; exit 1; }
     check_update "backfill update $2"
   }
-  fn=(["one UPDATE"]=u_single ["two UPDATEs, halves"]=u_halves)
-  before=(["one UPDATE"]=reset_update ["two UPDATEs, halves"]=reset_update)
-  local methods=("one UPDATE" "two UPDATEs, halves") b i=0
+  fn=() before=()
+  local methods=() b
+  add_method "one UPDATE" reset_update u_single
+  add_method "two UPDATEs, halves" reset_update u_halves
   for b in "${bins[@]}"; do
-    eval "u_bf_$i() { u_backfill '$b' --set \"\$expr\"; }"
-    fn["backfill update --set$(bin_label "$b")"]=u_bf_$i
-    before["backfill update --set$(bin_label "$b")"]=reset_update
-    methods+=("backfill update --set$(bin_label "$b")")
+    add_method "backfill update --set$(bin_label "$b")" reset_update u_backfill "$b" --set "$expr"
     if [[ -n ${upd_map[$shape]:-} ]]; then
-      eval "u_bfm_$i() { u_backfill '$b' --map \"\${upd_map[\$shape]}\"; }"
-      fn["backfill update --map$(bin_label "$b")"]=u_bfm_$i
-      before["backfill update --map$(bin_label "$b")"]=reset_update
-      methods+=("backfill update --map$(bin_label "$b")")
+      add_method "backfill update --map$(bin_label "$b")" reset_update u_backfill "$b" --map "${upd_map[$shape]}"
     fi
-    i=$((i + 1))
   done
   compare "$shape" update "one UPDATE" "${methods[@]}"
   psql -X -q "$src" -c "DROP TABLE IF EXISTS bench_u" -c "DROP TABLE IF EXISTS bench_u_mid" \
@@ -313,16 +308,10 @@ bench_map() {
     check_rows "$dst" "$shape" "$rows" "backfill copy"
   }
   fn=() before=()
-  local methods=() b i=0
+  local methods=() b
   for b in "${bins[@]}"; do
-    eval "m_pass_$i() { run_with '$b'; }"
-    eval "m_map_$i() { run_with '$b' $(printf '%q ' "${maps[@]}"); }"
-    fn["pass-through$(bin_label "$b")"]=m_pass_$i
-    fn["three --map$(bin_label "$b")"]=m_map_$i
-    before["pass-through$(bin_label "$b")"]=reset_target
-    before["three --map$(bin_label "$b")"]=reset_target
-    methods+=("pass-through$(bin_label "$b")" "three --map$(bin_label "$b")")
-    i=$((i + 1))
+    add_method "pass-through$(bin_label "$b")" reset_target run_with "$b"
+    add_method "three --map$(bin_label "$b")" reset_target run_with "$b" "${maps[@]}"
   done
   compare "$shape" map "pass-through" "${methods[@]}"
 }
@@ -344,19 +333,19 @@ bench_scale() {
     sed "s/\bnarrow\b/$t/g" scripts/sql/shapes/narrow.sql | psql -X -q "$dst" -v ON_ERROR_STOP=1 -v rows=0
     psql -X -q "$dst" -c "ALTER TABLE $t SET (autovacuum_enabled = off)"
   done
-  eval "reset_scale() { psql -X -q \"\$dst\" -c 'TRUNCATE narrow_1m, narrow_5m, narrow_10m' -c 'DROP SCHEMA IF EXISTS backfill CASCADE'; }"
+  reset_scale() { psql -X -q "$dst" -c 'TRUNCATE narrow_1m, narrow_5m, narrow_10m' -c 'DROP SCHEMA IF EXISTS backfill CASCADE'; }
   s_run() {  # TABLE ROWS
     /usr/bin/time -f "%M" -o "$work/rss" "$bin" copy --source "$src" --target "$dst" --table "$1" \
       --progress none >"$work/scale.out" 2>&1 || { cat "$work/scale.out" >&2; exit 1; }
     check_rows "$dst" "$1" "$2" "backfill copy"
     echo "$1 $(cat "$work/rss")" >>"$work/rss.scale"
   }
-  s_1m() { s_run narrow_1m 1000000; }
-  s_5m() { s_run narrow_5m 5000000; }
-  s_10m() { s_run narrow_10m 10000000; }
-  fn=(["1M rows"]=s_1m ["5M rows"]=s_5m ["10M rows"]=s_10m)
-  before=(["1M rows"]=reset_scale ["5M rows"]=reset_scale ["10M rows"]=reset_scale)
-  compare narrow scale "1M rows" "1M rows" "5M rows" "10M rows"
+  fn=() before=()
+  local methods=()
+  add_method "1M rows" reset_scale s_run narrow_1m 1000000
+  add_method "5M rows" reset_scale s_run narrow_5m 5000000
+  add_method "10M rows" reset_scale s_run narrow_10m 10000000
+  compare narrow scale "1M rows" "${methods[@]}"
 }
 
 for shape in "${shapes[@]}"; do

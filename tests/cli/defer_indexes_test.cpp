@@ -105,6 +105,22 @@ class DeferIndexes : public ::testing::Test {
                "'backfill%' AND datname = current_database() AND pid <> "
                "pg_backend_pid()") == "0";
   }
+  // Starts the paced copy, lets `chunks` chunks in, holds the next ones back with a lock on
+  // the table, kills the run with SIGKILL and waits until its sessions are gone.
+  void kill_copy_after(int chunks) {
+    auto lock = blocker();
+    ASSERT_TRUE(lock);
+    BackgroundRun run(slow_args({"--lock-timeout", "600000"}));
+    ASSERT_TRUE(wait_until([&] { return chunks_done() >= chunks; }));
+    ASSERT_TRUE(lock->exec("BEGIN").is_ok());
+    ASSERT_TRUE(lock->exec("LOCK TABLE t IN SHARE MODE").is_ok());
+    ASSERT_TRUE(wait_until([&] { return copy_is_blocked(); }));
+    run.signal(SIGKILL);
+    EXPECT_EQ(run.wait().exit_code, 128 + SIGKILL);
+    ASSERT_TRUE(lock->exec("ROLLBACK").is_ok());
+    ASSERT_TRUE(wait_until([&] { return no_backfill_session(); }));
+  }
+
   // A connection of the test's own, under a name of its own.
   std::unique_ptr<pg::PgConnection> blocker() {
     pg::SessionSettings s;
@@ -151,21 +167,11 @@ TEST_F(DeferIndexes, PlanListsWhatItWouldDropAndWritesNothing) {
 }
 
 TEST_F(DeferIndexes, KillNineWhileCopyingThenTheSameCommandFinishesAndRebuilds) {
-  // Once a few chunks are in, a lock on the table holds the next ones back.
-  auto lock = blocker();
-  ASSERT_TRUE(lock);
-  BackgroundRun run(slow_args({"--lock-timeout", "600000"}));
-  ASSERT_TRUE(wait_until([&] { return chunks_done() >= 3; }));
-  ASSERT_TRUE(lock->exec("BEGIN").is_ok());
-  ASSERT_TRUE(lock->exec("LOCK TABLE t IN SHARE MODE").is_ok());
-  ASSERT_TRUE(wait_until([&] { return copy_is_blocked(); }));
-  run.signal(SIGKILL);
-  EXPECT_EQ(run.wait().exit_code, 128 + SIGKILL);
-  ASSERT_TRUE(lock->exec("ROLLBACK").is_ok());
+  ASSERT_NO_FATAL_FAILURE(kill_copy_after(3));
   // The indexes are gone, the rows so far are in, and the ledger knows what to rebuild.
   EXPECT_EQ(db.dst.value("SELECT count(*) FROM pg_indexes WHERE tablename = 't'"), "0");
   EXPECT_EQ(db.dst.value("SELECT count(*) FROM backfill.deferred"), "8");
-  ASSERT_TRUE(wait_until([&] { return no_backfill_session(); }));
+  EXPECT_NE(db.dst.value("SELECT count(*) FROM t"), "0");
   // Without the flag too: the job that dropped them rebuilds them.
   auto again = run_backfill(db.copy("t", {"--chunk-rows", "10000"}));
   ASSERT_EQ(again.exit_code, 0) << again.err;
@@ -229,21 +235,11 @@ TEST_F(DeferIndexes, IsRefusedWhereItCannotBeExactAndNothingIsWritten) {
 }
 
 TEST_F(DeferIndexes, RestartIsRefusedWhileDroppedObjectsAreNotRebuilt) {
-  auto lock = blocker();
-  ASSERT_TRUE(lock);
-  BackgroundRun run(slow_args({"--lock-timeout", "600000"}));
-  ASSERT_TRUE(wait_until([&] { return chunks_done() >= 1; }));
-  ASSERT_TRUE(lock->exec("BEGIN").is_ok());
-  ASSERT_TRUE(lock->exec("LOCK TABLE t IN SHARE MODE").is_ok());
-  ASSERT_TRUE(wait_until([&] { return copy_is_blocked(); }));
-  run.signal(SIGKILL);
-  run.wait();
-  ASSERT_TRUE(lock->exec("ROLLBACK").is_ok());
+  ASSERT_NO_FATAL_FAILURE(kill_copy_after(1));
   auto r = run_backfill(args({"--restart"}));
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("run the same command without --restart"), std::string::npos) << r.err;
   EXPECT_EQ(db.dst.value("SELECT count(*) FROM backfill.deferred"), "8");
-  ASSERT_TRUE(wait_until([&] { return no_backfill_session(); }));
   ASSERT_EQ(run_backfill(args()).exit_code, 0);
   expect_exact();
 }
