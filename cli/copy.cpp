@@ -121,7 +121,8 @@ Result<std::optional<Deferral>> prepare_deferral(const CopyOptions& o, const Pre
                                                  const std::string& job) {
   const pg::CopySpec& spec = *p.spec;
   BACKFILL_ASSIGN_OR_RETURN(auto saved, ledger.saved_deferred(job));
-  if (saved && not_rebuilt(*saved) > 0) {
+  // All rebuilt and no --restart: the job is done, and this run says so.
+  if (saved && (not_rebuilt(*saved) > 0 || !o.restart)) {
     if (o.restart) {
       return Status::invalid(
           "--restart: job " + job + " dropped " + std::to_string(not_rebuilt(*saved)) +
@@ -154,11 +155,14 @@ Result<std::optional<Deferral>> prepare_deferral(const CopyOptions& o, const Pre
 }
 
 // Drops what the deferral names and saves how to rebuild it, in one transaction of the
-// target database (which holds the ledger).
-Status drop_deferred(pg::PgLedger& ledger, const Deferral& d, const std::string& table) {
+// target database (which holds the ledger). When another worker of the job got there first,
+// drops nothing and takes on what that worker saved.
+Status drop_deferred(pg::PgLedger& ledger, Deferral& d, const std::string& table) {
   pg::PgConnection& conn = ledger.connection();
+  std::optional<std::vector<pg::DeferredObject>> theirs;
   const Status dropped = conn.transaction([&]() -> Status {
-    BACKFILL_RETURN_IF_ERROR(ledger.save_deferred(d.objects));
+    BACKFILL_ASSIGN_OR_RETURN(theirs, ledger.save_deferred(d.objects));
+    if (theirs) return Status::ok();
     // Foreign keys first: they depend on the indexes before them in the list.
     for (auto it = d.objects.rbegin(); it != d.objects.rend(); ++it) {
       for (const auto& sql : it->drop_sql) BACKFILL_RETURN_IF_ERROR(conn.exec(sql));
@@ -167,6 +171,11 @@ Status drop_deferred(pg::PgLedger& ledger, const Deferral& d, const std::string&
   });
   BACKFILL_RETURN_IF_ERROR(
       dropped.with_context("--defer-indexes: dropping the indexes and constraints of " + table));
+  d.saved = true;
+  if (theirs) {
+    d.objects = std::move(*theirs);
+    return Status::ok();
+  }
   std::string names;
   for (const auto& o : d.objects) names += (names.empty() ? "" : ", ") + o.kind + " " + o.name;
   std::fprintf(stderr, "deferred %zu indexes and constraints of %s until the rows are in%s%s\n",
@@ -174,27 +183,34 @@ Status drop_deferred(pg::PgLedger& ledger, const Deferral& d, const std::string&
   return Status::ok();
 }
 
-// Builds every saved object not built yet, each in a transaction of its own that also marks
-// it built, so that a run stopped anywhere goes on with the next one. A lock timeout or a
-// lost connection is retried as a chunk's would be.
-Status rebuild_deferred(pg::PgLedger& ledger, Deferral& d, const RetryPolicy& retry,
-                        const std::atomic<bool>* interrupt, double* seconds) {
+// Builds every saved object not built yet, each in a transaction of its own that first
+// marks it built, so that a run stopped anywhere goes on with the next one and two workers
+// of the job never build one object twice. The list is read again from the ledger, which
+// knows what every worker saved and built. A lock timeout or a lost connection is retried
+// as a chunk's would be.
+Status rebuild_deferred(pg::PgLedger& ledger, const std::string& job, Deferral& d,
+                        const RetryPolicy& retry, const std::atomic<bool>* interrupt,
+                        double* seconds) {
   const auto started = std::chrono::steady_clock::now();
   pg::PgConnection& conn = ledger.connection();
+  BACKFILL_ASSIGN_OR_RETURN(auto saved, ledger.saved_deferred(job));
+  d.objects = saved ? std::move(*saved) : std::vector<pg::DeferredObject>{};
   for (auto& o : d.objects) {
     if (o.created) continue;
     const auto t0 = std::chrono::steady_clock::now();
+    bool ours = false;
     const Status built = run_with_retry(
         retry, interrupt,
         [&] {
           return conn.transaction([&]() -> Status {
-            BACKFILL_RETURN_IF_ERROR(pg::create_deferred(conn, o));
-            return ledger.mark_rebuilt(o);
+            BACKFILL_ASSIGN_OR_RETURN(ours, ledger.claim_rebuild(o));
+            return ours ? pg::create_deferred(conn, o) : Status::ok();
           });
         },
         [&] { return conn.healthy() ? Status::ok() : conn.reconnect(); }, [](const Status&) {});
     BACKFILL_RETURN_IF_ERROR(built);
     o.created = true;
+    if (!ours) continue;  // another worker of the job rebuilt it
     std::fprintf(stderr, "rebuilt %s %s in %.1f s\n", o.kind.c_str(), o.name.c_str(),
                  std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
@@ -242,8 +258,9 @@ Status run_copy(const CopyOptions& options, const RunContext& ctx) {
   // finds the job done.
   double rebuild_seconds = 0;
   auto rebuild = [&]() -> Status {
-    if (!deferral || not_rebuilt(deferral->objects) == 0) return Status::ok();
-    Status st = rebuild_deferred(*ledger, *deferral, jo.retry, ctx.interrupt, &rebuild_seconds);
+    if (!deferral) return Status::ok();
+    Status st =
+        rebuild_deferred(*ledger, job.name, *deferral, jo.retry, ctx.interrupt, &rebuild_seconds);
     if (!st.is_ok()) {
       (void)ledger->finish(JobOutcome::kFailed, st.message());
       std::fprintf(stderr, "the rows are in; the same command rebuilds what is left of %s\n",

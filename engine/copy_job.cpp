@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "engine/chunk_graph.hpp"
 #include "engine/claim_loop.hpp"
 
 namespace backfill {
@@ -89,8 +90,9 @@ class Lane final : public RowStream {
     Attempt a;
     auto written = writer_->write(chunk, *this);
     std::unique_lock lock(mu_);
-    // Whatever the writer left unread is dropped; the reader stops and every piece it
-    // handed to the CPU stage comes back before the slots are used again.
+    // Whatever the writer left unread is dropped: the reader discards the rest of the
+    // chunk's stream as it arrives (a COPY TO cannot be ended early but by cancelling it),
+    // and every piece it handed to the CPU stage comes back before the slots are reused.
     abandon_ = true;
     changed_.notify_all();
     changed_.wait(lock, [&] { return read_done_ && all_transformed(); });
@@ -198,12 +200,12 @@ class Lane final : public RowStream {
         } else {
           st = r.status();
         }
-        {
-          std::lock_guard lock(mu_);
-          s->rows = rows;
-          s->status = std::move(st);
-          s->transformed = true;
-        }
+        // Notified under the lock: once the lane sees the piece transformed it may finish
+        // the chunk and the job may destroy the lane, while this task still runs.
+        std::lock_guard lock(mu_);
+        s->rows = rows;
+        s->status = std::move(st);
+        s->transformed = true;
         changed_.notify_all();
       };
       // Rows that pass as bytes are only counted: done here, where the piece was cut. A hop
@@ -339,11 +341,8 @@ Result<CopyJobStats> run_copy_job(Source& source, Sink& sink, Ledger& ledger,
     }
     std::lock_guard lock(commit_mu);
     if (!st.is_ok()) {
-      fail(st.with_context("chunk " + std::to_string(chunk.id)));
-      give_up = true;
-      // Give the chunk back so the next run starts with it; if even that fails the lease
-      // runs out and the chunk is claimable again later.
-      (void)ledger.release(chunk);
+      std::lock_guard error_lock(error_mu);
+      fail_chunk(st, chunk, ledger, &first_error, failing, give_up);
     } else if (done) {
       rows += last.rows;
       rows_written += last.written.rows_written;

@@ -77,6 +77,7 @@ WITH tbl AS (
                    ELSE '{}'::text[] END
   FROM pg_constraint k JOIN tbl t ON t.oid IN (k.conrelid, k.confrelid)
   WHERE k.contype = 'f'
+    AND k.conparentid = 0  -- a partition's copy of a key comes and goes with its parent's
 )
 SELECT kind, name, drops, creates FROM objects ORDER BY grp, name)SQL";
 
@@ -98,7 +99,15 @@ Result<std::vector<DeferredObject>> describe_deferred(PgConnection& target,
                            " is partitioned or a partition, whose indexes belong to the whole "
                            "tree; copy without --defer-indexes");
   }
-  BACKFILL_ASSIGN_OR_RETURN(PgResult r, target.query(kDeferredSql, {std::to_string(table.oid)}));
+  // Deparsed with only pg_catalog on the search path, as pg_dump does: every name in the
+  // saved statements comes out schema-qualified, so they mean the same in a later session.
+  PgResult r;
+  const Status described = target.transaction([&]() -> Status {
+    BACKFILL_RETURN_IF_ERROR(target.exec("SET LOCAL search_path = pg_catalog"));
+    BACKFILL_ASSIGN_OR_RETURN(r, target.query(kDeferredSql, {std::to_string(table.oid)}));
+    return Status::ok();
+  });
+  BACKFILL_RETURN_IF_ERROR(described);
   std::vector<DeferredObject> out;
   for (int i = 0; i < r.rows(); ++i) {
     DeferredObject o;

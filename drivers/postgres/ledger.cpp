@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "drivers/postgres/sql.hpp"
 
 namespace backfill::pg {
@@ -483,16 +485,17 @@ Status PgLedger::finish(JobOutcome outcome, const std::string& message) {
       {job_, o, message});
 }
 
-Result<std::optional<std::vector<DeferredObject>>> PgLedger::saved_deferred(
-    const std::string& job) {
-  std::lock_guard lock(mu_);
+namespace {
+
+Result<std::optional<std::vector<DeferredObject>>> load_deferred(PgConnection& conn,
+                                                                 const std::string& job) {
   BACKFILL_ASSIGN_OR_RETURN(PgResult exists,
-                            conn_->query("SELECT to_regclass('backfill.deferred') IS NOT NULL"));
+                            conn.query("SELECT to_regclass($1) IS NOT NULL", {kLedgerLastObject}));
   if (!exists.boolean(0, 0)) return std::optional<std::vector<DeferredObject>>{};
   BACKFILL_ASSIGN_OR_RETURN(
-      PgResult r, conn_->query("SELECT ord, kind, name, create_sql, created FROM backfill.deferred "
-                               "WHERE job = $1 ORDER BY ord",
-                               {job}));
+      PgResult r, conn.query("SELECT ord, kind, name, create_sql, created FROM backfill.deferred "
+                             "WHERE job = $1 ORDER BY ord",
+                             {job}));
   if (r.rows() == 0) return std::optional<std::vector<DeferredObject>>{};
   std::vector<DeferredObject> out;
   for (int i = 0; i < r.rows(); ++i) {
@@ -507,21 +510,40 @@ Result<std::optional<std::vector<DeferredObject>>> PgLedger::saved_deferred(
   return std::optional<std::vector<DeferredObject>>(std::move(out));
 }
 
-Status PgLedger::save_deferred(const std::vector<DeferredObject>& objects) {
+}  // namespace
+
+Result<std::optional<std::vector<DeferredObject>>> PgLedger::saved_deferred(
+    const std::string& job) {
   std::lock_guard lock(mu_);
+  return load_deferred(*conn_, job);
+}
+
+Result<std::optional<std::vector<DeferredObject>>> PgLedger::save_deferred(
+    const std::vector<DeferredObject>& objects) {
+  std::lock_guard lock(mu_);
+  BACKFILL_RETURN_IF_ERROR(
+      conn_->exec("SELECT 1 FROM backfill.jobs WHERE name = $1 FOR UPDATE", {job_}));
+  BACKFILL_ASSIGN_OR_RETURN(auto saved, load_deferred(*conn_, job_));
+  if (saved && std::any_of(saved->begin(), saved->end(), [](const auto& o) { return !o.created; })) {
+    return saved;
+  }
+  BACKFILL_RETURN_IF_ERROR(conn_->exec("DELETE FROM backfill.deferred WHERE job = $1", {job_}));
   for (const auto& o : objects) {
     BACKFILL_RETURN_IF_ERROR(conn_->exec(
         "INSERT INTO backfill.deferred (job, ord, kind, name, create_sql) VALUES ($1, $2::int, $3, "
         "$4, $5::text[])",
         {job_, std::to_string(o.ord), o.kind, o.name, encode_text_array(o.create_sql)}));
   }
-  return Status::ok();
+  return std::optional<std::vector<DeferredObject>>{};
 }
 
-Status PgLedger::mark_rebuilt(const DeferredObject& object) {
+Result<bool> PgLedger::claim_rebuild(const DeferredObject& object) {
   std::lock_guard lock(mu_);
-  return conn_->exec("UPDATE backfill.deferred SET created = true WHERE job = $1 AND ord = $2::int",
-                     {job_, std::to_string(object.ord)});
+  BACKFILL_ASSIGN_OR_RETURN(
+      PgResult r, conn_->query("UPDATE backfill.deferred SET created = true "
+                               "WHERE job = $1 AND ord = $2::int AND NOT created RETURNING 1",
+                               {job_, std::to_string(object.ord)}));
+  return r.rows() == 1;
 }
 
 }  // namespace backfill::pg

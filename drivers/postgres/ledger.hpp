@@ -38,13 +38,20 @@ class PgLedger final : public Ledger {
   Result<JobResults> results(std::int64_t max_listed) override;
   Status finish(JobOutcome outcome, const std::string& message) override;
 
-  // copy --defer-indexes: what job `job` dropped from its target and has yet to rebuild
-  // (nullopt: nothing saved; readable before open()). save_deferred() and mark_rebuilt()
+  // copy --defer-indexes: what job `job` dropped from its target, each marked rebuilt or not
+  // (nullopt: nothing saved; readable before open()). save_deferred() and claim_rebuild()
   // run inside a transaction the caller holds on connection(), the target database's, so
   // that each is atomic with the DDL it records.
   Result<std::optional<std::vector<DeferredObject>>> saved_deferred(const std::string& job);
-  Status save_deferred(const std::vector<DeferredObject>& objects);
-  Status mark_rebuilt(const DeferredObject& object);
+  // Saves `objects` as what this job drops, replacing the objects of an earlier run that are
+  // all rebuilt; unless another worker of the job saved objects not rebuilt yet, which it
+  // returns instead (the caller then drops nothing and finishes those). Holds the job's row
+  // until the caller's transaction ends, so that two workers cannot both save.
+  Result<std::optional<std::vector<DeferredObject>>> save_deferred(
+      const std::vector<DeferredObject>& objects);
+  // Marks `object` rebuilt; false when it already was (by another worker of the job, whose
+  // transaction this one waited for). The caller rebuilds it only on true.
+  Result<bool> claim_rebuild(const DeferredObject& object);
 
   // Where the rows estimate for progress and `status` comes from.
   void set_estimated_rows(std::optional<std::int64_t> rows) { estimated_rows_ = rows; }

@@ -183,19 +183,23 @@ TEST(Throttle, AdmitsUpToTheAllowedChunksInFlightThenWaits) {
 }
 
 TEST(Throttle, ControlPausesAndResumesAndTheTimeIsAccountedToItsReason) {
-  Throttle th(two_jobs(), t0);
+  // admit() accounts by the real clock, so this test's times start now, not when the
+  // process did (a loaded machine took more than 2 s to get here).
+  const Clock::time_point start = Clock::now();
+  const Clock::time_point two = start + std::chrono::duration_cast<Clock::duration>(Seconds(2));
+  Throttle th(two_jobs(), start);
   RuntimeControl pause;
   pause.paused = true;
-  th.set_control(pause, t0);
+  th.set_control(pause, start);
   int polls = 0;
   EXPECT_FALSE(th.admit([&] { return ++polls > 2; }));
-  th.report(at(2), {});
+  th.report(two, {});
   auto s = th.snapshot();
   EXPECT_EQ(s.state, ThrottleState::kPaused);
   EXPECT_EQ(s.reason, "paused by `backfill control`");
   EXPECT_NEAR(s.seconds_by_reason["paused by `backfill control`"], 2.0, 1e-6);
   EXPECT_NEAR(s.throttled_seconds, 2.0, 1e-6);
-  th.set_control(RuntimeControl{}, at(2));
+  th.set_control(RuntimeControl{}, two);
   EXPECT_TRUE(th.admit([] { return false; }));
   EXPECT_EQ(th.snapshot().state, ThrottleState::kRunning);
 }
