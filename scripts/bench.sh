@@ -13,7 +13,7 @@
 #           push-down, streamed   backfill verify in each method
 #   update  one UPDATE, two UPDATEs of the halves at once, backfill update --set
 #   map     backfill copy with three --map functions against the same copy passing through
-#   scale   backfill copy of 1M and 10M rows of the narrow shape; peak RSS at 1M and 5M
+#   scale   backfill copy of 1M, 5M and 10M rows of the narrow shape; peak RSS at each
 #
 # Before every measured run: the target emptied (or the table rebuilt), tables vacuumed, a
 # checkpoint. Methods alternate round after round so that drift in the machine hits them all
@@ -171,6 +171,14 @@ add_method() {
   methods+=("$label")
 }
 
+# wait_both PID PID: both background jobs, failing when either failed (a bare `wait` does not).
+wait_both() {
+  local rc=0
+  wait "$1" || rc=$?
+  wait "$2" || rc=$?
+  [[ $rc == 0 ]] || { echo "bench: a background statement failed (exit $rc)" >&2; exit 1; }
+}
+
 check_rows() {  # DSN TABLE EXPECTED WHO
   local n
   n=$(psql -X -At "$1" -c "SELECT count(*) FROM $2")
@@ -219,16 +227,13 @@ bench_verify() {
   check_rows "$dst" "$shape" "$rows" "backfill copy"
   vacuum "$dst" "$shape"
   vacuum "$src" "$shape"
-  both() {  # runs SQL $1 on both sides at once, output discarded
-    psql -X -q -At "$src" -c "$1" >/dev/null &
-    psql -X -q -At "$dst" -c "$1" >/dev/null &
-    wait
+  both() {  # runs SQL $1 on both sides at once, output discarded; fails if either does
+    psql -X -q -At -v ON_ERROR_STOP=1 "$src" -c "$1" >/dev/null &
+    local a=$!
+    psql -X -q -At -v ON_ERROR_STOP=1 "$dst" -c "$1" >/dev/null &
+    wait_both $a $!
   }
-  v_copy_out() {
-    psql -X -q "$src" -c "COPY $shape TO STDOUT (FORMAT binary)" >/dev/null &
-    psql -X -q "$dst" -c "COPY $shape TO STDOUT (FORMAT binary)" >/dev/null &
-    wait
-  }
+  v_copy_out() { both "COPY $shape TO STDOUT (FORMAT binary)"; }
   v_hashtext() { both "SELECT count(*), sum(hashtext(t::text)) FROM $shape t"; }
   v_backfill() {  # BIN METHOD
     "$1" verify --source "$src" --target "$dst" --table "$shape" --progress none --method "$2" \
@@ -259,7 +264,7 @@ bench_update() {
     psql -X -q "$src" -v ON_ERROR_STOP=1 -c "DROP TABLE IF EXISTS bench_u, bench_u_mid" \
       -c "DROP SCHEMA IF EXISTS backfill CASCADE" \
       -c "CREATE TABLE bench_u AS SELECT *, NULL::$type AS $col FROM $shape" \
-      -c "ALTER TABLE bench_u ADD PRIMARY KEY ($key)" 2>/dev/null
+      -c "ALTER TABLE bench_u ADD PRIMARY KEY ($key)"
     vacuum "$src" bench_u
     # Where the two halves meet, looked up before the clock starts.
     psql -X -q "$src" -c "CREATE TABLE bench_u_mid AS SELECT $key FROM bench_u ORDER BY $key OFFSET $((rows / 2)) LIMIT 1"
@@ -272,8 +277,9 @@ bench_update() {
   u_single() { psql -X -q "$src" -c "UPDATE bench_u SET $col = $expr"; check_update "one UPDATE"; }
   u_halves() {  # the two halves of the key range, at once
     psql -X -q "$src" -c "UPDATE bench_u SET $col = $expr WHERE ($key) < (SELECT $key FROM bench_u_mid)" &
+    local a=$!
     psql -X -q "$src" -c "UPDATE bench_u SET $col = $expr WHERE ($key) >= (SELECT $key FROM bench_u_mid)" &
-    wait
+    wait_both $a $!
     check_update "two UPDATE halves"
   }
   u_backfill() {  # BIN --set|--map EXPRESSION
@@ -316,7 +322,7 @@ bench_map() {
   compare "$shape" map "pass-through" "${methods[@]}"
 }
 
-# 10x the rows for 10x the time: the narrow shape at 1M and 10M rows, in tables of their own.
+# 10x the rows for 10x the time: the narrow shape at 1M, 5M and 10M rows, in tables of their own.
 bench_scale() {
   local n
   for n in 1000000 5000000 10000000; do
