@@ -40,21 +40,26 @@ rest=$((seconds / 2))  # the stretch without foreground at the end of the thrott
 
 # shellcheck source=scripts/bench_setup.sh
 source scripts/bench_setup.sh
+# Databases of its own, so that scripts/bench.sh's shapes stay as they are.
+src="$server dbname=bench_throttle_source"
+dst="$server dbname=bench_throttle_target"
 fg="$server dbname=bench_fg"
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 
 have=$(psql -X -At "$src" -c "SELECT count(*) FROM users" 2>/dev/null || echo 0)
 if [[ $have != "$rows" ]]; then
   echo "bench: generating $rows rows"
-  psql -X -q "$server" -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS bench_source WITH (FORCE)" \
-    -c "CREATE DATABASE bench_source"
+  psql -X -q "$server dbname=postgres" -v ON_ERROR_STOP=1 \
+    -c "DROP DATABASE IF EXISTS bench_throttle_source WITH (FORCE)" -c "CREATE DATABASE bench_throttle_source"
   psql -X -q "$src" -v ON_ERROR_STOP=1 -v rows="$rows" -f scripts/sql/shapes/users.sql
+  vacuum "$src" users
 fi
-psql -X -q "$server" -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS bench_target WITH (FORCE)" \
-  -c "CREATE DATABASE bench_target" -c "DROP DATABASE IF EXISTS bench_fg WITH (FORCE)" \
-  -c "CREATE DATABASE bench_fg"
+psql -X -q "$server dbname=postgres" -v ON_ERROR_STOP=1 \
+  -c "DROP DATABASE IF EXISTS bench_throttle_target WITH (FORCE)" -c "CREATE DATABASE bench_throttle_target" \
+  -c "DROP DATABASE IF EXISTS bench_fg WITH (FORCE)" -c "CREATE DATABASE bench_fg"
 psql -X -q "$dst" -v ON_ERROR_STOP=1 -v rows=0 -f scripts/sql/shapes/users.sql
-pgbench -q -i -s 10 "$fg" >/dev/null 2>&1
+pgbench -q -i -s 10 "$fg" >/dev/null 2>&1  # vacuums its tables itself
+warm_buffers
 echo "bench: foreground pgbench -R $rate -c 4 (tpcb-like, scale 10), ${seconds}s per phase; $(nproc) cores"
 
 reset_target() {
@@ -130,6 +135,7 @@ renice_copy() {
 }
 
 echo "bench: phase 1/4, alone"
+checkpoint
 foreground alone "$seconds"
 record alone
 rps[alone]=-
@@ -157,6 +163,7 @@ copy_phase capped --no-throttle --max-rate "$cap"
 phases=(alone unthrottled throttled capped)
 if [[ $why -eq 1 ]]; then
   echo "bench: --why 1/3, beside a busy loop at nice 19"
+  checkpoint
   nice -n 19 bash -c 'while :; do :; done' &
   burner=$!
   foreground burner "$seconds"
