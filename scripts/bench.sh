@@ -413,8 +413,8 @@ pair_ratio() {  # SECTION METHOD OTHER TARGET LABEL
     ratio=$(awk -F'\t' -v s="$shape" -v w="$1" -v a="$2" -v b="$3" '
       $1 == s && $2 == w && $4 == a {x[$3] = $5}
       $1 == s && $2 == w && $4 == b {y[$3] = $5}
-      END {for (r in x) if (r in y) print x[r] / y[r]}' "$work/rounds.tsv" | median)
-    [[ -n $ratio ]] || continue
+      END {for (r in x) if (r in y) print x[r] / y[r]}' "$work/rounds.tsv" | median) || ratio=
+    [[ -n $ratio ]] || continue  # not measured on this shape (median's grep found no line)
     printf '%-15s %s: %s %.2fx (target <= %s) %s\n' "$shape" "$1" "$5" "$ratio" "$4" \
       "$(awk -v r="$ratio" -v t="$4" 'BEGIN {print (r <= t) ? "met" : "missed"}')"
   done
