@@ -66,16 +66,11 @@ class PgComparer final : public ChunkComparer {
         rows = std::move(out.bytes);
       }
     }
-    BACKFILL_RETURN_IF_ERROR(tgt_->exec("BEGIN"));
-    auto body = [&]() -> Status {
+    const Status st = tgt_->transaction([&]() -> Status {
       BACKFILL_RETURN_IF_ERROR(tgt_->exec(spec_->target_delete_by_key_sql(all)));
-      if (!rows.empty()) {
-        BACKFILL_RETURN_IF_ERROR(tgt_->copy_in(spec_->copy.write_into_target_sql(), rows).status());
-      }
-      return tgt_->exec("COMMIT");
-    };
-    Status st = body();
-    if (!st.is_ok() && tgt_->healthy()) (void)tgt_->exec("ROLLBACK");
+      if (rows.empty()) return Status::ok();
+      return tgt_->copy_in(spec_->copy.write_into_target_sql(), rows).status();
+    });
     return st.with_context("repairing " + std::to_string(diffs.size()) + " rows");
   }
 

@@ -157,30 +157,27 @@ Status PgLedger::refresh_identity() {
 
 Status PgLedger::ensure_schema() {
   // Two workers starting together must not race on CREATE: serialise them.
-  BACKFILL_RETURN_IF_ERROR(conn_->exec("BEGIN"));
-  Status st = conn_->exec("SELECT pg_advisory_xact_lock(hashtext('backfill.ledger'))");
-  if (st.is_ok()) {
-    auto r = conn_->query("SELECT to_regclass($1) IS NOT NULL", {kLedgerLastObject});
-    if (!r.ok()) {
-      st = r.status();
-    } else if (!r->boolean(0, 0)) {
-      // The DDL is several statements: send them one by one over the extended protocol.
-      std::string ddl = ledger_schema_sql();
-      std::size_t start = 0;
-      while (st.is_ok() && start < ddl.size()) {
-        std::size_t end = ddl.find(";\n", start);
-        if (end == std::string::npos) end = ddl.size();
-        std::string stmt = ddl.substr(start, end - start);
-        if (stmt.find_first_not_of(" \n;") != std::string::npos) st = conn_->exec(stmt);
-        start = end + 2;
+  const Status st = conn_->transaction([&]() -> Status {
+    BACKFILL_RETURN_IF_ERROR(
+        conn_->exec("SELECT pg_advisory_xact_lock(hashtext('backfill.ledger'))"));
+    BACKFILL_ASSIGN_OR_RETURN(
+        PgResult r, conn_->query("SELECT to_regclass($1) IS NOT NULL", {kLedgerLastObject}));
+    if (r.boolean(0, 0)) return Status::ok();
+    // The DDL is several statements: send them one by one over the extended protocol.
+    const std::string ddl = ledger_schema_sql();
+    std::size_t start = 0;
+    while (start < ddl.size()) {
+      std::size_t end = ddl.find(";\n", start);
+      if (end == std::string::npos) end = ddl.size();
+      const std::string stmt = ddl.substr(start, end - start);
+      if (stmt.find_first_not_of(" \n;") != std::string::npos) {
+        BACKFILL_RETURN_IF_ERROR(conn_->exec(stmt));
       }
+      start = end + 2;
     }
-  }
-  if (!st.is_ok()) {
-    (void)conn_->exec("ROLLBACK");
-    return st.with_context("creating the ledger schema \"backfill\" in " + conn_->where());
-  }
-  return conn_->exec("COMMIT");
+    return Status::ok();
+  });
+  return st.with_context("creating the ledger schema \"backfill\" in " + conn_->where());
 }
 
 Result<JobOpen> PgLedger::open(const JobSpec& spec, bool restart) {
@@ -249,7 +246,6 @@ Result<std::optional<Chunk>> PgLedger::try_claim() {
 }
 
 Status PgLedger::plan_more(KeyWalker& walker, std::int64_t chunk_rows, int plan_ahead) {
-  BACKFILL_RETURN_IF_ERROR(conn_->exec("BEGIN"));
   auto body = [&]() -> Status {
     BACKFILL_ASSIGN_OR_RETURN(
         PgResult j, conn_->query("SELECT plan_after, plan_done, next_chunk FROM backfill.jobs "
@@ -282,12 +278,7 @@ Status PgLedger::plan_more(KeyWalker& walker, std::int64_t chunk_rows, int plan_
         "$4::bigint, updated_at = now() WHERE name = $1",
         p);
   };
-  Status st = body();
-  if (!st.is_ok()) {
-    (void)conn_->exec("ROLLBACK");
-    return st;
-  }
-  return conn_->exec("COMMIT");
+  return conn_->transaction(body);
 }
 
 Result<std::optional<Chunk>> PgLedger::claim(KeyWalker& walker, std::int64_t chunk_rows,
@@ -305,7 +296,6 @@ Status PgLedger::complete(const Chunk& chunk, const ChunkResult& r) {
   BACKFILL_RETURN_IF_ERROR(ensure_connected());
   const std::string id = std::to_string(chunk.id);
   auto n = [](std::int64_t v) { return std::optional<std::string>(std::to_string(v)); };
-  BACKFILL_RETURN_IF_ERROR(conn_->exec("BEGIN"));
   auto body = [&]() -> Status {
     BACKFILL_RETURN_IF_ERROR(conn_->exec(
         "UPDATE backfill.chunks SET status = 'done', rows = $3::bigint, rows_written = "
@@ -332,12 +322,7 @@ Status PgLedger::complete(const Chunk& chunk, const ChunkResult& r) {
         "$5::boolean[]) WITH ORDINALITY AS u(k, kind, r, ord)",
         {job_, id, encode_text_array(keys), encode_text_array(kinds), encode_text_array(repaired)});
   };
-  Status st = body();
-  if (!st.is_ok()) {
-    (void)conn_->exec("ROLLBACK");
-    return st;
-  }
-  return conn_->exec("COMMIT");
+  return conn_->transaction(body);
 }
 
 Result<JobResults> PgLedger::results(std::int64_t max_listed) {
@@ -418,7 +403,6 @@ Status PgLedger::release(const Chunk& chunk) {
 Status PgLedger::split(const Chunk& chunk, const Key& mid) {
   std::lock_guard lock(mu_);
   BACKFILL_RETURN_IF_ERROR(ensure_connected());
-  BACKFILL_RETURN_IF_ERROR(conn_->exec("BEGIN"));
   auto body = [&]() -> Status {
     BACKFILL_ASSIGN_OR_RETURN(
         PgResult j,
@@ -443,12 +427,7 @@ Status PgLedger::split(const Chunk& chunk, const Key& mid) {
     return conn_->exec("UPDATE backfill.jobs SET next_chunk = next_chunk + 1 WHERE name = $1",
                        {job_});
   };
-  Status st = body();
-  if (!st.is_ok()) {
-    (void)conn_->exec("ROLLBACK");
-    return st;
-  }
-  return conn_->exec("COMMIT");
+  return conn_->transaction(body);
 }
 
 Result<LedgerProgress> PgLedger::progress() {
@@ -524,9 +503,8 @@ Result<std::optional<std::vector<DeferredObject>>> PgLedger::save_deferred(
   BACKFILL_RETURN_IF_ERROR(
       conn_->exec("SELECT 1 FROM backfill.jobs WHERE name = $1 FOR UPDATE", {job_}));
   BACKFILL_ASSIGN_OR_RETURN(auto saved, load_deferred(*conn_, job_));
-  if (saved && std::any_of(saved->begin(), saved->end(), [](const auto& o) { return !o.created; })) {
-    return saved;
-  }
+  const auto pending = [](const DeferredObject& o) { return !o.created; };
+  if (saved && std::any_of(saved->begin(), saved->end(), pending)) return saved;
   BACKFILL_RETURN_IF_ERROR(conn_->exec("DELETE FROM backfill.deferred WHERE job = $1", {job_}));
   for (const auto& o : objects) {
     BACKFILL_RETURN_IF_ERROR(conn_->exec(

@@ -24,11 +24,10 @@ void load_users(TestDatabase& db, int rows) {
       "CREATE TABLE users (id bigint PRIMARY KEY, email text NOT NULL, first_name text NOT "
       "NULL, last_name text, created_at timestamptz NOT NULL, balance numeric(12,2) NOT NULL "
       "DEFAULT 0, settings jsonb)");
-  db.exec(
-      "INSERT INTO users SELECT i, 'User' || i || '@Example.COM', 'Ada' || i, CASE WHEN i % "
-      "5 = 0 THEN NULL ELSE 'Lovelace' END, '2020-01-01'::timestamptz + i * interval '1 h', "
-      "i / 3.0, jsonb_build_object('i', i) FROM generate_series(1, " +
-      std::to_string(rows) + ") i");
+  db.exec("INSERT INTO users SELECT i, 'User' || i || '@Example.COM', 'Ada' || i, CASE WHEN i % "
+          "5 = 0 THEN NULL ELSE 'Lovelace' END, '2020-01-01'::timestamptz + i * interval '1 h', "
+          "i / 3.0, jsonb_build_object('i', i) FROM generate_series(1, " +
+          std::to_string(rows) + ") i");
 }
 
 TEST(JobFiles, TheMoveExampleCopiesAndVerifies) {
@@ -37,8 +36,8 @@ TEST(JobFiles, TheMoveExampleCopiesAndVerifies) {
   db.src.exec("UPDATE users SET last_name = 'Hopper' WHERE last_name IS NULL");  // NOT NULL there
   db.dst.exec(read_repo_file("scripts/sql/users_v2.sql"));
   const std::string report = temp_path("move.json");
-  const std::vector<std::string> here{"--source", db.src.dsn(), "--target",   db.dst.dsn(),
-                                      "--report", report,       "--progress", "none"};
+  const std::vector<std::string> here{"--source", db.src.dsn(), "--target", db.dst.dsn(),
+                                      "--report", report, "--progress", "none"};
   std::vector<std::string> copy{"--config", example("move_users.toml"), "copy"};
   copy.insert(copy.end(), here.begin(), here.end());
   auto c = run_backfill(copy);
@@ -69,12 +68,10 @@ TEST(JobFiles, TheExpandContractExampleFillsTheNewColumn) {
 TEST(JobFiles, TheShadowTableExampleComputesFullNameAndVerifies) {
   TestDatabase db;
   load_users(db, 300);
-  db.exec(
-      "CREATE TABLE users_new (id bigint PRIMARY KEY, email text NOT NULL, full_name text "
-      "NOT NULL, created_at timestamptz NOT NULL, balance numeric(12,2), settings jsonb)");
-  const std::vector<std::string> here{"--source",   db.dsn(),   "--target",
-                                      db.dsn(),     "--report", temp_path("shadow.json"),
-                                      "--progress", "none"};
+  db.exec("CREATE TABLE users_new (id bigint PRIMARY KEY, email text NOT NULL, full_name text "
+          "NOT NULL, created_at timestamptz NOT NULL, balance numeric(12,2), settings jsonb)");
+  const std::vector<std::string> here{"--source", db.dsn(), "--target", db.dsn(), "--report",
+                                      temp_path("shadow.json"), "--progress", "none"};
   for (const char* command : {"copy", "verify"}) {
     std::vector<std::string> a{"--config", example("shadow_users_new.toml"), command};
     a.insert(a.end(), here.begin(), here.end());
@@ -100,8 +97,8 @@ TEST(JobFiles, AJobFileGivesTheSameResultAsTheSameFlags) {
                          "100\"\nchunk-rows = 70\njobs = 1\nprogress = \"none\"\n";
   const std::string ra = temp_path("flags.json"), rb = temp_path("file.json");
   auto a = run_backfill({"update", "--target", db.dsn(), "--table", "a", "--set",
-                         "e = lower(email)", "--where", "id > 100", "--chunk-rows", "70", "--jobs",
-                         "1", "--progress", "none", "--report", ra});
+                         "e = lower(email)", "--where", "id > 100", "--chunk-rows", "70",
+                         "--jobs", "1", "--progress", "none", "--report", ra});
   auto b = run_backfill({"--config", file, "update", "--report", rb});
   ASSERT_EQ(a.exit_code, 0) << a.err;
   ASSERT_EQ(b.exit_code, 0) << b.err;
@@ -111,8 +108,8 @@ TEST(JobFiles, AJobFileGivesTheSameResultAsTheSameFlags) {
     EXPECT_NE(json.find("\"rows\": 900,"), std::string::npos) << json;
     EXPECT_NE(json.find("\"chunk_rows\": 70,"), std::string::npos) << json;
   }
-  auto over = run_backfill(
-      {"--config", file, "update", "--restart", "--chunk-rows", "500", "--report", rb});
+  auto over = run_backfill({"--config", file, "update", "--restart", "--chunk-rows", "500",
+                            "--report", rb});
   ASSERT_EQ(over.exit_code, 0) << over.err;
   EXPECT_NE(read_text(rb).find("\"chunk_rows\": 500,"), std::string::npos) << read_text(rb);
 }
