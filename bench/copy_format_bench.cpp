@@ -6,8 +6,8 @@
 
 #include <string>
 
-#include "engine/copy_format.hpp"
-#include "engine/transform.hpp"
+#include "engine/format/copy_format.hpp"
+#include "engine/transform/transform.hpp"
 
 namespace backfill {
 namespace {

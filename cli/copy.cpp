@@ -9,9 +9,9 @@
 #include "drivers/postgres/ledger.hpp"
 #include "drivers/postgres/sink.hpp"
 #include "drivers/postgres/source.hpp"
-#include "engine/copy_job.hpp"
-#include "engine/hash.hpp"
-#include "engine/report.hpp"
+#include "engine/jobs/copy_job.hpp"
+#include "engine/jobs/report.hpp"
+#include "engine/util/hash.hpp"
 
 namespace backfill::cli {
 

@@ -19,10 +19,10 @@
 #include "drivers/postgres/copy_spec.hpp"
 #include "drivers/postgres/ledger.hpp"
 #include "drivers/postgres/update_spec.hpp"
-#include "engine/job_options.hpp"
-#include "engine/progress.hpp"
-#include "engine/status.hpp"
-#include "engine/throttle_monitor.hpp"
+#include "engine/jobs/progress.hpp"
+#include "engine/pipeline/job_options.hpp"
+#include "engine/throttle/throttle_monitor.hpp"
+#include "engine/util/status.hpp"
 
 namespace backfill::cli {
 

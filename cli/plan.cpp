@@ -6,7 +6,7 @@
 #include "drivers/postgres/defer_indexes.hpp"
 #include "drivers/postgres/source.hpp"
 #include "drivers/postgres/verify_spec.hpp"
-#include "engine/progress.hpp"
+#include "engine/jobs/progress.hpp"
 
 namespace backfill::cli {
 namespace {

@@ -4,7 +4,7 @@
 
 #include "cli/options.hpp"
 #include "drivers/postgres/connection.hpp"
-#include "engine/progress.hpp"
+#include "engine/jobs/progress.hpp"
 
 namespace backfill::cli {
 

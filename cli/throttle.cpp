@@ -3,7 +3,7 @@
 #include "cli/options.hpp"
 #include "drivers/postgres/ledger.hpp"
 #include "drivers/postgres/load_probe.hpp"
-#include "engine/report.hpp"
+#include "engine/jobs/report.hpp"
 
 namespace backfill::cli {
 

@@ -5,8 +5,8 @@
 
 #include "cli/options.hpp"
 #include "drivers/postgres/ledger.hpp"
-#include "engine/hash.hpp"
-#include "engine/report.hpp"
+#include "engine/jobs/report.hpp"
+#include "engine/util/hash.hpp"
 
 namespace backfill::cli {
 namespace {

@@ -6,9 +6,9 @@
 #include "cli/options.hpp"
 #include "drivers/postgres/compare.hpp"
 #include "drivers/postgres/ledger.hpp"
-#include "engine/hash.hpp"
-#include "engine/report.hpp"
-#include "engine/verify_job.hpp"
+#include "engine/jobs/report.hpp"
+#include "engine/jobs/verify_job.hpp"
+#include "engine/util/hash.hpp"
 
 namespace backfill::cli {
 namespace {

@@ -7,7 +7,7 @@
 #include <memory>
 
 #include "drivers/postgres/verify_spec.hpp"
-#include "engine/verify_job.hpp"
+#include "engine/jobs/verify_job.hpp"
 
 namespace backfill::pg {
 

@@ -18,7 +18,7 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/status.hpp"
+#include "engine/util/status.hpp"
 
 namespace backfill::pg {
 

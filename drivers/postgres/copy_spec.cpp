@@ -5,7 +5,7 @@
 #include <map>
 
 #include "drivers/postgres/map_spec.hpp"
-#include "engine/key.hpp"
+#include "engine/plan/key.hpp"
 
 namespace backfill::pg {
 namespace {

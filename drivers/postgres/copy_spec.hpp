@@ -13,9 +13,9 @@
 
 #include "drivers/postgres/catalog.hpp"
 #include "drivers/postgres/connection.hpp"
-#include "engine/functions.hpp"
-#include "engine/planner.hpp"
-#include "engine/transform.hpp"
+#include "engine/plan/planner.hpp"
+#include "engine/transform/functions.hpp"
+#include "engine/transform/transform.hpp"
 
 namespace backfill::pg {
 

@@ -14,8 +14,8 @@
 
 #include "drivers/postgres/connection.hpp"
 #include "drivers/postgres/defer_indexes.hpp"
-#include "engine/ledger.hpp"
-#include "engine/throttle.hpp"
+#include "engine/ledger/ledger.hpp"
+#include "engine/throttle/throttle.hpp"
 
 namespace backfill::pg {
 

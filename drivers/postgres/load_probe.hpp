@@ -28,7 +28,7 @@
 #include <vector>
 
 #include "drivers/postgres/connection.hpp"
-#include "engine/throttle.hpp"
+#include "engine/throttle/throttle.hpp"
 
 namespace backfill::pg {
 

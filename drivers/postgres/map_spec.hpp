@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "drivers/postgres/catalog.hpp"
-#include "engine/transform.hpp"
+#include "engine/transform/transform.hpp"
 
 namespace backfill::pg {
 

@@ -12,7 +12,7 @@
 #include <optional>
 
 #include "drivers/postgres/copy_spec.hpp"
-#include "engine/sink.hpp"
+#include "engine/table/sink.hpp"
 
 namespace backfill::pg {
 

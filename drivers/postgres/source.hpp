@@ -6,7 +6,7 @@
 #include <memory>
 
 #include "drivers/postgres/copy_spec.hpp"
-#include "engine/source.hpp"
+#include "engine/table/source.hpp"
 
 namespace backfill::pg {
 

@@ -8,8 +8,8 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/key.hpp"
-#include "engine/status.hpp"
+#include "engine/plan/key.hpp"
+#include "engine/util/status.hpp"
 
 namespace backfill::pg {
 

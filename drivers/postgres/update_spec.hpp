@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "drivers/postgres/copy_spec.hpp"
-#include "engine/update_job.hpp"
+#include "engine/jobs/update_job.hpp"
 
 namespace backfill::pg {
 

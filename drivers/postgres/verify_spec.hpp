@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "drivers/postgres/copy_spec.hpp"
-#include "engine/row_hash.hpp"
+#include "engine/checksum/row_hash.hpp"
 
 namespace backfill::pg {
 

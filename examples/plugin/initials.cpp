@@ -5,7 +5,7 @@
 // and use it:
 //   backfill copy ... --plugin ./libinitials.so --map "short_name = initials(first_name,
 //   last_name)"
-#include "engine/functions.hpp"
+#include "engine/transform/functions.hpp"
 
 namespace {
 

@@ -6,8 +6,8 @@
 
 #include <cstdlib>
 
-#include "engine/expr.hpp"
-#include "engine/text_util.hpp"
+#include "engine/format/text_util.hpp"
+#include "engine/transform/expr.hpp"
 #include "tests/cli/cli_support.hpp"
 
 namespace backfill::testing {

@@ -8,9 +8,9 @@
 #include <mutex>
 #include <set>
 
-#include "engine/copy_format.hpp"
-#include "engine/sink.hpp"
-#include "engine/source.hpp"
+#include "engine/format/copy_format.hpp"
+#include "engine/table/sink.hpp"
+#include "engine/table/source.hpp"
 
 namespace backfill::fakes {
 

@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "engine/copy_format.hpp"
+#include "engine/format/copy_format.hpp"
 #include "tests/support/pg_fixture.hpp"
 
 namespace backfill::pg {

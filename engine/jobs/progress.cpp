@@ -1,0 +1,115 @@
+#include "engine/jobs/progress.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace backfill {
+namespace {
+// Redrawing a terminal line 4 times a second looks live without costing anything.
+constexpr std::chrono::milliseconds kBarInterval{250};
+// A log line every 5 s shows a job is alive without flooding cron mail.
+constexpr std::chrono::milliseconds kLogInterval{5000};
+}  // namespace
+
+std::string with_thousands(std::int64_t n) {
+  std::string digits = std::to_string(n < 0 ? -n : n);
+  std::string out;
+  for (std::size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return n < 0 ? "-" + out : out;
+}
+
+std::string format_duration(double seconds) {
+  if (!std::isfinite(seconds) || seconds < 0) return "?";
+  auto s = static_cast<long long>(std::llround(seconds));
+  char buf[32];
+  if (s >= 3600) {
+    std::snprintf(buf, sizeof buf, "%lldh%02lldm", s / 3600, (s % 3600) / 60);
+  } else if (s >= 60) {
+    std::snprintf(buf, sizeof buf, "%lldm%02llds", s / 60, s % 60);
+  } else {
+    std::snprintf(buf, sizeof buf, "%llds", s);
+  }
+  return buf;
+}
+
+std::string progress_line(const ProgressSnapshot& s) {
+  double rate = s.seconds > 0 ? static_cast<double>(s.rows_this_run) / s.seconds : 0;
+  std::string line = s.state + " ";
+  std::optional<std::int64_t> total = s.total_rows;
+  if (total && *total < s.rows) total = s.rows;  // the estimate was low
+  if (total && *total > 0) {
+    char pct[16];
+    std::snprintf(pct, sizeof pct, "%5.1f%%",
+                  100.0 * static_cast<double>(s.rows) / static_cast<double>(*total));
+    line += pct;
+    line += " " + with_thousands(s.rows) + "/~" + with_thousands(*total) + " rows";
+  } else {
+    line += with_thousands(s.rows) + " rows";
+  }
+  line += "  " + with_thousands(static_cast<std::int64_t>(rate)) + " rows/s";
+  // The planned count is refreshed less often than the done count: never show fewer.
+  line += "  chunks " + with_thousands(s.chunks_done) + "/" +
+          with_thousands(std::max(s.chunks_planned, s.chunks_done)) + (s.plan_done ? "" : "+");
+  line += "  in flight " + std::to_string(s.in_flight);
+  if (total && *total > s.rows && rate > 0) {
+    line += "  ETA " + format_duration(static_cast<double>(*total - s.rows) / rate);
+  }
+  if (s.retries > 0) line += "  retries " + std::to_string(s.retries);
+  if (s.chunk_rows > 0) line += "  chunk " + with_thousands(s.chunk_rows) + " rows";
+  if (!s.throttle.empty()) line += "  " + s.throttle;
+  return line;
+}
+
+ProgressPrinter::ProgressPrinter(ProgressMode mode, std::FILE* out) : mode_(mode), out_(out) {
+  if (mode_ == ProgressMode::kAuto) {
+    mode_ = isatty(fileno(out_)) ? ProgressMode::kBar : ProgressMode::kLog;
+  }
+  interval_ = mode_ == ProgressMode::kBar ? kBarInterval : kLogInterval;
+}
+
+ProgressPrinter::~ProgressPrinter() { stop(); }
+
+void ProgressPrinter::start(std::function<ProgressSnapshot()> snapshot) {
+  if (mode_ == ProgressMode::kNone || thread_.joinable()) return;
+  snapshot_ = std::move(snapshot);
+  stopping_ = false;
+  thread_ = std::thread([this] { run(); });
+}
+
+void ProgressPrinter::stop() {
+  if (!thread_.joinable()) return;
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+  print(snapshot_(), true);
+}
+
+void ProgressPrinter::run() {
+  std::unique_lock lock(mu_);
+  while (!cv_.wait_for(lock, interval_, [this] { return stopping_; })) {
+    lock.unlock();
+    print(snapshot_(), false);
+    lock.lock();
+  }
+}
+
+void ProgressPrinter::print(const ProgressSnapshot& s, bool final) {
+  std::string line = progress_line(s);
+  if (mode_ == ProgressMode::kBar) {
+    // \33[K clears what a longer previous line left behind.
+    std::fprintf(out_, "\r%s\33[K%s", line.c_str(), final ? "\n" : "");
+  } else {
+    std::fprintf(out_, "%s\n", line.c_str());
+  }
+  std::fflush(out_);
+}
+
+}  // namespace backfill

@@ -1,0 +1,62 @@
+#include "engine/pipeline/claim_loop.hpp"
+
+#include <optional>
+
+namespace backfill {
+namespace {
+// The ledger's totals are for the progress line only: refresh them once a second, not once
+// a chunk, so they cost nothing however small the chunks.
+constexpr std::chrono::seconds kProgressRefresh{1};
+}  // namespace
+
+Status ClaimLoop::run(const std::function<bool()>& stop, const std::function<void(Chunk)>& dispatch,
+                      const std::function<void(const Status&)>& on_retry,
+                      const std::function<void(const LedgerProgress&)>& on_progress) {
+  auto last_refresh = std::chrono::steady_clock::time_point{};
+  while (true) {
+    tokens.acquire();
+    if (stop()) {
+      tokens.release();
+      return Status::ok();
+    }
+    if (throttle && !throttle->admit(stop)) {
+      tokens.release();
+      return Status::ok();
+    }
+    const std::int64_t rows = throttle ? throttle->chunk_rows() : chunk_rows;
+    std::optional<Chunk> claimed;
+    Status st = run_with_retry(
+        retry, interrupt,
+        [&]() -> Status {
+          auto c = ledger.claim(walker, rows, plan_ahead);
+          if (!c.ok()) return c.status();
+          claimed = std::move(c).value();
+          return Status::ok();
+        },
+        [] { return Status::ok(); }, on_retry);  // the ledger and walker reconnect themselves
+    if (!st.is_ok() || !claimed) {
+      if (throttle) throttle->finished(0, Seconds(0));  // admitted, never started
+      tokens.release();
+      return st.with_context("claiming a chunk");  // ok: nothing left for this worker
+    }
+    if (auto t = std::chrono::steady_clock::now(); t - last_refresh >= kProgressRefresh) {
+      last_refresh = t;
+      if (auto p = ledger.progress(); p.ok()) on_progress(p.value());
+    }
+    dispatch(std::move(*claimed));
+  }
+}
+
+bool split_timed_out_chunk(const Status& st, const Chunk& chunk,
+                           const std::function<Result<std::unique_ptr<KeyWalker>>()>& open_walker,
+                           Ledger& ledger, Throttle* throttle) {
+  if (st.kind() != ErrorKind::kTimeout) return false;
+  auto halver = open_walker();
+  if (!halver.ok()) return false;
+  auto mid = halver.value()->split_point(chunk.range);
+  if (!mid.ok() || !mid.value() || !ledger.split(chunk, *mid.value()).is_ok()) return false;
+  if (throttle) throttle->chunk_timed_out();
+  return true;
+}
+
+}  // namespace backfill

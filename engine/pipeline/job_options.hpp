@@ -1,0 +1,40 @@
+// What every chunked job (copy, verify) is told by its caller: how many connections, how
+// big a chunk, how to retry, where progress goes, and the interrupt flag to watch.
+// Plain data; copied into each job.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <cstdio>
+
+#include "engine/jobs/progress.hpp"
+#include "engine/pipeline/retry.hpp"
+#include "engine/throttle/throttle.hpp"
+
+namespace backfill {
+
+struct ChunkJobOptions {
+  int jobs = 2;                     // connections each way (readers/writers, comparers)
+  std::int64_t chunk_rows = 50000;  // the CLI's default; see cli/options.hpp
+  RetryPolicy retry;
+  ProgressMode progress = ProgressMode::kAuto;
+  std::FILE* progress_out = stderr;
+  const std::atomic<bool>* interrupt = nullptr;  // set by a signal handler: stop claiming
+  Throttle* throttle = nullptr;  // asked before every chunk; sizes chunks when it adapts
+};
+
+// The progress line's view of a throttle: the chunk size when it adapts, and why the job is
+// not running free.
+inline void describe_throttle(const Throttle* throttle, ProgressSnapshot* s) {
+  if (throttle == nullptr) return;
+  const ThrottleSnapshot t = throttle->snapshot();
+  if (t.adaptive) s->chunk_rows = t.chunk_rows;
+  if (t.state != ThrottleState::kRunning) {
+    s->throttle = std::string(throttle_state_name(t.state)) + ": " + t.reason;
+  } else if (t.rate_cap > 0) {
+    s->throttle =
+        "paced: max rate " + with_thousands(static_cast<std::int64_t>(t.rate_cap)) + " rows/s";
+  }
+}
+
+}  // namespace backfill
