@@ -93,6 +93,7 @@ Result<PreparedCopy> prepare_copy(const CopyOptions& o) {
   p.source = std::move(c.source);
   p.target = std::move(c.target);
   BACKFILL_ASSIGN_OR_RETURN(pg::CopySpec spec, pg::plan_copy(*p.source, *p.target, request));
+  print_warnings(spec.warnings);
   p.spec = std::make_shared<const pg::CopySpec>(std::move(spec));
   pick_lanes(o, &p);
   return p;
@@ -335,7 +336,7 @@ Status run_copy(const CopyOptions& options, const RunContext& ctx) {
       .add("seconds", stats.seconds)
       .add("rows_per_second", rate)
       .add("throttled_seconds", throttled.throttled_seconds)
-      .add_raw("throttled_by", throttled_by(throttled))
+      .add("throttled_by", throttled_by(throttled))
       .add("retries", stats.retries)
       .add("chunks_split", stats.splits)
       .add("jobs", o.jobs)

@@ -1,5 +1,8 @@
 #include "cli/options.hpp"
 
+#include <charconv>
+#include <cstdio>
+
 namespace backfill::cli {
 
 void add_table_options(CLI::App* app, CopyOptions* o, bool required) {
@@ -138,13 +141,9 @@ void add_verify_options(CLI::App* app, VerifyOptions* o, bool required) {
 
 Result<std::chrono::milliseconds> parse_duration(const std::string& text,
                                                  const std::string& option) {
-  std::size_t used = 0;
   double v = 0;
-  try {
-    v = std::stod(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
+  auto r = std::from_chars(text.data(), text.data() + text.size(), v);
+  const std::size_t used = r.ec == std::errc() ? static_cast<std::size_t>(r.ptr - text.data()) : 0;
   const std::string unit = text.substr(used);
   double ms_per = unit == "ms"                    ? 1
                   : (unit == "s" || unit.empty()) ? 1000
@@ -201,6 +200,10 @@ std::string default_job_name(const std::string& command, const std::string& tabl
 void add_status_options(CLI::App* app, StatusOptions* o) {
   app->add_option("--state", o->state, "Ledger database (default: PG* environment variables)");
   app->add_option("--job", o->job, "Show only this job");
+}
+
+void print_warnings(const std::vector<std::string>& warnings) {
+  for (const auto& w : warnings) std::fprintf(stderr, "backfill: warning: %s\n", w.c_str());
 }
 
 }  // namespace backfill::cli

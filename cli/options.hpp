@@ -20,6 +20,7 @@
 #include "drivers/postgres/ledger.hpp"
 #include "drivers/postgres/update_spec.hpp"
 #include "engine/jobs/progress.hpp"
+#include "engine/jobs/report.hpp"
 #include "engine/pipeline/job_options.hpp"
 #include "engine/throttle/throttle_monitor.hpp"
 #include "engine/util/status.hpp"
@@ -162,7 +163,9 @@ class JobThrottle {
 
 const char* outcome_name(JobOutcome o);
 // {"replication lag": 12.5, ...}: seconds throttled or paused, by the signal behind it.
-std::string throttled_by(const ThrottleSnapshot& s);
+Json throttled_by(const ThrottleSnapshot& s);
+// "backfill: warning: ..." on stderr, one line each.
+void print_warnings(const std::vector<std::string>& warnings);
 
 Status run_copy(const CopyOptions& o, const RunContext& ctx);
 Status run_plan_copy(const CopyOptions& o);

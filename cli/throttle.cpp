@@ -19,10 +19,10 @@ const char* outcome_name(JobOutcome o) {
   return "?";
 }
 
-std::string throttled_by(const ThrottleSnapshot& s) {
+Json throttled_by(const ThrottleSnapshot& s) {
   JsonObject o;
   for (const auto& [reason, seconds] : s.seconds_by_reason) o.add(reason, seconds);
-  return o.str();
+  return o.json();
 }
 
 Result<ThrottleSetup> prepare_throttle(const CopyOptions& o, const pg::CopySpec& spec,

@@ -29,6 +29,7 @@ Result<PreparedUpdate> prepare_update(const UpdateOptions& o) {
   BACKFILL_ASSIGN_OR_RETURN(request.functions, load_functions(o.common));
   request.context = job_context();
   BACKFILL_ASSIGN_OR_RETURN(pg::UpdateSpec spec, pg::plan_update(*p.conn, request));
+  print_warnings(spec.warnings);
   p.spec = std::make_shared<const pg::UpdateSpec>(std::move(spec));
   return p;
 }
@@ -143,7 +144,7 @@ Status run_update(const UpdateOptions& o, const RunContext& ctx) {
       .add("rows_per_second",
            stats.seconds > 0 ? static_cast<double>(stats.rows) / stats.seconds : 0.0)
       .add("throttled_seconds", throttled.throttled_seconds)
-      .add_raw("throttled_by", throttled_by(throttled))
+      .add("throttled_by", throttled_by(throttled))
       .add("retries", stats.retries)
       .add("chunks_split", stats.splits)
       .add("jobs", o.common.jobs)

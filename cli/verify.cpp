@@ -23,12 +23,10 @@ std::string bound(const std::optional<Key>& k, const char* open) {
   return out + ")";
 }
 
-std::string key_json(const std::vector<std::string>& cols, const Key& key) {
-  std::string out = "{";
-  for (std::size_t i = 0; i < key.size() && i < cols.size(); ++i) {
-    out += (i ? ", " : "") + json_escape(cols[i]) + ": " + json_escape(key[i]);
-  }
-  return out + "}";
+Json key_json(const std::vector<std::string>& cols, const Key& key) {
+  Json out = Json::object();
+  for (std::size_t i = 0; i < key.size() && i < cols.size(); ++i) out[cols[i]] = key[i];
+  return out;
 }
 
 }  // namespace
@@ -40,6 +38,7 @@ Status run_verify(const VerifyOptions& vo, const RunContext& ctx) {
   BACKFILL_ASSIGN_OR_RETURN(pg::CopyRequest request, full_request(o));
   BACKFILL_ASSIGN_OR_RETURN(Connections c, connect_both(o));
   BACKFILL_ASSIGN_OR_RETURN(pg::VerifySpec vspec, pg::plan_verify(*c.source, *c.target, request));
+  print_warnings(vspec.copy.warnings);
   auto spec = std::make_shared<const pg::VerifySpec>(std::move(vspec));
   BACKFILL_ASSIGN_OR_RETURN(ThrottleSetup throttle_setup,
                             prepare_throttle(o, spec->copy, *c.source, *c.target));
@@ -100,12 +99,11 @@ Status run_verify(const VerifyOptions& vo, const RunContext& ctx) {
 
   const auto& key_cols = spec->copy.key;
   auto rows_json = [&](const std::vector<RowDifference>& rows) {
-    std::string out = "[";
-    for (std::size_t i = 0; i < rows.size(); ++i) {
-      out += std::string(i ? "," : "") + "\n    {\"key\": " + key_json(key_cols, rows[i].key) +
-             ", \"kind\": \"" + diff_kind_name(rows[i].kind) + "\"}";
+    Json out = Json::array();
+    for (const RowDifference& r : rows) {
+      out.push_back({{"key", key_json(key_cols, r.key)}, {"kind", diff_kind_name(r.kind)}});
     }
-    return out + (rows.empty() ? "]" : "\n  ]");
+    return out;
   };
   for (const auto& m : st.results.mismatched) {
     const ChunkResult& r = m.result;
@@ -180,14 +178,14 @@ Status run_verify(const VerifyOptions& vo, const RunContext& ctx) {
         .add("rows_missing", tot.missing)
         .add("rows_extra", tot.extra)
         .add("rows_different", tot.different)
-        .add_raw("differences", rows_json(tot.listed))
+        .add("differences", rows_json(tot.listed))
         .add("differences_listed", static_cast<std::int64_t>(tot.listed.size()))
         .add("repaired", tot.repaired)
-        .add_raw("repaired_rows", rows_json(tot.repaired_listed))
+        .add("repaired_rows", rows_json(tot.repaired_listed))
         .add("seconds", st.seconds)
         .add("rows_per_second", rate)
         .add("throttled_seconds", throttled.throttled_seconds)
-        .add_raw("throttled_by", throttled_by(throttled))
+        .add("throttled_by", throttled_by(throttled))
         .add("retries", st.retries)
         .add("source", spec->copy.source.display())
         .add("target", spec->copy.target.display());

@@ -118,4 +118,30 @@ Result<TableInfo> describe_table(PgConnection& conn, const QualifiedName& name) 
   return info;
 }
 
+Result<CtypeSpec> database_ctype(PgConnection& conn) {
+  // datlocprovider and daticulocale are PostgreSQL 15's; 17 renamed daticulocale to
+  // datlocale and added the builtin provider, whose C.UTF-8 maps case like Unicode's tables.
+  const int v = conn.server_version();
+  const std::string sql = v >= 170000   ? "SELECT datlocprovider::text, datctype, datlocale"
+                          : v >= 150000 ? "SELECT datlocprovider::text, datctype, daticulocale"
+                                        : "SELECT 'c', datctype, NULL";
+  BACKFILL_ASSIGN_OR_RETURN(
+      PgResult r,
+      conn.query(sql + " FROM pg_catalog.pg_database WHERE datname = current_database()"));
+  if (r.rows() != 1) return Status::failed("cannot read the ctype of " + conn.where());
+  CtypeSpec spec;
+  const std::string provider = r.text(0, 0);
+  if (provider == "i") {
+    spec.provider = CtypeSpec::Provider::kIcu;
+    spec.locale = r.is_null(0, 2) ? "und" : r.text(0, 2);
+  } else if (provider == "b") {
+    const std::string builtin = r.is_null(0, 2) ? "C" : r.text(0, 2);
+    spec.provider = builtin == "C" ? CtypeSpec::Provider::kLibc : CtypeSpec::Provider::kUnicode;
+    spec.locale = builtin;
+  } else {
+    spec.locale = r.text(0, 1);
+  }
+  return spec;
+}
+
 }  // namespace backfill::pg

@@ -10,6 +10,7 @@
 
 #include "drivers/postgres/connection.hpp"
 #include "drivers/postgres/sql.hpp"
+#include "engine/transform/case_mapping.hpp"
 
 namespace backfill::pg {
 
@@ -55,6 +56,9 @@ Result<TableInfo> describe_table(PgConnection& conn, const QualifiedName& name);
 // Identifies the server (by its start time and system identifier where readable) and the
 // database, so that two connection strings can be recognised as the same database.
 Result<std::string> database_identity(PgConnection& conn);
+// The connected database's ctype, for lower() and upper() in --map: its collation
+// provider (libc, or ICU from PostgreSQL 15) and its LC_CTYPE or ICU locale.
+Result<CtypeSpec> database_ctype(PgConnection& conn);
 // Whether two database identities are databases of one server (one running postmaster).
 bool same_server(const std::string& identity_a, const std::string& identity_b);
 

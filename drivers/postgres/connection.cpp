@@ -1,5 +1,7 @@
 #include "drivers/postgres/connection.hpp"
 
+#include <libpq-fe.h>
+
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
@@ -133,6 +135,15 @@ Status PgConnection::transaction(const std::function<Status()>& body) {
   if (!st.is_ok() && healthy()) (void)exec("ROLLBACK");
   return st;
 }
+
+PgResult::PgResult(PGresult* r) : r_(r, &PQclear) {}
+int PgResult::rows() const { return r_ ? PQntuples(r_.get()) : 0; }
+int PgResult::columns() const { return r_ ? PQnfields(r_.get()) : 0; }
+bool PgResult::is_null(int row, int col) const { return PQgetisnull(r_.get(), row, col) != 0; }
+std::string PgResult::text(int row, int col) const { return PQgetvalue(r_.get(), row, col); }
+
+bool PgConnection::healthy() const { return conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK; }
+int PgConnection::backend_pid() const { return conn_ ? PQbackendPID(conn_) : 0; }
 
 int PgConnection::server_version() const { return conn_ ? PQserverVersion(conn_) : 0; }
 

@@ -8,7 +8,12 @@
 // Not thread-safe: one thread uses a connection at a time. Moves, never copies.
 #pragma once
 
-#include <libpq-fe.h>
+// libpq's handles, declared as libpq-fe.h declares them, so that this header (which cli/
+// includes) does not bring libpq's API along; only drivers/postgres/*.cpp include it.
+extern "C" {
+typedef struct pg_conn PGconn;
+typedef struct pg_result PGresult;
+}
 
 #include <cstdint>
 #include <functional>
@@ -37,11 +42,11 @@ struct SessionSettings {
 class PgResult {
  public:
   PgResult() = default;
-  explicit PgResult(PGresult* r) : r_(r, &PQclear) {}
-  int rows() const { return r_ ? PQntuples(r_.get()) : 0; }
-  int columns() const { return r_ ? PQnfields(r_.get()) : 0; }
-  bool is_null(int row, int col) const { return PQgetisnull(r_.get(), row, col) != 0; }
-  std::string text(int row, int col) const { return PQgetvalue(r_.get(), row, col); }
+  explicit PgResult(PGresult* r);
+  int rows() const;
+  int columns() const;
+  bool is_null(int row, int col) const;
+  std::string text(int row, int col) const;
   std::optional<std::string> maybe(int row, int col) const {
     if (is_null(row, col)) return std::nullopt;
     return text(row, col);
@@ -94,8 +99,8 @@ class PgConnection {
   // Drops the connection and opens it again with the same settings.
   Status reconnect();
   int server_version() const;  // PQserverVersion: 150020 for 15.20
-  bool healthy() const { return conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK; }
-  int backend_pid() const { return conn_ ? PQbackendPID(conn_) : 0; }
+  bool healthy() const;
+  int backend_pid() const;
   // Server and database as text, without the password: for messages.
   std::string where() const;
 

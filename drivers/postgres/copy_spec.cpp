@@ -253,7 +253,9 @@ Result<CopySpec> plan_copy(PgConnection& src, PgConnection& tgt, const CopyReque
   // Maps: "dst = source_column" renames; "dst = expression" is computed here.
   std::shared_ptr<const FunctionRegistry> functions =
       req.functions ? req.functions : std::make_shared<const FunctionRegistry>(builtin_functions());
-  MapCompiler compiler(S, *functions, req.context);
+  BACKFILL_ASSIGN_OR_RETURN(CallContext context,
+                            map_context(tgt, req.context, req.maps, &spec.warnings));
+  MapCompiler compiler(S, *functions, context);
   std::vector<std::pair<std::string, std::string>> maps;  // renames
   std::map<std::string, MapOutput> computed;
   for (const auto& m : req.maps) {

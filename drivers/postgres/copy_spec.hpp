@@ -59,6 +59,7 @@ struct CopySpec {
   // fields are the read_exprs of the columns not computed, then map_inputs. Null when
   // every column is read as it is written.
   std::shared_ptr<const MapPlan> map;
+  std::vector<std::string> warnings;  // for the job to print before it starts
   std::vector<std::string> map_inputs;
 
   // The SELECT list of a read: what the source sends for the columns, before the transform.

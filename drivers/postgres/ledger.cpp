@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "drivers/postgres/sql.hpp"
+#include "engine/util/numbers.hpp"
 
 namespace backfill::pg {
 
@@ -122,9 +123,9 @@ Result<RuntimeControl> PgJobControl::heartbeat(const ThrottleSnapshot& s,
   RuntimeControl c;
   if (r.rows() == 0) return c;
   c.paused = r.boolean(0, 0);
-  if (auto v = r.maybe(0, 1)) c.max_rate = std::stod(*v);
-  if (auto v = r.maybe(0, 2)) c.jobs = std::stoi(*v);
-  if (auto v = r.maybe(0, 3)) c.chunk_time_ms = std::stoi(*v);
+  if (auto v = r.maybe(0, 1)) c.max_rate = parse_number<double>(*v).value_or(0);
+  if (auto v = r.maybe(0, 2)) c.jobs = parse_number<int>(*v).value_or(0);
+  if (auto v = r.maybe(0, 3)) c.chunk_time_ms = parse_number<int>(*v).value_or(0);
   return c;
 }
 
@@ -245,22 +246,40 @@ Result<std::optional<Chunk>> PgLedger::try_claim() {
   return std::optional<Chunk>(std::move(c));
 }
 
-Status PgLedger::plan_more(KeyWalker& walker, std::int64_t chunk_rows, int plan_ahead) {
-  auto body = [&]() -> Status {
-    BACKFILL_ASSIGN_OR_RETURN(
-        PgResult j, conn_->query("SELECT plan_after, plan_done, next_chunk FROM backfill.jobs "
-                                 "WHERE name = $1 FOR UPDATE",
-                                 {job_}));
-    if (j.rows() == 0) return Status::failed("job '" + job_ + "' is not in the ledger");
-    PlanCursor cursor;
-    cursor.done = j.boolean(0, 1);
-    if (!j.is_null(0, 0)) {
-      BACKFILL_ASSIGN_OR_RETURN(Key after, decode_text_array(j.text(0, 0)));
-      cursor.after = std::move(after);
-    }
-    std::int64_t next = j.int64(0, 2);
-    BACKFILL_ASSIGN_OR_RETURN(auto ranges, plan_chunks(walker, &cursor, chunk_rows, plan_ahead));
-    for (const auto& r : ranges) {
+Result<PlanCursor> PgLedger::read_plan_position(bool for_update, std::int64_t* next_chunk) {
+  BACKFILL_ASSIGN_OR_RETURN(
+      PgResult j, conn_->query(std::string("SELECT plan_after, plan_done, next_chunk FROM "
+                                           "backfill.jobs WHERE name = $1") +
+                                   (for_update ? " FOR UPDATE" : ""),
+                               {job_}));
+  if (j.rows() == 0) return Status::failed("job '" + job_ + "' is not in the ledger");
+  PlanCursor cursor;
+  cursor.done = j.boolean(0, 1);
+  if (!j.is_null(0, 0)) {
+    BACKFILL_ASSIGN_OR_RETURN(Key after, decode_text_array(j.text(0, 0)));
+    cursor.after = std::move(after);
+  }
+  if (next_chunk) *next_chunk = j.int64(0, 2);
+  return cursor;
+}
+
+Result<PlanCursor> PgLedger::plan_position() {
+  std::lock_guard lock(mu_);
+  BACKFILL_RETURN_IF_ERROR(ensure_connected());
+  return read_plan_position(false, nullptr);
+}
+
+Result<bool> PgLedger::record_plan(const PlanCursor& from, const std::vector<ChunkRange>& chunks,
+                                   const PlanCursor& to) {
+  std::lock_guard lock(mu_);
+  BACKFILL_RETURN_IF_ERROR(ensure_connected());
+  bool recorded = false;
+  // The job row's lock is held only for these statements: the walk happened before.
+  Status st = conn_->transaction([&]() -> Status {
+    std::int64_t next = 0;
+    BACKFILL_ASSIGN_OR_RETURN(PlanCursor now, read_plan_position(true, &next));
+    if (now.done != from.done || now.after != from.after) return Status::ok();
+    for (const auto& r : chunks) {
       Params p{job_, std::to_string(next++)};
       p.push_back(r.lo ? std::optional<std::string>(encode_text_array(*r.lo)) : std::nullopt);
       p.push_back(r.hi ? std::optional<std::string>(encode_text_array(*r.hi)) : std::nullopt);
@@ -269,25 +288,23 @@ Status PgLedger::plan_more(KeyWalker& walker, std::int64_t chunk_rows, int plan_
           "$4::text[])",
           p));
     }
-    Params p{
-        job_,
-        cursor.after ? std::optional<std::string>(encode_text_array(*cursor.after)) : std::nullopt,
-        cursor.done ? "true" : "false", std::to_string(next)};
-    return conn_->exec(
+    Params p{job_,
+             to.after ? std::optional<std::string>(encode_text_array(*to.after)) : std::nullopt,
+             to.done ? "true" : "false", std::to_string(next)};
+    BACKFILL_RETURN_IF_ERROR(conn_->exec(
         "UPDATE backfill.jobs SET plan_after = $2::text[], plan_done = $3::boolean, next_chunk = "
         "$4::bigint, updated_at = now() WHERE name = $1",
-        p);
-  };
-  return conn_->transaction(body);
+        p));
+    recorded = true;
+    return Status::ok();
+  });
+  if (!st.is_ok()) return st;
+  return recorded;
 }
 
-Result<std::optional<Chunk>> PgLedger::claim(KeyWalker& walker, std::int64_t chunk_rows,
-                                             int plan_ahead) {
+Result<std::optional<Chunk>> PgLedger::claim() {
   std::lock_guard lock(mu_);
   BACKFILL_RETURN_IF_ERROR(ensure_connected());
-  BACKFILL_ASSIGN_OR_RETURN(auto c, try_claim());
-  if (c) return c;
-  BACKFILL_RETURN_IF_ERROR(plan_more(walker, chunk_rows, plan_ahead));
   return try_claim();
 }
 
@@ -522,6 +539,123 @@ Result<bool> PgLedger::claim_rebuild(const DeferredObject& object) {
                                "WHERE job = $1 AND ord = $2::int AND NOT created RETURNING 1",
                                {job_, std::to_string(object.ord)}));
   return r.rows() == 1;
+}
+
+Result<bool> lock_pending_chunk(PgConnection& conn, const std::string& job, std::int64_t id) {
+  BACKFILL_ASSIGN_OR_RETURN(PgResult st,
+                            conn.query("SELECT status FROM backfill.chunks WHERE job = $1 AND id = "
+                                       "$2::bigint FOR UPDATE",
+                                       {job, std::to_string(id)}));
+  return st.rows() > 0 && st.text(0, 0) != "done";
+}
+
+Status record_chunk_done(PgConnection& conn, const std::string& job, std::int64_t id,
+                         std::int64_t rows, std::int64_t rows_written) {
+  return conn.exec(
+      "UPDATE backfill.chunks SET status = 'done', rows = $3::bigint, rows_written = "
+      "$4::bigint, finished_at = clock_timestamp(), lease_until = NULL WHERE job = $1 AND id "
+      "= $2::bigint",
+      {job, std::to_string(id), std::to_string(rows), std::to_string(rows_written)});
+}
+
+Result<bool> ledger_exists(PgConnection& conn) {
+  BACKFILL_ASSIGN_OR_RETURN(PgResult has,
+                            conn.query("SELECT to_regclass('backfill.jobs') IS NOT NULL"));
+  return has.boolean(0, 0);
+}
+
+Result<std::vector<JobStatusRow>> job_statuses(PgConnection& conn, const std::string& job) {
+  BACKFILL_ASSIGN_OR_RETURN(
+      PgResult r,
+      conn.query("SELECT j.name, j.status, j.description, coalesce(j.estimated_rows, -1),"
+                 " count(c.id) FILTER (WHERE c.status = 'done'), count(c.id),"
+                 " count(c.id) FILTER (WHERE c.status = 'running'),"
+                 " coalesce(sum(c.rows) FILTER (WHERE c.status = 'done'), 0),"
+                 // Running: the rate of the last minute. Done: the job's average.
+                 " CASE WHEN j.status = 'done' THEN coalesce(sum(c.rows) / nullif(extract(epoch"
+                 " FROM max(c.finished_at) - min(c.started_at)), 0), 0) ELSE coalesce(sum(c.rows)"
+                 " FILTER (WHERE c.finished_at > now() - interval '60 seconds'), 0) / 60.0 END,"
+                 // Chunk size: the latest finished chunk's rows (sizes adapt), else the
+                 // size the job started with.
+                 " j.plan_done, coalesce((SELECT l.rows FROM backfill.chunks l WHERE l.job ="
+                 " j.name AND l.status = 'done' ORDER BY l.finished_at DESC LIMIT 1),"
+                 " j.chunk_rows), to_char(j.updated_at, 'YYYY-MM-DD HH24:MI:SS'), "
+                 "coalesce(j.message, '')"
+                 " FROM backfill.jobs j LEFT JOIN backfill.chunks c ON c.job = j.name"
+                 " WHERE $1 = '' OR j.name = $1 GROUP BY j.name ORDER BY j.updated_at DESC",
+                 {job}));
+  std::vector<JobStatusRow> out;
+  for (int i = 0; i < r.rows(); ++i) {
+    JobStatusRow j;
+    j.name = r.text(i, 0);
+    j.status = r.text(i, 1);
+    j.description = r.text(i, 2);
+    j.estimated_rows = r.int64(i, 3);
+    j.chunks_done = r.int64(i, 4);
+    j.chunks = r.int64(i, 5);
+    j.chunks_running = r.int64(i, 6);
+    j.rows_done = r.int64(i, 7);
+    j.rate = parse_number<double>(r.text(i, 8)).value_or(0);
+    j.plan_done = r.boolean(i, 9);
+    j.chunk_rows = r.int64(i, 10);
+    j.updated_at = r.text(i, 11);
+    j.message = r.text(i, 12);
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+Result<std::vector<WorkerStatusRow>> worker_statuses(PgConnection& conn, const std::string& job) {
+  std::vector<WorkerStatusRow> out;
+  BACKFILL_ASSIGN_OR_RETURN(PgResult has,
+                            conn.query("SELECT to_regclass('backfill.workers') IS NOT NULL"));
+  if (!has.boolean(0, 0)) return out;
+  BACKFILL_ASSIGN_OR_RETURN(
+      PgResult w,
+      conn.query("SELECT worker, state, coalesce(reason, ''), coalesce(chunk_rows, 0), "
+                 "coalesce(in_flight, 0), coalesce(allowed, 0), "
+                 "round(coalesce(throttled_seconds, 0))::bigint, "
+                 "heartbeat_at > now() - interval '5 seconds', "
+                 "round(extract(epoch FROM now() - heartbeat_at))::bigint "
+                 "FROM backfill.workers WHERE job = $1 ORDER BY heartbeat_at DESC LIMIT 20",
+                 {job}));
+  for (int i = 0; i < w.rows(); ++i) {
+    WorkerStatusRow r;
+    r.worker = w.text(i, 0);
+    r.state = w.text(i, 1);
+    r.reason = w.text(i, 2);
+    r.chunk_rows = w.int64(i, 3);
+    r.in_flight = w.int64(i, 4);
+    r.allowed = w.int64(i, 5);
+    r.throttled_seconds = w.int64(i, 6);
+    r.live = w.boolean(i, 7);
+    r.seconds_since = w.int64(i, 8);
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+Result<std::optional<ControlState>> change_control(PgConnection& conn, const std::string& job,
+                                                   const ControlChange& c) {
+  auto opt = [](const auto& v) -> std::optional<std::string> {
+    if (!v) return std::nullopt;
+    return std::to_string(*v);
+  };
+  // A NULL parameter leaves that setting as it is; a max rate of 0 clears the limit.
+  BACKFILL_ASSIGN_OR_RETURN(
+      PgResult r,
+      conn.query("UPDATE backfill.jobs SET paused = CASE WHEN $2 THEN true WHEN $3 THEN false "
+                 "ELSE paused END, max_rate = CASE WHEN $4::double precision IS NULL THEN "
+                 "max_rate ELSE nullif($4::double precision, 0) END, max_jobs = "
+                 "coalesce($5::int, max_jobs), chunk_time_ms = coalesce($6::int, chunk_time_ms), "
+                 "updated_at = now() WHERE name = $1 RETURNING paused, coalesce(max_rate::text, "
+                 "'none'), coalesce(max_jobs::text, 'as started'), coalesce(chunk_time_ms::text, "
+                 "'as started')",
+                 {job, c.pause ? "true" : "false", c.resume ? "true" : "false", opt(c.max_rate),
+                  opt(c.jobs), opt(c.chunk_time_ms)}));
+  if (r.rows() == 0) return std::optional<ControlState>{};
+  return std::optional<ControlState>(
+      ControlState{r.boolean(0, 0), r.text(0, 1), r.text(0, 2), r.text(0, 3)});
 }
 
 }  // namespace backfill::pg

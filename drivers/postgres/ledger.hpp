@@ -29,8 +29,10 @@ class PgLedger final : public Ledger {
                                                    const SessionSettings& settings);
 
   Result<JobOpen> open(const JobSpec& spec, bool restart) override;
-  Result<std::optional<Chunk>> claim(KeyWalker& walker, std::int64_t chunk_rows,
-                                     int plan_ahead) override;
+  Result<std::optional<Chunk>> claim() override;
+  Result<PlanCursor> plan_position() override;
+  Result<bool> record_plan(const PlanCursor& from, const std::vector<ChunkRange>& chunks,
+                           const PlanCursor& to) override;
   Status complete(const Chunk& chunk, const ChunkResult& result) override;
   Status release(const Chunk& chunk) override;
   Status split(const Chunk& chunk, const Key& mid) override;
@@ -63,7 +65,7 @@ class PgLedger final : public Ledger {
   Status ensure_connected();
   Status refresh_identity();
   Result<std::optional<Chunk>> try_claim();
-  Status plan_more(KeyWalker& walker, std::int64_t chunk_rows, int plan_ahead);
+  Result<PlanCursor> read_plan_position(bool for_update, std::int64_t* next_chunk);
 
   std::mutex mu_;
   std::unique_ptr<PgConnection> conn_;
@@ -92,5 +94,55 @@ class PgJobControl {
 
 // The DDL of the ledger, for the README and `plan`.
 const char* ledger_schema_sql();
+
+// --- The ledger's statements that run on other connections than PgLedger's. ---
+
+// The sink's half of "rows and completion in one transaction", inside the writer's own
+// transaction: lock_pending_chunk() locks the chunk's row and says whether it still needs
+// writing (false: done already, by another worker or by a commit a lost connection hid);
+// record_chunk_done() marks it done with its counts.
+Result<bool> lock_pending_chunk(PgConnection& conn, const std::string& job, std::int64_t id);
+Status record_chunk_done(PgConnection& conn, const std::string& job, std::int64_t id,
+                         std::int64_t rows, std::int64_t rows_written);
+
+// Whether the database holds a ledger (the schema "backfill" with its jobs table).
+Result<bool> ledger_exists(PgConnection& conn);
+
+// One job as `backfill status` shows it.
+struct JobStatusRow {
+  std::string name, status, description;
+  std::int64_t estimated_rows = -1;  // -1: unknown
+  std::int64_t chunks_done = 0, chunks = 0, chunks_running = 0, rows_done = 0;
+  double rate = 0;  // rows/s: the last minute's while it runs, the job's average once done
+  bool plan_done = false;
+  std::int64_t chunk_rows = 0;  // the latest finished chunk's rows, else the starting size
+  std::string updated_at;       // UTC, "YYYY-MM-DD HH24:MI:SS"
+  std::string message;
+};
+// Every job, or the one named (`job` empty: all), latest first.
+Result<std::vector<JobStatusRow>> job_statuses(PgConnection& conn, const std::string& job);
+
+// A worker's last heartbeat.
+struct WorkerStatusRow {
+  std::string worker, state, reason;
+  std::int64_t chunk_rows = 0, in_flight = 0, allowed = 0, throttled_seconds = 0;
+  bool live = false;  // heard from in the last 5 seconds
+  std::int64_t seconds_since = 0;
+};
+Result<std::vector<WorkerStatusRow>> worker_statuses(PgConnection& conn, const std::string& job);
+
+// What `backfill control` changes; an empty field stays as it is (max_rate 0 clears it).
+struct ControlChange {
+  bool pause = false, resume = false;
+  std::optional<double> max_rate;
+  std::optional<int> jobs, chunk_time_ms;
+};
+// The job's settings after the change, as text for the reply; nullopt: no such job.
+struct ControlState {
+  bool paused = false;
+  std::string max_rate, jobs, chunk_time_ms;
+};
+Result<std::optional<ControlState>> change_control(PgConnection& conn, const std::string& job,
+                                                   const ControlChange& change);
 
 }  // namespace backfill::pg

@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "drivers/postgres/sql.hpp"
+#include "engine/util/numbers.hpp"
 
 namespace backfill::pg {
 namespace {
@@ -54,11 +55,7 @@ constexpr const char* kSampleSql = R"(SELECT
 
 std::optional<double> as_number(const PgResult& r, int col) {
   if (r.rows() < 1 || r.columns() <= col || r.is_null(0, col)) return std::nullopt;
-  try {
-    return std::stod(r.text(0, col));
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
+  return parse_number<double>(r.text(0, col));
 }
 
 double or_none(double limit) { return limit > 0 ? limit : kNoLimit; }
@@ -127,15 +124,15 @@ void PgLoadProbe::sample(std::vector<Reading>* out) {
       // The baseline's round trips are taken back to back: the job has not started, there
       // is no queue to catch, and the job waits for them.
       if (i > 0 && baseline_seconds_ > 0) std::this_thread::sleep_for(kLatencyProbeSpacing);
-      const auto t0 = Clock::now();
+      const auto t0 = Clock::steady().now();
       auto one = conn_->query("SELECT 1");
-      latencies.push_back(Seconds(Clock::now() - t0).count());
+      latencies.push_back(Seconds(Clock::steady().now() - t0).count());
       if (!one.ok()) probe = one.status();
     }
     auto r = probe.is_ok() ? conn_->query(kSampleSql, {tables_}) : Result<PgResult>(probe);
     if (r.ok()) {
       const PgResult& res = r.value();
-      const auto now = Clock::now();
+      const auto now = Clock::steady().now();
       if (auto active = as_number(res, 0)) {
         auto w = windowed(&recent_active_, now, *active);
         double sum = 0;

@@ -1,6 +1,7 @@
 #include "drivers/postgres/map_spec.hpp"
 
 #include <cctype>
+#include <charconv>
 
 namespace backfill::pg {
 namespace {
@@ -57,6 +58,13 @@ std::string fix_for(FieldCodec c) {
   }
 }
 
+// The number a type modifier starts with: the 2 of "2)" in "numeric(12,2)".
+int leading_int(std::string_view s) {
+  int v = -1;
+  std::from_chars(s.data(), s.data() + s.size(), v);
+  return v;
+}
+
 }  // namespace
 
 std::optional<FieldCodec> write_codec(const ColumnInfo& c, int* modifier) {
@@ -70,7 +78,8 @@ std::optional<FieldCodec> write_codec(const ColumnInfo& c, int* modifier) {
   if (t == "numeric") {
     // "numeric(12,2)": the scale the server rounds to on storing.
     auto comma = c.type.find(',');
-    if (comma != std::string::npos) *modifier = std::atoi(c.type.c_str() + comma + 1);
+    if (comma != std::string::npos)
+      *modifier = leading_int(std::string_view(c.type).substr(comma + 1));
     return FieldCodec::kNumeric;
   }
   if (t == "bool") return FieldCodec::kBool;
@@ -82,7 +91,8 @@ std::optional<FieldCodec> write_codec(const ColumnInfo& c, int* modifier) {
   if (t == "bpchar") {
     // "character(5)": stored padded to 5 characters.
     auto paren = c.type.find('(');
-    if (paren != std::string::npos) *modifier = std::atoi(c.type.c_str() + paren + 1);
+    if (paren != std::string::npos)
+      *modifier = leading_int(std::string_view(c.type).substr(paren + 1));
     return FieldCodec::kBpchar;
   }
   // Text types, and enums, whose binary form is their label.
@@ -104,6 +114,17 @@ Result<MapAssignment> split_assignment(const std::string& option, const std::str
   a.expression = trim(text.substr(start));
   a.offset = start;
   return a;
+}
+
+Result<CallContext> map_context(PgConnection& target, CallContext base,
+                                const std::vector<std::string>& maps,
+                                std::vector<std::string>* warnings) {
+  if (maps.empty() || base.case_mapping) return base;
+  BACKFILL_ASSIGN_OR_RETURN(CtypeSpec ctype, database_ctype(target));
+  std::string warning;
+  base.case_mapping = CaseMapping::for_ctype(ctype, &warning);
+  if (!warning.empty()) warnings->push_back("--map: " + warning);
+  return base;
 }
 
 MapCompiler::MapCompiler(const TableInfo& reads, const FunctionRegistry& functions,

@@ -29,6 +29,13 @@ struct MapAssignment {
 };
 Result<MapAssignment> split_assignment(const std::string& option, const std::string& text);
 
+// The context --map expressions run in: `base` (now() of the job) with lower() and upper()
+// following the ctype of the database `target` writes to, read only when there are maps.
+// A ctype this machine cannot follow exactly adds a line to `warnings`.
+Result<CallContext> map_context(PgConnection& target, CallContext base,
+                                const std::vector<std::string>& maps,
+                                std::vector<std::string>* warnings);
+
 class MapCompiler {
  public:
   MapCompiler(const TableInfo& reads, const FunctionRegistry& functions, CallContext context);

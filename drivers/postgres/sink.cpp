@@ -1,5 +1,7 @@
 #include "drivers/postgres/sink.hpp"
 
+#include "drivers/postgres/ledger.hpp"
+
 namespace backfill::pg {
 namespace {
 
@@ -14,9 +16,13 @@ class PgChunkWriter final : public ChunkWriter {
         merge_sql_(spec_->merge_sql()) {}
 
   Result<WriteResult> write(const Chunk& chunk, RowStream& rows) override {
-    auto r = write_once(chunk, rows);
-    if (!r.ok() && conn_->healthy()) (void)conn_->exec("ROLLBACK");
-    return r;
+    if (!merge_sql_.empty() && !stage_ready_) {
+      BACKFILL_RETURN_IF_ERROR(conn_->exec(spec_->stage_create_sql()));
+      stage_ready_ = true;
+    }
+    WriteResult out;
+    BACKFILL_RETURN_IF_ERROR(conn_->transaction([&] { return write_once(chunk, rows, &out); }));
+    return out;
   }
 
   Status reset() override {
@@ -36,24 +42,15 @@ class PgChunkWriter final : public ChunkWriter {
     return conn_->copy_in_send(kCopyTrailer);
   }
 
-  Result<WriteResult> write_once(const Chunk& chunk, RowStream& rows) {
-    if (!merge_sql_.empty() && !stage_ready_) {
-      BACKFILL_RETURN_IF_ERROR(conn_->exec(spec_->stage_create_sql()));
-      stage_ready_ = true;
-    }
-    WriteResult out;
-    const std::string id = std::to_string(chunk.id);
-    BACKFILL_RETURN_IF_ERROR(conn_->exec("BEGIN"));
+  // The chunk's rows and, with a ledger in this database, its completion: one transaction.
+  Status write_once(const Chunk& chunk, RowStream& rows, WriteResult* result) {
+    WriteResult& out = *result;
     if (ledger_job_) {
-      BACKFILL_ASSIGN_OR_RETURN(
-          PgResult st, conn_->query("SELECT status FROM backfill.chunks WHERE job = $1 AND id = "
-                                    "$2::bigint FOR UPDATE",
-                                    {*ledger_job_, id}));
-      if (st.rows() == 0 || st.text(0, 0) == "done") {
+      BACKFILL_ASSIGN_OR_RETURN(bool pending, lock_pending_chunk(*conn_, *ledger_job_, chunk.id));
+      if (!pending) {
         // Finished by another worker (or by us, before a lost connection hid the commit).
-        BACKFILL_RETURN_IF_ERROR(conn_->exec("ROLLBACK"));
         out.already_done = true;
-        return out;
+        return Status::ok();
       }
     }
     BACKFILL_RETURN_IF_ERROR(conn_->copy_in_begin(write_sql_));
@@ -68,15 +65,11 @@ class PgChunkWriter final : public ChunkWriter {
       out.rows_written = merged.affected();
     }
     if (ledger_job_) {
-      BACKFILL_RETURN_IF_ERROR(conn_->exec(
-          "UPDATE backfill.chunks SET status = 'done', rows = $3::bigint, rows_written = "
-          "$4::bigint, finished_at = clock_timestamp(), lease_until = NULL WHERE job = $1 AND id "
-          "= $2::bigint",
-          {*ledger_job_, id, std::to_string(rows.rows()), std::to_string(out.rows_written)}));
+      BACKFILL_RETURN_IF_ERROR(
+          record_chunk_done(*conn_, *ledger_job_, chunk.id, rows.rows(), out.rows_written));
       out.ledger_recorded = true;
     }
-    BACKFILL_RETURN_IF_ERROR(conn_->exec("COMMIT"));
-    return out;
+    return Status::ok();
   }
 
   std::unique_ptr<PgConnection> conn_;

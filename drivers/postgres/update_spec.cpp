@@ -43,19 +43,18 @@ class PgMapChunkUpdater final : public ChunkUpdater {
     BACKFILL_ASSIGN_OR_RETURN(CopyBatch staged, transform_.apply({std::move(read_), 0}));
     read_ = std::move(staged.bytes);  // keeps the buffer for the next chunk
     if (staged.rows == 0) return std::int64_t{0};
-    BACKFILL_RETURN_IF_ERROR(conn_->exec("BEGIN"));
-    auto body = [&]() -> Result<std::int64_t> {
+    std::int64_t changed = 0;
+    Status written = conn_->transaction([&]() -> Status {
       if (!stage_ready_) {
         BACKFILL_RETURN_IF_ERROR(conn_->exec(spec_->stage_create_sql()));
         stage_ready_ = true;
       }
       BACKFILL_RETURN_IF_ERROR(conn_->copy_in(spec_->stage_copy_sql(), read_).status());
       BACKFILL_ASSIGN_OR_RETURN(PgResult r, conn_->query(spec_->update_from_stage_sql(range)));
-      BACKFILL_RETURN_IF_ERROR(conn_->exec("COMMIT"));
-      return r.affected();
-    };
-    auto changed = body();
-    if (!changed.ok() && conn_->healthy()) (void)conn_->exec("ROLLBACK");
+      changed = r.affected();
+      return Status::ok();
+    });
+    if (!written.is_ok()) return written;
     return changed;
   }
   Status reset() override {
@@ -154,11 +153,14 @@ namespace {
 
 // --map in update: each expression compiled against the table itself, its column checked
 // as --set's are; the plan reads (key, inputs) and stages (key, results, inputs).
-Status plan_update_maps(const TableInfo& t, const UpdateRequest& req, UpdateSpec* spec) {
+Status plan_update_maps(PgConnection& conn, const TableInfo& t, const UpdateRequest& req,
+                        UpdateSpec* spec) {
   if (req.maps.empty()) return Status::ok();
   std::shared_ptr<const FunctionRegistry> functions =
       req.functions ? req.functions : std::make_shared<const FunctionRegistry>(builtin_functions());
-  MapCompiler compiler(t, *functions, req.context);
+  BACKFILL_ASSIGN_OR_RETURN(CallContext context,
+                            map_context(conn, req.context, req.maps, &spec->warnings));
+  MapCompiler compiler(t, *functions, context);
   std::vector<MapOutput> outputs;
   const auto k = static_cast<int>(spec->keys.key.size());
   for (int i = 0; i < k; ++i) {
@@ -210,7 +212,7 @@ Result<UpdateSpec> plan_update(PgConnection& conn, const UpdateRequest& req) {
     return Status::invalid(
         "give at least one --set \"column = SQL expression\" or --map \"column = expression\"");
   }
-  BACKFILL_RETURN_IF_ERROR(plan_update_maps(t, req, &spec));
+  BACKFILL_RETURN_IF_ERROR(plan_update_maps(conn, t, req, &spec));
   for (const auto& s : req.sets) {
     const auto eq = s.find('=');
     if (eq == std::string::npos || trimmed(s.substr(eq + 1)).empty()) {

@@ -51,6 +51,7 @@ struct UpdateSpec {
   std::vector<SetClause> mapped;
   std::vector<std::string> map_inputs, map_input_types;
   std::shared_ptr<const MapPlan> map;
+  std::vector<std::string> warnings;  // for the job to print before it starts
 
   std::string update_sql(const ChunkRange& range) const;
   // --map: the chunk's keys and inputs; the staging table; the UPDATE from it.

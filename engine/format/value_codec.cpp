@@ -4,8 +4,11 @@
 #include <cmath>
 #include <cstring>
 
+#include "engine/format/civil_time.hpp"
 #include "engine/format/copy_format.hpp"
-#include "engine/format/text_util.hpp"
+#include "engine/format/decimal.hpp"
+#include "engine/format/float_text.hpp"
+#include "engine/transform/utf8.hpp"
 
 namespace backfill {
 namespace {

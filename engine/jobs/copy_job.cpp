@@ -13,8 +13,7 @@
 #include <thread>
 #include <vector>
 
-#include "engine/pipeline/chunk_graph.hpp"
-#include "engine/pipeline/claim_loop.hpp"
+#include "engine/pipeline/pipeline.hpp"
 
 namespace backfill {
 namespace {
@@ -277,163 +276,56 @@ Result<CopyJobStats> run_copy_job(Source& source, Sink& sink, Ledger& ledger,
                                       static_cast<std::size_t>(cores) + 1);
   oneapi::tbb::task_arena arena(cores, 0);
 
-  // Open every connection before the first claim: a failure here leaves the ledger untouched.
-  std::vector<std::unique_ptr<Lane>> lanes;
-  for (int i = 0; i < lanes_wanted; ++i) {
-    BACKFILL_ASSIGN_OR_RETURN(auto r, source.open_reader());
-    BACKFILL_ASSIGN_OR_RETURN(auto w, sink.open_writer());
-    lanes.push_back(std::make_unique<Lane>(std::move(r), std::move(w), transform, arena));
-  }
-  BACKFILL_ASSIGN_OR_RETURN(std::unique_ptr<KeyWalker> walker, source.open_walker());
-  BACKFILL_ASSIGN_OR_RETURN(LedgerProgress before, ledger.progress());
+  BACKFILL_ASSIGN_OR_RETURN(
+      std::vector<std::unique_ptr<Lane>> lanes,
+      open_workers<Lane>(lanes_wanted, [&]() -> Result<std::unique_ptr<Lane>> {
+        BACKFILL_ASSIGN_OR_RETURN(auto r, source.open_reader());
+        BACKFILL_ASSIGN_OR_RETURN(auto w, sink.open_writer());
+        return std::make_unique<Lane>(std::move(r), std::move(w), transform, arena);
+      }));
 
-  CopyJobStats stats;
-  std::atomic<std::int64_t> rows{0}, rows_written{0}, chunks{0}, retries{0}, splits{0};
-  std::atomic<int> in_flight{0};
-  std::atomic<bool> failing{false};
-  std::mutex error_mu;
-  Status first_error;
-  auto fail = [&](const Status& st) {
-    std::lock_guard lock(error_mu);
-    if (first_error.is_ok()) first_error = st;
-    failing = true;
-  };
-  const std::atomic<bool>* interrupt = options.interrupt;
-  auto interrupted = [&] { return interrupt != nullptr && interrupt->load(); };
-  // Retries stop early on an interrupt or when another chunk already failed the job.
-  std::atomic<bool> give_up{false};
-  auto on_retry = [&](const Status&) { ++retries; };
-
-  // One chunk claimed ahead of the lanes, so that a lane never waits for the ledger (or the
-  // planner it runs) between two chunks.
-  const int max_in_flight = lanes_wanted + 1;
-  std::counting_semaphore<> tokens(max_in_flight);
-  oneapi::tbb::concurrent_bounded_queue<std::optional<Chunk>> claimed;
-
-  // A chunk on a lane: attempts until it is written, split, or failed for good; then the
-  // commit (counters, ledger, throttle, token). Runs on the lane's own thread.
-  std::mutex commit_mu;
-  auto run_chunk = [&](Lane& lane, const Chunk& chunk) {
-    const auto started = Clock::now();
+  std::int64_t rows_written = 0;  // guarded by the pipeline's commit lock
+  Stages<Lane> stages;
+  // A chunk on a lane: attempts until it is written, split, or failed for good.
+  stages.run = [](Lane& lane, const Chunk& chunk, const ChunkContext& ctx) {
     Lane::Attempt last;
-    bool split = false;
-    Status st = run_with_retry(
-        options.retry, &give_up,
+    ChunkRun r;
+    r.status = ctx.retry(
         [&]() -> Status {
           last = lane.run(chunk);
-          if (last.status.kind() == ErrorKind::kTimeout &&
-              split_timed_out_chunk(
-                  last.status, chunk, [&] { return source.open_walker(); }, ledger,
-                  options.throttle)) {
-            split = true;
-            ++splits;
+          if (last.status.kind() == ErrorKind::kTimeout && ctx.split(last.status, chunk)) {
+            r.split = true;
             return Status::ok();
           }
           return last.status;
         },
-        [&] { return last.read_failed ? lane.reset_reader() : lane.reset_writer(); }, on_retry);
-    const bool done = st.is_ok() && !split && !last.written.already_done;
-    if (done && !last.written.ledger_recorded) {
-      st = run_with_retry(
-          options.retry, &give_up,
-          [&] { return ledger.complete(chunk, ChunkResult::of_rows(last.rows)); },
-          [] { return Status::ok(); }, on_retry);
+        [&] { return last.read_failed ? lane.reset_reader() : lane.reset_writer(); });
+    r.done = r.status.is_ok() && !r.split && !last.written.already_done;
+    if (r.done && !last.written.ledger_recorded) {
+      r.status = ctx.complete(chunk, ChunkResult::of_rows(last.rows));
     }
-    std::lock_guard lock(commit_mu);
-    if (!st.is_ok()) {
-      std::lock_guard error_lock(error_mu);
-      fail_chunk(st, chunk, ledger, &first_error, failing, give_up);
-    } else if (done) {
-      rows += last.rows;
-      rows_written += last.written.rows_written;
-      ++chunks;
-    }
-    if (options.throttle) {
-      options.throttle->finished(st.is_ok() && done ? last.rows : 0, Clock::now() - started);
-    }
-    --in_flight;
-    tokens.release();
+    r.done = r.done && r.status.is_ok();
+    r.rows = last.rows;
+    r.throttle_rows = r.done ? last.rows : 0;
+    // The writer's count (less than the rows under skip), for the commit.
+    r.written = last.written.rows_written;
+    return r;
   };
-  std::vector<std::thread> lane_threads;
-  for (auto& lane : lanes) {
-    lane_threads.emplace_back([&, l = lane.get()] {
-      std::optional<Chunk> c;
-      while (true) {
-        claimed.pop(c);
-        if (!c) return;
-        run_chunk(*l, *c);
-      }
-    });
-  }
-
-  const auto started = std::chrono::steady_clock::now();
-  auto elapsed = [&] {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  stages.commit = [&](const Chunk&, const ChunkRun& r) {
+    if (r.done) rows_written += r.written;
   };
-  ProgressPrinter printer(options.progress, options.progress_out);
-  std::mutex ledger_view_mu;
-  LedgerProgress ledger_view = before;  // refreshed by the claim loop, read by the printer
-  std::optional<std::int64_t> estimate = source.estimated_rows();
-  printer.start([&] {
-    ProgressSnapshot s;
-    {
-      std::lock_guard lock(ledger_view_mu);
-      s.chunks_planned = ledger_view.chunks_planned;
-      s.plan_done = ledger_view.plan_done;
-    }
-    s.rows_this_run = rows.load();
-    s.rows = before.rows_done + s.rows_this_run;
-    s.total_rows = estimate;
-    s.chunks_done = before.chunks_done + chunks.load();
-    s.in_flight = in_flight.load();
-    s.retries = retries.load();
-    s.seconds = elapsed();
-    s.state = interrupted() ? "stopping" : (failing.load() ? "failing" : "copying");
-    describe_throttle(options.throttle, &s);
-    return s;
-  });
+  stages.state = [] { return std::string("copying"); };
 
-  ClaimLoop loop{
-      ledger,    *walker, options.chunk_rows, kPlanAheadPerJob * lanes_wanted, options.retry,
-      interrupt, tokens,  options.throttle};
-  Status claim_status = loop.run([&] { return interrupted() || failing.load(); },
-                                 [&](Chunk c) {
-                                   ++in_flight;
-                                   claimed.push(std::move(c));
-                                 },
-                                 on_retry,
-                                 [&](const LedgerProgress& p) {
-                                   std::lock_guard lock(ledger_view_mu);
-                                   ledger_view = p;
-                                 });
-  if (!claim_status.is_ok()) fail(claim_status);
-  // Every claimed chunk ends on a lane; then each lane takes its end marker.
-  for (std::size_t i = 0; i < lane_threads.size(); ++i) claimed.push(std::nullopt);
-  for (auto& t : lane_threads) t.join();
+  PipelineSetup setup;
+  setup.open_walker = [&] { return source.open_walker(); };
+  setup.plan_ahead = kPlanAheadPerJob * lanes_wanted;
+  setup.estimated_rows = source.estimated_rows();
+  BACKFILL_ASSIGN_OR_RETURN(PipelineRun run, run_pipeline(lanes, ledger, options, setup, stages));
   lanes.clear();
 
-  stats.rows = rows.load();
-  stats.rows_written = rows_written.load();
-  stats.chunks = chunks.load();
-  stats.retries = retries.load();
-  stats.splits = splits.load();
-  stats.seconds = elapsed();
-  {
-    std::lock_guard lock(error_mu);
-    stats.error = first_error;
-  }
-  stats.outcome = settle_outcome(interrupted(), &stats.error);
-  if (auto p = ledger.progress(); p.ok()) {
-    std::lock_guard lock(ledger_view_mu);
-    ledger_view = p.value();
-    stats.ledger = p.value();
-  }
-  printer.stop();
-  if (Status st = ledger.finish(stats.outcome, stats.error.message());
-      !st.is_ok() && stats.error.is_ok()) {
-    stats.outcome = JobOutcome::kFailed;
-    stats.error = st.with_context("recording the end of the job");
-  }
+  CopyJobStats stats;
+  static_cast<RunStats&>(stats) = run;
+  stats.rows_written = rows_written;
   return stats;
 }
 

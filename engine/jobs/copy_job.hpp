@@ -1,4 +1,5 @@
-// The copy pipeline: chunks claimed from the ledger, then each streamed through a lane:
+// Copy's stages on the chunk pipeline (engine/pipeline/pipeline.hpp): each chunk is streamed
+// through a lane, the job's worker:
 //
 //   claim (this thread, serial, one chunk ahead of the lanes)
 //     -> lane: read (its reader thread and connection) -> pieces of ~256 KB
@@ -31,16 +32,9 @@ namespace backfill {
 // `jobs`: lanes, chunks written at once.
 struct CopyJobOptions : ChunkJobOptions {};
 
-struct CopyJobStats {
-  JobOutcome outcome = JobOutcome::kOk;
-  Status error;                   // why, when not kOk
-  std::int64_t rows = 0;          // rows read and written by this run
+// `rows`: read and written by this run.
+struct CopyJobStats : RunStats {
   std::int64_t rows_written = 0;  // inserted or updated in the target (less under skip)
-  std::int64_t chunks = 0;        // finished by this run
-  std::int64_t retries = 0;
-  std::int64_t splits = 0;  // chunks that timed out and went back as two halves
-  double seconds = 0;
-  LedgerProgress ledger;  // the job as a whole, at the end
 };
 
 // Runs the job to its end. Errors that stop the job are in CopyJobStats::error, not in the

@@ -6,64 +6,30 @@
 
 namespace backfill {
 
-std::string json_escape(const std::string& s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out + "\"";
+std::string json_text(const Json& j) {
+  return j.dump(2, ' ', false, Json::error_handler_t::replace);
 }
 
 JsonObject& JsonObject::add(const std::string& key, const std::string& value) {
-  return add_raw(key, json_escape(value));
-}
-JsonObject& JsonObject::add(const std::string& key, std::int64_t value) {
-  return add_raw(key, std::to_string(value));
-}
-JsonObject& JsonObject::add(const std::string& key, double value) {
-  if (!std::isfinite(value)) return add_raw(key, "null");
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.3f", value);
-  return add_raw(key, buf);
-}
-JsonObject& JsonObject::add(const std::string& key, bool value) {
-  return add_raw(key, value ? "true" : "false");
-}
-JsonObject& JsonObject::add_raw(const std::string& key, std::string json) {
-  fields_.emplace_back(key, std::move(json));
+  json_[key] = value;
   return *this;
 }
-
-std::string JsonObject::str() const {
-  std::string out = "{";
-  for (std::size_t i = 0; i < fields_.size(); ++i) {
-    out += (i == 0 ? "\n  " : ",\n  ") + json_escape(fields_[i].first) + ": " + fields_[i].second;
-  }
-  return out + "\n}\n";
+JsonObject& JsonObject::add(const std::string& key, std::int64_t value) {
+  json_[key] = value;
+  return *this;
+}
+JsonObject& JsonObject::add(const std::string& key, double value) {
+  // Milliseconds are what a report's seconds and rates can honestly claim.
+  json_[key] = std::isfinite(value) ? Json(std::round(value * 1000) / 1000) : Json(nullptr);
+  return *this;
+}
+JsonObject& JsonObject::add(const std::string& key, bool value) {
+  json_[key] = value;
+  return *this;
+}
+JsonObject& JsonObject::add(const std::string& key, Json value) {
+  json_[key] = std::move(value);
+  return *this;
 }
 
 Status write_report(const std::string& path, const std::string& json) {

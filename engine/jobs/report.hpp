@@ -1,20 +1,24 @@
-// The JSON report a run leaves behind (`--report FILE`), and the small JSON writer it uses.
+// The JSON report a run leaves behind (`--report FILE`), written with nlohmann-json.
 //
-// JsonObject keeps keys in insertion order so reports diff cleanly. Not thread-safe; the
-// report is built once, at the end of a run.
+// JsonObject keeps keys in insertion order so reports diff cleanly, rounds seconds and
+// rates to milliseconds, and writes NaN and infinities as null. Not thread-safe; the report
+// is built once, at the end of a run.
 #pragma once
 
 #include <cstdint>
-#include <map>
+#include <nlohmann/json.hpp>
 #include <string>
-#include <utility>
-#include <vector>
 
 #include "engine/util/status.hpp"
 
 namespace backfill {
 
-std::string json_escape(const std::string& s);
+// Ordered, so that a report lists its fields in the order a run produced them.
+using Json = nlohmann::ordered_json;
+
+// `j` as text: two-space indents, UTF-8 as it is, a byte that is not UTF-8 replaced (a key
+// value from a bytea or a misencoded column must not stop the report).
+std::string json_text(const Json& j);
 
 class JsonObject {
  public:
@@ -28,11 +32,12 @@ class JsonObject {
   }
   JsonObject& add(const std::string& key, double value);
   JsonObject& add(const std::string& key, bool value);
-  JsonObject& add_raw(const std::string& key, std::string json);  // an already encoded value
-  std::string str() const;
+  JsonObject& add(const std::string& key, Json value);  // a nested object or list
+  const Json& json() const { return json_; }
+  std::string str() const { return json_text(json_) + "\n"; }
 
  private:
-  std::vector<std::pair<std::string, std::string>> fields_;
+  Json json_ = Json::object();
 };
 
 // Writes `json` to `path` through a temporary file and a rename, so a reader never sees half

@@ -1,8 +1,8 @@
-// The in-place update pipeline (the "backfill" step of expand/contract): chunks claimed as
-// in copy, each one short UPDATE of the chunk's rows that need it, run on I/O threads (one
-// connection each), counted serially.
+// Update's stages on the chunk pipeline (engine/pipeline/pipeline.hpp), the "backfill" step
+// of expand/contract: each chunk one short UPDATE of the rows that need it, run by an
+// updater, the job's worker (one connection each), counted serially.
 //
-//   claim (this thread, throttled) -> update (async: updater threads) -> tally (serial)
+//   claim (serial, throttled) -> update (an updater's thread) -> commit (serial)
 //
 // An update whose statement times out goes back to the ledger as two halves. The updates
 // are idempotent (each changes only rows that differ from what it would write), so a chunk
@@ -35,16 +35,8 @@ class UpdatedTable {
   virtual std::optional<std::int64_t> estimated_rows() const = 0;
 };
 
-struct UpdateJobStats {
-  JobOutcome outcome = JobOutcome::kOk;
-  Status error;
-  std::int64_t rows = 0;    // rows changed by this run
-  std::int64_t chunks = 0;  // finished by this run
-  std::int64_t retries = 0;
-  std::int64_t splits = 0;  // chunks that timed out and went back as two halves
-  double seconds = 0;
-  LedgerProgress ledger;  // the job as a whole, at the end
-};
+// `rows`: changed by this run.
+struct UpdateJobStats : RunStats {};
 
 Result<UpdateJobStats> run_update_job(UpdatedTable& table, Ledger& ledger,
                                       const ChunkJobOptions& options);

@@ -5,7 +5,7 @@
 #include <mutex>
 #include <thread>
 
-#include "engine/pipeline/chunk_graph.hpp"
+#include "engine/pipeline/pipeline.hpp"
 
 namespace backfill {
 namespace {
@@ -13,195 +13,137 @@ namespace {
 // Comparisons are cheap to plan ahead; a few per comparer keep them all busy.
 constexpr int kPlanAheadPerJob = 4;
 
-struct VerifyItem {
-  Chunk chunk;
-  Clock::time_point started;
-  ChunkComparison result;
-  std::int64_t differences = 0;  // still differing after recheck and repair
-  bool may_split = true;         // only its first comparison: later ones keep the chunk
-  bool split = false;            // timed out and went back to the ledger as two halves
-  Status status;
-};
-
 }  // namespace
 
 Result<VerifyStats> run_verify_job(ComparedTables& tables, Ledger& ledger,
                                    const VerifyJobOptions& options) {
   const int jobs = std::max(1, options.jobs);
-  std::vector<std::unique_ptr<ChunkComparer>> comparers;
-  for (int i = 0; i < jobs; ++i) {
-    BACKFILL_ASSIGN_OR_RETURN(auto c, tables.open_comparer());
-    comparers.push_back(std::move(c));
-  }
-  BACKFILL_ASSIGN_OR_RETURN(std::unique_ptr<KeyWalker> walker, tables.open_walker());
+  BACKFILL_ASSIGN_OR_RETURN(
+      auto comparers, open_workers<ChunkComparer>(jobs, [&] { return tables.open_comparer(); }));
 
-  VerifyStats stats;
-  std::int64_t differences_this_run = 0;  // for the progress line; guarded by mu
-  std::mutex mu;  // guards stats and first_error (tally runs serially; the printer reads)
-  std::atomic<std::int64_t> retries{0};
-  std::atomic<int> in_flight{0};
-  std::atomic<bool> failing{false}, give_up{false}, stats_out_of_time{false};
-  auto interrupted = [&] { return options.interrupt != nullptr && options.interrupt->load(); };
-  auto on_retry = [&](const Status&) { ++retries; };
+  std::int64_t differences_this_run = 0;  // guarded by the pipeline's commit lock
+  std::atomic<bool> out_of_time{false};
   // The recheck delay is the feature (in-flight dual writes land meanwhile), so it is a
   // timed wait; an interrupt cuts it short and skips the recheck.
   std::mutex out_mu;
-  auto wait_for_recheck = [&](const VerifyItem& w) {
+  auto wait_for_recheck = [&](const Chunk& chunk, std::size_t differences,
+                              const ChunkContext& ctx) {
     {
       std::lock_guard lock(out_mu);
       std::fprintf(options.progress_out, "chunk %lld: %zu differences; comparing again in %.1f s\n",
-                   static_cast<long long>(w.chunk.id), w.result.differences.size(),
+                   static_cast<long long>(chunk.id), differences,
                    std::chrono::duration<double>(options.recheck).count());
       std::fflush(options.progress_out);
     }
     auto until = std::chrono::steady_clock::now() + options.recheck;
     while (std::chrono::steady_clock::now() < until) {
-      if (interrupted()) return false;
+      if (ctx.interrupted()) return false;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     return true;
   };
 
-  // A chunk whose comparison timed out goes back to the ledger as two halves (the first
-  // comparison only: a recheck compares the chunk it already has).
-  auto split_on_timeout = [&](VerifyItem& w, const Status& st) {
-    w.split = w.may_split &&
-              split_timed_out_chunk(
-                  st, w.chunk, [&] { return tables.open_walker(); }, ledger, options.throttle);
-    return w.split;
-  };
-  auto compare = [&](ChunkComparer& c, VerifyItem& w) {
-    return run_with_retry(
-        options.retry, &give_up,
-        [&]() -> Status {
-          auto r = c.compare(w.chunk.range);
-          if (!r.ok() && split_on_timeout(w, r.status())) return Status::ok();
-          if (!r.ok()) return r.status();
-          w.result = std::move(r).value();
-          return Status::ok();
-        },
-        [&] { return c.reset(); }, on_retry);
-  };
-  IoPool<ChunkComparer, VerifyItem> pool(std::move(comparers), [&](ChunkComparer& c,
-                                                                   VerifyItem& w) {
-    w.status = compare(c, w);
-    if (w.split) return;
-    w.may_split = false;
-    if (w.status.is_ok() && !w.result.differences.empty() && options.recheck.count() > 0 &&
-        wait_for_recheck(w)) {
-      std::vector<RowDifference> first = std::move(w.result.differences);
-      w.status = compare(c, w);
-      std::erase_if(w.result.differences, [&](const RowDifference& d) {
+  Stages<ChunkComparer> stages;
+  stages.run = [&](ChunkComparer& c, const Chunk& chunk, const ChunkContext& ctx) {
+    ChunkRun run;
+    ChunkComparison result;
+    // A chunk whose comparison timed out goes back to the ledger as two halves: the first
+    // comparison only, since a recheck compares the chunk it already has.
+    bool may_split = true;
+    auto compare = [&] {
+      return ctx.retry(
+          [&]() -> Status {
+            auto r = c.compare(chunk.range);
+            if (!r.ok() && may_split && ctx.split(r.status(), chunk)) {
+              run.split = true;
+              return Status::ok();
+            }
+            if (!r.ok()) return r.status();
+            result = std::move(r).value();
+            return Status::ok();
+          },
+          [&] { return c.reset(); });
+    };
+    run.status = compare();
+    if (run.split) return run;
+    may_split = false;
+    if (run.status.is_ok() && !result.differences.empty() && options.recheck.count() > 0 &&
+        wait_for_recheck(chunk, result.differences.size(), ctx)) {
+      std::vector<RowDifference> first = std::move(result.differences);
+      run.status = compare();
+      std::erase_if(result.differences, [&](const RowDifference& d) {
         return std::find(first.begin(), first.end(), d) == first.end();
       });
     }
-    if (w.status.is_ok() && !w.result.differences.empty() && options.repair) {
-      std::vector<RowDifference> found = std::move(w.result.differences);
-      w.status = run_with_retry(
-          options.retry, &give_up, [&] { return c.repair(found); }, [&] { return c.reset(); },
-          on_retry);
+    if (run.status.is_ok() && !result.differences.empty() && options.repair) {
+      std::vector<RowDifference> found = std::move(result.differences);
+      run.status = ctx.retry([&] { return c.repair(found); }, [&] { return c.reset(); });
       // Compared again: what still differs (a concurrent writer) is reported as such.
-      if (w.status.is_ok()) w.status = compare(c, w);
-      w.result.repaired = std::move(found);
+      if (run.status.is_ok()) run.status = compare();
+      result.repaired = std::move(found);
     }
-    if (w.status.is_ok()) {
-      const ChunkComparison& cmp = w.result;
-      ChunkResult r;
-      r.rows = cmp.source.rows;
-      r.target_rows = cmp.target.rows;
-      for (const auto& d : cmp.differences) {
-        (d.kind == DiffKind::kMissing ? r.missing
-         : d.kind == DiffKind::kExtra ? r.extra
-                                      : r.different)++;
-      }
-      r.repaired = static_cast<std::int64_t>(cmp.repaired.size());
-      const auto cap = static_cast<std::size_t>(options.max_diffs);
-      r.listed.assign(cmp.differences.begin(),
-                      cmp.differences.begin() +
-                          static_cast<std::ptrdiff_t>(std::min(cap, cmp.differences.size())));
-      r.repaired_listed.assign(
-          cmp.repaired.begin(),
-          cmp.repaired.begin() + static_cast<std::ptrdiff_t>(std::min(cap, cmp.repaired.size())));
-      w.status = run_with_retry(
-          options.retry, &give_up, [&] { return ledger.complete(w.chunk, r); },
-          [] { return Status::ok(); }, on_retry);
-      w.differences = r.missing + r.extra + r.different;
+    if (!run.status.is_ok()) return run;
+    ChunkResult r;
+    r.rows = result.source.rows;
+    r.target_rows = result.target.rows;
+    for (const auto& d : result.differences) {
+      (d.kind == DiffKind::kMissing ? r.missing
+       : d.kind == DiffKind::kExtra ? r.extra
+                                    : r.different)++;
     }
-  });
+    r.repaired = static_cast<std::int64_t>(result.repaired.size());
+    const auto cap = static_cast<std::size_t>(options.max_diffs);
+    r.listed.assign(result.differences.begin(),
+                    result.differences.begin() +
+                        static_cast<std::ptrdiff_t>(std::min(cap, result.differences.size())));
+    r.repaired_listed.assign(result.repaired.begin(),
+                             result.repaired.begin() + static_cast<std::ptrdiff_t>(
+                                                           std::min(cap, result.repaired.size())));
+    run.status = ctx.complete(chunk, r);
+    run.done = run.status.is_ok();
+    run.rows = result.source.rows;
+    run.throttle_rows = run.done ? result.source.rows : 0;
+    run.written = r.missing + r.extra + r.different;  // still differing after recheck and repair
+    return run;
+  };
+  stages.commit = [&](const Chunk&, const ChunkRun& r) {
+    if (r.done) differences_this_run += r.written;
+  };
+  stages.state = [&] {
+    return differences_this_run > 0
+               ? "verifying, " + with_thousands(differences_this_run) + " differences,"
+               : std::string("verifying");
+  };
+  stages.stop = [&] {
+    if (options.deadline && options.clock->now() >= *options.deadline) out_of_time = true;
+    return out_of_time.load();
+  };
 
-  const auto started = std::chrono::steady_clock::now();
-  auto elapsed = [&] {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  };
-  ProgressPrinter printer(options.progress, options.progress_out);
-  std::optional<std::int64_t> estimate = tables.estimated_rows();
-  LedgerProgress view;
-  printer.start([&] {
-    std::lock_guard lock(mu);
-    ProgressSnapshot s;
-    s.rows = s.rows_this_run = stats.rows_this_run;
-    s.total_rows = estimate;
-    s.chunks_done = stats.chunks_this_run;
-    s.chunks_planned = view.chunks_planned;
-    s.plan_done = view.plan_done;
-    s.in_flight = in_flight.load();
-    s.retries = retries.load();
-    s.seconds = elapsed();
-    s.state = interrupted() ? "stopping"
-              : differences_this_run > 0
-                  ? "verifying, " + with_thousands(differences_this_run) + " differences,"
-                  : "verifying";
-    describe_throttle(options.throttle, &s);
-    return s;
-  });
-
-  ChunkGraphHooks<VerifyItem> hooks;
-  hooks.stop = [&] {
-    if (options.deadline && std::chrono::steady_clock::now() >= *options.deadline) {
-      stats_out_of_time = true;
+  PipelineSetup setup;
+  setup.open_walker = [&] { return tables.open_walker(); };
+  setup.plan_ahead = kPlanAheadPerJob * jobs;
+  setup.estimated_rows = tables.estimated_rows();
+  setup.count_earlier_runs = false;  // the line shows this pass's progress
+  VerifyStats stats;
+  auto verdict = [&](PipelineRun& run) {
+    // The verdict covers the whole pass, including chunks that earlier runs verified.
+    if (auto r = ledger.results(options.max_diffs); r.ok()) {
+      stats.results = std::move(r).value();
+    } else if (run.error.is_ok()) {
+      run.outcome = JobOutcome::kFailed;
+      run.error = r.status().with_context("reading the results");
     }
-    return interrupted() || failing.load() || stats_out_of_time.load();
+    stats.pass_complete = run.ledger.complete();
   };
-  hooks.tally = [&](VerifyItem& w) {
-    std::lock_guard lock(mu);
-    if (!w.status.is_ok()) {
-      fail_chunk(w.status, w.chunk, ledger, &stats.error, failing, give_up);
-    } else if (!w.split) {
-      ++stats.chunks_this_run;
-      stats.rows_this_run += w.result.source.rows;
-      differences_this_run += w.differences;
-    }
-    if (options.throttle) {
-      options.throttle->finished(w.status.is_ok() && !w.split ? w.result.source.rows : 0,
-                                 Clock::now() - w.started);
-    }
-  };
-  hooks.on_retry = on_retry;
-  hooks.on_progress = [&](const LedgerProgress& p) {
-    std::lock_guard lock(mu);
-    view = p;
-  };
-  Status claim_status = run_chunk_graph(pool, ledger, *walker, options, kPlanAheadPerJob * jobs,
-                                        2 * jobs, in_flight, hooks);
-  printer.stop();
-
-  std::lock_guard lock(mu);
-  if (!claim_status.is_ok() && stats.error.is_ok()) stats.error = claim_status;
-  stats.retries = retries.load();
-  stats.seconds = elapsed();
-  stats.ran_out_of_time = stats_out_of_time.load();
-  stats.outcome = settle_outcome(interrupted(), &stats.error);
-  // The verdict covers the whole pass, including chunks that earlier runs verified.
-  if (auto r = ledger.results(options.max_diffs); r.ok()) {
-    stats.results = std::move(r).value();
-  } else if (stats.error.is_ok()) {
-    stats.outcome = JobOutcome::kFailed;
-    stats.error = r.status().with_context("reading the results");
-  }
-  if (auto p = ledger.progress(); p.ok()) {
-    stats.pass_complete = p->complete();
-  }
-  (void)ledger.finish(stats.outcome, stats.error.message());
+  BACKFILL_ASSIGN_OR_RETURN(PipelineRun run,
+                            run_pipeline(comparers, ledger, options, setup, stages, verdict));
+  stats.outcome = run.outcome;
+  stats.error = run.error;
+  stats.chunks_this_run = run.chunks;
+  stats.rows_this_run = run.rows;
+  stats.retries = run.retries;
+  stats.seconds = run.seconds;
+  stats.ran_out_of_time = out_of_time.load();
   return stats;
 }
 

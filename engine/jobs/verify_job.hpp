@@ -1,8 +1,9 @@
-// The verify pipeline: chunks claimed as in copy, each compared on both sides on I/O
-// threads (one connection to each side per thread, each side read in its own short
-// transaction), the mismatches resolved to rows, and the results gathered serially.
+// Verify's stages on the chunk pipeline (engine/pipeline/pipeline.hpp): each chunk compared
+// on both sides by a comparer, the job's worker (one connection to each side, each side read
+// in its own short transaction), the mismatches rechecked, repaired and resolved to rows,
+// and the differences counted serially.
 //
-//   claim (this thread) -> compare (async: comparer threads) -> tally (serial)
+//   claim (serial) -> compare (a comparer's thread) -> commit (serial)
 //
 // Comparers do the database work and, for the streamed method, the hashing of the streams
 // they read. run_verify_job() blocks until the pass ends; it is not reentrant.

@@ -4,8 +4,9 @@
 // data), the chunks planned so far with their state, and where planning stands. Chunks move
 // pending -> running (claimed, with a lease) -> done. A claim whose worker died, or whose
 // lease ran out, is claimable again. Several workers (threads or processes, on one machine
-// or many) may share a job: claim() hands each chunk to one of them, and plans more chunks
-// when none is pending. Implementations are thread-safe.
+// or many) may share a job: claim() hands each chunk to one of them. The ledger plans
+// nothing itself: the chunker (engine/plan/chunker.hpp) walks the key and record_plan()
+// stores what it found. Implementations are thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -89,10 +90,17 @@ class Ledger {
   // Creates the job, or finds it. A job found with a different fingerprint is an error
   // (kInvalid) unless `restart`, which forgets its chunks and starts over.
   virtual Result<JobOpen> open(const JobSpec& spec, bool restart) = 0;
-  // The next chunk for this worker, planning `plan_ahead` more with `walker` when none is
-  // pending; nullopt when every chunk is planned and done or held by a live worker.
-  virtual Result<std::optional<Chunk>> claim(KeyWalker& walker, std::int64_t chunk_rows,
-                                             int plan_ahead) = 0;
+  // A pending chunk (or one a dead worker held) for this worker, in key order; nullopt
+  // when none is: planning may need to go on.
+  virtual Result<std::optional<Chunk>> claim() = 0;
+  // Where planning stands: the last planned chunk's upper bound, and whether the key range
+  // is planned to its end.
+  virtual Result<PlanCursor> plan_position() = 0;
+  // Records `chunks`, planned from `from` on, and `to`, where planning then stands; false,
+  // recording nothing, when planning no longer stands at `from` (another worker recorded
+  // its own plan meanwhile).
+  virtual Result<bool> record_plan(const PlanCursor& from, const std::vector<ChunkRange>& chunks,
+                                   const PlanCursor& to) = 0;
   virtual Status complete(const Chunk& chunk, const ChunkResult& result) = 0;
   // Gives a claimed chunk back (failure or interrupt) so the next run takes it first.
   virtual Status release(const Chunk& chunk) = 0;

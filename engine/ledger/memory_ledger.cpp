@@ -5,11 +5,8 @@
 namespace backfill {
 
 MemoryLedger::MemoryLedger(std::shared_ptr<MemoryLedgerState> state, std::string worker,
-                           Clock clock, std::chrono::milliseconds lease)
-    : state_(std::move(state)),
-      worker_(std::move(worker)),
-      clock_(std::move(clock)),
-      lease_(lease) {}
+                           const Clock& clock, std::chrono::milliseconds lease)
+    : state_(std::move(state)), worker_(std::move(worker)), clock_(clock), lease_(lease) {}
 
 MemoryJob& MemoryLedger::job() { return state_->jobs.at(job_name_); }
 
@@ -30,7 +27,7 @@ Result<JobOpen> MemoryLedger::open(const JobSpec& spec, bool restart) {
 }
 
 std::optional<Chunk> MemoryLedger::claim_locked(MemoryJob& j) {
-  auto now = clock_();
+  auto now = clock_.now();
   const auto& dead = state_->dead_workers;
   for (auto& c : j.chunks) {
     bool abandoned =
@@ -47,19 +44,29 @@ std::optional<Chunk> MemoryLedger::claim_locked(MemoryJob& j) {
   return std::nullopt;
 }
 
-Result<std::optional<Chunk>> MemoryLedger::claim(KeyWalker& walker, std::int64_t chunk_rows,
-                                                 int plan_ahead) {
+Result<std::optional<Chunk>> MemoryLedger::claim() {
+  std::lock_guard lock(state_->mu);
+  return claim_locked(job());
+}
+
+Result<PlanCursor> MemoryLedger::plan_position() {
+  std::lock_guard lock(state_->mu);
+  return job().cursor;
+}
+
+Result<bool> MemoryLedger::record_plan(const PlanCursor& from,
+                                       const std::vector<ChunkRange>& chunks,
+                                       const PlanCursor& to) {
   std::lock_guard lock(state_->mu);
   MemoryJob& j = job();
-  if (auto c = claim_locked(j)) return c;
-  if (j.cursor.done) return std::optional<Chunk>{};
-  BACKFILL_ASSIGN_OR_RETURN(auto ranges, plan_chunks(walker, &j.cursor, chunk_rows, plan_ahead));
-  for (auto& r : ranges) {
+  if (j.cursor.done != from.done || j.cursor.after != from.after) return false;
+  for (const auto& r : chunks) {
     MemoryChunk mc;
-    mc.chunk = Chunk{static_cast<std::int64_t>(j.chunks.size()) + 1, std::move(r), 1};
+    mc.chunk = Chunk{static_cast<std::int64_t>(j.chunks.size()) + 1, r, 1};
     j.chunks.push_back(std::move(mc));
   }
-  return claim_locked(j);
+  j.cursor = to;
+  return true;
 }
 
 Status MemoryLedger::complete(const Chunk& chunk, const ChunkResult& result) {

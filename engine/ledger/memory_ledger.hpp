@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "engine/ledger/ledger.hpp"
+#include "engine/util/clock.hpp"
 
 namespace backfill {
 
@@ -24,7 +25,7 @@ struct MemoryChunk {
   Chunk chunk;
   ChunkState state = ChunkState::kPending;
   std::string worker;
-  std::chrono::steady_clock::time_point lease_until{};
+  Clock::time_point lease_until{};
   ChunkResult result;
 };
 
@@ -43,18 +44,18 @@ struct MemoryLedgerState {
 
 class MemoryLedger final : public Ledger {
  public:
-  using Clock = std::function<std::chrono::steady_clock::time_point()>;
   // Leases long enough that a live worker never loses a chunk in a test.
   static constexpr std::chrono::seconds kDefaultLease{300};
 
-  MemoryLedger(
-      std::shared_ptr<MemoryLedgerState> state, std::string worker,
-      Clock clock = [] { return std::chrono::steady_clock::now(); },
-      std::chrono::milliseconds lease = kDefaultLease);
+  MemoryLedger(std::shared_ptr<MemoryLedgerState> state, std::string worker,
+               const Clock& clock = Clock::steady(),
+               std::chrono::milliseconds lease = kDefaultLease);
 
   Result<JobOpen> open(const JobSpec& spec, bool restart) override;
-  Result<std::optional<Chunk>> claim(KeyWalker& walker, std::int64_t chunk_rows,
-                                     int plan_ahead) override;
+  Result<std::optional<Chunk>> claim() override;
+  Result<PlanCursor> plan_position() override;
+  Result<bool> record_plan(const PlanCursor& from, const std::vector<ChunkRange>& chunks,
+                           const PlanCursor& to) override;
   Status complete(const Chunk& chunk, const ChunkResult& result) override;
   Status release(const Chunk& chunk) override;
   Result<LedgerProgress> progress() override;
@@ -67,7 +68,7 @@ class MemoryLedger final : public Ledger {
 
   std::shared_ptr<MemoryLedgerState> state_;
   std::string worker_;
-  Clock clock_;
+  const Clock& clock_;
   std::chrono::milliseconds lease_;
   std::string job_name_;
 };

@@ -2,6 +2,8 @@
 
 #include <optional>
 
+#include "engine/plan/chunker.hpp"
+
 namespace backfill {
 namespace {
 // The ledger's totals are for the progress line only: refresh them once a second, not once
@@ -12,34 +14,35 @@ constexpr std::chrono::seconds kProgressRefresh{1};
 Status ClaimLoop::run(const std::function<bool()>& stop, const std::function<void(Chunk)>& dispatch,
                       const std::function<void(const Status&)>& on_retry,
                       const std::function<void(const LedgerProgress&)>& on_progress) {
-  auto last_refresh = std::chrono::steady_clock::time_point{};
+  auto last_refresh = Clock::time_point{};
+  Chunker chunker(ledger, walker, plan_ahead);
   while (true) {
     tokens.acquire();
     if (stop()) {
       tokens.release();
       return Status::ok();
     }
-    if (throttle && !throttle->admit(stop)) {
+    if (!throttle.admit(stop)) {
       tokens.release();
       return Status::ok();
     }
-    const std::int64_t rows = throttle ? throttle->chunk_rows() : chunk_rows;
+    const std::int64_t rows = throttle.next_chunk_rows(chunk_rows);
     std::optional<Chunk> claimed;
     Status st = run_with_retry(
         retry, interrupt,
         [&]() -> Status {
-          auto c = ledger.claim(walker, rows, plan_ahead);
+          auto c = chunker.next(rows);
           if (!c.ok()) return c.status();
           claimed = std::move(c).value();
           return Status::ok();
         },
         [] { return Status::ok(); }, on_retry);  // the ledger and walker reconnect themselves
     if (!st.is_ok() || !claimed) {
-      if (throttle) throttle->finished(0, Seconds(0));  // admitted, never started
+      throttle.finished(0, Seconds(0));  // admitted, never started
       tokens.release();
       return st.with_context("claiming a chunk");  // ok: nothing left for this worker
     }
-    if (auto t = std::chrono::steady_clock::now(); t - last_refresh >= kProgressRefresh) {
+    if (auto t = clock.now(); t - last_refresh >= kProgressRefresh) {
       last_refresh = t;
       if (auto p = ledger.progress(); p.ok()) on_progress(p.value());
     }
@@ -49,13 +52,13 @@ Status ClaimLoop::run(const std::function<bool()>& stop, const std::function<voi
 
 bool split_timed_out_chunk(const Status& st, const Chunk& chunk,
                            const std::function<Result<std::unique_ptr<KeyWalker>>()>& open_walker,
-                           Ledger& ledger, Throttle* throttle) {
+                           Ledger& ledger, ChunkThrottle& throttle) {
   if (st.kind() != ErrorKind::kTimeout) return false;
   auto halver = open_walker();
   if (!halver.ok()) return false;
   auto mid = halver.value()->split_point(chunk.range);
   if (!mid.ok() || !mid.value() || !ledger.split(chunk, *mid.value()).is_ok()) return false;
-  if (throttle) throttle->chunk_timed_out();
+  throttle.chunk_timed_out();
   return true;
 }
 

@@ -25,7 +25,8 @@ struct ClaimLoop {
   const RetryPolicy& retry;
   const std::atomic<bool>* interrupt;
   std::counting_semaphore<>& tokens;  // released by the job when a chunk is finished
-  Throttle* throttle = nullptr;       // admits each chunk and sizes it; the job reports it finished
+  ChunkThrottle& throttle;            // admits each chunk and sizes it; the job reports it finished
+  const Clock& clock;                 // paces the refresh of the ledger's totals
 
   // Claims until nothing is left for this worker or `stop()` says so. Returns the error of a
   // claim that failed for good.
@@ -40,6 +41,6 @@ struct ClaimLoop {
 // the caller retries the timeout like any transient error. Thread-safe as the ledger is.
 bool split_timed_out_chunk(const Status& st, const Chunk& chunk,
                            const std::function<Result<std::unique_ptr<KeyWalker>>()>& open_walker,
-                           Ledger& ledger, Throttle* throttle);
+                           Ledger& ledger, ChunkThrottle& throttle);
 
 }  // namespace backfill

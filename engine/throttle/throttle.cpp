@@ -5,6 +5,11 @@
 #include <cstdio>
 
 namespace backfill {
+
+NoThrottle& NoThrottle::instance() {
+  static NoThrottle none;
+  return none;
+}
 namespace {
 
 std::string number(double v) {
@@ -217,7 +222,7 @@ bool Throttle::admit(const std::function<bool()>& stop) {
   std::unique_lock lk(mu_);
   while (true) {
     if (stop()) return false;
-    const auto now = Clock::now();
+    const auto now = std::chrono::steady_clock::now();
     account(now);
     if (!silent(now) && decision_.state != ThrottleState::kPaused &&
         in_flight_ < decision_.in_flight) {
@@ -249,7 +254,7 @@ double Throttle::rate_cap() const {
 
 void Throttle::finished(std::int64_t rows, Seconds took) {
   std::lock_guard lk(mu_);
-  const auto now = Clock::now();
+  const auto now = std::chrono::steady_clock::now();
   in_flight_ = std::max(0, in_flight_ - 1);
   if (sizer_) sizer_->observe(rows, took);
   recent_.emplace_back(now, rows);
@@ -285,7 +290,7 @@ ThrottleSnapshot Throttle::snapshot() const {
   ThrottleSnapshot s;
   s.state = decision_.state;
   s.reason = decision_.reason;
-  if (const auto now = Clock::now(); silent(now)) {
+  if (const auto now = std::chrono::steady_clock::now(); silent(now)) {
     s.state = ThrottleState::kPaused;
     s.reason = "no load readings for " + number(Seconds(now - *last_report_).count()) +
                " s, paused (fail closed)";

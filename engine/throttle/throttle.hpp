@@ -20,9 +20,10 @@
 #include <string>
 #include <vector>
 
+#include "engine/util/clock.hpp"
+
 namespace backfill {
 
-using Clock = std::chrono::steady_clock;
 using Seconds = std::chrono::duration<double>;
 
 constexpr double kNoLimit = std::numeric_limits<double>::infinity();
@@ -151,25 +152,55 @@ struct ThrottleSnapshot {
   std::vector<Reading> readings;
 };
 
-class Throttle {
+// What a job's pipeline asks of a throttle before and after each chunk. Throttle is the
+// load-aware one; NoThrottle, the default of every job, admits each chunk at once and keeps
+// the job's fixed chunk size, so that the pipeline never checks for "no throttle".
+// Implementations are thread-safe.
+class ChunkThrottle {
  public:
-  explicit Throttle(ThrottleOptions options, Clock::time_point now = Clock::now());
+  virtual ~ChunkThrottle() = default;
+  // Blocks until a chunk may start or `stop()` says to give up; true when it may start.
+  virtual bool admit(const std::function<bool()>& stop) = 0;
+  // The rows of the next chunk, where `fixed` is the job's --chunk-rows.
+  virtual std::int64_t next_chunk_rows(std::int64_t fixed) const = 0;
+  // A chunk admitted earlier is finished (rows 0 when it failed).
+  virtual void finished(std::int64_t rows, Seconds took) = 0;
+  // A chunk's statement timed out.
+  virtual void chunk_timed_out() = 0;
+  virtual ThrottleSnapshot snapshot() const = 0;
+};
+
+class NoThrottle final : public ChunkThrottle {
+ public:
+  // Stateless, so one instance serves every job.
+  static NoThrottle& instance();
+  bool admit(const std::function<bool()>&) override { return true; }
+  std::int64_t next_chunk_rows(std::int64_t fixed) const override { return fixed; }
+  void finished(std::int64_t, Seconds) override {}
+  void chunk_timed_out() override {}
+  ThrottleSnapshot snapshot() const override { return {}; }
+};
+
+class Throttle final : public ChunkThrottle {
+ public:
+  explicit Throttle(ThrottleOptions options, Clock::time_point now = Clock::steady().now());
 
   // Monitor side: the latest readings of every probe and local signal.
   void report(Clock::time_point now, std::vector<Reading> readings);
-  void set_control(const RuntimeControl& control, Clock::time_point now = Clock::now());
+  void set_control(const RuntimeControl& control, Clock::time_point now = Clock::steady().now());
 
   // Claim side: blocks until a chunk may start (not paused, under the chunks allowed in
   // flight, past any rest or rate pacing) or `stop()` says to give up (checked at least
   // every 100 ms); true when the chunk may start, and it then counts as in flight.
-  bool admit(const std::function<bool()>& stop);
+  bool admit(const std::function<bool()>& stop) override;
   std::int64_t chunk_rows() const;
+  std::int64_t next_chunk_rows(std::int64_t) const override { return chunk_rows(); }
   // Commit side: a chunk admitted earlier is finished (rows 0 when it failed).
-  void finished(std::int64_t rows, Seconds took);
+  void finished(std::int64_t rows, Seconds took) override;
   // A chunk's statement timed out: halve the chunk size at once.
-  void chunk_timed_out();
+  void chunk_timed_out() override;
 
-  ThrottleSnapshot snapshot() const;
+  ThrottleSnapshot snapshot() const override;
 
  private:
   void decide(Clock::time_point now);        // mu_ held

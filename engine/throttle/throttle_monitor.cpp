@@ -39,19 +39,19 @@ void ThrottleMonitor::tick(bool heartbeat) {
     r.unit = "flag";
     readings.push_back(std::move(r));
   }
-  throttle_.report(Clock::now(), std::move(readings));
+  throttle_.report(options_.clock->now(), std::move(readings));
   if (heartbeat && heartbeat_) {
     if (auto control = heartbeat_(throttle_.snapshot())) throttle_.set_control(*control);
   }
 }
 
 void ThrottleMonitor::run() {
-  auto next_heartbeat = Clock::now() + options_.heartbeat_every;
+  auto next_heartbeat = options_.clock->now() + options_.heartbeat_every;
   std::unique_lock lk(mu_);
   while (!wake_.wait_for(lk, options_.interval, [this] { return stopping_; })) {
     lk.unlock();
-    const bool beat = Clock::now() >= next_heartbeat;
-    if (beat) next_heartbeat = Clock::now() + options_.heartbeat_every;
+    const bool beat = options_.clock->now() >= next_heartbeat;
+    if (beat) next_heartbeat = options_.clock->now() + options_.heartbeat_every;
     tick(beat);
     lk.lock();
   }

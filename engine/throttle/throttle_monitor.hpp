@@ -21,7 +21,8 @@ namespace backfill {
 struct MonitorOptions {
   Seconds interval{0.25};
   Seconds heartbeat_every{1.0};
-  std::string pause_file;  // empty: none
+  std::string pause_file;                 // empty: none
+  const Clock* clock = &Clock::steady();  // stamps the readings and schedules heartbeats
 };
 
 // Publishes a snapshot; returns the control read back, or nullopt to keep the last one.

@@ -1,8 +1,9 @@
 #include "engine/transform/expr.hpp"
 
 #include <cctype>
+#include <charconv>
 
-#include "engine/format/text_util.hpp"
+#include "engine/format/decimal.hpp"
 
 namespace backfill {
 
@@ -172,13 +173,11 @@ class Parser {
   static std::optional<Value> canonical_number(const std::string& text) {
     bool integral = text.find_first_of(".eE") == std::string::npos;
     if (integral) {
-      try {
-        std::size_t used = 0;
-        long long v = std::stoll(text, &used);
-        if (used == text.size()) return Value::integer(v);
-      } catch (const std::exception&) {
-        // too big for an integer: numeric below
-      }
+      std::int64_t v = 0;
+      const char* end = text.data() + text.size();
+      auto r = std::from_chars(text.data(), end, v);
+      // Out of range for an integer: numeric below.
+      if (r.ec == std::errc() && r.ptr == end) return Value::integer(v);
     }
     auto d = canonical_decimal(text);
     if (!d) return std::nullopt;

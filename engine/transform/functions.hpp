@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -29,9 +30,13 @@
 #include "engine/util/status.hpp"
 
 namespace backfill {
+class CaseMapping;
+}
+
+namespace backfill {
 
 // Bumped whenever Value, FunctionDef or FunctionRegistry change shape.
-inline constexpr int kPluginAbi = 1;
+inline constexpr int kPluginAbi = 2;
 
 enum class ValueType : std::uint8_t {
   kNull,  // the type of a NULL literal: fits anywhere
@@ -78,6 +83,9 @@ std::string to_text(const Value& v);
 // What the evaluator hands a function besides its arguments.
 struct CallContext {
   std::int64_t now = 0;  // the job's start, as a timestamp: now() is the same for every row
+  // lower() and upper() by the target database's ctype (engine/transform/case_mapping.hpp);
+  // null: Unicode's simple mappings.
+  std::shared_ptr<const CaseMapping> case_mapping;
 };
 
 // Arguments may be moved from or swapped with *out: an implementation can reuse an

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -87,6 +88,20 @@ inline std::string read_text(const std::string& path) {
   std::stringstream ss;
   ss << f.rdbuf();
   return ss.str();
+}
+
+// Whether a verify report lists the row whose single key column `column` is `key` as `kind`
+// (missing, extra, different).
+inline bool report_lists(const std::string& report_json, const std::string& column,
+                         const std::string& key, const std::string& kind) {
+  auto report = nlohmann::json::parse(report_json, nullptr, false);
+  if (report.is_discarded() || !report.contains("differences")) return false;
+  for (const auto& d : report["differences"]) {
+    if (d.value("kind", "") == kind && d.contains("key") && d["key"].value(column, "") == key) {
+      return true;
+    }
+  }
+  return false;
 }
 
 inline std::string temp_path(const std::string& name) { return ::testing::TempDir() + name; }

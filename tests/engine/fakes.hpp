@@ -11,8 +11,19 @@
 #include "engine/format/copy_format.hpp"
 #include "engine/table/sink.hpp"
 #include "engine/table/source.hpp"
+#include "engine/util/clock.hpp"
 
 namespace backfill::fakes {
+
+// A clock that moves only when a test advances it.
+class ManualClock final : public Clock {
+ public:
+  time_point now() const override { return time_point(duration(ticks_.load())); }
+  void advance(duration d) { ticks_ += d.count(); }
+
+ private:
+  std::atomic<duration::rep> ticks_{0};
+};
 
 // A table of integer keys 1..n (with optional gaps), each row one field: its key as text.
 class FakeTable {

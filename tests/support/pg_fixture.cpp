@@ -71,12 +71,12 @@ std::string server_dsn() {
   return d;
 }
 
-TestDatabase::TestDatabase(const std::string& prefix) {
+TestDatabase::TestDatabase(const std::string& prefix, const std::string& create_options) {
   name_ = prefix + "_" + unique_suffix();
   auto admin = pg::PgConnection::connect(server_dsn(), pg::SessionSettings{});
   EXPECT_TRUE(admin.ok()) << admin.status().message();
   if (admin.ok()) {
-    Status st = (*admin)->exec("CREATE DATABASE " + name_);
+    Status st = (*admin)->exec("CREATE DATABASE " + name_ + " " + create_options);
     EXPECT_TRUE(st.is_ok()) << st.message();
   }
   dsn_ = server_dsn() + " dbname=" + name_;

@@ -23,7 +23,8 @@ std::string server_dsn();
 // A database created for one test and dropped after it.
 class TestDatabase {
  public:
-  explicit TestDatabase(const std::string& prefix = "t");
+  // `create_options`: what CREATE DATABASE adds, e.g. "TEMPLATE template0 LC_CTYPE 'C'".
+  explicit TestDatabase(const std::string& prefix = "t", const std::string& create_options = "");
   ~TestDatabase();
   const std::string& dsn() const { return dsn_; }
   const std::string& name() const { return name_; }

@@ -6,6 +6,7 @@
 
 #include "drivers/postgres/copy_spec.hpp"
 #include "drivers/postgres/source.hpp"
+#include "engine/plan/chunker.hpp"
 #include "tests/support/pg_fixture.hpp"
 
 namespace backfill::pg {
@@ -57,6 +58,51 @@ TEST(PgKeyWalker, BoundariesFollowTheKeysOrderNotItsTextOrder) {
   EXPECT_EQ((*(*ranges)[2].hi)[0], "300");
 }
 
+// A walker that, at every step, checks from another session that the job's row is free:
+// the planner must not walk the source while it holds the ledger's lock.
+class LockProbingWalker : public KeyWalker {
+ public:
+  LockProbingWalker(std::unique_ptr<KeyWalker> inner, PgConnection& other)
+      : inner_(std::move(inner)), other_(other) {}
+  Result<std::optional<Key>> boundary_after(const std::optional<Key>& after,
+                                            std::int64_t rows) override {
+    // NOWAIT: a lock held by the planner fails at once (55P03) instead of waiting.
+    Status st = other_.transaction([&] {
+      return other_.exec("SELECT 1 FROM backfill.jobs WHERE name = 'j' FOR UPDATE NOWAIT");
+    });
+    if (!st.is_ok()) locked_seen = true;
+    ++steps;
+    return inner_->boundary_after(after, rows);
+  }
+  bool locked_seen = false;
+  int steps = 0;
+
+ private:
+  std::unique_ptr<KeyWalker> inner_;
+  PgConnection& other_;
+};
+
+TEST(PgLedger, PlanningWalksTheKeyWithoutHoldingTheJobsRow) {
+  Tables t;
+  auto l = t.ledger();
+  ASSERT_EQ(*l->open(job(), false), JobOpen::kNew);
+  auto other = PgConnection::connect(t.db.dsn(), {});
+  ASSERT_TRUE(other.ok());
+  LockProbingWalker w(t.walker(), **other);
+  Chunker chunker(*l, w, 3);
+  int chunks = 0;
+  while (true) {
+    auto c = chunker.next(100);
+    ASSERT_TRUE(c.ok()) << c.status().message();
+    if (!*c) break;
+    ASSERT_TRUE(l->complete(**c, ChunkResult::of_rows(100)).ok());
+    ++chunks;
+  }
+  EXPECT_EQ(chunks, 11);  // 1,000 rows in ten chunks of 100, and the open-ended last
+  EXPECT_GE(w.steps, 10);
+  EXPECT_FALSE(w.locked_seen) << "the walker ran while the job's row was locked";
+}
+
 TEST(PgLedger, CreatesItsSchemaAndTheJob) {
   Tables t;
   auto l = t.ledger();
@@ -70,7 +116,7 @@ TEST(PgLedger, RefusesAJobWithOtherArgumentsUnlessRestarted) {
   auto l = t.ledger();
   l->open(job("fp1"), false);
   auto w = t.walker();
-  ASSERT_TRUE(l->claim(*w, 100, 2).ok());
+  ASSERT_TRUE(Chunker(*l, *w, 2).next(100).ok());
   auto again = l->open(job("fp2"), false);
   EXPECT_EQ(again.status().kind(), ErrorKind::kInvalid);
   EXPECT_EQ(*l->open(job("fp2"), true), JobOpen::kNew);
@@ -85,8 +131,8 @@ TEST(PgLedger, TwoWorkersNeverClaimTheSameChunk) {
   auto wa = t.walker(), wb = t.walker();
   std::set<std::int64_t> seen;
   for (int i = 0; i < 12; ++i) {
-    auto ca = a->claim(*wa, 100, 2);
-    auto cb = b->claim(*wb, 100, 2);
+    auto ca = Chunker(*a, *wa, 2).next(100);
+    auto cb = Chunker(*b, *wb, 2).next(100);
     ASSERT_TRUE(ca.ok() && cb.ok());
     for (const std::optional<Chunk>& c : {ca.value(), cb.value()}) {
       if (!c) continue;
@@ -101,18 +147,18 @@ TEST(PgLedger, ChunksOfAWorkerWhoseSessionEndedAreClaimableAtOnce) {
   auto a = t.ledger();
   a->open(job(), false);
   auto w = t.walker();
-  auto ca = a->claim(*w, 2000, 1);  // the only chunk
+  auto ca = Chunker(*a, *w, 1).next(2000);  // the only chunk
   ASSERT_TRUE(ca.ok() && *ca);
   auto b = t.ledger();
   b->open(job(), false);
-  EXPECT_FALSE(*b->claim(*w, 2000, 1)) << "a live worker's chunk was taken";
+  EXPECT_FALSE(*Chunker(*b, *w, 1).next(2000)) << "a live worker's chunk was taken";
   int pid = a->connection().backend_pid();
   a.reset();  // the worker dies: its ledger session ends
   ASSERT_TRUE(wait_until([&] {
     return t.db.value("SELECT count(*) FROM pg_stat_activity WHERE pid = " + std::to_string(pid)) ==
            "0";
   }));
-  auto cb = b->claim(*w, 2000, 1);
+  auto cb = Chunker(*b, *w, 1).next(2000);
   ASSERT_TRUE(cb.ok() && *cb);
   EXPECT_EQ((*cb)->id, (*ca)->id);
   EXPECT_EQ((*cb)->attempt, 2);
@@ -123,8 +169,8 @@ TEST(PgLedger, CompleteReleaseAndProgress) {
   auto l = t.ledger();
   l->open(job(), false);
   auto w = t.walker();
-  auto c1 = *l->claim(*w, 400, 5);
-  auto c2 = *l->claim(*w, 400, 5);
+  auto c1 = *Chunker(*l, *w, 5).next(400);
+  auto c2 = *Chunker(*l, *w, 5).next(400);
   ASSERT_TRUE(l->complete(*c1, ChunkResult::of_rows(400)).is_ok());
   ASSERT_TRUE(l->release(*c2).is_ok());
   auto p = l->progress();
@@ -134,7 +180,7 @@ TEST(PgLedger, CompleteReleaseAndProgress) {
   EXPECT_EQ(p->chunks_running, 0);
   EXPECT_EQ(p->chunks_planned, 3);  // (start, 400], (400, 800], (800, end]
   EXPECT_TRUE(p->plan_done);
-  EXPECT_EQ((*l->claim(*w, 400, 5))->id, c2->id);  // released: first in line again
+  EXPECT_EQ((*Chunker(*l, *w, 5).next(400))->id, c2->id);  // released: first in line again
   ASSERT_TRUE(l->finish(JobOutcome::kOk, "").is_ok());
   EXPECT_EQ(t.db.value("SELECT status FROM backfill.jobs"), "running");  // chunks remain
 }

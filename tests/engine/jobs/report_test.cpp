@@ -10,8 +10,12 @@ namespace backfill {
 namespace {
 
 TEST(Report, EscapesEverythingJsonCannotCarryRaw) {
-  EXPECT_EQ(json_escape("a\"b\\c\nd\te\x01"), "\"a\\\"b\\\\c\\nd\\te\\u0001\"");
-  EXPECT_EQ(json_escape("héllo"), "\"héllo\"");  // UTF-8 passes through
+  EXPECT_EQ(json_text(Json("a\"b\\c\nd\te\x01")), "\"a\\\"b\\\\c\\nd\\te\\u0001\"");
+  EXPECT_EQ(json_text(Json("héllo")), "\"héllo\"");  // UTF-8 passes through
+  // A byte that is not UTF-8 (a key from a misencoded column) does not stop the report.
+  EXPECT_EQ(json_text(Json(std::string("a\xFF") + "b")),
+            "\"a\xEF\xBF\xBD"
+            "b\"");
 }
 
 TEST(Report, KeepsKeysInOrderAndWritesNumbersAsNumbers) {
@@ -22,7 +26,7 @@ TEST(Report, KeepsKeysInOrderAndWritesNumbersAsNumbers) {
       .add("rate", 1.5)
       .add("nan", 0.0 / 0.0);
   EXPECT_EQ(o.str(),
-            "{\n  \"command\": \"copy\",\n  \"rows\": 12,\n  \"ok\": true,\n  \"rate\": 1.500,\n  "
+            "{\n  \"command\": \"copy\",\n  \"rows\": 12,\n  \"ok\": true,\n  \"rate\": 1.5,\n  "
             "\"nan\": null\n}\n");
 }
 

@@ -2,17 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include "engine/plan/chunker.hpp"
+
 #include "tests/engine/fakes.hpp"
 
 namespace backfill {
 namespace {
-
-struct FakeClock {
-  std::chrono::steady_clock::time_point now{};
-  MemoryLedger::Clock fn() {
-    return [this] { return now; };
-  }
-};
 
 JobSpec spec(const std::string& fp = "fp1") {
   JobSpec s;
@@ -30,7 +25,7 @@ TEST(LedgerStateMachine, ClaimsEachChunkOnceThenRunsDry) {
   fakes::FakeWalker w(t);
   std::set<std::int64_t> ids;
   while (true) {
-    auto c = l.claim(w, 10, 2);
+    auto c = Chunker(l, w, 2).next(10);
     ASSERT_TRUE(c.ok());
     if (!*c) break;
     EXPECT_TRUE(ids.insert((*c)->id).second) << "chunk claimed twice";
@@ -50,11 +45,11 @@ TEST(LedgerStateMachine, AReleasedChunkIsClaimedAgainFirst) {
   l.open(spec(), false);
   auto t = fakes::FakeTable::range(50);
   fakes::FakeWalker w(t);
-  auto c1 = *l.claim(w, 10, 5);
-  auto c2 = *l.claim(w, 10, 5);
+  auto c1 = *Chunker(l, w, 5).next(10);
+  auto c2 = *Chunker(l, w, 5).next(10);
   ASSERT_TRUE(c1.has_value() && c2.has_value());
   ASSERT_TRUE(l.release(*c1).is_ok());
-  auto again = *l.claim(w, 10, 5);
+  auto again = *Chunker(l, w, 5).next(10);
   ASSERT_TRUE(again.has_value());
   EXPECT_EQ(again->id, c1->id);
   EXPECT_NE(c2->id, c1->id);
@@ -62,32 +57,32 @@ TEST(LedgerStateMachine, AReleasedChunkIsClaimedAgainFirst) {
 
 TEST(LedgerStateMachine, ARunningChunkOfALiveWorkerIsNotClaimedByAnother) {
   auto state = std::make_shared<MemoryLedgerState>();
-  FakeClock clock;
-  MemoryLedger a(state, "a", clock.fn()), b(state, "b", clock.fn());
+  fakes::ManualClock clock;
+  MemoryLedger a(state, "a", clock), b(state, "b", clock);
   a.open(spec(), false);
   b.open(spec(), false);
   auto t = fakes::FakeTable::range(20);
   fakes::FakeWalker w(t);
-  auto ca = *a.claim(w, 10, 1);
-  auto cb = *b.claim(w, 10, 1);
+  auto ca = *Chunker(a, w, 1).next(10);
+  auto cb = *Chunker(b, w, 1).next(10);
   ASSERT_TRUE(ca && cb);
   EXPECT_NE(ca->id, cb->id);
 }
 
 TEST(LedgerStateMachine, AnExpiredLeaseMakesTheChunkClaimableAndCountsTheAttempt) {
   auto state = std::make_shared<MemoryLedgerState>();
-  FakeClock clock;
-  MemoryLedger a(state, "a", clock.fn(), std::chrono::seconds(10));
-  MemoryLedger b(state, "b", clock.fn(), std::chrono::seconds(10));
+  fakes::ManualClock clock;
+  MemoryLedger a(state, "a", clock, std::chrono::seconds(10));
+  MemoryLedger b(state, "b", clock, std::chrono::seconds(10));
   a.open(spec(), false);
   b.open(spec(), false);
   fakes::FakeTable t({1});
   fakes::FakeWalker w(t);
-  auto ca = *a.claim(w, 10, 1);  // the only chunk
+  auto ca = *Chunker(a, w, 1).next(10);  // the only chunk
   ASSERT_TRUE(ca);
-  EXPECT_FALSE(*b.claim(w, 10, 1));
-  clock.now += std::chrono::seconds(11);
-  auto cb = *b.claim(w, 10, 1);
+  EXPECT_FALSE(*Chunker(b, w, 1).next(10));
+  clock.advance(std::chrono::seconds(11));
+  auto cb = *Chunker(b, w, 1).next(10);
   ASSERT_TRUE(cb);
   EXPECT_EQ(cb->id, ca->id);
   EXPECT_EQ(cb->attempt, 2);
@@ -103,9 +98,9 @@ TEST(LedgerStateMachine, ADeadWorkersChunksAreClaimableAtOnce) {
   b.open(spec(), false);
   fakes::FakeTable t({1});
   fakes::FakeWalker w(t);
-  ASSERT_TRUE(*a.claim(w, 10, 1));
+  ASSERT_TRUE(*Chunker(a, w, 1).next(10));
   state->dead_workers.push_back("a");
-  EXPECT_TRUE(*b.claim(w, 10, 1));
+  EXPECT_TRUE(*Chunker(b, w, 1).next(10));
 }
 
 TEST(LedgerStateMachine, DifferentArgumentsAreRefusedUnlessRestarted) {
@@ -124,7 +119,7 @@ TEST(LedgerStateMachine, AFailedRunLeavesTheJobResumable) {
   l.open(spec(), false);
   auto t = fakes::FakeTable::range(30);
   fakes::FakeWalker w(t);
-  auto c = *l.claim(w, 10, 1);
+  auto c = *Chunker(l, w, 1).next(10);
   l.complete(*c, ChunkResult::of_rows(10));
   l.finish(JobOutcome::kFailed, "boom");
   EXPECT_EQ(*l.open(spec(), false), JobOpen::kResumed);

@@ -11,7 +11,7 @@ namespace {
 
 using std::chrono::milliseconds;
 
-const Clock::time_point t0 = Clock::now();
+const Clock::time_point t0 = Clock::steady().now();
 Clock::time_point at(double seconds) {
   return t0 + std::chrono::duration_cast<Clock::duration>(Seconds(seconds));
 }
@@ -185,7 +185,7 @@ TEST(Throttle, AdmitsUpToTheAllowedChunksInFlightThenWaits) {
 TEST(Throttle, ControlPausesAndResumesAndTheTimeIsAccountedToItsReason) {
   // admit() accounts by the real clock, so this test's times start now, not when the
   // process did (a loaded machine took more than 2 s to get here).
-  const Clock::time_point start = Clock::now();
+  const Clock::time_point start = Clock::steady().now();
   const Clock::time_point two = start + std::chrono::duration_cast<Clock::duration>(Seconds(2));
   Throttle th(two_jobs(), start);
   RuntimeControl pause;
@@ -218,7 +218,7 @@ TEST(Throttle, ControlJobsCapsChunksInFlightAndChunkTimeTurnsOnSizing) {
 // The monitor's thread hung on a probe: no readings come, and the job holds as it would for
 // an unreadable signal, until readings come again.
 TEST(Throttle, NoReadingsForLongerThanThreeSecondsHoldTheJob) {
-  const auto long_ago = Clock::now() - std::chrono::seconds(10);
+  const auto long_ago = Clock::steady().now() - std::chrono::seconds(10);
   Throttle th(two_jobs(), long_ago);
   th.report(long_ago, {});
   int polls = 0;
@@ -227,7 +227,7 @@ TEST(Throttle, NoReadingsForLongerThanThreeSecondsHoldTheJob) {
   EXPECT_EQ(s.state, ThrottleState::kPaused);
   EXPECT_NE(s.reason.find("no load readings for"), std::string::npos) << s.reason;
   EXPECT_NE(s.reason.find("fail closed"), std::string::npos) << s.reason;
-  th.report(Clock::now(), {});
+  th.report(Clock::steady().now(), {});
   EXPECT_TRUE(th.admit([] { return false; }));
 }
 

@@ -1,0 +1,236 @@
+// regexp_replace(text, pattern, replacement [, flags]) on PCRE2, compiled (and JIT-compiled)
+// once per call site, matching by Unicode characters.
+//
+// PostgreSQL's regular expressions are Spencer's ARE; PCRE2 is the library closest to them
+// (look-ahead and look-behind, back-references, POSIX classes, non-greedy quantifiers).
+// What differs is bridged here: ARE's \m \M \y \Y \Z and [[:<:]] [[:>:]] are rewritten
+// into PCRE2's spelling; `.` matches a newline and `$` only the end unless a newline flag
+// says otherwise; the replacement's \1..\9, \& and \\ are PostgreSQL's; after an empty
+// match the search goes on one character later, as PostgreSQL's does. One difference
+// remains: where alternatives match at the same place ARE takes the longest (`a|ab` on
+// "abc" matches "ab") and PCRE2 the first ("a").
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include <memory>
+
+#include "engine/transform/builtins/common.hpp"
+
+namespace backfill::builtins {
+namespace {
+
+// \1..\9 are the groups a replacement can name; a tenth pair holds the whole match.
+constexpr std::uint32_t kOvectorPairs = 10;
+
+struct CodeFree {
+  void operator()(pcre2_code* c) const { pcre2_code_free(c); }
+};
+struct MatchDataFree {
+  void operator()(pcre2_match_data* m) const { pcre2_match_data_free(m); }
+};
+
+// One match block per thread, shared by every pattern: no allocation per row.
+pcre2_match_data* match_data() {
+  thread_local std::unique_ptr<pcre2_match_data, MatchDataFree> md(
+      pcre2_match_data_create(kOvectorPairs, nullptr));
+  return md.get();
+}
+
+std::string pcre2_message(int code) {
+  PCRE2_UCHAR buf[256];
+  int n = pcre2_get_error_message(code, buf, sizeof buf);
+  return n < 0 ? "error " + std::to_string(code) : std::string(reinterpret_cast<char*>(buf));
+}
+
+// ARE's escapes and classes that PCRE2 spells otherwise; everything else is the same.
+std::string are_to_pcre2(std::string_view p) {
+  static constexpr std::string_view kWordStart = "\\b(?=\\w)", kWordEnd = "\\b(?<=\\w)";
+  std::string out;
+  out.reserve(p.size() + 8);
+  bool in_bracket = false;
+  for (std::size_t i = 0; i < p.size(); ++i) {
+    const char c = p[i];
+    if (!in_bracket && p.substr(i, 7) == "[[:<:]]") {
+      out += kWordStart;
+      i += 6;
+    } else if (!in_bracket && p.substr(i, 7) == "[[:>:]]") {
+      out += kWordEnd;
+      i += 6;
+    } else if (c == '\\' && i + 1 < p.size()) {
+      const char n = p[++i];
+      if (in_bracket) {
+        out += c;
+        out += n;
+      } else if (n == 'm') {
+        out += kWordStart;
+      } else if (n == 'M') {
+        out += kWordEnd;
+      } else if (n == 'y') {
+        out += "\\b";
+      } else if (n == 'Y') {
+        out += "\\B";
+      } else if (n == 'Z') {
+        out += "\\z";
+      } else {
+        out += c;
+        out += n;
+      }
+    } else if (in_bracket) {
+      out += c;
+      if (c == '[' && i + 1 < p.size() && (p[i + 1] == ':' || p[i + 1] == '.' || p[i + 1] == '=')) {
+        // [:alpha:], [.x.], [=x=] inside a bracket: copied to their closing pair
+        const char kind = p[i + 1];
+        const std::size_t close = p.find(std::string{kind, ']'}, i + 2);
+        if (close != std::string_view::npos) {
+          out.append(p.substr(i + 1, close + 1 - i));
+          i = close + 1;
+        }
+      } else if (c == ']') {
+        in_bracket = false;
+      }
+    } else {
+      out += c;
+      if (c == '[') {
+        in_bracket = true;
+        // A ']' first (after an optional '^') is a member, not the end.
+        if (i + 1 < p.size() && p[i + 1] == '^') out += p[++i];
+        if (i + 1 < p.size() && p[i + 1] == ']') out += p[++i];
+      }
+    }
+  }
+  return out;
+}
+
+// PostgreSQL's replacement: \1..\9 a group (empty when it did not take part), \& the whole
+// match, \\ a backslash; any other backslash stays as it is.
+void append_replacement(std::string* out, std::string_view subject, std::string_view rep,
+                        const PCRE2_SIZE* ov, std::uint32_t pairs) {
+  auto group = [&](std::uint32_t g) {
+    if (g < pairs && ov[2 * g] != PCRE2_UNSET) {
+      out->append(subject.substr(ov[2 * g], ov[2 * g + 1] - ov[2 * g]));
+    }
+  };
+  for (std::size_t i = 0; i < rep.size(); ++i) {
+    if (rep[i] != '\\' || i + 1 == rep.size()) {
+      out->push_back(rep[i]);
+      continue;
+    }
+    const char n = rep[i + 1];
+    if (n >= '1' && n <= '9') {
+      group(static_cast<std::uint32_t>(n - '0'));
+      ++i;
+    } else if (n == '&') {
+      group(0);
+      ++i;
+    } else if (n == '\\') {
+      out->push_back('\\');
+      ++i;
+    } else {
+      out->push_back('\\');
+    }
+  }
+}
+
+std::size_t next_char(std::string_view s, std::size_t i) {
+  ++i;
+  while (i < s.size() && (static_cast<unsigned char>(s[i]) & 0xC0) == 0x80) ++i;
+  return i;
+}
+
+Result<FunctionImpl> bind_regexp_replace(std::span<const Value> lit) {
+  std::uint32_t options = PCRE2_UTF | PCRE2_UCP | PCRE2_DOTALL | PCRE2_DOLLAR_ENDONLY;
+  bool global = false;
+  bool literal = false;
+  if (lit.size() > 3 && !lit[3].is_null()) {
+    for (char c : lit[3].s) {
+      switch (c) {
+        case 'g':
+          global = true;
+          break;
+        case 'i':
+          options |= PCRE2_CASELESS;
+          break;
+        case 'c':
+          options &= ~PCRE2_CASELESS;
+          break;
+        case 'n':
+        case 'm':  // newline-sensitive: . stops at a newline, ^ and $ match at one
+          options = (options | PCRE2_MULTILINE) & ~(PCRE2_DOTALL | PCRE2_DOLLAR_ENDONLY);
+          break;
+        case 'p':  // partial: . stops at a newline, ^ and $ do not match at one
+          options &= ~PCRE2_DOTALL;
+          break;
+        case 'w':  // inverse partial: ^ and $ match at a newline, . crosses it
+          options = (options | PCRE2_MULTILINE | PCRE2_DOTALL) & ~PCRE2_DOLLAR_ENDONLY;
+          break;
+        case 's':
+          options = (options | PCRE2_DOTALL | PCRE2_DOLLAR_ENDONLY) & ~PCRE2_MULTILINE;
+          break;
+        case 'x':
+          options |= PCRE2_EXTENDED;
+          break;
+        case 'q':
+          literal = true;
+          break;
+        default:
+          return Status::invalid(std::string("regexp_replace(): flag '") + c +
+                                 "' is not supported (use g, i, c, n, m, p, w, s, x, q)");
+      }
+    }
+  }
+  if (literal) options |= PCRE2_LITERAL;
+  if (lit[1].is_null()) {
+    return FunctionImpl([](Args, const CallContext&, Value* out) {
+      *out = Value::null();
+      return Status::ok();
+    });
+  }
+  const std::string pattern = literal ? lit[1].s : are_to_pcre2(lit[1].s);
+  int error = 0;
+  PCRE2_SIZE offset = 0;
+  std::shared_ptr<pcre2_code> code(pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()),
+                                                 pattern.size(), options, &error, &offset, nullptr),
+                                   CodeFree());
+  if (!code) {
+    return Status::invalid("regexp_replace(): invalid regular expression '" + lit[1].s +
+                           "': " + pcre2_message(error));
+  }
+  // JIT is a speed-up only: where it is unavailable the interpreter gives the same answers.
+  (void)pcre2_jit_compile(code.get(), PCRE2_JIT_COMPLETE);
+  return FunctionImpl([code, global](Args a, const CallContext&, Value* out) {
+    const std::string& subject = a[0].s;
+    const std::string& rep = a[2].s;
+    const auto* subj = reinterpret_cast<PCRE2_SPTR>(subject.data());
+    pcre2_match_data* md = match_data();
+    std::string& o = out->s;
+    out->type = T::kText;
+    o.clear();  // the earlier row's buffer, reused
+    std::size_t copied = 0, start = 0;
+    while (start <= subject.size()) {
+      const int rc = pcre2_match(code.get(), subj, subject.size(), start, 0, md, nullptr);
+      if (rc == PCRE2_ERROR_NOMATCH) break;
+      if (rc < 0) return Status::failed("regexp_replace(): " + pcre2_message(rc));
+      const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
+      const std::uint32_t pairs = rc == 0 ? kOvectorPairs : static_cast<std::uint32_t>(rc);
+      o.append(subject, copied, ov[0] - copied);
+      append_replacement(&o, subject, rep, ov, pairs);
+      copied = ov[1];
+      if (!global) break;
+      start = ov[1] > ov[0] ? ov[1] : next_char(subject, ov[1]);
+    }
+    o.append(subject, copied, std::string::npos);
+    return Status::ok();
+  });
+}
+
+}  // namespace
+
+void add_regex_functions(FunctionRegistry* r) {
+  add_or_die(r, bound_def("regexp_replace", {T::kText, T::kText, T::kText, T::kText}, 3, T::kText,
+                          "regexp_replace(text, pattern, replacement [, flags]): flags g (every "
+                          "match), i (ignore case), n (newline-sensitive) and the others of "
+                          "PostgreSQL; \\1 in the replacement is the first group",
+                          {1, 3}, bind_regexp_replace));
+}
+
+}  // namespace backfill::builtins

@@ -1,0 +1,226 @@
+#include "engine/transform/case_mapping.hpp"
+
+#include <locale.h>
+#include <unicode/ucasemap.h>
+#include <unicode/uchar.h>
+#include <wctype.h>
+
+#include "engine/transform/utf8.hpp"
+
+namespace backfill {
+namespace {
+
+constexpr std::string_view kAsciiUpper = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+constexpr std::string_view kAsciiLower = "abcdefghijklmnopqrstuvwxyz";
+
+bool is_ascii(const std::string& s) {
+  for (char c : s) {
+    if (static_cast<unsigned char>(c) >= 0x80) return false;
+  }
+  return true;
+}
+
+void ascii_lower(std::string* s) {
+  for (char& c : *s) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+  }
+}
+
+void ascii_upper(std::string* s) {
+  for (char& c : *s) {
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 32);
+  }
+}
+
+// Each row's result is built in this thread's scratch and swapped in, so that in the
+// steady state neither string allocates.
+std::string& scratch() {
+  thread_local std::string s;
+  return s;
+}
+
+// One code point at a time through `map`; bytes that are not valid UTF-8 stay as they are.
+template <typename Map>
+void map_code_points(std::string* s, Map map) {
+  std::string& out = scratch();
+  out.clear();
+  for (std::size_t i = 0; i < s->size();) {
+    const auto c = static_cast<unsigned char>((*s)[i]);
+    if (c < 0x80) {
+      out.push_back(static_cast<char>(map(c)));
+      ++i;
+      continue;
+    }
+    const std::size_t start = i;
+    const std::uint32_t cp = next_code_point(*s, &i);
+    if (i - start == 1) {
+      out.push_back(static_cast<char>(c));
+    } else {
+      append_utf8(&out, map(cp));
+    }
+  }
+  s->swap(out);
+}
+
+// The base of the mappings that are not C: the ASCII fast path, where the locale allows it.
+class MappingBase : public CaseMapping {
+ public:
+  void lower(std::string* s) const override {
+    if (ascii_fast_ && is_ascii(*s)) return ascii_lower(s);
+    slow_lower(s);
+  }
+  void upper(std::string* s) const override {
+    if (ascii_fast_ && is_ascii(*s)) return ascii_upper(s);
+    slow_upper(s);
+  }
+
+ protected:
+  // Called once the object can map: the fast path holds only where the locale maps the
+  // ASCII letters to each other (Turkish maps 'I' to dotless 'ı').
+  void check_ascii() {
+    std::string up(kAsciiUpper), low(kAsciiLower);
+    slow_lower(&up);
+    slow_upper(&low);
+    ascii_fast_ = up == kAsciiLower && low == kAsciiUpper;
+  }
+  virtual void slow_lower(std::string* s) const = 0;
+  virtual void slow_upper(std::string* s) const = 0;
+
+ private:
+  bool ascii_fast_ = false;
+};
+
+// A C or POSIX ctype: ASCII letters only, as PostgreSQL's lc_ctype_is_c() paths do.
+class AsciiMapping final : public CaseMapping {
+ public:
+  void lower(std::string* s) const override { ascii_lower(s); }
+  void upper(std::string* s) const override { ascii_upper(s); }
+  std::string describe() const override { return "C (ASCII letters only)"; }
+};
+
+// A libc locale: towlower_l()/towupper_l() per character, what PostgreSQL does for a
+// multibyte database whose collation provider is libc.
+class LibcMapping final : public MappingBase {
+ public:
+  LibcMapping(locale_t loc, std::string name) : loc_(loc), name_(std::move(name)) { check_ascii(); }
+  ~LibcMapping() override { freelocale(loc_); }
+  LibcMapping(const LibcMapping&) = delete;
+  LibcMapping& operator=(const LibcMapping&) = delete;
+  std::string describe() const override { return "libc " + name_; }
+
+ protected:
+  void slow_lower(std::string* s) const override {
+    map_code_points(s, [this](std::uint32_t c) {
+      return static_cast<std::uint32_t>(towlower_l(static_cast<wint_t>(c), loc_));
+    });
+  }
+  void slow_upper(std::string* s) const override {
+    map_code_points(s, [this](std::uint32_t c) {
+      return static_cast<std::uint32_t>(towupper_l(static_cast<wint_t>(c), loc_));
+    });
+  }
+
+ private:
+  locale_t loc_;
+  std::string name_;
+};
+
+// ICU's simple, locale-independent mappings per code point: the same one-to-one mappings
+// glibc's UTF-8 locales are generated from.
+class IcuSimpleMapping final : public MappingBase {
+ public:
+  explicit IcuSimpleMapping(std::string why) : why_(std::move(why)) { check_ascii(); }
+  std::string describe() const override { return why_; }
+
+ protected:
+  void slow_lower(std::string* s) const override {
+    map_code_points(s, [](std::uint32_t c) {
+      return static_cast<std::uint32_t>(u_tolower(static_cast<UChar32>(c)));
+    });
+  }
+  void slow_upper(std::string* s) const override {
+    map_code_points(s, [](std::uint32_t c) {
+      return static_cast<std::uint32_t>(u_toupper(static_cast<UChar32>(c)));
+    });
+  }
+
+ private:
+  std::string why_;
+};
+
+// An ICU locale: full mappings of the locale (upper('ß') = 'SS'), what PostgreSQL does
+// for a database whose collation provider is ICU.
+class IcuLocaleMapping final : public MappingBase {
+ public:
+  IcuLocaleMapping(UCaseMap* map, std::string name) : map_(map), name_(std::move(name)) {
+    check_ascii();
+  }
+  ~IcuLocaleMapping() override { ucasemap_close(map_); }
+  IcuLocaleMapping(const IcuLocaleMapping&) = delete;
+  IcuLocaleMapping& operator=(const IcuLocaleMapping&) = delete;
+  std::string describe() const override { return "ICU " + name_; }
+
+ protected:
+  void slow_lower(std::string* s) const override { apply(s, ucasemap_utf8ToLower); }
+  void slow_upper(std::string* s) const override { apply(s, ucasemap_utf8ToUpper); }
+
+ private:
+  using Fn = int32_t (*)(const UCaseMap*, char*, int32_t, const char*, int32_t, UErrorCode*);
+  void apply(std::string* s, Fn fn) const {
+    std::string& out = scratch();
+    // Full mappings can grow a character (ß -> SS, ŉ -> ʼN): room for that first, and the
+    // exact size when ICU asks for more.
+    out.resize(s->size() * 3 + 16);
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      UErrorCode err = U_ZERO_ERROR;
+      const int32_t n = fn(map_, out.data(), static_cast<int32_t>(out.size()), s->data(),
+                           static_cast<int32_t>(s->size()), &err);
+      if (err == U_BUFFER_OVERFLOW_ERROR) {
+        out.resize(static_cast<std::size_t>(n));
+        continue;
+      }
+      if (U_FAILURE(err)) return;  // ill-formed text: left as it is
+      out.resize(static_cast<std::size_t>(n));
+      s->swap(out);
+      return;
+    }
+  }
+
+  UCaseMap* map_;
+  std::string name_;
+};
+
+}  // namespace
+
+const CaseMapping& CaseMapping::unicode() {
+  static const IcuSimpleMapping kUnicode("Unicode simple case mapping");
+  return kUnicode;
+}
+
+std::shared_ptr<const CaseMapping> CaseMapping::for_ctype(const CtypeSpec& ctype,
+                                                          std::string* warning) {
+  if (ctype.provider == CtypeSpec::Provider::kUnicode) {
+    return std::make_shared<IcuSimpleMapping>("Unicode simple case mapping");
+  }
+  if (ctype.provider == CtypeSpec::Provider::kIcu) {
+    UErrorCode err = U_ZERO_ERROR;
+    UCaseMap* map = ucasemap_open(ctype.locale.c_str(), 0, &err);
+    if (map && U_SUCCESS(err)) return std::make_shared<IcuLocaleMapping>(map, ctype.locale);
+    if (map) ucasemap_close(map);
+    if (warning) *warning = "ICU could not open locale " + ctype.locale + ": " + u_errorName(err);
+    return std::make_shared<IcuSimpleMapping>("Unicode simple case mapping");
+  }
+  if (ctype.locale == "C" || ctype.locale == "POSIX") return std::make_shared<AsciiMapping>();
+  if (locale_t loc = newlocale(LC_CTYPE_MASK, ctype.locale.c_str(), static_cast<locale_t>(0))) {
+    return std::make_shared<LibcMapping>(loc, ctype.locale);
+  }
+  if (warning) {
+    *warning = "locale " + ctype.locale +
+               " is not installed on this machine; lower() and upper() use Unicode's simple "
+               "case mappings, which agree with glibc's UTF-8 locales except Turkish and Azeri";
+  }
+  return std::make_shared<IcuSimpleMapping>("Unicode simple case mapping (locale " + ctype.locale +
+                                            " missing here)");
+}
+
+}  // namespace backfill
