@@ -333,6 +333,7 @@ Status run_copy(const CopyOptions& options, const RunContext& ctx) {
       .add("chunks", stats.chunks)
       .add("rows_total", stats.ledger.rows_done)
       .add("chunks_total", stats.ledger.chunks_done)
+      .add("low_watermark", watermark_json(stats.ledger.low_watermark))
       .add("seconds", stats.seconds)
       .add("rows_per_second", rate)
       .add("throttled_seconds", throttled.throttled_seconds)

@@ -202,6 +202,17 @@ void add_status_options(CLI::App* app, StatusOptions* o) {
   app->add_option("--job", o->job, "Show only this job");
 }
 
+std::string key_text(const Key& key) {
+  std::string out = "(";
+  for (std::size_t i = 0; i < key.size(); ++i) out += (i ? ", " : "") + key[i];
+  return out + ")";
+}
+
+Json watermark_json(const std::optional<Key>& key) {
+  if (!key) return nullptr;
+  return Json(*key);
+}
+
 void print_warnings(const std::vector<std::string>& warnings) {
   for (const auto& w : warnings) std::fprintf(stderr, "backfill: warning: %s\n", w.c_str());
 }

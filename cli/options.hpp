@@ -164,6 +164,10 @@ class JobThrottle {
 const char* outcome_name(JobOutcome o);
 // {"replication lag": 12.5, ...}: seconds throttled or paused, by the signal behind it.
 Json throttled_by(const ThrottleSnapshot& s);
+// A key as the terminal shows it: "(42)", "(2024-01-01, 7)".
+std::string key_text(const Key& key);
+// The report's "low_watermark": the key's values, or null when there is none.
+Json watermark_json(const std::optional<Key>& key);
 // "backfill: warning: ..." on stderr, one line each.
 void print_warnings(const std::vector<std::string>& warnings);
 

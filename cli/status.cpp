@@ -70,6 +70,7 @@ Status run_status(const StatusOptions& o) {
       std::printf("  ETA %s", format_duration(static_cast<double>(est - rows) / j.rate).c_str());
     }
     std::printf("\n");
+    if (j.low_watermark) std::printf("  done up to key %s\n", key_text(*j.low_watermark).c_str());
     if (!j.message.empty()) std::printf("  last message: %s\n", j.message.c_str());
     BACKFILL_RETURN_IF_ERROR(print_workers(conn, j.name));
   }

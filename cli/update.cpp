@@ -140,6 +140,7 @@ Status run_update(const UpdateOptions& o, const RunContext& ctx) {
       .add("chunks", stats.chunks)
       .add("rows_total", stats.ledger.rows_done)
       .add("chunks_total", stats.ledger.chunks_done)
+      .add("low_watermark", watermark_json(stats.ledger.low_watermark))
       .add("seconds", stats.seconds)
       .add("rows_per_second",
            stats.seconds > 0 ? static_cast<double>(stats.rows) / stats.seconds : 0.0)

@@ -17,10 +17,7 @@ namespace {
 constexpr std::size_t kDifferencesShown = 20;
 
 std::string bound(const std::optional<Key>& k, const char* open) {
-  if (!k) return open;
-  std::string out = "(";
-  for (std::size_t i = 0; i < k->size(); ++i) out += (i ? ", " : "") + (*k)[i];
-  return out + ")";
+  return k ? key_text(*k) : std::string(open);
 }
 
 Json key_json(const std::vector<std::string>& cols, const Key& key) {
@@ -168,6 +165,7 @@ Status run_verify(const VerifyOptions& vo, const RunContext& ctx) {
         .add("job", job.name)
         .add("status", status)
         .add("pass_complete", st.pass_complete)
+        .add("low_watermark", watermark_json(st.low_watermark))
         .add("method", pg::hash_method_name(method))
         .add("rows", tot.rows)
         .add("rows_target", tot.target_rows)

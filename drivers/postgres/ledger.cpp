@@ -85,11 +85,24 @@ CREATE TABLE IF NOT EXISTS backfill.deferred (      -- copy --defer-indexes: dro
   create_sql text[] NOT NULL,
   created    boolean NOT NULL DEFAULT false,
   PRIMARY KEY (job, ord)
-);)SQL";
+);
+-- The chunks' key order, the planner's: a split's upper half sorts between its neighbours.
+ALTER TABLE backfill.chunks ADD COLUMN IF NOT EXISTS ord numeric;
+UPDATE backfill.chunks SET ord = id WHERE ord IS NULL;
+CREATE INDEX IF NOT EXISTS chunks_ord ON backfill.chunks (job, ord);)SQL";
 }
 
 // The DDL's last object: present means every statement before it ran too.
-constexpr const char* kLedgerLastObject = "backfill.deferred";
+constexpr const char* kLedgerLastObject = "backfill.chunks_ord";
+
+// The upper bound of the last chunk of the longest run of done chunks from the start of the
+// key, in the planner's order; no row while the first chunk is open. $1: the job.
+const char* low_watermark_sql() {
+  return "SELECT c.hi FROM backfill.chunks c WHERE c.job = $1 AND c.status = 'done' AND (NOT "
+         "EXISTS (SELECT 1 FROM backfill.chunks o WHERE o.job = $1 AND o.status <> 'done') OR "
+         "c.ord < (SELECT min(o.ord) FROM backfill.chunks o WHERE o.job = $1 AND o.status <> "
+         "'done')) ORDER BY c.ord DESC LIMIT 1";
+}
 
 Result<std::unique_ptr<PgJobControl>> PgJobControl::connect(const std::string& dsn,
                                                             const std::string& job) {
@@ -283,10 +296,10 @@ Result<bool> PgLedger::record_plan(const PlanCursor& from, const std::vector<Chu
       Params p{job_, std::to_string(next++)};
       p.push_back(r.lo ? std::optional<std::string>(encode_text_array(*r.lo)) : std::nullopt);
       p.push_back(r.hi ? std::optional<std::string>(encode_text_array(*r.hi)) : std::nullopt);
-      BACKFILL_RETURN_IF_ERROR(conn_->exec(
-          "INSERT INTO backfill.chunks (job, id, lo, hi) VALUES ($1, $2::bigint, $3::text[], "
-          "$4::text[])",
-          p));
+      BACKFILL_RETURN_IF_ERROR(
+          conn_->exec("INSERT INTO backfill.chunks (job, id, lo, hi, ord) VALUES ($1, $2::bigint, "
+                      "$3::text[], $4::text[], $2::numeric)",
+                      p));
     }
     Params p{job_,
              to.after ? std::optional<std::string>(encode_text_array(*to.after)) : std::nullopt,
@@ -438,9 +451,13 @@ Status PgLedger::split(const Chunk& chunk, const Key& mid) {
     if (old.rows() == 0)
       return Status::failed("chunk " + std::to_string(chunk.id) + " is not ours");
     BACKFILL_RETURN_IF_ERROR(
-        conn_->exec("INSERT INTO backfill.chunks (job, id, lo, hi) VALUES ($1, $2::bigint, "
-                    "$3::text[], $4::text[])",
-                    {job_, next, encode_text_array(mid), old.maybe(0, 0)}));
+        // The upper half sorts between its lower half and the next chunk in key order.
+        conn_->exec(
+            "INSERT INTO backfill.chunks (job, id, lo, hi, ord) SELECT $1, $2::bigint, "
+            "$3::text[], $4::text[], (c.ord + coalesce((SELECT min(n.ord) FROM "
+            "backfill.chunks n WHERE n.job = $1 AND n.ord > c.ord), c.ord + 1)) / 2 "
+            "FROM backfill.chunks c WHERE c.job = $1 AND c.id = $5::bigint",
+            {job_, next, encode_text_array(mid), old.maybe(0, 0), std::to_string(chunk.id)}));
     return conn_->exec("UPDATE backfill.jobs SET next_chunk = next_chunk + 1 WHERE name = $1",
                        {job_});
   };
@@ -464,6 +481,11 @@ Result<LedgerProgress> PgLedger::progress() {
   p.chunks_planned = r.int64(0, 2);
   p.chunks_running = r.int64(0, 3);
   p.plan_done = r.boolean(0, 4);
+  BACKFILL_ASSIGN_OR_RETURN(PgResult w, conn_->query(low_watermark_sql(), {job_}));
+  if (w.rows() > 0 && !w.is_null(0, 0)) {
+    BACKFILL_ASSIGN_OR_RETURN(Key k, decode_text_array(w.text(0, 0)));
+    p.low_watermark = std::move(k);
+  }
   return p;
 }
 
@@ -580,7 +602,12 @@ Result<std::vector<JobStatusRow>> job_statuses(PgConnection& conn, const std::st
                  " j.plan_done, coalesce((SELECT l.rows FROM backfill.chunks l WHERE l.job ="
                  " j.name AND l.status = 'done' ORDER BY l.finished_at DESC LIMIT 1),"
                  " j.chunk_rows), to_char(j.updated_at, 'YYYY-MM-DD HH24:MI:SS'), "
-                 "coalesce(j.message, '')"
+                 "coalesce(j.message, ''), "
+                 // The contiguous low watermark, as low_watermark_sql() finds it.
+                 "(SELECT w.hi FROM backfill.chunks w WHERE w.job = j.name AND w.status = 'done' "
+                 "AND (NOT EXISTS (SELECT 1 FROM backfill.chunks o WHERE o.job = j.name AND "
+                 "o.status <> 'done') OR w.ord < (SELECT min(o.ord) FROM backfill.chunks o WHERE "
+                 "o.job = j.name AND o.status <> 'done')) ORDER BY w.ord DESC LIMIT 1)"
                  " FROM backfill.jobs j LEFT JOIN backfill.chunks c ON c.job = j.name"
                  " WHERE $1 = '' OR j.name = $1 GROUP BY j.name ORDER BY j.updated_at DESC",
                  {job}));
@@ -600,6 +627,10 @@ Result<std::vector<JobStatusRow>> job_statuses(PgConnection& conn, const std::st
     j.chunk_rows = r.int64(i, 10);
     j.updated_at = r.text(i, 11);
     j.message = r.text(i, 12);
+    if (!r.is_null(i, 13)) {
+      BACKFILL_ASSIGN_OR_RETURN(Key k, decode_text_array(r.text(i, 13)));
+      j.low_watermark = std::move(k);
+    }
     out.push_back(std::move(j));
   }
   return out;

@@ -118,6 +118,7 @@ struct JobStatusRow {
   std::int64_t chunk_rows = 0;  // the latest finished chunk's rows, else the starting size
   std::string updated_at;       // UTC, "YYYY-MM-DD HH24:MI:SS"
   std::string message;
+  std::optional<Key> low_watermark;  // every key up to it is done (LedgerProgress's)
 };
 // Every job, or the one named (`job` empty: all), latest first.
 Result<std::vector<JobStatusRow>> job_statuses(PgConnection& conn, const std::string& job);

@@ -44,11 +44,13 @@ class PgMapChunkUpdater final : public ChunkUpdater {
     read_ = std::move(staged.bytes);  // keeps the buffer for the next chunk
     if (staged.rows == 0) return std::int64_t{0};
     std::int64_t changed = 0;
+    // Created outside the chunk's transaction: a rolled-back chunk must not take the
+    // session's staging table with it.
+    if (!stage_ready_) {
+      BACKFILL_RETURN_IF_ERROR(conn_->exec(spec_->stage_create_sql()));
+      stage_ready_ = true;
+    }
     Status written = conn_->transaction([&]() -> Status {
-      if (!stage_ready_) {
-        BACKFILL_RETURN_IF_ERROR(conn_->exec(spec_->stage_create_sql()));
-        stage_ready_ = true;
-      }
       BACKFILL_RETURN_IF_ERROR(conn_->copy_in(spec_->stage_copy_sql(), read_).status());
       BACKFILL_ASSIGN_OR_RETURN(PgResult r, conn_->query(spec_->update_from_stage_sql(range)));
       changed = r.affected();

@@ -308,11 +308,11 @@ Result<CopyJobStats> run_copy_job(Source& source, Sink& sink, Ledger& ledger,
     r.rows = last.rows;
     r.throttle_rows = r.done ? last.rows : 0;
     // The writer's count (less than the rows under skip), for the commit.
-    r.written = last.written.rows_written;
+    r.tally = last.written.rows_written;
     return r;
   };
   stages.commit = [&](const Chunk&, const ChunkRun& r) {
-    if (r.done) rows_written += r.written;
+    if (r.done) rows_written += r.tally;
   };
   stages.state = [] { return std::string("copying"); };
 

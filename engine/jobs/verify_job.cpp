@@ -103,11 +103,11 @@ Result<VerifyStats> run_verify_job(ComparedTables& tables, Ledger& ledger,
     run.done = run.status.is_ok();
     run.rows = result.source.rows;
     run.throttle_rows = run.done ? result.source.rows : 0;
-    run.written = r.missing + r.extra + r.different;  // still differing after recheck and repair
+    run.tally = r.missing + r.extra + r.different;
     return run;
   };
   stages.commit = [&](const Chunk&, const ChunkRun& r) {
-    if (r.done) differences_this_run += r.written;
+    if (r.done) differences_this_run += r.tally;
   };
   stages.state = [&] {
     return differences_this_run > 0
@@ -134,6 +134,7 @@ Result<VerifyStats> run_verify_job(ComparedTables& tables, Ledger& ledger,
       run.error = r.status().with_context("reading the results");
     }
     stats.pass_complete = run.ledger.complete();
+    stats.low_watermark = run.ledger.low_watermark;
   };
   BACKFILL_ASSIGN_OR_RETURN(PipelineRun run,
                             run_pipeline(comparers, ledger, options, setup, stages, verdict));

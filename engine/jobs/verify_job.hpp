@@ -66,8 +66,9 @@ struct VerifyStats {
   Status error;
   std::int64_t chunks_this_run = 0;
   std::int64_t rows_this_run = 0;
-  JobResults results;          // the whole pass so far, from the ledger
-  bool pass_complete = false;  // every chunk of the table is verified
+  JobResults results;                // the whole pass so far, from the ledger
+  bool pass_complete = false;        // every chunk of the table is verified
+  std::optional<Key> low_watermark;  // every key up to it is verified (LedgerProgress's)
   bool ran_out_of_time = false;
   std::int64_t retries = 0;
   double seconds = 0;

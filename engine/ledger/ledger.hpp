@@ -39,6 +39,10 @@ struct LedgerProgress {
   std::int64_t chunks_planned = 0;
   std::int64_t chunks_running = 0;  // claimed and not finished, by any worker
   bool plan_done = false;
+  // The contiguous low watermark: every key up to and including it is done, in the key
+  // order the planner planned in (a split's upper half between its neighbours). nullopt
+  // when the first chunk is not done yet, and once the last one is (see complete()).
+  std::optional<Key> low_watermark;
   // Every chunk of the key range planned and done.
   bool complete() const { return plan_done && chunks_done == chunks_planned; }
 };

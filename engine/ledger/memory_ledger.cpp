@@ -103,12 +103,15 @@ Result<LedgerProgress> MemoryLedger::progress() {
   const MemoryJob& j = job();
   p.chunks_planned = static_cast<std::int64_t>(j.chunks.size());
   p.plan_done = j.cursor.done;
+  bool contiguous = true;  // chunks are kept in key order
   for (const auto& c : j.chunks) {
     if (c.state == ChunkState::kDone) {
       ++p.chunks_done;
       p.rows_done += c.result.rows;
-    } else if (c.state == ChunkState::kRunning) {
-      ++p.chunks_running;
+      if (contiguous) p.low_watermark = c.chunk.range.hi;
+    } else {
+      contiguous = false;
+      if (c.state == ChunkState::kRunning) ++p.chunks_running;
     }
   }
   return p;

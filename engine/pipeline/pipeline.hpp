@@ -37,11 +37,13 @@ namespace backfill {
 
 // What a chunk came to on its worker; the job's commit reads it.
 struct ChunkRun {
-  Status status;                   // an error that failed the chunk for good
-  bool split = false;              // timed out, and went back to the ledger as two halves
-  bool done = false;               // finished and recorded by this run
-  std::int64_t rows = 0;           // rows of the chunk this run handled, when done
-  std::int64_t written = 0;        // what the write counted (copy: rows inserted or updated)
+  Status status;          // an error that failed the chunk for good
+  bool split = false;     // timed out, and went back to the ledger as two halves
+  bool done = false;      // finished and recorded by this run
+  std::int64_t rows = 0;  // rows of the chunk this run handled, when done
+  // The job's own count, for its commit: rows inserted or updated (copy), rows still
+  // differing after recheck and repair (verify).
+  std::int64_t tally = 0;
   std::int64_t throttle_rows = 0;  // what the throttle's chunk sizer learns from (0: nothing)
 };
 

@@ -47,7 +47,8 @@ void map_code_points(std::string* s, Map map) {
   for (std::size_t i = 0; i < s->size();) {
     const auto c = static_cast<unsigned char>((*s)[i]);
     if (c < 0x80) {
-      out.push_back(static_cast<char>(map(c)));
+      // Not a byte: Turkish maps 'I' to U+0131 and 'i' to U+0130.
+      append_utf8(&out, map(c));
       ++i;
       continue;
     }

@@ -27,7 +27,8 @@ const char* kInputRow =
     " 'ԱԲԳ Ǆ ǅ ＡＢＣ ȘTEFAN Nguyễn ҐАННА Ⴀ ᏣᎳᎩ 𐐀'::text AS ta,"
     // json keeps its text: spacing, duplicate keys (the last wins), escapes.
     " '{\"a\" : {\"b\":  [1,  2 ] }, \"a\": {\"b\": [3,  {\"c\" : 4}]}, \"e\": "
-    "\"\\u00e9\\n\\\"q\\\"\", \"sp\" :  \"x\" , \"num\": 1.50e2 }'::json AS jn";
+    "\"\\u00e9\\n\\\"q\\\"\", \"sp\" :  \"x\" , \"num\": 1.50e2 }'::json AS jn,"
+    " repeat('ab', 20000) || 'c' AS tl";
 
 struct Case {
   const char* ours;
@@ -167,6 +168,10 @@ const Case kCases[] = {
     {"regexp_replace(e, 'e*?', '-', 'g')", nullptr},
     {"regexp_replace(e, '\\.', 'a\\qb\\\\c\\9', 'g')", nullptr},
     {"regexp_replace(e, '\\d{2,}|[A-Z]{2}', '#', 'g')", nullptr},
+    {"regexp_replace(e, '.', '!', 'gq')", nullptr},
+    {"regexp_replace(e, 'E.C', '?', 'qi')", nullptr},
+    // Deep backtracking over 40,000 characters: past JIT's stack, on the interpreter.
+    {"regexp_replace(tl, '(a|b)*c', 'x')", nullptr},
     {"md5(t)", nullptr},
     {"md5(ta)", nullptr},
     {"md5('')", nullptr},
@@ -179,13 +184,13 @@ TEST(MapFunctions, EachBuiltinGivesWhatPostgresGives) {
   auto row = db.rows(
       std::string("SELECT t, e, n, d, f::text, "
                   "(extract(epoch FROM ts - '2000-01-01+00') * 1000000)::int8, j::text, ta, "
-                  "jn::text FROM (") +
+                  "jn::text, tl FROM (") +
       kInputRow + ") s");
   ASSERT_EQ(row.size(), 1u);
   std::vector<std::string> v;
   std::stringstream ss(row[0]);
   for (std::string field; std::getline(ss, field, '\t');) v.push_back(field);
-  ASSERT_EQ(v.size(), 9u);
+  ASSERT_EQ(v.size(), 10u);
   std::map<std::string, std::pair<ValueType, Value>> columns{
       {"t", {ValueType::kText, Value::text(v[0])}},
       {"e", {ValueType::kText, Value::text(v[1])}},
@@ -198,6 +203,7 @@ TEST(MapFunctions, EachBuiltinGivesWhatPostgresGives) {
       {"j", {ValueType::kJson, Value::json(v[6])}},
       {"ta", {ValueType::kText, Value::text(v[7])}},
       {"jn", {ValueType::kJson, Value::json(v[8])}},
+      {"tl", {ValueType::kText, Value::text(v[9])}},
   };
   // lower() and upper() as the test database's ctype has them, read as preflight reads it.
   auto ctype = pg::database_ctype(db.conn());

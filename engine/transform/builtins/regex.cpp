@@ -178,7 +178,9 @@ Result<FunctionImpl> bind_regexp_replace(std::span<const Value> lit) {
       }
     }
   }
-  if (literal) options |= PCRE2_LITERAL;
+  // PCRE2 takes few options beside LITERAL: the pattern's characters and case are all that
+  // matter then.
+  if (literal) options = PCRE2_LITERAL | PCRE2_UTF | (options & PCRE2_CASELESS);
   if (lit[1].is_null()) {
     return FunctionImpl([](Args, const CallContext&, Value* out) {
       *out = Value::null();
@@ -206,8 +208,16 @@ Result<FunctionImpl> bind_regexp_replace(std::span<const Value> lit) {
     out->type = T::kText;
     o.clear();  // the earlier row's buffer, reused
     std::size_t copied = 0, start = 0;
+    // The subject's UTF-8 is checked once, on the first match, not again from each start.
+    std::uint32_t match_options = 0;
     while (start <= subject.size()) {
-      const int rc = pcre2_match(code.get(), subj, subject.size(), start, 0, md, nullptr);
+      int rc = pcre2_match(code.get(), subj, subject.size(), start, match_options, md, nullptr);
+      if (rc == PCRE2_ERROR_JIT_STACKLIMIT) {
+        // A pattern that backtracks deeply outgrows JIT's stack; the interpreter's is the heap.
+        rc = pcre2_match(code.get(), subj, subject.size(), start, match_options | PCRE2_NO_JIT, md,
+                         nullptr);
+      }
+      match_options = PCRE2_NO_UTF_CHECK;
       if (rc == PCRE2_ERROR_NOMATCH) break;
       if (rc < 0) return Status::failed("regexp_replace(): " + pcre2_message(rc));
       const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);

@@ -123,6 +123,37 @@ TEST(PgLedger, RefusesAJobWithOtherArgumentsUnlessRestarted) {
   EXPECT_EQ(t.db.value("SELECT count(*) FROM backfill.chunks"), "0");
 }
 
+// The low watermark follows the key, not the chunk ids: a split's upper half (a new, higher
+// id) sits between its lower half and the next chunk.
+TEST(PgLedger, TheLowWatermarkIsTheEndOfTheDonePrefixInKeyOrderSplitsIncluded) {
+  Tables t;
+  auto l = t.ledger();
+  ASSERT_EQ(*l->open(job(), false), JobOpen::kNew);
+  auto w = t.walker();
+  Chunker chunker(*l, *w, 3);
+  auto watermark = [&]() -> std::string {
+    auto p = l->progress();
+    EXPECT_TRUE(p.ok()) << p.status().message();
+    return p->low_watermark ? (*p->low_watermark)[0] : "none";
+  };
+  auto c1 = **chunker.next(100), c2 = **chunker.next(100), c3 = **chunker.next(100);
+  EXPECT_EQ(watermark(), "none");
+  ASSERT_TRUE(l->complete(c1, ChunkResult::of_rows(100)).ok());
+  EXPECT_EQ(watermark(), "100");
+  ASSERT_TRUE(l->split(c2, Key{"150"}).ok());  // (100, 150] keeps its id, (150, 200] is new
+  ASSERT_TRUE(l->complete(c3, ChunkResult::of_rows(100)).ok());
+  EXPECT_EQ(watermark(), "100");
+  auto lower = **chunker.next(100);
+  EXPECT_EQ(lower.id, c2.id);
+  ASSERT_TRUE(l->complete(lower, ChunkResult::of_rows(50)).ok());
+  EXPECT_EQ(watermark(), "150");
+  auto upper = **chunker.next(100);
+  EXPECT_GT(upper.id, c3.id);
+  EXPECT_EQ((*upper.range.lo)[0], "150");
+  ASSERT_TRUE(l->complete(upper, ChunkResult::of_rows(50)).ok());
+  EXPECT_EQ(watermark(), "300");  // through c3, done before its neighbour below
+}
+
 TEST(PgLedger, TwoWorkersNeverClaimTheSameChunk) {
   Tables t;
   auto a = t.ledger(), b = t.ledger();

@@ -39,6 +39,30 @@ TEST(LedgerStateMachine, ClaimsEachChunkOnceThenRunsDry) {
   EXPECT_EQ(*l.open(spec(), false), JobOpen::kAlreadyDone);
 }
 
+TEST(LedgerStateMachine, TheLowWatermarkIsTheEndOfTheDonePrefix) {
+  auto state = std::make_shared<MemoryLedgerState>();
+  MemoryLedger l(state, "w1");
+  ASSERT_EQ(*l.open(spec(), false), JobOpen::kNew);
+  auto t = fakes::FakeTable::range(50);
+  fakes::FakeWalker w(t);
+  Chunker chunker(l, w, 6);
+  std::vector<Chunk> c;
+  while (auto next = *chunker.next(10)) c.push_back(*next);
+  ASSERT_EQ(c.size(), 6u);
+  auto watermark = [&] {
+    auto p = *l.progress();
+    return p.low_watermark ? (*p.low_watermark)[0] : std::string("none");
+  };
+  EXPECT_EQ(watermark(), "none");
+  for (int i : {0, 1, 3}) ASSERT_TRUE(l.complete(c[i], ChunkResult::of_rows(10)).is_ok());
+  EXPECT_EQ(watermark(), "20");  // the third chunk is still open
+  ASSERT_TRUE(l.complete(c[2], ChunkResult::of_rows(10)).is_ok());
+  EXPECT_EQ(watermark(), "40");
+  for (int i : {4, 5}) ASSERT_TRUE(l.complete(c[i], ChunkResult::of_rows(10)).is_ok());
+  EXPECT_EQ(watermark(), "none");  // all done: the last chunk is open-ended
+  EXPECT_TRUE(l.progress()->complete());
+}
+
 TEST(LedgerStateMachine, AReleasedChunkIsClaimedAgainFirst) {
   auto state = std::make_shared<MemoryLedgerState>();
   MemoryLedger l(state, "w1");
