@@ -5,6 +5,8 @@
 #include <unicode/uchar.h>
 #include <wctype.h>
 
+#include <array>
+
 #include "engine/transform/utf8.hpp"
 
 namespace backfill {
@@ -12,13 +14,6 @@ namespace {
 
 constexpr std::string_view kAsciiUpper = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
 constexpr std::string_view kAsciiLower = "abcdefghijklmnopqrstuvwxyz";
-
-bool is_ascii(const std::string& s) {
-  for (char c : s) {
-    if (static_cast<unsigned char>(c) >= 0x80) return false;
-  }
-  return true;
-}
 
 void ascii_lower(std::string* s) {
   for (char& c : *s) {
@@ -63,15 +58,16 @@ void map_code_points(std::string* s, Map map) {
   s->swap(out);
 }
 
-// The base of the mappings that are not C: the ASCII fast path, where the locale allows it.
+// The base of the mappings that are not C: the ASCII fast path, where the locale allows it,
+// in the same pass that finds the text is ASCII.
 class MappingBase : public CaseMapping {
  public:
   void lower(std::string* s) const override {
-    if (ascii_fast_ && is_ascii(*s)) return ascii_lower(s);
+    if (ascii_fast_ && map_ascii<'A', 'Z', 32>(s)) return;
     slow_lower(s);
   }
   void upper(std::string* s) const override {
-    if (ascii_fast_ && is_ascii(*s)) return ascii_upper(s);
+    if (ascii_fast_ && map_ascii<'a', 'z', -32>(s)) return;
     slow_upper(s);
   }
 
@@ -88,6 +84,16 @@ class MappingBase : public CaseMapping {
   virtual void slow_upper(std::string* s) const = 0;
 
  private:
+  // Maps letters first..last by `shift` while the text is ASCII; false at the first byte
+  // beyond it (what is mapped so far maps to itself again on the slow path).
+  template <char first, char last, int shift>
+  static bool map_ascii(std::string* s) {
+    for (char& c : *s) {
+      if (static_cast<unsigned char>(c) >= 0x80) return false;
+      if (c >= first && c <= last) c = static_cast<char>(c + shift);
+    }
+    return true;
+  }
   bool ascii_fast_ = false;
 };
 
@@ -99,26 +105,50 @@ class AsciiMapping final : public CaseMapping {
   std::string describe() const override { return "C (ASCII letters only)"; }
 };
 
+// A mapping one code point to one, as libc's towlower_l and ICU's u_tolower are: the
+// library is asked once for each of the first 2,048 code points (Latin, Greek, Cyrillic,
+// Armenian, Hebrew, Arabic: the two-byte UTF-8 range) and those answers are kept in a
+// table; code points above are asked for each time.
+class CodePointMapping : public MappingBase {
+ protected:
+  // Fills the tables; called by the subclass's constructor once map_one() works.
+  void build() {
+    for (std::uint32_t c = 0; c < kTabled; ++c) {
+      lower_[c] = map_one(c, false);
+      upper_[c] = map_one(c, true);
+    }
+    check_ascii();
+  }
+  virtual std::uint32_t map_one(std::uint32_t c, bool to_upper) const = 0;
+
+  void slow_lower(std::string* s) const override {
+    map_code_points(
+        s, [this](std::uint32_t c) { return c < kTabled ? lower_[c] : map_one(c, false); });
+  }
+  void slow_upper(std::string* s) const override {
+    map_code_points(s,
+                    [this](std::uint32_t c) { return c < kTabled ? upper_[c] : map_one(c, true); });
+  }
+
+ private:
+  static constexpr std::uint32_t kTabled = 0x800;
+  std::array<std::uint32_t, kTabled> lower_{}, upper_{};
+};
+
 // A libc locale: towlower_l()/towupper_l() per character, what PostgreSQL does for a
 // multibyte database whose collation provider is libc.
-class LibcMapping final : public MappingBase {
+class LibcMapping final : public CodePointMapping {
  public:
-  LibcMapping(locale_t loc, std::string name) : loc_(loc), name_(std::move(name)) { check_ascii(); }
+  LibcMapping(locale_t loc, std::string name) : loc_(loc), name_(std::move(name)) { build(); }
   ~LibcMapping() override { freelocale(loc_); }
   LibcMapping(const LibcMapping&) = delete;
   LibcMapping& operator=(const LibcMapping&) = delete;
   std::string describe() const override { return "libc " + name_; }
 
  protected:
-  void slow_lower(std::string* s) const override {
-    map_code_points(s, [this](std::uint32_t c) {
-      return static_cast<std::uint32_t>(towlower_l(static_cast<wint_t>(c), loc_));
-    });
-  }
-  void slow_upper(std::string* s) const override {
-    map_code_points(s, [this](std::uint32_t c) {
-      return static_cast<std::uint32_t>(towupper_l(static_cast<wint_t>(c), loc_));
-    });
+  std::uint32_t map_one(std::uint32_t c, bool to_upper) const override {
+    const auto w = static_cast<wint_t>(c);
+    return static_cast<std::uint32_t>(to_upper ? towupper_l(w, loc_) : towlower_l(w, loc_));
   }
 
  private:
@@ -128,21 +158,15 @@ class LibcMapping final : public MappingBase {
 
 // ICU's simple, locale-independent mappings per code point: the same one-to-one mappings
 // glibc's UTF-8 locales are generated from.
-class IcuSimpleMapping final : public MappingBase {
+class IcuSimpleMapping final : public CodePointMapping {
  public:
-  explicit IcuSimpleMapping(std::string why) : why_(std::move(why)) { check_ascii(); }
+  explicit IcuSimpleMapping(std::string why) : why_(std::move(why)) { build(); }
   std::string describe() const override { return why_; }
 
  protected:
-  void slow_lower(std::string* s) const override {
-    map_code_points(s, [](std::uint32_t c) {
-      return static_cast<std::uint32_t>(u_tolower(static_cast<UChar32>(c)));
-    });
-  }
-  void slow_upper(std::string* s) const override {
-    map_code_points(s, [](std::uint32_t c) {
-      return static_cast<std::uint32_t>(u_toupper(static_cast<UChar32>(c)));
-    });
+  std::uint32_t map_one(std::uint32_t c, bool to_upper) const override {
+    const auto cp = static_cast<UChar32>(c);
+    return static_cast<std::uint32_t>(to_upper ? u_toupper(cp) : u_tolower(cp));
   }
 
  private:

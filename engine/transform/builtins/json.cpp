@@ -15,12 +15,12 @@ namespace {
 
 namespace od = simdjson::ondemand;
 
-// A parser and a padded copy of the text per thread: simdjson reads past the end of its
-// input, and both buffers are reused from row to row.
+// A parser and a padded copy of the text per thread, both reused from row to row. Each step
+// of a path parses a span of that copy in place: simdjson reads past the end of the span,
+// into the rest of the document and the padding.
 struct JsonScratch {
   od::parser parser;
   std::string padded;
-  std::string step_text;  // the value one step down, while the next step is parsed
 };
 
 JsonScratch& scratch() {
@@ -57,19 +57,48 @@ simdjson::error_code raw_text(od::value v, std::string_view* out) {
   return simdjson::SUCCESS;
 }
 
-// Parses `text` into the thread's document. `text` may point into s.step_text.
+// Parses `text`, a span of s.padded, into the thread's document.
 simdjson::error_code parse(JsonScratch& s, std::string_view text, od::document* doc) {
-  s.padded.assign(text);
-  const std::size_t n = s.padded.size();
-  s.padded.resize(n + simdjson::SIMDJSON_PADDING);
-  return s.parser.iterate(s.padded.data(), n, s.padded.size()).get(*doc);
+  const std::size_t room =
+      static_cast<std::size_t>(s.padded.data() + s.padded.size() - text.data());
+  return s.parser.iterate(text.data(), text.size(), room).get(*doc);
 }
 
-// One step of the path from the document's root: *found is false when the step leads
-// nowhere, otherwise *next is the value's text.
-simdjson::error_code step_into(od::document& doc, std::string_view step, bool* found,
-                               std::string_view* next) {
-  *found = false;
+// What a step found. On the path's way, the value's text for the next step to parse; at the
+// path's end, the answer itself, taken from this parse (a string unescaped, JSON null as
+// NULL, anything else as its text), so that the last step needs no parse of its own.
+struct Found {
+  bool found = false;
+  bool is_null = false;
+  std::string_view raw;  // a span of the padded document
+  std::string answer;    // at the end: the value's text
+};
+
+simdjson::error_code take(od::value v, bool last, Found* f) {
+  f->found = true;
+  f->is_null = false;
+  if (!last) return raw_text(v, &f->raw);
+  od::json_type t;
+  if (auto e = v.type().get(t)) return e;
+  if (t == od::json_type::null) {
+    f->is_null = true;
+    return simdjson::SUCCESS;
+  }
+  if (t == od::json_type::string) {
+    std::string_view text;
+    if (auto e = v.get_string().get(text)) return e;
+    f->answer.assign(text);
+    return simdjson::SUCCESS;
+  }
+  std::string_view text;
+  if (auto e = raw_text(v, &text)) return e;
+  f->answer.assign(text);
+  return simdjson::SUCCESS;
+}
+
+// One step of the path from the document's root; f->found is false when it leads nowhere.
+simdjson::error_code step_into(od::document& doc, std::string_view step, bool last, Found* f) {
+  f->found = false;
   od::json_type t;
   if (auto e = doc.type().get(t)) return e;
   if (t == od::json_type::object) {
@@ -81,8 +110,7 @@ simdjson::error_code step_into(od::document& doc, std::string_view step, bool* f
       if (key != step) continue;  // simdjson skips the value
       od::value v;
       if (auto e = field.value().get(v)) return e;
-      if (auto e = raw_text(v, next)) return e;
-      *found = true;  // and go on: of duplicate keys the last one counts
+      if (auto e = take(v, last, f)) return e;  // and go on: of duplicate keys the last counts
     }
     return simdjson::SUCCESS;
   }
@@ -102,10 +130,7 @@ simdjson::error_code step_into(od::document& doc, std::string_view step, bool* f
   for (auto element : a) {
     od::value v;
     if (auto e = element.get(v)) return e;
-    if (i++ == idx) {
-      *found = true;
-      return raw_text(v, next);
-    }
+    if (i++ == idx) return take(v, last, f);
   }
   return simdjson::SUCCESS;
 }
@@ -113,40 +138,50 @@ simdjson::error_code step_into(od::document& doc, std::string_view step, bool* f
 Status json_get(Args a, const CallContext&, Value* out) {
   JsonScratch& s = scratch();
   std::string_view path = a[1].s;
-  std::string_view current = a[0].s;
+  s.padded.assign(a[0].s);
+  const std::size_t length = s.padded.size();
+  s.padded.resize(length + simdjson::SIMDJSON_PADDING);
   od::document doc;
-  for (std::size_t pos = 0; !path.empty() && pos <= path.size();) {
-    std::size_t dot = path.find('.', pos);
-    if (dot == std::string_view::npos) dot = path.size();
-    if (auto e = parse(s, current, &doc)) return bad_json(e);
-    bool found = false;
-    std::string_view next;
-    if (auto e = step_into(doc, path.substr(pos, dot - pos), &found, &next)) return bad_json(e);
-    if (!found) {
+  if (path.empty()) {  // #>> '{}': the whole document, as a last step would give it
+    if (auto e = parse(s, std::string_view(s.padded.data(), length), &doc)) return bad_json(e);
+    od::json_type t;
+    if (auto e = doc.type().get(t)) return bad_json(e);
+    std::string_view text;
+    if (t == od::json_type::null) {
       *out = Value::null();
       return ok();
     }
-    s.step_text.assign(next);  // `next` points into the padded buffer the next parse reuses
-    current = s.step_text;
-    pos = dot + 1;
-  }
-  if (auto e = parse(s, current, &doc)) return bad_json(e);
-  od::json_type t;
-  if (auto e = doc.type().get(t)) return bad_json(e);
-  if (t == od::json_type::null) {
-    *out = Value::null();
-  } else if (t == od::json_type::string) {
-    std::string_view text;
-    if (auto e = doc.get_string().get(text)) return bad_json(e);
-    *out = Value::text(std::string(text));
-  } else {
-    std::string_view text;
-    if (t == od::json_type::object || t == od::json_type::array) {
+    if (t == od::json_type::string) {
+      if (auto e = doc.get_string().get(text)) return bad_json(e);
+    } else if (t == od::json_type::object || t == od::json_type::array) {
       if (auto e = doc.raw_json().get(text)) return bad_json(e);
     } else {
-      text = doc.raw_json_token();
+      text = trim_ws(doc.raw_json_token());
     }
-    *out = Value::text(std::string(trim_ws(text)));
+    *out = Value::text(std::string(text));
+    return ok();
+  }
+  std::string_view current(s.padded.data(), length);
+  Found f;
+  for (std::size_t pos = 0; pos <= path.size();) {
+    std::size_t dot = path.find('.', pos);
+    if (dot == std::string_view::npos) dot = path.size();
+    const bool last = dot == path.size();
+    if (auto e = parse(s, current, &doc)) return bad_json(e);
+    if (auto e = step_into(doc, path.substr(pos, dot - pos), last, &f)) return bad_json(e);
+    if (!f.found) {
+      *out = Value::null();
+      return ok();
+    }
+    if (last) break;
+    current = f.raw;  // a span of s.padded
+    pos = dot + 1;
+  }
+  if (f.is_null) {
+    *out = Value::null();
+  } else {
+    out->type = T::kText;
+    out->s.assign(f.answer);  // into the earlier row's buffer
   }
   return ok();
 }
