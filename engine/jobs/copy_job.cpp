@@ -18,9 +18,6 @@
 namespace backfill {
 namespace {
 
-// How many chunks to plan per visit to the planner: enough that claims rarely plan, few
-// enough that a plan made by one worker does not run far ahead of the data.
-constexpr int kPlanAheadPerJob = 4;
 // A piece is cut once it holds this much: large enough that the hand-offs between reader,
 // transform and writer cost nothing next to the bytes, small enough that a lane's pieces
 // stay a few MB whatever the chunk's size.
@@ -318,7 +315,6 @@ Result<CopyJobStats> run_copy_job(Source& source, Sink& sink, Ledger& ledger,
 
   PipelineSetup setup;
   setup.open_walker = [&] { return source.open_walker(); };
-  setup.plan_ahead = kPlanAheadPerJob * lanes_wanted;
   setup.estimated_rows = source.estimated_rows();
   BACKFILL_ASSIGN_OR_RETURN(PipelineRun run, run_pipeline(lanes, ledger, options, setup, stages));
   lanes.clear();

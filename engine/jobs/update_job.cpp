@@ -6,12 +6,6 @@
 #include "engine/pipeline/pipeline.hpp"
 
 namespace backfill {
-namespace {
-
-constexpr int kPlanAheadPerJob = 4;
-
-}  // namespace
-
 Result<UpdateJobStats> run_update_job(UpdatedTable& table, Ledger& ledger,
                                       const ChunkJobOptions& options) {
   const int jobs = std::max(1, options.jobs);
@@ -49,7 +43,6 @@ Result<UpdateJobStats> run_update_job(UpdatedTable& table, Ledger& ledger,
 
   PipelineSetup setup;
   setup.open_walker = [&] { return table.open_walker(); };
-  setup.plan_ahead = kPlanAheadPerJob * jobs;
   BACKFILL_ASSIGN_OR_RETURN(PipelineRun run,
                             run_pipeline(updaters, ledger, options, setup, stages));
   UpdateJobStats stats;

@@ -8,12 +8,6 @@
 #include "engine/pipeline/pipeline.hpp"
 
 namespace backfill {
-namespace {
-
-// Comparisons are cheap to plan ahead; a few per comparer keep them all busy.
-constexpr int kPlanAheadPerJob = 4;
-
-}  // namespace
 
 Result<VerifyStats> run_verify_job(ComparedTables& tables, Ledger& ledger,
                                    const VerifyJobOptions& options) {
@@ -121,7 +115,6 @@ Result<VerifyStats> run_verify_job(ComparedTables& tables, Ledger& ledger,
 
   PipelineSetup setup;
   setup.open_walker = [&] { return tables.open_walker(); };
-  setup.plan_ahead = kPlanAheadPerJob * jobs;
   setup.estimated_rows = tables.estimated_rows();
   setup.count_earlier_runs = false;  // the line shows this pass's progress
   VerifyStats stats;

@@ -106,7 +106,9 @@ struct Stages {
 struct PipelineSetup {
   // Opens a walker of the key: one for the planner, and one per split of a timed-out chunk.
   std::function<Result<std::unique_ptr<KeyWalker>>()> open_walker;
-  int plan_ahead = 4;                          // chunks planned per visit to the planner
+  // Chunks planned per visit to the planner, per worker: enough that claims rarely plan, few
+  // enough that one worker's plan does not run far ahead of the data.
+  int plan_ahead_per_worker = 4;
   std::optional<std::int64_t> estimated_rows;  // for the progress line's percent and ETA
   // The progress line counts the chunks and rows earlier runs finished (copy, update: how
   // far the job is), or only this run's (verify: how far this pass is).
@@ -205,9 +207,15 @@ Result<PipelineRun> run_pipeline(std::vector<std::unique_ptr<Worker>>& workers, 
     return s;
   });
 
-  ClaimLoop loop{ledger,           *walker,           options.chunk_rows,
-                 setup.plan_ahead, options.retry,     options.interrupt,
-                 tokens,           *options.throttle, *options.clock};
+  ClaimLoop loop{ledger,
+                 *walker,
+                 options.chunk_rows,
+                 setup.plan_ahead_per_worker * static_cast<int>(workers.size()),
+                 options.retry,
+                 options.interrupt,
+                 tokens,
+                 *options.throttle,
+                 *options.clock};
   Status claim_status = loop.run([&] { return interrupted() || errors.failed() || stages.stop(); },
                                  [&](Chunk c) {
                                    ++in_flight;
