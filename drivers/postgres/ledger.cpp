@@ -95,13 +95,17 @@ CREATE INDEX IF NOT EXISTS chunks_ord ON backfill.chunks (job, ord);)SQL";
 // The DDL's last object: present means every statement before it ran too.
 constexpr const char* kLedgerLastObject = "backfill.chunks_ord";
 
-// The upper bound of the last chunk of the longest run of done chunks from the start of the
-// key, in the planner's order; no row while the first chunk is open. $1: the job.
-const char* low_watermark_sql() {
-  return "SELECT c.hi FROM backfill.chunks c WHERE c.job = $1 AND c.status = 'done' AND (NOT "
-         "EXISTS (SELECT 1 FROM backfill.chunks o WHERE o.job = $1 AND o.status <> 'done') OR "
-         "c.ord < (SELECT min(o.ord) FROM backfill.chunks o WHERE o.job = $1 AND o.status <> "
-         "'done')) ORDER BY c.ord DESC LIMIT 1";
+// The contiguous low watermark of the job `job` names (a parameter or a column), as a scalar
+// subquery: the upper bound of the last chunk of the longest run of done chunks from the
+// start of the key, in the planner's order; NULL while the first chunk is open (and when
+// the run reaches the open-ended last chunk: everything is done).
+std::string low_watermark_of(const std::string& job) {
+  return "(SELECT w.hi FROM backfill.chunks w WHERE w.job = " + job +
+         " AND w.status = 'done' AND w.ord < coalesce((SELECT min(o.ord) FROM backfill.chunks o "
+         "WHERE o.job = " +
+         job +
+         " AND o.status <> 'done'), w.ord + 1) ORDER BY w.ord DESC "
+         "LIMIT 1)";
 }
 
 Result<std::unique_ptr<PgJobControl>> PgJobControl::connect(const std::string& dsn,
@@ -481,8 +485,8 @@ Result<LedgerProgress> PgLedger::progress() {
   p.chunks_planned = r.int64(0, 2);
   p.chunks_running = r.int64(0, 3);
   p.plan_done = r.boolean(0, 4);
-  BACKFILL_ASSIGN_OR_RETURN(PgResult w, conn_->query(low_watermark_sql(), {job_}));
-  if (w.rows() > 0 && !w.is_null(0, 0)) {
+  BACKFILL_ASSIGN_OR_RETURN(PgResult w, conn_->query("SELECT " + low_watermark_of("$1"), {job_}));
+  if (!w.is_null(0, 0)) {
     BACKFILL_ASSIGN_OR_RETURN(Key k, decode_text_array(w.text(0, 0)));
     p.low_watermark = std::move(k);
   }
@@ -602,14 +606,10 @@ Result<std::vector<JobStatusRow>> job_statuses(PgConnection& conn, const std::st
                  " j.plan_done, coalesce((SELECT l.rows FROM backfill.chunks l WHERE l.job ="
                  " j.name AND l.status = 'done' ORDER BY l.finished_at DESC LIMIT 1),"
                  " j.chunk_rows), to_char(j.updated_at, 'YYYY-MM-DD HH24:MI:SS'), "
-                 "coalesce(j.message, ''), "
-                 // The contiguous low watermark, as low_watermark_sql() finds it.
-                 "(SELECT w.hi FROM backfill.chunks w WHERE w.job = j.name AND w.status = 'done' "
-                 "AND (NOT EXISTS (SELECT 1 FROM backfill.chunks o WHERE o.job = j.name AND "
-                 "o.status <> 'done') OR w.ord < (SELECT min(o.ord) FROM backfill.chunks o WHERE "
-                 "o.job = j.name AND o.status <> 'done')) ORDER BY w.ord DESC LIMIT 1)"
-                 " FROM backfill.jobs j LEFT JOIN backfill.chunks c ON c.job = j.name"
-                 " WHERE $1 = '' OR j.name = $1 GROUP BY j.name ORDER BY j.updated_at DESC",
+                 "coalesce(j.message, ''), " +
+                     low_watermark_of("j.name") +
+                     " FROM backfill.jobs j LEFT JOIN backfill.chunks c ON c.job = j.name"
+                     " WHERE $1 = '' OR j.name = $1 GROUP BY j.name ORDER BY j.updated_at DESC",
                  {job}));
   std::vector<JobStatusRow> out;
   for (int i = 0; i < r.rows(); ++i) {
