@@ -2,23 +2,9 @@
 
 #include <algorithm>
 
+#include "drivers/postgres/types.hpp"
+
 namespace backfill::pg {
-
-const ColumnInfo* TableInfo::column(const std::string& n) const {
-  for (const auto& c : columns) {
-    if (c.name == n) return &c;
-  }
-  return nullptr;
-}
-
-bool TableInfo::has_unique_within(const std::vector<std::string>& cols) const {
-  auto within = [&](const std::vector<std::string>& idx) {
-    return !idx.empty() && std::all_of(idx.begin(), idx.end(), [&](const std::string& c) {
-      return std::find(cols.begin(), cols.end(), c) != cols.end();
-    });
-  };
-  return within(primary_key) || std::any_of(unique_keys.begin(), unique_keys.end(), within);
-}
 
 bool TableInfo::has_btree_led_by(const std::string& col) const {
   return std::find(btree_leading_columns.begin(), btree_leading_columns.end(), col) !=
@@ -67,7 +53,7 @@ Result<TableInfo> describe_table(PgConnection& conn, const QualifiedName& name) 
           "      WHEN ty.typtype = 'd' THEN format_type(ty.typbasetype, ty.typtypmod)"
           "      ELSE format_type(a.atttypid, a.atttypmod) END,"
           " a.attnotnull, a.atthasdef, a.attgenerated <> '', a.attidentity <> '',"
-          " coalesce(co.collname, '')"
+          " coalesce(co.collname, ''), bt.typtype::text"
           " FROM pg_attribute a JOIN pg_type ty ON ty.oid = a.atttypid"
           " JOIN pg_type bt ON bt.oid = CASE WHEN ty.typtype = 'd' THEN ty.typbasetype ELSE ty.oid "
           "END"
@@ -77,9 +63,7 @@ Result<TableInfo> describe_table(PgConnection& conn, const QualifiedName& name) 
   for (int i = 0; i < cols.rows(); ++i) {
     ColumnInfo c;
     c.name = cols.text(i, 0);
-    c.type = cols.text(i, 1);
-    c.type_name = cols.text(i, 2);
-    c.wire_type = cols.text(i, 3);
+    c.type = column_type(cols.text(i, 2), cols.text(i, 9), cols.text(i, 1), cols.text(i, 3));
     c.not_null = cols.boolean(i, 4);
     c.has_default = cols.boolean(i, 5);
     c.generated = cols.boolean(i, 6);

@@ -10,42 +10,25 @@
 
 #include "drivers/postgres/connection.hpp"
 #include "drivers/postgres/sql.hpp"
+#include "engine/table/table.hpp"
 #include "engine/transform/case_mapping.hpp"
 
 namespace backfill::pg {
 
-struct ColumnInfo {
-  std::string name;
-  std::string type;       // format_type(): "numeric(12,2)", "character varying(80)", "mood"
-  std::string type_name;  // pg_type.typname of the base type: "numeric", "varchar", "text"
-  // The type to cast to on the source so the bytes arrive in this column's binary form:
-  // the column's own type, a domain's base type, or text for an enum (whose binary form
-  // is its label).
-  std::string wire_type;
-  bool not_null = false;
-  bool has_default = false;
-  bool generated = false;  // GENERATED ALWAYS AS (...) STORED: never written
-  bool identity = false;
-  std::string collation;  // for text keys: the column's collation, "" if none
-};
+// The engine's column (engine/table/table.hpp), filled in from pg_attribute: its type's kind
+// from the base type's pg_type.typname (drivers/postgres/types.cpp), its name from
+// format_type(), and `read_as` the type a read is cast to so that the bytes arrive in the
+// column's binary form (the column's own type, a domain's base type, or text for an enum,
+// whose binary form is its label).
+using ColumnInfo = Column;
 
-struct TableInfo {
+// The engine's table description, with what only this driver needs.
+struct TableInfo : TableDescription {
   std::uint32_t oid = 0;
-  std::string schema;
-  std::string name;
-  std::vector<ColumnInfo> columns;
-  std::vector<std::string> primary_key;
-  std::vector<std::vector<std::string>> unique_keys;  // valid, non-partial, plain-column indexes
   // The first column of each btree index that starts with a plain column.
   std::vector<std::string> btree_leading_columns;
-  std::optional<std::int64_t> estimated_rows;
-  std::string database;  // identity of server and database, to tell two DSNs apart
 
   std::string quoted() const { return quote_ident(schema) + "." + quote_ident(name); }
-  std::string display() const { return schema + "." + name; }
-  const ColumnInfo* column(const std::string& n) const;
-  // A unique index (or the primary key) whose columns all lie within `cols`.
-  bool has_unique_within(const std::vector<std::string>& cols) const;
   // A btree index whose first column is `col`: rows inserted in that column's order land at
   // its right edge.
   bool has_btree_led_by(const std::string& col) const;

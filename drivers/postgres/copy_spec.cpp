@@ -219,12 +219,12 @@ Status resolve_key(const TableInfo& S, const std::string& key_option, std::vecto
   key_types->clear();
   for (const auto& k : *key) {
     const ColumnInfo* c = S.column(k);
-    if (!key_type_for(c->type_name)) {
-      return Status::invalid("key column \"" + k + "\" has type " + c->type +
+    if (!key_type_of(c->type.kind)) {
+      return Status::invalid("key column \"" + k + "\" has type " + c->type.name +
                              "; keyset chunking supports smallint, integer, bigint, numeric, "
                              "text, varchar, char, uuid, date, timestamp and timestamptz");
     }
-    key_types->push_back(c->type);
+    key_types->push_back(c->type.name);
   }
   return Status::ok();
 }
@@ -331,17 +331,17 @@ Result<CopySpec> plan_copy(PgConnection& src, PgConnection& tgt, const CopyReque
       // --source-expr: the source computes it; always cast, the expression's type is its own.
       const std::string sql = "(" + e->second + ")";
       spec.columns.push_back({col.name, "", sql,
-                              sql + "::" + col.wire_type + " AS " + quote_ident(col.name),
+                              sql + "::" + col.type.read_as + " AS " + quote_ident(col.name),
                               "--source-expr \"" + col.name + " = " + e->second + "\""});
       continue;
     }
     if (wanted && !from.empty()) {
       const ColumnInfo* sc = S.column(from);
       std::string expr = quote_ident(from);
-      if (sc->type != col.wire_type) expr += "::" + col.wire_type;
+      if (sc->type.name != col.type.read_as) expr += "::" + col.type.read_as;
       spec.columns.push_back({col.name, from, quote_ident(from),
                               expr + " AS " + quote_ident(col.name),
-                              "source column \"" + from + "\" (" + sc->type + ")"});
+                              "source column \"" + from + "\" (" + sc->type.name + ")"});
       continue;
     }
     if (!only.empty() && contains(only, col.name)) {
@@ -370,7 +370,7 @@ Result<CopySpec> plan_copy(PgConnection& src, PgConnection& tgt, const CopyReque
         outputs.push_back(MapOutput::pass_through(c.target, field++));
       }
     }
-    spec.map_inputs = compiler.input_reads();
+    spec.map_inputs = map_input_reads(compiler, S);
     spec.map = compiler.plan(std::move(outputs), field);
   }
 
@@ -409,7 +409,7 @@ Result<CopySpec> plan_copy(PgConnection& src, PgConnection& tgt, const CopyReque
     if (c.computed) continue;
     Status st = src.exec("SELECT " + c.read_expr + " FROM " + S.quoted() + " AS s LIMIT 0");
     if (!st.is_ok()) {
-      return Status::invalid("target column \"" + c.target + "\" (" + T.column(c.target)->type +
+      return Status::invalid("target column \"" + c.target + "\" (" + T.column(c.target)->type.name +
                              ") cannot be filled from " + c.source_text + ": " + st.message());
     }
   }

@@ -186,11 +186,11 @@ Status plan_update_maps(PgConnection& conn, const TableInfo& t, const UpdateRequ
       }
     }
     BACKFILL_ASSIGN_OR_RETURN(MapOutput out, compiler.compile(m, a, *c));
-    spec->mapped.push_back({a.target, c->type, a.expression});
+    spec->mapped.push_back({a.target, c->type.name, a.expression});
     outputs.push_back(std::move(out));
   }
-  spec->map_inputs = compiler.input_reads();
-  spec->map_input_types = compiler.input_types();
+  spec->map_inputs = map_input_reads(compiler, t);
+  spec->map_input_types = map_input_types(compiler, t);
   // The inputs pass on into the staging table, for the guard against a concurrent change.
   for (std::size_t i = 0; i < spec->map_inputs.size(); ++i) {
     outputs.push_back(MapOutput::pass_through(stage_input(i), k + static_cast<int>(i)));
@@ -243,7 +243,7 @@ Result<UpdateSpec> plan_update(PgConnection& conn, const UpdateRequest& req) {
       if (done.column == *col)
         return Status::invalid("--set: column \"" + *col + "\" is also --map'ed");
     }
-    spec.sets.push_back({*col, c->type, trimmed(s.substr(eq + 1))});
+    spec.sets.push_back({*col, c->type.name, trimmed(s.substr(eq + 1))});
   }
   // Plan the whole statement (EXPLAIN runs nothing): a syntax error, an unknown column or
   // function, or a value that does not fit its column's type fails here with the server's

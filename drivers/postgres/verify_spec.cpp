@@ -1,59 +1,24 @@
 #include "drivers/postgres/verify_spec.hpp"
 
+#include "drivers/postgres/types.hpp"
+
 namespace backfill::pg {
 namespace {
 
 // The expression, with values that compare equal made to print equally.
-std::string normalised(const std::string& expr, const std::string& type) {
-  switch (field_norm_for(type)) {
+std::string normalised(const std::string& expr, const ColumnType& type) {
+  switch (field_norm_of(type)) {
     case FieldNorm::kFloat4:
     case FieldNorm::kFloat8:
       return "(" + expr + " + 0)";  // -0 + 0 is 0; every NaN prints as NaN
     case FieldNorm::kNumeric:
       // 1.0 and 1.00 print as 1. A numeric with a typmod has one scale for every value,
       // and both sides are read as the target's type, so only bare numeric needs it.
-      return type == "numeric" ? "trim_scale(" + expr + ")" : expr;
+      return "trim_scale(" + expr + ")";
     case FieldNorm::kBytes:
       break;
   }
   return expr;
-}
-
-// format_type's spelling without the typmod: "timestamp(3) with time zone" is
-// "timestamp with time zone", "character varying(20)[]" is "character varying[]".
-std::string without_typmod(const std::string& type) {
-  const auto open = type.find('(');
-  const auto close = type.find(')', open);
-  if (open == std::string::npos || close == std::string::npos) return type;
-  std::string out = type.substr(0, open) + type.substr(close + 1);
-  return out.ends_with(' ') ? out.substr(0, out.size() - 1) : out;
-}
-
-// Types whose default hash function agrees exactly with the equality verify promises:
-// -0 and 0, every NaN, numeric 1.0 and 1.00 hash alike; everything else by value.
-// (Not jsonb, arrays or interval: their hashes follow looser equalities, e.g. jsonb
-// 1.0 = 1.00 or '1 day' = '24 hours'; those are hashed through their text form.)
-bool natively_hashed(const std::string& type) {
-  static const char* const kTypes[] = {"boolean",
-                                       "smallint",
-                                       "integer",
-                                       "bigint",
-                                       "real",
-                                       "double precision",
-                                       "numeric",
-                                       "text",
-                                       "character varying",
-                                       "bytea",
-                                       "date",
-                                       "time without time zone",
-                                       "timestamp without time zone",
-                                       "timestamp with time zone",
-                                       "uuid"};
-  const std::string base = without_typmod(type);
-  for (const char* t : kTypes) {
-    if (base == t) return true;
-  }
-  return false;
 }
 
 // A 64-bit hash of the row made of `exprs` (each read as its `types` entry).
@@ -63,20 +28,25 @@ bool natively_hashed(const std::string& type) {
 // so two rows that swap a column's values would keep the chunk's sum: the outer
 // hashint8extended mixes each row's hash before it is summed. Servers before 14 lack
 // hash_record_extended and hash the row's text form instead.
-std::string row_hash(const std::vector<std::string>& exprs, const std::vector<std::string>& types,
+std::string row_hash(const std::vector<std::string>& exprs, const std::vector<ColumnType>& types,
                      bool native) {
   std::string row = "ROW(";
   for (std::size_t i = 0; i < exprs.size(); ++i) {
     row += i ? ", " : "";
     if (!native) {
       row += normalised(exprs[i], types[i]);
-    } else if (!natively_hashed(types[i])) {
-      row += "(" + exprs[i] + ")::text";
-    } else if (without_typmod(types[i]) == "text" ||
-               without_typmod(types[i]) == "character varying") {
-      row += exprs[i] + " COLLATE \"C\"";
     } else {
-      row += exprs[i];
+      switch (native_hash_of(types[i].read_as)) {
+        case NativeHash::kViaText:
+          row += "(" + exprs[i] + ")::text";
+          break;
+        case NativeHash::kInC:
+          row += exprs[i] + " COLLATE \"C\"";
+          break;
+        case NativeHash::kAsIs:
+          row += exprs[i];
+          break;
+      }
     }
   }
   row += ")";
@@ -100,25 +70,29 @@ const char* hash_method_name(HashMethod m) {
 
 // The key is among the compared columns (plan_verify insists), so the row holds it.
 std::string VerifySpec::source_row_hash() const {
-  std::vector<std::string> exprs, types;
+  std::vector<std::string> exprs;
+  std::vector<ColumnType> types;
   for (const auto& c : copy.columns) {
     std::string e = c.source_sql;
-    const auto& wire = copy.target.column(c.target)->wire_type;
-    if (c.source.empty() || copy.source.column(c.source)->type != wire) e += "::" + wire;
+    const ColumnType& type = copy.target.column(c.target)->type;
+    if (c.source.empty() || copy.source.column(c.source)->type.name != type.read_as) {
+      e += "::" + type.read_as;
+    }
     exprs.push_back(e);
-    types.push_back(wire);
+    types.push_back(type);
   }
   return row_hash(exprs, types, native_row_hash);
 }
 
 std::string VerifySpec::target_row_hash() const {
-  std::vector<std::string> exprs, types;
+  std::vector<std::string> exprs;
+  std::vector<ColumnType> types;
   for (const auto& c : copy.columns) {
     const ColumnInfo* col = copy.target.column(c.target);
     std::string e = "t." + quote_ident(c.target);
-    if (col->type != col->wire_type) e += "::" + col->wire_type;
+    if (col->type.name != col->type.read_as) e += "::" + col->type.read_as;
     exprs.push_back(e);
-    types.push_back(col->wire_type);
+    types.push_back(col->type);
   }
   return row_hash(exprs, types, native_row_hash);
 }
@@ -173,7 +147,7 @@ std::string VerifySpec::target_stream_sql(const ChunkRange& r, bool with_keys) c
     const auto& c = copy.columns[i];
     const ColumnInfo* col = copy.target.column(c.target);
     sql += (i ? ", t." : "t.") + quote_ident(c.target);
-    if (col->type != col->wire_type) sql += "::" + col->wire_type;
+    if (col->type.name != col->type.read_as) sql += "::" + col->type.read_as;
   }
   return sql + target_filter(r) + ") TO STDOUT (FORMAT binary)";
 }
@@ -231,9 +205,9 @@ Result<VerifySpec> plan_verify(PgConnection& src, PgConnection& tgt, CopyRequest
   }
   VerifySpec v;
   v.native_row_hash = src.server_version() >= 140000 && tgt.server_version() >= 140000;
-  for (const auto& k : copy.target_key) v.target_key_types.push_back(copy.target.column(k)->type);
+  for (const auto& k : copy.target_key) v.target_key_types.push_back(copy.target.column(k)->type.name);
   for (const auto& c : copy.columns)
-    v.norms.push_back(field_norm_for(copy.target.column(c.target)->wire_type));
+    v.norms.push_back(field_norm_of(copy.target.column(c.target)->type));
   v.copy = std::move(copy);
   return v;
 }

@@ -79,14 +79,20 @@ void append_numeric(std::string_view b, std::string* out) {
 
 }  // namespace
 
-FieldNorm field_norm_for(std::string_view t) {
-  if (t == "real" || t == "float4") return FieldNorm::kFloat4;
-  if (t == "double precision" || t == "float8") return FieldNorm::kFloat8;
-  // A numeric with a typmod has one display scale for every value, and both sides are read
-  // as the target's type: equal values are equal bytes. Only bare numeric (1.0 against
-  // 1.00) needs its scale dropped.
-  if (t == "numeric") return FieldNorm::kNumeric;
-  return FieldNorm::kBytes;
+FieldNorm field_norm_of(const ColumnType& type) {
+  switch (type.kind) {
+    case TypeKind::kFloat4:
+      return FieldNorm::kFloat4;
+    case TypeKind::kFloat8:
+      return FieldNorm::kFloat8;
+    case TypeKind::kNumeric:
+      // A numeric with a typmod has one display scale for every value, and both sides are
+      // read as the target's type: equal values are equal bytes. Only bare numeric (1.0
+      // against 1.00) needs its scale dropped.
+      return type.modifier < 0 ? FieldNorm::kNumeric : FieldNorm::kBytes;
+    default:
+      return FieldNorm::kBytes;
+  }
 }
 
 void append_canonical(FieldNorm norm, const CopyField& field, std::string* out) {

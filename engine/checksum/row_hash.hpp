@@ -15,6 +15,7 @@
 
 #include "engine/format/copy_format.hpp"
 #include "engine/plan/key.hpp"
+#include "engine/table/table.hpp"
 #include "engine/util/status.hpp"
 
 namespace backfill {
@@ -22,8 +23,9 @@ namespace backfill {
 // How a field's binary form is normalised before hashing.
 enum class FieldNorm { kBytes, kFloat4, kFloat8, kNumeric };
 
-// The normalisation for a PostgreSQL type name (float8, numeric, ...); kBytes for the rest.
-FieldNorm field_norm_for(std::string_view type_name);
+// The normalisation for a column of this type; kBytes for the types whose equal values are
+// equal bytes.
+FieldNorm field_norm_of(const ColumnType& type);
 
 // Appends the canonical form of `field` under `norm` to `out` (tag, length, payload).
 void append_canonical(FieldNorm norm, const CopyField& field, std::string* out);

@@ -83,6 +83,73 @@ int hex_digit(char c) {
 
 }  // namespace
 
+FieldCodec read_codec_of(TypeKind kind) {
+  switch (kind) {
+    case TypeKind::kInt2:
+    case TypeKind::kInt4:
+    case TypeKind::kInt8:
+      return FieldCodec::kInt8;
+    case TypeKind::kFloat4:
+    case TypeKind::kFloat8:
+      return FieldCodec::kFloat8;
+    case TypeKind::kNumeric:
+      return FieldCodec::kNumeric;
+    case TypeKind::kBool:
+      return FieldCodec::kBool;
+    case TypeKind::kTimestamp:
+    case TypeKind::kTimestampTz:
+      return FieldCodec::kTimestamp;
+    case TypeKind::kDate:
+      return FieldCodec::kDate;
+    case TypeKind::kJson:
+    case TypeKind::kJsonb:
+      return FieldCodec::kJsonb;
+    case TypeKind::kUuid:
+      return FieldCodec::kUuid;
+    default:
+      return FieldCodec::kText;
+  }
+}
+
+std::optional<FieldCodec> write_codec_of(const ColumnType& type) {
+  switch (type.kind) {
+    case TypeKind::kInt2:
+      return FieldCodec::kInt2;
+    case TypeKind::kInt4:
+      return FieldCodec::kInt4;
+    case TypeKind::kInt8:
+      return FieldCodec::kInt8;
+    case TypeKind::kFloat4:
+      return FieldCodec::kFloat4;
+    case TypeKind::kFloat8:
+      return FieldCodec::kFloat8;
+    case TypeKind::kNumeric:
+      return FieldCodec::kNumeric;
+    case TypeKind::kBool:
+      return FieldCodec::kBool;
+    case TypeKind::kTimestamp:
+    case TypeKind::kTimestampTz:
+      return FieldCodec::kTimestamp;
+    case TypeKind::kDate:
+      return FieldCodec::kDate;
+    case TypeKind::kJsonb:
+      return FieldCodec::kJsonb;
+    case TypeKind::kJson:
+      return FieldCodec::kJson;
+    case TypeKind::kUuid:
+      return FieldCodec::kUuid;
+    case TypeKind::kChar:
+      return FieldCodec::kBpchar;
+    case TypeKind::kText:
+    case TypeKind::kName:
+    case TypeKind::kEnum:  // its binary form is its label
+      return FieldCodec::kText;
+    case TypeKind::kOther:
+      break;
+  }
+  return std::nullopt;
+}
+
 ValueType value_type_of(FieldCodec c) {
   switch (c) {
     case FieldCodec::kInt2:

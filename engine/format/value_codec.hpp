@@ -1,14 +1,16 @@
 // Between a binary COPY field and a Value: the decoders for the columns a `--map` reads
 // and the encoders for the columns it writes, each in PostgreSQL's binary form.
 //
-// The driver picks a FieldCodec per column from the catalog (and casts on read so that the
-// field arrives in that form); the engine only knows the codecs. Pure functions;
+// The engine picks a FieldCodec per column from its type's kind (engine/table/table.hpp),
+// and the driver casts on read so that the field arrives in that form. Pure functions;
 // thread-safe.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
+#include "engine/table/table.hpp"
 #include "engine/transform/functions.hpp"
 
 namespace backfill {
@@ -29,6 +31,14 @@ enum class FieldCodec {
   kJson,
   kUuid,
 };
+
+// The codec a --map reads a column of this kind with: every integer as kInt8, every float as
+// kFloat8, json as kJsonb, and text-like and other types as kText (the driver casts the read
+// to match).
+FieldCodec read_codec_of(TypeKind kind);
+// The codec a column of this type is written with, or nullopt for a type a --map cannot
+// produce (bytea, arrays, inet, ...).
+std::optional<FieldCodec> write_codec_of(const ColumnType& type);
 
 // The Value type a field of this codec decodes to.
 ValueType value_type_of(FieldCodec c);

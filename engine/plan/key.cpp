@@ -64,23 +64,28 @@ int compare_datetimes(std::string_view a, std::string_view b) {
 
 }  // namespace
 
-std::optional<KeyType> key_type_for(std::string_view t) {
-  if (t == "int2" || t == "int4" || t == "int8" || t == "smallint" || t == "integer" ||
-      t == "bigint") {
-    return KeyType::kInteger;
+std::optional<KeyType> key_type_of(TypeKind kind) {
+  switch (kind) {
+    case TypeKind::kInt2:
+    case TypeKind::kInt4:
+    case TypeKind::kInt8:
+      return KeyType::kInteger;
+    case TypeKind::kNumeric:
+      return KeyType::kNumeric;
+    case TypeKind::kText:
+    case TypeKind::kName:
+    case TypeKind::kChar:
+      return KeyType::kText;
+    case TypeKind::kUuid:
+      return KeyType::kUuid;
+    case TypeKind::kDate:
+      return KeyType::kDate;
+    case TypeKind::kTimestamp:
+    case TypeKind::kTimestampTz:
+      return KeyType::kTimestamp;
+    default:
+      return std::nullopt;
   }
-  if (t == "numeric") return KeyType::kNumeric;
-  if (t == "text" || t == "varchar" || t == "bpchar" || t == "character varying" ||
-      t == "character" || t == "name") {
-    return KeyType::kText;
-  }
-  if (t == "uuid") return KeyType::kUuid;
-  if (t == "date") return KeyType::kDate;
-  if (t == "timestamp" || t == "timestamptz" || t == "timestamp without time zone" ||
-      t == "timestamp with time zone") {
-    return KeyType::kTimestamp;
-  }
-  return std::nullopt;
 }
 
 int compare_key_values(KeyType type, std::string_view a, std::string_view b) {

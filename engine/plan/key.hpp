@@ -12,15 +12,16 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/table/table.hpp"
+
 namespace backfill {
 
 using Key = std::vector<std::string>;
 
 enum class KeyType { kInteger, kNumeric, kText, kUuid, kDate, kTimestamp };
 
-// The key type for a database type name (int4, numeric, varchar, timestamptz, ...), or
-// nullopt when we cannot chunk on that type.
-std::optional<KeyType> key_type_for(std::string_view type_name);
+// How keys of a column of this kind order, or nullopt when we cannot chunk on it.
+std::optional<KeyType> key_type_of(TypeKind kind);
 
 // <0, 0, >0 as a orders before, equal to, after b in the key's type. Text compares bytes
 // (the "C" order).

@@ -47,12 +47,14 @@ TEST(Key, CompositeKeysCompareColumnByColumn) {
 }
 
 TEST(Key, KnowsWhichTypesItCanChunkOn) {
-  for (const char* t : {"int2", "int4", "int8", "numeric", "text", "varchar", "bpchar", "uuid",
-                        "date", "timestamp", "timestamptz"}) {
-    EXPECT_TRUE(key_type_for(t).has_value()) << t;
+  for (TypeKind k : {TypeKind::kInt2, TypeKind::kInt4, TypeKind::kInt8, TypeKind::kNumeric,
+                     TypeKind::kText, TypeKind::kName, TypeKind::kChar, TypeKind::kUuid,
+                     TypeKind::kDate, TypeKind::kTimestamp, TypeKind::kTimestampTz}) {
+    EXPECT_TRUE(key_type_of(k).has_value()) << static_cast<int>(k);
   }
-  for (const char* t : {"float8", "jsonb", "bytea", "bool"}) {
-    EXPECT_FALSE(key_type_for(t).has_value()) << t;
+  for (TypeKind k : {TypeKind::kFloat8, TypeKind::kJsonb, TypeKind::kOther, TypeKind::kBool,
+                     TypeKind::kEnum}) {
+    EXPECT_FALSE(key_type_of(k).has_value()) << static_cast<int>(k);
   }
 }
 
