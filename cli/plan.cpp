@@ -70,8 +70,8 @@ Status run_plan_verify(const VerifyOptions& vo) {
   BACKFILL_ASSIGN_OR_RETURN(pg::VerifySpec v, pg::plan_verify(*c.source, *c.target, request));
   print_warnings(v.copy.warnings);
   auto spec = std::make_shared<const pg::VerifySpec>(std::move(v));
-  BACKFILL_ASSIGN_OR_RETURN(const pg::HashMethod method, pg::choose_hash_method(vo.method, *spec));
-  const bool streamed = method == pg::HashMethod::kStreamed;
+  BACKFILL_ASSIGN_OR_RETURN(const HashMethod method, pg::choose_hash_method(vo.method, *spec));
+  const bool streamed = method == HashMethod::kStreamed;
   std::printf("verify %s -> %s\n", spec->copy.source.display().c_str(),
               spec->copy.target.display().c_str());
   std::printf("  key:         (%s)\n", pg::join_quoted(spec->copy.key).c_str());

@@ -42,7 +42,7 @@ Status run_verify(const VerifyOptions& vo, const RunContext& ctx) {
   c.source.reset();
   c.target.reset();
   // Both sides are PostgreSQL: the servers hash, unless a --map expression is computed here.
-  BACKFILL_ASSIGN_OR_RETURN(const pg::HashMethod method, pg::choose_hash_method(vo.method, *spec));
+  BACKFILL_ASSIGN_OR_RETURN(const HashMethod method, pg::choose_hash_method(vo.method, *spec));
 
   std::chrono::milliseconds run_time{0};
   if (!vo.run_time.empty()) {
@@ -76,11 +76,10 @@ Status run_verify(const VerifyOptions& vo, const RunContext& ctx) {
   std::fprintf(stderr, "verifying %s -> %s: key (%s), %zu columns, %s hashing\n",
                spec->copy.source.display().c_str(), spec->copy.target.display().c_str(),
                pg::join_quoted(spec->copy.key).c_str(), spec->copy.columns.size(),
-               pg::hash_method_name(method));
+               hash_method_name(method));
 
-  pg::CompareOptions co;
-  co.method = method;
-  pg::PgComparedTables tables(o.source, o.target, session_settings(o), spec, co);
+  const VerifiedTables tables =
+      pg::verified_tables(o.source, o.target, session_settings(o), spec, method);
   VerifyJobOptions jo;
   fill_job_options(o, ctx, &jo);
   jo.max_diffs = vo.max_diffs;
@@ -149,13 +148,13 @@ Status run_verify(const VerifyOptions& vo, const RunContext& ctx) {
           with_thousands(tot.different).c_str(),
           with_thousands(st.results.chunks_mismatched).c_str(),
           with_thousands(st.results.chunks).c_str(), with_thousands(tot.rows).c_str(),
-          pg::hash_method_name(method), scope.c_str());
+          hash_method_name(method), scope.c_str());
     } else {
       std::printf("match: %s rows in %s chunks (%s this run, %.1f s, %s rows/s, %s hashing)%s\n",
                   with_thousands(tot.rows).c_str(), with_thousands(st.results.chunks).c_str(),
                   with_thousands(st.chunks_this_run).c_str(), st.seconds,
                   with_thousands(static_cast<std::int64_t>(rate)).c_str(),
-                  pg::hash_method_name(method), scope.c_str());
+                  hash_method_name(method), scope.c_str());
     }
   }
 
@@ -166,7 +165,7 @@ Status run_verify(const VerifyOptions& vo, const RunContext& ctx) {
         .add("status", status)
         .add("pass_complete", st.pass_complete)
         .add("low_watermark", watermark_json(st.low_watermark))
-        .add("method", pg::hash_method_name(method))
+        .add("method", hash_method_name(method))
         .add("rows", tot.rows)
         .add("rows_target", tot.target_rows)
         .add("chunks", st.results.chunks)

@@ -1,7 +1,5 @@
 #include "drivers/postgres/compare.hpp"
 
-#include <future>
-
 #include "drivers/postgres/source.hpp"
 
 namespace backfill::pg {
@@ -29,148 +27,94 @@ Result<std::vector<KeyedHash>> keyed_hashes(PgConnection& conn, const std::strin
   return out;
 }
 
-// Runs `source` on a helper thread and `target` on this one, so both servers work on the
-// chunk at the same time; returns when both are done. Each side uses only its own
-// connection.
-template <typename S, typename T>
-auto on_both_sides(S&& source, T&& target) {
-  auto source_side = std::async(std::launch::async, std::forward<S>(source));
-  auto t = target();
-  return std::make_pair(source_side.get(), std::move(t));
-}
+// What differs between the two sides' scanners: the SQL of each read.
+enum class Side { kSource, kTarget };
 
-class PgComparer final : public ChunkComparer {
+// One side's reads. `Base` is the engine's SourceScanner or TargetScanner.
+template <typename Base>
+class PgScanner : public Base {
  public:
-  PgComparer(std::unique_ptr<PgConnection> src, std::unique_ptr<PgConnection> tgt,
-             std::shared_ptr<const VerifySpec> spec, CompareOptions options)
-      : src_(std::move(src)), tgt_(std::move(tgt)), spec_(std::move(spec)), options_(options) {}
+  PgScanner(std::unique_ptr<PgConnection> conn, std::shared_ptr<const VerifySpec> spec, Side side)
+      : conn_(std::move(conn)), spec_(std::move(spec)), side_(side) {}
 
-  Result<ChunkComparison> compare(const ChunkRange& range) override {
-    return options_.method == HashMethod::kPushDown ? push_down(range) : streamed(range);
+  Result<ChunkDigest> digest(const ChunkRange& range) override {
+    return pg::digest(*conn_, source() ? spec_->source_digest_sql(range)
+                                       : spec_->target_digest_sql(range));
   }
-
-  // Deletes every differing or extra key from the target and copies the missing and
-  // different rows from the source, in one target transaction.
-  Status repair(const std::vector<RowDifference>& diffs) override {
-    std::vector<Key> all, from_source;
-    for (const auto& d : diffs) {
-      all.push_back(d.key);
-      if (d.kind != DiffKind::kExtra) from_source.push_back(d.key);
-    }
-    std::string rows;
-    if (!from_source.empty()) {
-      BACKFILL_RETURN_IF_ERROR(src_->copy_out(spec_->source_rows_by_key_sql(from_source), &rows));
-      if (spec_->copy.map) {
-        BACKFILL_ASSIGN_OR_RETURN(CopyBatch out,
-                                  MapTransform(spec_->copy.map).apply({std::move(rows), 0}));
-        rows = std::move(out.bytes);
-      }
-    }
-    const Status st = tgt_->transaction([&]() -> Status {
-      BACKFILL_RETURN_IF_ERROR(tgt_->exec(spec_->target_delete_by_key_sql(all)));
-      if (rows.empty()) return Status::ok();
-      return tgt_->copy_in(spec_->copy.write_into_target_sql(), rows).status();
-    });
-    return st.with_context("repairing " + std::to_string(diffs.size()) + " rows");
+  Result<std::vector<KeyedHash>> row_hashes(const ChunkRange& range) override {
+    return keyed_hashes(*conn_,
+                        source() ? spec_->source_rows_sql(range) : spec_->target_rows_sql(range),
+                        spec_->copy.key.size());
   }
-
-  Status reset() override {
-    BACKFILL_RETURN_IF_ERROR(src_->reconnect());
-    return tgt_->reconnect();
+  Status stream(const ChunkRange& range, bool with_keys, const DataSink& on_data) override {
+    return conn_->copy_out_each(source() ? spec_->source_stream_sql(range, with_keys)
+                                         : spec_->target_stream_sql(range, with_keys),
+                                on_data);
   }
+  Status reset() override { return conn_->reconnect(); }
 
- private:
-  Result<ChunkComparison> push_down(const ChunkRange& range) {
-    ChunkComparison c;
-    auto [sd, td] = on_both_sides([&] { return digest(*src_, spec_->source_digest_sql(range)); },
-                                  [&] { return digest(*tgt_, spec_->target_digest_sql(range)); });
-    BACKFILL_ASSIGN_OR_RETURN(c.source, std::move(sd));
-    BACKFILL_ASSIGN_OR_RETURN(c.target, std::move(td));
-    if (c.source == c.target) return c;
-    // Only a mismatching chunk's (key, row hash) lists travel.
-    const std::size_t k = spec_->copy.key.size();
-    auto [sh, th] =
-        on_both_sides([&] { return keyed_hashes(*src_, spec_->source_rows_sql(range), k); },
-                      [&] { return keyed_hashes(*tgt_, spec_->target_rows_sql(range), k); });
-    BACKFILL_ASSIGN_OR_RETURN(auto s, std::move(sh));
-    BACKFILL_ASSIGN_OR_RETURN(auto t, std::move(th));
-    c.differences = diff_rows(std::move(s), std::move(t));
-    return c;
-  }
-
-  // The digests from the compared columns alone, hashed as the rows arrive; a mismatching
-  // chunk is read again with its key texts to name the rows (measured over 5M rows: key
-  // texts and a list entry per row cost more than the hashing itself).
-  Result<ChunkComparison> streamed(const ChunkRange& range) {
-    ChunkComparison c;
-    auto digest_of = [&](PgConnection& conn, const std::string& sql) -> Result<ChunkDigest> {
-      CopyDigester digester(spec_->norms);
-      BACKFILL_RETURN_IF_ERROR(conn.copy_out_each(
-          sql, [&](std::string_view message) { return digester.feed(message); }));
-      return digester.finish();
-    };
-    // With --map the source's rows are transformed before they are hashed, so the chunk is
-    // read whole first.
-    auto mapped_digest_of = [&](PgConnection& conn, const std::string& sql) -> Result<ChunkDigest> {
-      src_bytes_.clear();
-      BACKFILL_RETURN_IF_ERROR(conn.copy_out(sql, &src_bytes_));
-      BACKFILL_ASSIGN_OR_RETURN(CopyBatch out,
-                                MapTransform(spec_->copy.map).apply({std::move(src_bytes_), 0}));
-      CopyDigester digester(spec_->norms);
-      BACKFILL_RETURN_IF_ERROR(digester.feed(out.bytes));
-      src_bytes_ = std::move(out.bytes);  // keeps the capacity for the next chunk
-      return digester.finish();
-    };
-    auto [sd, td] = on_both_sides(
-        [&] {
-          const std::string sql = spec_->source_stream_sql(range, false);
-          return spec_->copy.map ? mapped_digest_of(*src_, sql) : digest_of(*src_, sql);
-        },
-        [&] { return digest_of(*tgt_, spec_->target_stream_sql(range, false)); });
-    BACKFILL_ASSIGN_OR_RETURN(c.source, std::move(sd));
-    BACKFILL_ASSIGN_OR_RETURN(c.target, std::move(td));
-    if (c.source == c.target) return c;
-    const std::size_t k = spec_->copy.key.size();
-    auto keyed = [&](PgConnection& conn, const std::string& sql, std::string& bytes,
-                     bool mapped) -> Result<std::vector<KeyedHash>> {
-      bytes.clear();
-      BACKFILL_RETURN_IF_ERROR(conn.copy_out(sql, &bytes));
-      if (mapped) {
-        MapTransform transform(spec_->copy.map, static_cast<int>(k));
-        BACKFILL_ASSIGN_OR_RETURN(CopyBatch out, transform.apply({std::move(bytes), 0}));
-        bytes = std::move(out.bytes);
-      }
-      return hash_copy_rows(bytes, k, spec_->norms, nullptr);
-    };
-    const bool mapped = spec_->copy.map != nullptr;
-    auto [sh, th] = on_both_sides(
-        [&] { return keyed(*src_, spec_->source_stream_sql(range, true), src_bytes_, mapped); },
-        [&] { return keyed(*tgt_, spec_->target_stream_sql(range, true), tgt_bytes_, false); });
-    BACKFILL_ASSIGN_OR_RETURN(auto s, std::move(sh));
-    BACKFILL_ASSIGN_OR_RETURN(auto t, std::move(th));
-    c.differences = diff_rows(std::move(s), std::move(t));
-    return c;
-  }
-
-  std::unique_ptr<PgConnection> src_, tgt_;
-  std::string src_bytes_, tgt_bytes_;  // a chunk's COPY stream, reused (capacity kept)
+ protected:
+  bool source() const { return side_ == Side::kSource; }
+  std::unique_ptr<PgConnection> conn_;
   std::shared_ptr<const VerifySpec> spec_;
-  CompareOptions options_;
+  Side side_;
+};
+
+class PgSourceScanner final : public PgScanner<SourceScanner> {
+ public:
+  PgSourceScanner(std::unique_ptr<PgConnection> conn, std::shared_ptr<const VerifySpec> spec)
+      : PgScanner(std::move(conn), std::move(spec), Side::kSource) {}
+  Status rows_by_key(const std::vector<Key>& keys, std::string* out) override {
+    return conn_->copy_out(spec_->source_rows_by_key_sql(keys), out);
+  }
+};
+
+class PgTargetScanner final : public PgScanner<TargetScanner> {
+ public:
+  PgTargetScanner(std::unique_ptr<PgConnection> conn, std::shared_ptr<const VerifySpec> spec)
+      : PgScanner(std::move(conn), std::move(spec), Side::kTarget) {}
+  Status replace(const std::vector<Key>& remove, std::string_view rows) override {
+    return conn_->transaction([&]() -> Status {
+      BACKFILL_RETURN_IF_ERROR(conn_->exec(spec_->target_delete_by_key_sql(remove)));
+      if (rows.empty()) return Status::ok();
+      return conn_->copy_in(spec_->copy.write_into_target_sql(), rows).status();
+    });
+  }
 };
 
 }  // namespace
 
-Result<std::unique_ptr<ChunkComparer>> PgComparedTables::open_comparer() {
-  BACKFILL_ASSIGN_OR_RETURN(auto s, PgConnection::connect(source_dsn_, settings_));
-  BACKFILL_ASSIGN_OR_RETURN(auto t, PgConnection::connect(target_dsn_, settings_));
-  return std::unique_ptr<ChunkComparer>(
-      new PgComparer(std::move(s), std::move(t), spec_, options_));
+Result<std::unique_ptr<SourceScanner>> open_source_scanner(const std::string& dsn,
+                                                           const SessionSettings& settings,
+                                                           std::shared_ptr<const VerifySpec> spec) {
+  BACKFILL_ASSIGN_OR_RETURN(auto conn, PgConnection::connect(dsn, settings));
+  return std::unique_ptr<SourceScanner>(new PgSourceScanner(std::move(conn), std::move(spec)));
 }
 
-Result<std::unique_ptr<KeyWalker>> PgComparedTables::open_walker() {
-  BACKFILL_ASSIGN_OR_RETURN(auto conn, PgConnection::connect(source_dsn_, settings_));
-  auto copy = std::shared_ptr<const CopySpec>(spec_, &spec_->copy);
-  return std::unique_ptr<KeyWalker>(new PgKeyWalker(std::move(conn), copy));
+Result<std::unique_ptr<TargetScanner>> open_target_scanner(const std::string& dsn,
+                                                           const SessionSettings& settings,
+                                                           std::shared_ptr<const VerifySpec> spec) {
+  BACKFILL_ASSIGN_OR_RETURN(auto conn, PgConnection::connect(dsn, settings));
+  return std::unique_ptr<TargetScanner>(new PgTargetScanner(std::move(conn), std::move(spec)));
+}
+
+VerifiedTables verified_tables(std::string source_dsn, std::string target_dsn,
+                               SessionSettings settings, std::shared_ptr<const VerifySpec> spec,
+                               HashMethod method) {
+  VerifiedTables t;
+  t.open_source = [=] { return open_source_scanner(source_dsn, settings, spec); };
+  t.open_target = [=] { return open_target_scanner(target_dsn, settings, spec); };
+  t.open_walker = [=]() -> Result<std::unique_ptr<KeyWalker>> {
+    BACKFILL_ASSIGN_OR_RETURN(auto conn, PgConnection::connect(source_dsn, settings));
+    return std::unique_ptr<KeyWalker>(
+        new PgKeyWalker(std::move(conn), std::shared_ptr<const CopySpec>(spec, &spec->copy)));
+  };
+  t.estimated_rows = spec->copy.source.estimated_rows;
+  t.method = method;
+  t.norms = spec->norms;
+  t.key_fields = spec->copy.key.size();
+  t.map = spec->copy.map;
+  return t;
 }
 
 }  // namespace backfill::pg

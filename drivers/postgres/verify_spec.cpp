@@ -64,10 +64,6 @@ std::string key_texts(const std::string& alias, const std::vector<std::string>& 
 
 }  // namespace
 
-const char* hash_method_name(HashMethod m) {
-  return m == HashMethod::kPushDown ? "push-down" : "streamed";
-}
-
 // The key is among the compared columns (plan_verify insists), so the row holds it.
 std::string VerifySpec::source_row_hash() const {
   std::vector<std::string> exprs;

@@ -14,11 +14,10 @@
 
 #include "drivers/postgres/copy_spec.hpp"
 #include "engine/checksum/row_hash.hpp"
+#include "engine/jobs/verify_job.hpp"
 
 namespace backfill::pg {
 
-enum class HashMethod { kPushDown, kStreamed };
-const char* hash_method_name(HashMethod m);
 
 struct VerifySpec {
   CopySpec copy;  // tables, key, column mapping, --where

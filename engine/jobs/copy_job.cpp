@@ -1,7 +1,6 @@
 #include "engine/jobs/copy_job.hpp"
 
 #include <oneapi/tbb/concurrent_queue.h>
-#include <oneapi/tbb/global_control.h>
 #include <oneapi/tbb/task_arena.h>
 
 #include <algorithm>
@@ -13,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "engine/pipeline/cpu_stage.hpp"
 #include "engine/pipeline/pipeline.hpp"
 
 namespace backfill {
@@ -266,19 +266,15 @@ Result<CopyJobStats> run_copy_job(Source& source, Sink& sink, Ledger& ledger,
                                   const Transform& transform, const CopyJobOptions& options) {
   const int lanes_wanted = std::max(1, options.jobs);
 
-  // The CPU stage: an arena sized to the cores, fed by the lanes' readers. Lanes and the
-  // claim loop block on I/O on their own threads, never on the arena's workers.
-  const int cores = std::max(2, static_cast<int>(std::thread::hardware_concurrency()));
-  oneapi::tbb::global_control workers(oneapi::tbb::global_control::max_allowed_parallelism,
-                                      static_cast<std::size_t>(cores) + 1);
-  oneapi::tbb::task_arena arena(cores, 0);
+  // The CPU stage, fed by the lanes' readers.
+  CpuStage cpu;
 
   BACKFILL_ASSIGN_OR_RETURN(
       std::vector<std::unique_ptr<Lane>> lanes,
       open_workers<Lane>(lanes_wanted, [&]() -> Result<std::unique_ptr<Lane>> {
         BACKFILL_ASSIGN_OR_RETURN(auto r, source.open_reader());
         BACKFILL_ASSIGN_OR_RETURN(auto w, sink.open_writer());
-        return std::make_unique<Lane>(std::move(r), std::move(w), transform, arena);
+        return std::make_unique<Lane>(std::move(r), std::move(w), transform, cpu.arena());
       }));
 
   std::int64_t rows_written = 0;  // guarded by the pipeline's commit lock

@@ -1,22 +1,27 @@
 // Verify's stages on the chunk pipeline (engine/pipeline/pipeline.hpp): each chunk compared
-// on both sides by a comparer, the job's worker (one connection to each side, each side read
-// in its own short transaction), the mismatches rechecked, repaired and resolved to rows,
-// and the differences counted serially.
+// on both sides by a comparer, the job's worker (a scanner of each side, each from its own
+// driver, both reading the chunk at once), the mismatches rechecked, repaired and resolved
+// to rows, and the differences counted serially.
 //
-//   claim (serial) -> compare (a comparer's thread) -> commit (serial)
+//   claim (serial) -> compare (a comparer's thread; --map and hashing of whole chunks in
+//   the CPU arena) -> commit (serial)
 //
-// Comparers do the database work and, for the streamed method, the hashing of the streams
-// they read. run_verify_job() blocks until the pass ends; it is not reentrant.
+// The comparison is the engine's; a driver only reads its side. run_verify_job() blocks
+// until the pass ends; it is not reentrant.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <vector>
 
 #include "engine/checksum/row_diff.hpp"
+#include "engine/checksum/row_hash.hpp"
+#include "engine/table/source.hpp"
+#include "engine/transform/transform.hpp"
 #include "engine/jobs/progress.hpp"
 #include "engine/ledger/ledger.hpp"
 #include "engine/pipeline/job_options.hpp"
@@ -24,29 +29,59 @@
 
 namespace backfill {
 
-struct ChunkComparison {
-  ChunkDigest source;
-  ChunkDigest target;
-  std::vector<RowDifference> differences;  // what still differs; empty when the chunk matches
-  std::vector<RowDifference> repaired;     // what differed and was repaired (--repair)
+enum class HashMethod {
+  kPushDown,  // each server sums its rows' hashes; only a mismatching chunk's rows travel
+  kStreamed,  // both sides' rows come here as binary COPY and are hashed here
 };
+const char* hash_method_name(HashMethod m);
 
-class ChunkComparer {
+// One side of a verify, the source or the target, on one connection of its own: the driver
+// implements it. Each read is one statement, so each runs in its own short transaction.
+// Used by one thread at a time.
+class ChunkScanner {
  public:
-  virtual ~ChunkComparer() = default;
-  virtual Result<ChunkComparison> compare(const ChunkRange& range) = 0;
-  // Makes the target's rows of these keys equal the source's, in one transaction.
-  virtual Status repair(const std::vector<RowDifference>& differences) = 0;
+  virtual ~ChunkScanner() = default;
+  // Push-down: the side's server computes the chunk's row count and sum of row hashes over
+  // the compared columns.
+  virtual Result<ChunkDigest> digest(const ChunkRange& range) = 0;
+  // Push-down: each row's key texts and hash, from the server, for a chunk that differs.
+  virtual Result<std::vector<KeyedHash>> row_hashes(const ChunkRange& range) = 0;
+  // Streamed: the chunk's compared columns, in the target's binary form (the source's as
+  // they are read, before --map), the key texts first when `with_keys`, as one binary COPY
+  // stream handed to `on_data` as it arrives.
+  virtual Status stream(const ChunkRange& range, bool with_keys, const DataSink& on_data) = 0;
   virtual Status reset() = 0;
 };
 
-// Both sides of a verify: the database driver implements it. Thread-safe.
-class ComparedTables {
+class SourceScanner : public ChunkScanner {
  public:
-  virtual ~ComparedTables() = default;
-  virtual Result<std::unique_ptr<ChunkComparer>> open_comparer() = 0;
-  virtual Result<std::unique_ptr<KeyWalker>> open_walker() = 0;
-  virtual std::optional<std::int64_t> estimated_rows() const = 0;
+  // Repair: the rows of these keys as copy reads them (before --map), one binary COPY
+  // stream with header and trailer, appended to `out`.
+  virtual Status rows_by_key(const std::vector<Key>& keys, std::string* out) = 0;
+};
+
+class TargetScanner : public ChunkScanner {
+ public:
+  // Repair: in one transaction, deletes the rows of `remove` and writes `rows` (a binary
+  // COPY stream as copy writes it; empty for none).
+  virtual Status replace(const std::vector<Key>& remove, std::string_view rows) = 0;
+};
+
+// The two sides of a verify, each from its own driver, and how their rows are compared.
+// Thread-safe: every scanner opens its own connection.
+struct VerifiedTables {
+  std::function<Result<std::unique_ptr<SourceScanner>>()> open_source;
+  std::function<Result<std::unique_ptr<TargetScanner>>()> open_target;
+  // A walker of the source's key, for the planner and for splits.
+  std::function<Result<std::unique_ptr<KeyWalker>>()> open_walker;
+  std::optional<std::int64_t> estimated_rows;  // the source's, for progress
+  HashMethod method = HashMethod::kPushDown;
+  // Streamed: how each compared column is normalised before hashing, the number of key
+  // texts a keyed stream starts with, and the --map the source's rows go through first
+  // (null: none). Its output fields are the compared columns.
+  std::vector<FieldNorm> norms;
+  std::size_t key_fields = 0;
+  std::shared_ptr<const MapPlan> map;
 };
 
 struct VerifyJobOptions : ChunkJobOptions {
@@ -75,7 +110,7 @@ struct VerifyStats {
   bool differs() const { return results.totals.differs(); }
 };
 
-Result<VerifyStats> run_verify_job(ComparedTables& tables, Ledger& ledger,
+Result<VerifyStats> run_verify_job(const VerifiedTables& tables, Ledger& ledger,
                                    const VerifyJobOptions& options);
 
 }  // namespace backfill
