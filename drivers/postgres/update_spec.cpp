@@ -15,43 +15,33 @@ std::string trimmed(std::string_view s) {
   return b == std::string_view::npos ? "" : std::string(s.substr(b, e - b + 1));
 }
 
+// One connection. --set: each chunk one statement, its own transaction, holding its row
+// locks only while it runs. --map: the chunk's keys and inputs read, and the engine's results
+// written back through the staging table (see the header).
 class PgChunkUpdater final : public ChunkUpdater {
  public:
   PgChunkUpdater(std::unique_ptr<PgConnection> conn, std::shared_ptr<const UpdateSpec> spec)
       : conn_(std::move(conn)), spec_(std::move(spec)) {}
-  // One statement: its own transaction, holding its row locks only while it runs.
+
   Result<std::int64_t> update(const ChunkRange& range) override {
     BACKFILL_ASSIGN_OR_RETURN(PgResult r, conn_->query(spec_->update_sql(range)));
     return r.affected();
   }
-  Status reset() override { return conn_->reconnect(); }
 
- private:
-  std::unique_ptr<PgConnection> conn_;
-  std::shared_ptr<const UpdateSpec> spec_;
-};
+  Status read(const ChunkRange& range, std::string* out) override {
+    return conn_->copy_out(spec_->map_read_sql(range), out);
+  }
 
-// --map: read, compute here, write back through the staging table (see the header).
-class PgMapChunkUpdater final : public ChunkUpdater {
- public:
-  PgMapChunkUpdater(std::unique_ptr<PgConnection> conn, std::shared_ptr<const UpdateSpec> spec)
-      : conn_(std::move(conn)), spec_(std::move(spec)), transform_(spec_->map) {}
-
-  Result<std::int64_t> update(const ChunkRange& range) override {
-    read_.clear();
-    BACKFILL_RETURN_IF_ERROR(conn_->copy_out(spec_->map_read_sql(range), &read_));
-    BACKFILL_ASSIGN_OR_RETURN(CopyBatch staged, transform_.apply({std::move(read_), 0}));
-    read_ = std::move(staged.bytes);  // keeps the buffer for the next chunk
-    if (staged.rows == 0) return std::int64_t{0};
-    std::int64_t changed = 0;
+  Result<std::int64_t> write(const ChunkRange& range, std::string_view computed) override {
     // Created outside the chunk's transaction: a rolled-back chunk must not take the
     // session's staging table with it.
     if (!stage_ready_) {
       BACKFILL_RETURN_IF_ERROR(conn_->exec(spec_->stage_create_sql()));
       stage_ready_ = true;
     }
-    Status written = conn_->transaction([&]() -> Status {
-      BACKFILL_RETURN_IF_ERROR(conn_->copy_in(spec_->stage_copy_sql(), read_).status());
+    std::int64_t changed = 0;
+    const Status written = conn_->transaction([&]() -> Status {
+      BACKFILL_RETURN_IF_ERROR(conn_->copy_in(spec_->stage_copy_sql(), computed).status());
       BACKFILL_ASSIGN_OR_RETURN(PgResult r, conn_->query(spec_->update_from_stage_sql(range)));
       changed = r.affected();
       return Status::ok();
@@ -59,6 +49,7 @@ class PgMapChunkUpdater final : public ChunkUpdater {
     if (!written.is_ok()) return written;
     return changed;
   }
+
   Status reset() override {
     stage_ready_ = false;  // a new session has no temporary table
     return conn_->reconnect();
@@ -67,8 +58,6 @@ class PgMapChunkUpdater final : public ChunkUpdater {
  private:
   std::unique_ptr<PgConnection> conn_;
   std::shared_ptr<const UpdateSpec> spec_;
-  MapTransform transform_;
-  std::string read_;
   bool stage_ready_ = false;
 };
 
@@ -276,8 +265,6 @@ Result<UpdateSpec> plan_update(PgConnection& conn, const UpdateRequest& req) {
 
 Result<std::unique_ptr<ChunkUpdater>> PgUpdatedTable::open_updater() {
   BACKFILL_ASSIGN_OR_RETURN(auto conn, PgConnection::connect(dsn_, settings_));
-  if (spec_->map)
-    return std::unique_ptr<ChunkUpdater>(new PgMapChunkUpdater(std::move(conn), spec_));
   return std::unique_ptr<ChunkUpdater>(new PgChunkUpdater(std::move(conn), spec_));
 }
 

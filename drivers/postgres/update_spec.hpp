@@ -4,9 +4,9 @@
 //     AND (c IS DISTINCT FROM (e)::type OR ...)
 // so a rerun, or a row the application's dual writes already filled, changes nothing.
 //
-// With --map "column = expression" (computed here, not by the server) a chunk is: read the
-// keys and the columns the expressions use, compute, then in one transaction COPY the keys,
-// results and inputs into a temporary staging table and
+// With --map "column = expression" (computed by the engine, not by the server) a chunk is:
+// read the keys and the columns the expressions use, compute (the engine's CPU stage), then
+// in one transaction COPY the keys, results and inputs into a temporary staging table and
 //   UPDATE t AS s SET c = st.c, ... FROM stage st WHERE s.key = st.key AND <key in the chunk>
 //     AND s.input IS NOT DISTINCT FROM st.input ... AND (s.c IS DISTINCT FROM st.c OR ...)
 // A row whose inputs changed between the read and the write is left to the writer that
@@ -75,6 +75,7 @@ class PgUpdatedTable final : public UpdatedTable {
   std::optional<std::int64_t> estimated_rows() const override {
     return spec_->keys.source.estimated_rows;
   }
+  std::shared_ptr<const MapPlan> map() const override { return spec_->map; }
 
  private:
   std::string dsn_;
