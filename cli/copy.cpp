@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "cli/drivers.hpp"
 #include "cli/options.hpp"
 #include "drivers/postgres/catalog.hpp"
 #include "drivers/postgres/defer_indexes.hpp"
@@ -16,9 +17,9 @@
 namespace backfill::cli {
 
 Result<Connections> connect_both(const CopyOptions& o) {
-  BACKFILL_RETURN_IF_ERROR(pg::check_dsn(o.source).with_context("--source"));
-  BACKFILL_RETURN_IF_ERROR(pg::check_dsn(o.target).with_context("--target"));
-  if (!o.state.empty()) BACKFILL_RETURN_IF_ERROR(pg::check_dsn(o.state).with_context("--state"));
+  BACKFILL_RETURN_IF_ERROR(check_dsn(o.source, "--source", DsnRole::kSource));
+  BACKFILL_RETURN_IF_ERROR(check_dsn(o.target, "--target", DsnRole::kTarget));
+  if (!o.state.empty()) BACKFILL_RETURN_IF_ERROR(check_dsn(o.state, "--state", DsnRole::kState));
   Connections c;
   auto settings = session_settings(o);
   auto src = pg::PgConnection::connect(o.source, settings, true);

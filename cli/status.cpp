@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "cli/drivers.hpp"
 #include "cli/options.hpp"
 #include "drivers/postgres/connection.hpp"
 #include "drivers/postgres/ledger.hpp"
@@ -33,7 +34,7 @@ Status print_workers(pg::PgConnection& conn, const std::string& job) {
 
 Result<std::unique_ptr<pg::PgConnection>> connect_state(const std::string& state,
                                                         bool* has_ledger) {
-  BACKFILL_RETURN_IF_ERROR(pg::check_dsn(state).with_context("--state"));
+  BACKFILL_RETURN_IF_ERROR(check_dsn(state, "--state", DsnRole::kState));
   auto conn = pg::PgConnection::connect(state, pg::SessionSettings{}, true);
   if (!conn.ok()) return conn.status().with_context("--state");
   BACKFILL_ASSIGN_OR_RETURN(*has_ledger, pg::ledger_exists(*conn.value()));

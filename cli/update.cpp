@@ -3,6 +3,7 @@
 // engine, reports. `plan update` shows the same without writing.
 #include <cstdio>
 
+#include "cli/drivers.hpp"
 #include "cli/options.hpp"
 #include "drivers/postgres/ledger.hpp"
 #include "engine/jobs/report.hpp"
@@ -17,9 +18,9 @@ struct PreparedUpdate {
 };
 
 Result<PreparedUpdate> prepare_update(const UpdateOptions& o) {
-  BACKFILL_RETURN_IF_ERROR(pg::check_dsn(o.common.target).with_context("--target"));
+  BACKFILL_RETURN_IF_ERROR(check_dsn(o.common.target, "--target", DsnRole::kTarget));
   if (!o.common.state.empty()) {
-    BACKFILL_RETURN_IF_ERROR(pg::check_dsn(o.common.state).with_context("--state"));
+    BACKFILL_RETURN_IF_ERROR(check_dsn(o.common.state, "--state", DsnRole::kState));
   }
   PreparedUpdate p;
   auto conn = pg::PgConnection::connect(o.common.target, session_settings(o.common), true);

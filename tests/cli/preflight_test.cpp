@@ -41,6 +41,23 @@ TEST_F(Preflight, MalformedDsn) {
                  "--source: malformed connection string");
 }
 
+TEST_F(Preflight, TheDriverIsPickedFromTheConnectionString) {
+  // A MySQL source is named as such (its driver is not built yet), not as a malformed libpq
+  // string; the target and the ledger must be PostgreSQL.
+  expect_refused({"copy", "--source", "mysql://app:s3cret@db1:3306/shop", "--target",
+                  db.dst.dsn(), "--table", "users"},
+                 "--source: a MySQL/MariaDB source needs the mysql driver");
+  expect_refused({"verify", "--source", db.src.dsn(), "--target",
+                  "mariadb://app:s3cret@db2/shop", "--table", "users"},
+                 "--target: the target must be a PostgreSQL database");
+  expect_refused({"copy", "--source", db.src.dsn(), "--target", db.dst.dsn(), "--state",
+                  "mysql://app:s3cret@db3/state", "--table", "users"},
+                 "--state: the ledger (--state) must be a PostgreSQL database");
+  expect_refused({"copy", "--source", "sqlite://s3cret.db", "--target", db.dst.dsn(), "--table",
+                  "users"},
+                 "--source: unknown connection string scheme \"sqlite://\"");
+}
+
 TEST_F(Preflight, UnreachableServer) {
   expect_refused({"copy", "--source", db.src.dsn(), "--target",
                   "host=/nonexistent port=1 dbname=x password=s3cret", "--table", "users"},
