@@ -47,8 +47,8 @@ CallContext job_context() {
   return ctx;
 }
 
-Result<pg::CopyRequest> full_request(const CopyOptions& o) {
-  pg::CopyRequest r = o.request;
+Result<CopyRequest> full_request(const CopyOptions& o) {
+  CopyRequest r = o.request;
   BACKFILL_ASSIGN_OR_RETURN(r.functions, load_functions(o));
   r.context = job_context();
   return r;
@@ -88,7 +88,7 @@ void pick_lanes(const CopyOptions& o, PreparedCopy* p) {
 }
 
 Result<PreparedCopy> prepare_copy(const CopyOptions& o) {
-  BACKFILL_ASSIGN_OR_RETURN(pg::CopyRequest request, full_request(o));
+  BACKFILL_ASSIGN_OR_RETURN(CopyRequest request, full_request(o));
   BACKFILL_ASSIGN_OR_RETURN(Connections c, connect_both(o));
   PreparedCopy p;
   p.source = std::move(c.source);
@@ -135,9 +135,9 @@ Result<std::optional<Deferral>> prepare_deferral(const CopyOptions& o, const Pre
     return std::optional<Deferral>(Deferral{std::move(*saved), true});
   }
   if (!o.defer_indexes) return std::optional<Deferral>{};
-  if (spec.policy != pg::ConflictPolicy::kError) {
+  if (spec.policy != ConflictPolicy::kError) {
     return Status::invalid(std::string("--defer-indexes needs --on-conflict error, not ") +
-                           pg::policy_name(spec.policy) +
+                           policy_name(spec.policy) +
                            ": it fills a table that nothing else writes yet, so there is "
                            "nothing to conflict with, and the conflicts need the indexes");
   }
@@ -296,7 +296,7 @@ Status run_copy(const CopyOptions& options, const RunContext& ctx) {
   std::fprintf(
       stderr, "%s job %s: %s, key (%s), %zu columns, on conflict %s, %d lane%s, ledger in %s%s\n",
       opened == JobOpen::kNew ? "starting" : "resuming", job.name.c_str(), job.description.c_str(),
-      pg::join_quoted(spec.key).c_str(), spec.columns.size(), pg::policy_name(spec.policy), o.jobs,
+      pg::join_quoted(spec.key).c_str(), spec.columns.size(), policy_name(spec.policy), o.jobs,
       o.jobs == 1 ? "" : "s", pg::describe_dsn(state_dsn).c_str(),
       ledger_in_target ? " (same transaction as the rows)" : "");
 
@@ -345,7 +345,7 @@ Status run_copy(const CopyOptions& options, const RunContext& ctx) {
       .add("chunk_rows", throttled.chunk_rows)
       .add("deferred_objects", static_cast<std::int64_t>(deferral ? deferral->objects.size() : 0))
       .add("rebuild_seconds", rebuild_seconds)
-      .add("on_conflict", std::string(pg::policy_name(spec.policy)))
+      .add("on_conflict", std::string(policy_name(spec.policy)))
       .add("source", spec.source.display())
       .add("target", spec.target.display());
   if (!stats.error.is_ok()) report.add("error", stats.error.message());

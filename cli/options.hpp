@@ -65,7 +65,7 @@ struct CopyOptions {
   std::string source;
   std::string target;
   std::string state;  // empty: the target
-  pg::CopyRequest request;
+  CopyRequest request;
   std::string job;
   bool restart = false;
   int jobs = kDefaultJobs;
@@ -187,7 +187,7 @@ Result<std::shared_ptr<const FunctionRegistry>> load_functions(const CopyOptions
 // What every row's expressions share: now() is the moment the command started.
 CallContext job_context();
 // o.request with the functions and context filled in, for plan_copy and plan_verify.
-Result<pg::CopyRequest> full_request(const CopyOptions& o);
+Result<CopyRequest> full_request(const CopyOptions& o);
 
 // Declares the throttle options on `app` (copy).
 void add_throttle_options(CLI::App* app, ThrottleCliOptions* o);
@@ -196,7 +196,7 @@ void add_throttle_options(CLI::App* app, ThrottleCliOptions* o);
 // throttle options of copy (`common.target` is the database; there is no source).
 struct UpdateOptions {
   CopyOptions common;
-  pg::UpdateRequest request;
+  UpdateRequest request;
 };
 void add_update_options(CLI::App* app, UpdateOptions* o, bool required = true);
 Status run_update(const UpdateOptions& o, const RunContext& ctx);

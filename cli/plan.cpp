@@ -65,7 +65,7 @@ void print_estimate(const pg::CopySpec& spec, const CopyOptions& o, int parallel
 Status run_plan_verify(const VerifyOptions& vo) {
   const CopyOptions& o = vo.table;
   BACKFILL_RETURN_IF_ERROR(check_required(o));
-  BACKFILL_ASSIGN_OR_RETURN(pg::CopyRequest request, full_request(o));
+  BACKFILL_ASSIGN_OR_RETURN(CopyRequest request, full_request(o));
   BACKFILL_ASSIGN_OR_RETURN(Connections c, connect_both(o));
   BACKFILL_ASSIGN_OR_RETURN(pg::VerifySpec v, pg::plan_verify(*c.source, *c.target, request));
   print_warnings(v.copy.warnings);
@@ -120,7 +120,7 @@ Status run_plan_copy(const CopyOptions& o) {
     std::printf("    %-24s <- %s\n", c.target.c_str(),
                 (c.computed ? c.source_text : c.read_expr).c_str());
   }
-  std::printf("  on conflict: %s%s%s\n", pg::policy_name(spec.policy),
+  std::printf("  on conflict: %s%s%s\n", policy_name(spec.policy),
               spec.newer_column.empty() ? "" : ":", spec.newer_column.c_str());
   print_estimate(spec, o, p.lanes, p.lanes_why);
   BACKFILL_ASSIGN_OR_RETURN(auto ranges, first_chunks(o, p.spec));

@@ -26,7 +26,7 @@ Result<PreparedUpdate> prepare_update(const UpdateOptions& o) {
   auto conn = pg::PgConnection::connect(o.common.target, session_settings(o.common), true);
   if (!conn.ok()) return conn.status().with_context("--target");
   p.conn = std::move(conn).value();
-  pg::UpdateRequest request = o.request;
+  UpdateRequest request = o.request;
   BACKFILL_ASSIGN_OR_RETURN(request.functions, load_functions(o.common));
   request.context = job_context();
   BACKFILL_ASSIGN_OR_RETURN(pg::UpdateSpec spec, pg::plan_update(*p.conn, request));

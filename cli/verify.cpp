@@ -32,7 +32,7 @@ Status run_verify(const VerifyOptions& vo, const RunContext& ctx) {
   // --run-time bounds the whole command, preflight included: it is a nightly window.
   const auto started = std::chrono::steady_clock::now();
   const CopyOptions& o = vo.table;
-  BACKFILL_ASSIGN_OR_RETURN(pg::CopyRequest request, full_request(o));
+  BACKFILL_ASSIGN_OR_RETURN(CopyRequest request, full_request(o));
   BACKFILL_ASSIGN_OR_RETURN(Connections c, connect_both(o));
   BACKFILL_ASSIGN_OR_RETURN(pg::VerifySpec vspec, pg::plan_verify(*c.source, *c.target, request));
   print_warnings(vspec.copy.warnings);

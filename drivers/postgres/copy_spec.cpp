@@ -30,20 +30,6 @@ std::string row_of(const std::vector<std::string>& items) {
 
 }  // namespace
 
-const char* policy_name(ConflictPolicy p) {
-  switch (p) {
-    case ConflictPolicy::kError:
-      return "error";
-    case ConflictPolicy::kSkip:
-      return "skip";
-    case ConflictPolicy::kOverwrite:
-      return "overwrite";
-    case ConflictPolicy::kNewer:
-      return "newer";
-  }
-  return "?";
-}
-
 Result<ConflictPolicy> parse_conflict_policy(const std::string& text, std::string* newer_column) {
   if (text == "error") return ConflictPolicy::kError;
   if (text == "skip") return ConflictPolicy::kSkip;

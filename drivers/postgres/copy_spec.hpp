@@ -14,27 +14,11 @@
 #include "drivers/postgres/catalog.hpp"
 #include "drivers/postgres/connection.hpp"
 #include "engine/plan/planner.hpp"
+#include "engine/table/request.hpp"
 #include "engine/transform/functions.hpp"
 #include "engine/transform/transform.hpp"
 
 namespace backfill::pg {
-
-enum class ConflictPolicy { kError, kSkip, kOverwrite, kNewer };
-
-struct CopyRequest {
-  std::string table;                      // --table, as typed
-  std::string to;                         // --to, as typed; empty: same as table
-  std::string key;                        // --key, as typed; empty: primary key
-  std::string columns;                    // --columns, as typed; empty: every fillable column
-  std::vector<std::string> maps;          // --map "dst = src_column" or "dst = expression"
-  std::vector<std::string> source_exprs;  // --source-expr "dst = SQL on the source row"
-  std::string where;                      // --where: SQL, run on the source as given
-  std::string on_conflict = "error";
-  bool for_verify = false;  // verify compares what is filled; unfilled columns are not its business
-  // What a --map expression may call (built-ins and plugins); null: the built-ins.
-  std::shared_ptr<const FunctionRegistry> functions;
-  CallContext context;  // now() of the job
-};
 
 struct ColumnMapping {
   std::string target;       // target column
@@ -88,8 +72,8 @@ std::string key_range_predicate(const std::vector<std::string>& columns,
                                 const std::vector<std::string>& types, const ChunkRange& range,
                                 const std::string& alias = "");
 
+// --on-conflict's text; newer:COLUMN names the column as an SQL identifier.
 Result<ConflictPolicy> parse_conflict_policy(const std::string& text, std::string* newer_column);
-const char* policy_name(ConflictPolicy p);
 
 // The key of a table: `key_option` (--key: NOT NULL columns covered by a unique index), or
 // its primary key; and their types, each one keyset chunking supports.

@@ -25,16 +25,6 @@
 
 namespace backfill::pg {
 
-struct UpdateRequest {
-  std::string table;                                  // --table
-  std::string key;                                    // --key; empty: primary key
-  std::vector<std::string> sets;                      // --set "column = SQL expression"
-  std::string where;                                  // --where: SQL
-  std::vector<std::string> maps;                      // --map "column = expression", computed here
-  std::shared_ptr<const FunctionRegistry> functions;  // null: the built-ins
-  CallContext context;
-};
-
 struct SetClause {
   std::string column;
   std::string type;  // the column's type, for the guard's cast
