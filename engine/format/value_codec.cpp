@@ -83,36 +83,8 @@ int hex_digit(char c) {
 
 }  // namespace
 
-FieldCodec read_codec_of(TypeKind kind) {
+std::optional<FieldCodec> write_codec_of(TypeKind kind) {
   switch (kind) {
-    case TypeKind::kInt2:
-    case TypeKind::kInt4:
-    case TypeKind::kInt8:
-      return FieldCodec::kInt8;
-    case TypeKind::kFloat4:
-    case TypeKind::kFloat8:
-      return FieldCodec::kFloat8;
-    case TypeKind::kNumeric:
-      return FieldCodec::kNumeric;
-    case TypeKind::kBool:
-      return FieldCodec::kBool;
-    case TypeKind::kTimestamp:
-    case TypeKind::kTimestampTz:
-      return FieldCodec::kTimestamp;
-    case TypeKind::kDate:
-      return FieldCodec::kDate;
-    case TypeKind::kJson:
-    case TypeKind::kJsonb:
-      return FieldCodec::kJsonb;
-    case TypeKind::kUuid:
-      return FieldCodec::kUuid;
-    default:
-      return FieldCodec::kText;
-  }
-}
-
-std::optional<FieldCodec> write_codec_of(const ColumnType& type) {
-  switch (type.kind) {
     case TypeKind::kInt2:
       return FieldCodec::kInt2;
     case TypeKind::kInt4:
@@ -148,6 +120,24 @@ std::optional<FieldCodec> write_codec_of(const ColumnType& type) {
       break;
   }
   return std::nullopt;
+}
+
+FieldCodec read_codec_of(TypeKind kind) {
+  const std::optional<FieldCodec> stored = write_codec_of(kind);
+  if (!stored) return FieldCodec::kText;
+  switch (*stored) {
+    case FieldCodec::kInt2:
+    case FieldCodec::kInt4:
+      return FieldCodec::kInt8;
+    case FieldCodec::kFloat4:
+      return FieldCodec::kFloat8;
+    case FieldCodec::kJson:
+      return FieldCodec::kJsonb;
+    case FieldCodec::kBpchar:
+      return FieldCodec::kText;
+    default:
+      return *stored;
+  }
 }
 
 ValueType value_type_of(FieldCodec c) {

@@ -32,13 +32,13 @@ enum class FieldCodec {
   kUuid,
 };
 
-// The codec a --map reads a column of this kind with: every integer as kInt8, every float as
-// kFloat8, json as kJsonb, and text-like and other types as kText (the driver casts the read
-// to match).
+// The codec a --map reads a column of this kind with: its write codec widened (every integer
+// as kInt8, every float as kFloat8, json as kJsonb, character(n) as kText), and kText for a
+// type a --map cannot write (the driver casts the read to match).
 FieldCodec read_codec_of(TypeKind kind);
-// The codec a column of this type is written with, or nullopt for a type a --map cannot
+// The codec a column of this kind is written with, or nullopt for a type a --map cannot
 // produce (bytea, arrays, inet, ...).
-std::optional<FieldCodec> write_codec_of(const ColumnType& type);
+std::optional<FieldCodec> write_codec_of(TypeKind kind);
 
 // The Value type a field of this codec decodes to.
 ValueType value_type_of(FieldCodec c);

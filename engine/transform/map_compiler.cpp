@@ -48,7 +48,7 @@ Result<MapOutput> MapCompiler::compile(const std::string& map_text, const MapAss
     return Status::invalid(where + ": target column \"" + target.name +
                            "\" is computed by the table");
   }
-  auto codec = write_codec_of(target.type);
+  auto codec = write_codec_of(target.type.kind);
   if (!codec) {
     return Status::invalid(where + ": target column \"" + target.name + "\" has type " +
                            target.type.name +
