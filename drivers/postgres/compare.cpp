@@ -38,8 +38,8 @@ class PgScanner : public Base {
       : conn_(std::move(conn)), spec_(std::move(spec)), side_(side) {}
 
   Result<ChunkDigest> digest(const ChunkRange& range) override {
-    return pg::digest(*conn_,
-                      source() ? spec_->source_digest_sql(range) : spec_->target_digest_sql(range));
+    return pg::digest(*conn_, source() ? spec_->source_digest_sql(range)
+                                       : spec_->target_digest_sql(range));
   }
   Result<std::vector<KeyedHash>> row_hashes(const ChunkRange& range) override {
     return keyed_hashes(*conn_,

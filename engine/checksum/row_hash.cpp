@@ -177,12 +177,6 @@ CopyDigester::CopyDigester(std::vector<FieldNorm> norms)
         return n == FieldNorm::kBytes;
       })) {}
 
-CopyDigester CopyDigester::continuing(std::vector<FieldNorm> norms) {
-  CopyDigester d(std::move(norms));
-  d.header_seen_ = true;
-  return d;
-}
-
 Status CopyDigester::feed(std::string_view message) {
   if (trailer_seen_) return Status::failed("binary COPY stream continues after its trailer");
   CopyReader reader = header_seen_ ? CopyReader::continuing(message) : CopyReader(message);

@@ -64,15 +64,10 @@ Result<std::vector<KeyedHash>> hash_copy_rows(std::string_view stream, std::size
 class CopyDigester {
  public:
   explicit CopyDigester(std::vector<FieldNorm> norms);
-  // A digester of a later piece of a stream, whose header another one has read.
-  static CopyDigester continuing(std::vector<FieldNorm> norms);
   // One message: the header with the first rows, whole rows, or the trailer.
   Status feed(std::string_view message);
   // The digest, once the trailer came; an error for a stream cut short.
   Result<ChunkDigest> finish() const;
-  // The rows fed so far, and whether the trailer was among them: a piece's share.
-  const ChunkDigest& partial() const { return digest_; }
-  bool trailer_seen() const { return trailer_seen_; }
 
  private:
   std::vector<FieldNorm> norms_;  // a copy: a few bytes, and no reference to outlive

@@ -28,11 +28,11 @@ Result<UpdateJobStats> run_update_job(UpdatedTable& table, Ledger& ledger,
     cpu.emplace();
     transform.emplace(map);
   }
-  BACKFILL_ASSIGN_OR_RETURN(auto updaters,
-                            open_workers<Updater>(jobs, [&]() -> Result<std::unique_ptr<Updater>> {
-                              BACKFILL_ASSIGN_OR_RETURN(auto u, table.open_updater());
-                              return std::make_unique<Updater>(Updater{std::move(u), {}});
-                            }));
+  BACKFILL_ASSIGN_OR_RETURN(
+      auto updaters, open_workers<Updater>(jobs, [&]() -> Result<std::unique_ptr<Updater>> {
+        BACKFILL_ASSIGN_OR_RETURN(auto u, table.open_updater());
+        return std::make_unique<Updater>(Updater{std::move(u), {}});
+      }));
 
   // One attempt at a chunk: the server computes it (--set), or it is read, computed in the
   // CPU arena and written back (--map).

@@ -8,7 +8,6 @@
 #include <mutex>
 #include <thread>
 
-#include "engine/checksum/piece_digest.hpp"
 #include "engine/pipeline/cpu_stage.hpp"
 #include "engine/pipeline/pipeline.hpp"
 
@@ -82,8 +81,8 @@ class Comparer {
  private:
   Result<ChunkComparison> push_down(const ChunkRange& range) {
     ChunkComparison c;
-    auto [sd, td] =
-        on_both_sides([&] { return src_->digest(range); }, [&] { return tgt_->digest(range); });
+    auto [sd, td] = on_both_sides([&] { return src_->digest(range); },
+                                  [&] { return tgt_->digest(range); });
     BACKFILL_ASSIGN_OR_RETURN(c.source, std::move(sd));
     BACKFILL_ASSIGN_OR_RETURN(c.target, std::move(td));
     if (c.source == c.target) return c;
@@ -108,7 +107,8 @@ class Comparer {
     if (!mapped) return Status::ok();
     Result<CopyBatch> out = Status::ok();
     const int leading = with_keys ? static_cast<int>(tables_.key_fields) : 0;
-    arena_.execute([&] { out = MapTransform(tables_.map, leading).apply({std::move(bytes), 0}); });
+    arena_.execute(
+        [&] { out = MapTransform(tables_.map, leading).apply({std::move(bytes), 0}); });
     BACKFILL_RETURN_IF_ERROR(out.status());
     bytes = std::move(out).value().bytes;
     return Status::ok();
@@ -120,7 +120,7 @@ class Comparer {
   Result<ChunkComparison> streamed(const ChunkRange& range) {
     ChunkComparison c;
     auto digest_as_read = [&](ChunkScanner& side) -> Result<ChunkDigest> {
-      PieceDigester digester(arena_, tables_.norms);
+      CopyDigester digester(tables_.norms);
       BACKFILL_RETURN_IF_ERROR(side.stream(
           range, false, [&](std::string_view message) { return digester.feed(message); }));
       return digester.finish();
@@ -137,9 +137,9 @@ class Comparer {
       });
       return d;
     };
-    auto [sd, td] =
-        on_both_sides([&] { return tables_.map ? mapped_digest() : digest_as_read(*src_); },
-                      [&] { return digest_as_read(*tgt_); });
+    auto [sd, td] = on_both_sides(
+        [&] { return tables_.map ? mapped_digest() : digest_as_read(*src_); },
+        [&] { return digest_as_read(*tgt_); });
     BACKFILL_ASSIGN_OR_RETURN(c.source, std::move(sd));
     BACKFILL_ASSIGN_OR_RETURN(c.target, std::move(td));
     if (c.source == c.target) return c;

@@ -24,10 +24,10 @@ enum class TypeKind : std::uint8_t {
   kNumeric,
   kFloat4,
   kFloat8,
-  kText,  // text and varchar
-  kName,  // an identifier type (PostgreSQL's name): text, at most 63 bytes
-  kChar,  // character(n): text padded with spaces to n characters
-  kEnum,  // one of a set of labels, whose binary form is the label's text
+  kText,     // text and varchar
+  kName,     // an identifier type (PostgreSQL's name): text, at most 63 bytes
+  kChar,     // character(n): text padded with spaces to n characters
+  kEnum,     // one of a set of labels, whose binary form is the label's text
   kDate,
   kTimestamp,    // without time zone
   kTimestampTz,  // with time zone

@@ -6,9 +6,9 @@ namespace backfill::cli {
 namespace {
 
 TEST(Drivers, PicksTheDriverFromTheConnectionString) {
-  for (const char* dsn :
-       {"", "host=/tmp port=5432 dbname=app", "postgresql://u@h/db", "postgres://u@h:5433/db",
-        "PostgreSQL://h/db", "host=h options='-c search_path=x://y'"}) {
+  for (const char* dsn : {"", "host=/tmp port=5432 dbname=app", "postgresql://u@h/db",
+                          "postgres://u@h:5433/db", "PostgreSQL://h/db",
+                          "host=h options='-c search_path=x://y'"}) {
     auto k = driver_of(dsn);
     ASSERT_TRUE(k.ok()) << dsn;
     EXPECT_EQ(k.value(), DriverKind::kPostgres) << dsn;

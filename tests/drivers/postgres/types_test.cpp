@@ -11,26 +11,18 @@ TEST(Types, NamesEachKindFromItsBaseType) {
     const char* typtype;
     TypeKind kind;
   };
-  for (const Case& c : {Case{"int2", "b", TypeKind::kInt2},
-                        Case{"int4", "b", TypeKind::kInt4},
-                        Case{"int8", "b", TypeKind::kInt8},
-                        Case{"numeric", "b", TypeKind::kNumeric},
+  for (const Case& c : {Case{"int2", "b", TypeKind::kInt2}, Case{"int4", "b", TypeKind::kInt4},
+                        Case{"int8", "b", TypeKind::kInt8}, Case{"numeric", "b", TypeKind::kNumeric},
                         Case{"float4", "b", TypeKind::kFloat4},
-                        Case{"float8", "b", TypeKind::kFloat8},
-                        Case{"text", "b", TypeKind::kText},
-                        Case{"varchar", "b", TypeKind::kText},
-                        Case{"name", "b", TypeKind::kName},
-                        Case{"bpchar", "b", TypeKind::kChar},
-                        Case{"bool", "b", TypeKind::kBool},
+                        Case{"float8", "b", TypeKind::kFloat8}, Case{"text", "b", TypeKind::kText},
+                        Case{"varchar", "b", TypeKind::kText}, Case{"name", "b", TypeKind::kName},
+                        Case{"bpchar", "b", TypeKind::kChar}, Case{"bool", "b", TypeKind::kBool},
                         Case{"date", "b", TypeKind::kDate},
                         Case{"timestamp", "b", TypeKind::kTimestamp},
                         Case{"timestamptz", "b", TypeKind::kTimestampTz},
-                        Case{"uuid", "b", TypeKind::kUuid},
-                        Case{"json", "b", TypeKind::kJson},
-                        Case{"jsonb", "b", TypeKind::kJsonb},
-                        Case{"mood", "e", TypeKind::kEnum},
-                        Case{"bytea", "b", TypeKind::kOther},
-                        Case{"_int4", "b", TypeKind::kOther},
+                        Case{"uuid", "b", TypeKind::kUuid}, Case{"json", "b", TypeKind::kJson},
+                        Case{"jsonb", "b", TypeKind::kJsonb}, Case{"mood", "e", TypeKind::kEnum},
+                        Case{"bytea", "b", TypeKind::kOther}, Case{"_int4", "b", TypeKind::kOther},
                         Case{"inet", "b", TypeKind::kOther}}) {
     EXPECT_EQ(column_type(c.typname, c.typtype, "x", "x").kind, c.kind) << c.typname;
   }
