@@ -33,7 +33,7 @@ struct CopySpec {
   TableInfo source;
   TableInfo target;
   std::vector<std::string> key;         // source key columns, in order
-  std::vector<std::string> key_types;   // their type names (int8, text, ...)
+  std::vector<std::string> key_types;   // their types as format_type() spells them (bigint, text)
   std::vector<std::string> target_key;  // the target columns the key is copied to
   std::vector<ColumnMapping> columns;
   std::string where;

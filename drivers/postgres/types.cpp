@@ -52,8 +52,10 @@ ColumnType column_type(const std::string& typname, const std::string& typtype,
   t.kind = kind_of(typname, typtype);
   t.name = format_type;
   t.read_as = read_as;
-  // The modifier is the column's own (format_type), or its domain's (read_as).
-  const std::string& spelled = read_as.find('(') != std::string::npos ? read_as : format_type;
+  // The modifier from the type the column is read as: its own, or its domain's base type's
+  // (the server rounds or pads to that on storing). Never from a domain's name, whatever
+  // it is spelled like.
+  const std::string& spelled = read_as;
   if (t.kind == TypeKind::kNumeric) {
     // "numeric(12,2)": the scale the server rounds to on storing.
     if (auto comma = spelled.find(','); comma != std::string::npos) {

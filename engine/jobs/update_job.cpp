@@ -28,11 +28,11 @@ Result<UpdateJobStats> run_update_job(UpdatedTable& table, Ledger& ledger,
     cpu.emplace();
     transform.emplace(map);
   }
-  BACKFILL_ASSIGN_OR_RETURN(
-      auto updaters, open_workers<Updater>(jobs, [&]() -> Result<std::unique_ptr<Updater>> {
-        BACKFILL_ASSIGN_OR_RETURN(auto u, table.open_updater());
-        return std::make_unique<Updater>(Updater{std::move(u), {}});
-      }));
+  BACKFILL_ASSIGN_OR_RETURN(auto updaters,
+                            open_workers<Updater>(jobs, [&]() -> Result<std::unique_ptr<Updater>> {
+                              BACKFILL_ASSIGN_OR_RETURN(auto u, table.open_updater());
+                              return std::make_unique<Updater>(Updater{std::move(u), {}});
+                            }));
 
   // One attempt at a chunk: the server computes it (--set), or it is read, computed in the
   // CPU arena and written back (--map).
@@ -40,8 +40,7 @@ Result<UpdateJobStats> run_update_job(UpdatedTable& table, Ledger& ledger,
     if (!map) return w.updater->update(range);
     w.rows.clear();
     BACKFILL_RETURN_IF_ERROR(w.updater->read(range, &w.rows));
-    Result<CopyBatch> computed = Status::ok();
-    cpu->arena().execute([&] { computed = transform->apply({std::move(w.rows), 0}); });
+    Result<CopyBatch> computed = cpu->run([&] { return transform->apply({std::move(w.rows), 0}); });
     BACKFILL_RETURN_IF_ERROR(computed.status());
     const std::int64_t rows = computed.value().rows;
     w.rows = std::move(computed).value().bytes;  // keeps the buffer for the next chunk

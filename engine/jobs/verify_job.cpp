@@ -1,7 +1,5 @@
 #include "engine/jobs/verify_job.hpp"
 
-#include <oneapi/tbb/task_arena.h>
-
 #include <algorithm>
 #include <chrono>
 #include <future>
@@ -37,15 +35,16 @@ auto on_both_sides(S&& source, T&& target) {
 
 // The verify job's worker: a scanner of each side, and the comparison. The digest of a
 // stream that needs no --map is taken as its messages arrive, on the reading thread: one
-// XXH3 per row, cheaper than a hop to the arena (measured for copy's pass-through pieces:
-// the arena's idle workers spinning took 15% of the CPU the servers needed). Whole chunks
-// that go through --map, and a mismatching chunk's keyed rows, are transformed and hashed
-// in the CPU arena.
+// XXH3 per row costs less than the hop to the arena. Measured (issue 11, 1M rows, durable
+// server, 3 rounds): 256 KB pieces digested by arena tasks made streamed verify 1.24-1.46x
+// slower on users and 1.06-1.21x on narrow, as copy's pass-through pieces were in issue 10.
+// Whole chunks that go through --map, and a mismatching chunk's keyed rows, are transformed
+// and hashed in the CPU arena.
 class Comparer {
  public:
   Comparer(std::unique_ptr<SourceScanner> source, std::unique_ptr<TargetScanner> target,
-           const VerifiedTables& tables, oneapi::tbb::task_arena& arena)
-      : src_(std::move(source)), tgt_(std::move(target)), tables_(tables), arena_(arena) {}
+           const VerifiedTables& tables, CpuStage& cpu)
+      : src_(std::move(source)), tgt_(std::move(target)), tables_(tables), cpu_(cpu) {}
 
   Result<ChunkComparison> compare(const ChunkRange& range) {
     return tables_.method == HashMethod::kPushDown ? push_down(range) : streamed(range);
@@ -63,8 +62,9 @@ class Comparer {
     if (!from_source.empty()) {
       BACKFILL_RETURN_IF_ERROR(src_->rows_by_key(from_source, &rows));
       if (tables_.map) {
-        Result<CopyBatch> out = Status::ok();
-        arena_.execute([&] { out = MapTransform(tables_.map).apply({std::move(rows), 0}); });
+        Result<CopyBatch> out = cpu_.run([&] {
+          return MapTransform(tables_.map).apply({std::move(rows), 0});
+        });
         BACKFILL_RETURN_IF_ERROR(out.status());
         rows = std::move(out).value().bytes;
       }
@@ -81,8 +81,8 @@ class Comparer {
  private:
   Result<ChunkComparison> push_down(const ChunkRange& range) {
     ChunkComparison c;
-    auto [sd, td] = on_both_sides([&] { return src_->digest(range); },
-                                  [&] { return tgt_->digest(range); });
+    auto [sd, td] =
+        on_both_sides([&] { return src_->digest(range); }, [&] { return tgt_->digest(range); });
     BACKFILL_ASSIGN_OR_RETURN(c.source, std::move(sd));
     BACKFILL_ASSIGN_OR_RETURN(c.target, std::move(td));
     if (c.source == c.target) return c;
@@ -105,10 +105,10 @@ class Comparer {
       return Status::ok();
     }));
     if (!mapped) return Status::ok();
-    Result<CopyBatch> out = Status::ok();
     const int leading = with_keys ? static_cast<int>(tables_.key_fields) : 0;
-    arena_.execute(
-        [&] { out = MapTransform(tables_.map, leading).apply({std::move(bytes), 0}); });
+    Result<CopyBatch> out = cpu_.run([&] {
+      return MapTransform(tables_.map, leading).apply({std::move(bytes), 0});
+    });
     BACKFILL_RETURN_IF_ERROR(out.status());
     bytes = std::move(out).value().bytes;
     return Status::ok();
@@ -129,27 +129,23 @@ class Comparer {
     // read whole first.
     auto mapped_digest = [&]() -> Result<ChunkDigest> {
       BACKFILL_RETURN_IF_ERROR(read_whole(*src_, range, false, true, src_bytes_));
-      Result<ChunkDigest> d = Status::ok();
-      arena_.execute([&] {
+      return cpu_.run([&]() -> Result<ChunkDigest> {
         CopyDigester digester(tables_.norms);
-        Status st = digester.feed(src_bytes_);
-        d = st.is_ok() ? digester.finish() : Result<ChunkDigest>(st);
+        BACKFILL_RETURN_IF_ERROR(digester.feed(src_bytes_));
+        return digester.finish();
       });
-      return d;
     };
-    auto [sd, td] = on_both_sides(
-        [&] { return tables_.map ? mapped_digest() : digest_as_read(*src_); },
-        [&] { return digest_as_read(*tgt_); });
+    auto [sd, td] =
+        on_both_sides([&] { return tables_.map ? mapped_digest() : digest_as_read(*src_); },
+                      [&] { return digest_as_read(*tgt_); });
     BACKFILL_ASSIGN_OR_RETURN(c.source, std::move(sd));
     BACKFILL_ASSIGN_OR_RETURN(c.target, std::move(td));
     if (c.source == c.target) return c;
     auto keyed = [&](ChunkScanner& side, std::string& bytes,
                      bool mapped) -> Result<std::vector<KeyedHash>> {
       BACKFILL_RETURN_IF_ERROR(read_whole(side, range, true, mapped, bytes));
-      Result<std::vector<KeyedHash>> hashes = Status::ok();
-      arena_.execute(
-          [&] { hashes = hash_copy_rows(bytes, tables_.key_fields, tables_.norms, nullptr); });
-      return hashes;
+      return cpu_.run(
+          [&] { return hash_copy_rows(bytes, tables_.key_fields, tables_.norms, nullptr); });
     };
     auto [sh, th] = on_both_sides([&] { return keyed(*src_, src_bytes_, tables_.map != nullptr); },
                                   [&] { return keyed(*tgt_, tgt_bytes_, false); });
@@ -162,7 +158,7 @@ class Comparer {
   std::unique_ptr<SourceScanner> src_;
   std::unique_ptr<TargetScanner> tgt_;
   const VerifiedTables& tables_;
-  oneapi::tbb::task_arena& arena_;
+  CpuStage& cpu_;
   std::string src_bytes_, tgt_bytes_;  // a chunk's COPY stream, reused (capacity kept)
 };
 
@@ -176,7 +172,7 @@ Result<VerifyStats> run_verify_job(const VerifiedTables& tables, Ledger& ledger,
       auto comparers, open_workers<Comparer>(jobs, [&]() -> Result<std::unique_ptr<Comparer>> {
         BACKFILL_ASSIGN_OR_RETURN(auto s, tables.open_source());
         BACKFILL_ASSIGN_OR_RETURN(auto t, tables.open_target());
-        return std::make_unique<Comparer>(std::move(s), std::move(t), tables, cpu.arena());
+        return std::make_unique<Comparer>(std::move(s), std::move(t), tables, cpu);
       }));
 
   std::int64_t differences_this_run = 0;  // guarded by the pipeline's commit lock
