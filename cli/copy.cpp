@@ -222,7 +222,7 @@ Status rebuild_deferred(pg::PgLedger& ledger, const std::string& job, Deferral& 
 
 }  // namespace
 
-Status run_copy(const CopyOptions& options, const RunContext& ctx) {
+Status copy_table(const CopyOptions& options, const RunContext& ctx, JsonObject* report_out) {
   BACKFILL_ASSIGN_OR_RETURN(PreparedCopy prepared, prepare_copy(options));
   CopyOptions o = options;
   o.jobs = prepared.lanes;
@@ -271,7 +271,7 @@ Status run_copy(const CopyOptions& options, const RunContext& ctx) {
     return st;
   };
 
-  JsonObject report;
+  JsonObject& report = *report_out;
   report.add("command", "copy").add("job", job.name);
   if (opened == JobOpen::kAlreadyDone) {
     BACKFILL_RETURN_IF_ERROR(rebuild());
@@ -279,18 +279,18 @@ Status run_copy(const CopyOptions& options, const RunContext& ctx) {
     std::printf("job %s is already done (%s rows in %s chunks); --restart runs it again\n",
                 job.name.c_str(), with_thousands(p.rows_done).c_str(),
                 with_thousands(p.chunks_done).c_str());
-    if (!o.report.empty()) {
-      report.add("status", "ok")
-          .add("rows", std::int64_t{0})
-          .add("chunks", std::int64_t{0})
-          .add("rows_total", p.rows_done)
-          .add("chunks_total", p.chunks_done)
-          .add("seconds", 0.0)
-          .add("rows_per_second", 0.0)
-          .add("throttled_seconds", 0.0)
-          .add("retries", std::int64_t{0});
-      BACKFILL_RETURN_IF_ERROR(write_report(o.report, report.str()));
-    }
+    report.add("status", "ok")
+        .add("job_done", true)
+        .add("rows", std::int64_t{0})
+        .add("chunks", std::int64_t{0})
+        .add("rows_total", p.rows_done)
+        .add("chunks_total", p.chunks_done)
+        .add("seconds", 0.0)
+        .add("rows_per_second", 0.0)
+        .add("throttled_seconds", 0.0)
+        .add("retries", std::int64_t{0})
+        .add("source", spec.source.display())
+        .add("target", spec.target.display());
     return Status::ok();
   }
   std::fprintf(
@@ -301,7 +301,10 @@ Status run_copy(const CopyOptions& options, const RunContext& ctx) {
       ledger_in_target ? " (same transaction as the rows)" : "");
 
   pg::PgSource source(o.source, settings, prepared.spec);
-  pg::PgSink sink(o.target, settings, prepared.spec,
+  pg::SessionSettings write_settings = settings;
+  // --disable-triggers: foreign keys and triggers of the target are not fired for our rows.
+  write_settings.replica_role = o.disable_triggers;
+  pg::PgSink sink(o.target, write_settings, prepared.spec,
                   ledger_in_target ? std::optional<std::string>(job.name) : std::nullopt);
   IdentityTransform identity;
   std::optional<MapTransform> mapped;
@@ -349,7 +352,6 @@ Status run_copy(const CopyOptions& options, const RunContext& ctx) {
       .add("source", spec.source.display())
       .add("target", spec.target.display());
   if (!stats.error.is_ok()) report.add("error", stats.error.message());
-  if (!o.report.empty()) BACKFILL_RETURN_IF_ERROR(write_report(o.report, report.str()));
 
   std::printf("%s: %s rows (%s written) in %s chunks, %.1f s, %s rows/s, %lld retries%s\n",
               outcome_name(stats.outcome), with_thousands(stats.rows).c_str(),
@@ -367,6 +369,21 @@ Status run_copy(const CopyOptions& options, const RunContext& ctx) {
     std::fprintf(stderr, "progress is kept; the same command resumes job %s\n", job.name.c_str());
   }
   return stats.error;
+}
+
+Status run_copy(const CopyOptions& o, const RunContext& ctx) {
+  BACKFILL_RETURN_IF_ERROR(check_table_choice(o));
+  if (!o.tables.empty()) return run_copy_tables(o, ctx);
+  JsonObject report;
+  Status st = copy_table(o, ctx, &report);
+  if (st.is_ok() && o.sync_sequences.value_or(false)) {
+    BACKFILL_ASSIGN_OR_RETURN(Json synced, sync_table_sequences(o));
+    report.add("sequences", std::move(synced));
+  }
+  if (!o.report.empty() && !report.json().empty()) {
+    BACKFILL_RETURN_IF_ERROR(write_report(o.report, report.str()));
+  }
+  return st;
 }
 
 }  // namespace backfill::cli

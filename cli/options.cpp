@@ -12,9 +12,15 @@ void add_table_options(CLI::App* app, CopyOptions* o, bool required) {
                   "Source connection string or URI (libpq; PG* variables apply)")
       ->required(required);
   app->add_option("--target", o->target, "Target connection string or URI")->required(required);
-  app->add_option("--table", o->request.table, "Source table: name or schema.name")
-      ->required(required);
+  (void)required;  // --table or --tables: check_table_choice()
+  app->add_option("--table", o->request.table, "Source table: name or schema.name");
   app->add_option("--to", o->request.to, "Target table (default: the source table's name)");
+  app->add_option("--tables", o->tables,
+                  "A set of source tables as one job, in foreign-key order: comma-separated "
+                  "patterns, schema.name with * globs, \"Quoted\" names");
+  app->add_option("--exclude", o->exclude, "Patterns of tables to leave out of --tables");
+  app->add_option("--to-schema", o->to_schema,
+                  "With --tables: the target tables' schema (default: each source table's)");
   app->add_option(
       "--key", o->request.key,
       "Key columns, comma-separated: NOT NULL with a unique index (default: primary key)");
@@ -79,6 +85,16 @@ void add_copy_options(CLI::App* app, CopyOptions* o, bool required) {
   app->add_flag("--defer-indexes", o->defer_indexes,
                 "Into an empty target that takes no writes yet: drop its indexes and "
                 "constraints, copy, then rebuild them (kept in the ledger)");
+  app->add_flag("--disable-triggers", o->disable_triggers,
+                "Write with session_replication_role = replica: the target's triggers and "
+                "foreign-key checks do not fire (tables whose foreign keys form a cycle)");
+  app->add_flag_callback(
+      "--sync-sequences", [o] { o->sync_sequences = true; },
+      "At the end, move each target sequence a copied column owns past the source's value "
+      "and the column's largest (default: on for --tables)");
+  app->add_flag_callback(
+      "--no-sync-sequences", [o] { o->sync_sequences = false; },
+      "Leave the target's sequences as they are");
   add_throttle_options(app, &o->throttle);
 }
 

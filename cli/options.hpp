@@ -80,6 +80,11 @@ struct CopyOptions {
   int max_retries = 5;
   std::vector<std::string> plugins;  // --plugin PATH.so: more functions for --map
   bool defer_indexes = false;        // copy: fill the bare heap, rebuild indexes at the end
+  // A set of tables instead of --table: patterns (engine/table/table_set.hpp), the patterns
+  // left out, and the target schema (empty: each table's own schema).
+  std::string tables, exclude, to_schema;
+  bool disable_triggers = false;       // copy: write with session_replication_role = replica
+  std::optional<bool> sync_sequences;  // copy: default on for --tables, off for --table
 };
 
 // What verify takes: the tables and their column mapping as copy does, and how to compare.
@@ -172,6 +177,21 @@ Json watermark_json(const std::optional<Key>& key);
 void print_warnings(const std::vector<std::string>& warnings);
 
 Status run_copy(const CopyOptions& o, const RunContext& ctx);
+// One table's copy (--table), its report's fields in `report` (written by the caller).
+Status copy_table(const CopyOptions& o, const RunContext& ctx, JsonObject* report);
+// --table or --tables, one of them, and no per-table option beside --tables.
+Status check_table_choice(const CopyOptions& o);
+// --sync-sequences for o's one table: each target sequence its columns own moved past the
+// source's value and the column's largest; the list of them for the report.
+Result<Json> sync_table_sequences(const CopyOptions& o);
+// --tables: every table of the set, in foreign-key order, as one job (cli/tables.cpp).
+Status run_copy_tables(const CopyOptions& o, const RunContext& ctx);
+Status run_verify_tables(const VerifyOptions& o, const RunContext& ctx,
+                         std::chrono::steady_clock::time_point started);
+Status run_plan_tables(const CopyOptions& o, bool for_verify);
+// One table's verify; --run-time counts from `started`.
+Status verify_table(const VerifyOptions& o, const RunContext& ctx,
+                    std::chrono::steady_clock::time_point started, JsonObject* report);
 Status run_plan_copy(const CopyOptions& o);
 Status run_plan_verify(const VerifyOptions& o);
 Status run_verify(const VerifyOptions& o, const RunContext& ctx);

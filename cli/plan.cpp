@@ -25,8 +25,7 @@ std::string show_bound(const std::optional<Key>& k, const char* open) {
 Status check_required(const CopyOptions& o) {
   if (o.source.empty()) return Status::invalid("--source is required");
   if (o.target.empty()) return Status::invalid("--target is required");
-  if (o.request.table.empty()) return Status::invalid("--table is required");
-  return Status::ok();
+  return check_table_choice(o);
 }
 
 void print_first_chunks(const std::vector<ChunkRange>& ranges) {
@@ -65,6 +64,7 @@ void print_estimate(const pg::CopySpec& spec, const CopyOptions& o, int parallel
 Status run_plan_verify(const VerifyOptions& vo) {
   const CopyOptions& o = vo.table;
   BACKFILL_RETURN_IF_ERROR(check_required(o));
+  if (!o.tables.empty()) return run_plan_tables(o, true);
   BACKFILL_ASSIGN_OR_RETURN(CopyRequest request, full_request(o));
   BACKFILL_ASSIGN_OR_RETURN(Connections c, connect_both(o));
   BACKFILL_ASSIGN_OR_RETURN(pg::VerifySpec v, pg::plan_verify(*c.source, *c.target, request));
@@ -104,6 +104,7 @@ Status run_plan_verify(const VerifyOptions& vo) {
 
 Status run_plan_copy(const CopyOptions& o) {
   BACKFILL_RETURN_IF_ERROR(check_required(o));
+  if (!o.tables.empty()) return run_plan_tables(o, false);
   BACKFILL_ASSIGN_OR_RETURN(PreparedCopy p, prepare_copy(o));
   const pg::CopySpec& spec = *p.spec;
   std::printf("copy %s -> %s\n", spec.source.display().c_str(), spec.target.display().c_str());

@@ -28,9 +28,8 @@ Json key_json(const std::vector<std::string>& cols, const Key& key) {
 
 }  // namespace
 
-Status run_verify(const VerifyOptions& vo, const RunContext& ctx) {
-  // --run-time bounds the whole command, preflight included: it is a nightly window.
-  const auto started = std::chrono::steady_clock::now();
+Status verify_table(const VerifyOptions& vo, const RunContext& ctx,
+                    std::chrono::steady_clock::time_point started, JsonObject* report) {
   const CopyOptions& o = vo.table;
   BACKFILL_ASSIGN_OR_RETURN(CopyRequest request, full_request(o));
   BACKFILL_ASSIGN_OR_RETURN(Connections c, connect_both(o));
@@ -153,13 +152,13 @@ Status run_verify(const VerifyOptions& vo, const RunContext& ctx) {
       std::printf("match: %s rows in %s chunks (%s this run, %.1f s, %s rows/s, %s hashing)%s\n",
                   with_thousands(tot.rows).c_str(), with_thousands(st.results.chunks).c_str(),
                   with_thousands(st.chunks_this_run).c_str(), st.seconds,
-                  with_thousands(static_cast<std::int64_t>(rate)).c_str(),
-                  hash_method_name(method), scope.c_str());
+                  with_thousands(static_cast<std::int64_t>(rate)).c_str(), hash_method_name(method),
+                  scope.c_str());
     }
   }
 
-  if (!o.report.empty()) {
-    JsonObject r;
+  {
+    JsonObject& r = *report;
     r.add("command", "verify")
         .add("job", job.name)
         .add("status", status)
@@ -187,11 +186,23 @@ Status run_verify(const VerifyOptions& vo, const RunContext& ctx) {
         .add("source", spec->copy.source.display())
         .add("target", spec->copy.target.display());
     if (!st.error.is_ok()) r.add("error", st.error.message());
-    BACKFILL_RETURN_IF_ERROR(write_report(o.report, r.str()));
   }
   if (!st.error.is_ok()) return st.error;
   if (st.differs()) return Status(ErrorKind::kDifferences, "the tables differ");
   return Status::ok();
+}
+
+Status run_verify(const VerifyOptions& vo, const RunContext& ctx) {
+  // --run-time bounds the whole command, preflight included: it is a nightly window.
+  const auto started = std::chrono::steady_clock::now();
+  BACKFILL_RETURN_IF_ERROR(check_table_choice(vo.table));
+  if (!vo.table.tables.empty()) return run_verify_tables(vo, ctx, started);
+  JsonObject report;
+  Status st = verify_table(vo, ctx, started, &report);
+  if (!vo.table.report.empty() && !report.json().empty()) {
+    BACKFILL_RETURN_IF_ERROR(write_report(vo.table.report, report.str()));
+  }
+  return st;
 }
 
 }  // namespace backfill::cli

@@ -117,7 +117,8 @@ Status PgConnection::open(bool preflight) {
       std::to_string(settings_.lock_timeout_ms) +
       "; SET statement_timeout = " + std::to_string(settings_.statement_timeout_ms) +
       "; SET idle_in_transaction_session_timeout = " +
-      std::to_string(settings_.idle_in_transaction_timeout_ms);
+      std::to_string(settings_.idle_in_transaction_timeout_ms) +
+      (settings_.replica_role ? "; SET session_replication_role = replica" : "");
   PGresult* r = PQexec(conn_, setup.c_str());
   Status st = PQresultStatus(r) == PGRES_COMMAND_OK ? Status::ok()
                                                     : error_from(r, "setting up the session");

@@ -37,6 +37,10 @@ struct SessionSettings {
   int statement_timeout_ms = 120000;
   // A session of ours idle inside a transaction is a bug or a hung client: end it.
   int idle_in_transaction_timeout_ms = 60000;
+  // --disable-triggers: session_replication_role = replica, so that the target's triggers,
+  // foreign-key checks included, do not fire for our writes (a set whose foreign keys form
+  // a cycle).
+  bool replica_role = false;
 };
 
 class PgResult {

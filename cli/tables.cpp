@@ -1,0 +1,405 @@
+// `--tables`: a set of tables as one job. The set is resolved from the source's catalog
+// (engine/table/table_set.hpp), ordered by the target's foreign keys
+// (engine/plan/table_order.hpp), and checked table by table before anything is written.
+// Each table is then a sub-job of the set in the same ledger ("SET/schema.table"), run in
+// that order, so that the same command resumes the set where it stopped: finished tables
+// are found done, the interrupted one resumes, the rest start.
+//
+// Tables run one after another, each through the one chunk pipeline with the --jobs
+// connections; a set whose tables share one pipeline is the next step (README, "A schema in
+// one job").
+#include <chrono>
+#include <cstdio>
+
+#include "cli/options.hpp"
+#include "drivers/postgres/table_set.hpp"
+#include "drivers/postgres/verify_spec.hpp"
+#include "engine/jobs/progress.hpp"
+
+namespace backfill::cli {
+namespace {
+
+struct SetMember {
+  TableName source, target;
+  std::vector<std::string> waits_for;  // the tables of the set it references, by target name
+};
+
+struct ResolvedSet {
+  std::string job;                  // the set's job: each table's is job + "/" + schema.name
+  std::vector<SetMember> tables;    // in foreign-key order
+  std::vector<std::string> cycles;  // "a <-> b", "c references itself"
+};
+
+pg::QualifiedName qualified(const TableName& t) { return pg::QualifiedName{t.schema, t.name}; }
+
+std::string join(const std::vector<std::string>& parts, const char* sep) {
+  std::string out;
+  for (const auto& p : parts) out += (out.empty() ? "" : sep) + p;
+  return out;
+}
+
+std::string set_job_name(const CopyOptions& o, const char* command) {
+  if (!o.job.empty()) return o.job;
+  return std::string(command) + ":" + o.tables + (o.exclude.empty() ? "" : " -" + o.exclude) +
+         (o.to_schema.empty() ? "" : ":" + o.to_schema);
+}
+
+Result<ResolvedSet> resolve_set(const CopyOptions& o, const char* command, bool for_copy) {
+  BACKFILL_ASSIGN_OR_RETURN(auto include, parse_table_patterns(o.tables, "--tables"));
+  std::vector<TablePattern> exclude;
+  if (!o.exclude.empty()) {
+    BACKFILL_ASSIGN_OR_RETURN(exclude, parse_table_patterns(o.exclude, "--exclude"));
+  }
+  std::string to_schema;
+  if (!o.to_schema.empty()) {
+    auto parsed = pg::parse_identifier(o.to_schema);
+    if (!parsed.ok()) return parsed.status().with_context("--to-schema");
+    to_schema = std::move(parsed).value();
+  }
+  BACKFILL_ASSIGN_OR_RETURN(Connections c, connect_both(o));
+  BACKFILL_ASSIGN_OR_RETURN(auto candidates, pg::list_tables(*c.source));
+  BACKFILL_ASSIGN_OR_RETURN(auto sources, select_tables(candidates, include, exclude));
+
+  std::vector<TableName> targets;
+  for (const TableName& s : sources)
+    targets.push_back({to_schema.empty() ? s.schema : to_schema, s.name});
+  BACKFILL_ASSIGN_OR_RETURN(auto missing, pg::missing_tables(*c.target, targets));
+  if (!missing.empty()) {
+    return Status::invalid("--tables: the target has no table " + join(missing, ", ") +
+                           "; create the target's tables first (pg_dump --schema-only, or your "
+                           "migrations), or leave these out with --exclude");
+  }
+  BACKFILL_ASSIGN_OR_RETURN(auto references, pg::references_among(*c.target, targets));
+  const TableOrder order = order_by_references(targets.size(), references);
+
+  ResolvedSet set;
+  set.job = set_job_name(o, command);
+  for (const auto& cycle : order.cycles) {
+    std::vector<std::string> names;
+    for (std::size_t i : cycle) names.push_back(targets[i].display());
+    set.cycles.push_back(names.size() == 1 ? names[0] + " references itself"
+                                           : join(names, " <-> "));
+  }
+  for (std::size_t i : order.order) {
+    SetMember m{sources[i], targets[i], {}};
+    for (std::size_t w : order.waits_for[i]) m.waits_for.push_back(targets[w].display());
+    set.tables.push_back(std::move(m));
+  }
+  if (for_copy && !set.cycles.empty()) {
+    if (!o.disable_triggers) {
+      return Status::invalid(
+          "--tables: the target's foreign keys form a cycle (" + join(set.cycles, "; ") +
+          "): no order of tables, or of chunks, is sure to satisfy them. Add --disable-triggers "
+          "(the copy writes with session_replication_role = replica: no foreign-key checks or "
+          "triggers fire for its rows; verify afterwards), or leave these tables out with "
+          "--exclude");
+    }
+    BACKFILL_RETURN_IF_ERROR(pg::check_may_disable_triggers(*c.target));
+  }
+  return set;
+}
+
+CopyOptions member_options(const CopyOptions& o, const ResolvedSet& set, const SetMember& m) {
+  CopyOptions t = o;
+  t.tables.clear();
+  t.exclude.clear();
+  t.to_schema.clear();
+  t.request.table = qualified(m.source).quoted();
+  t.request.to = qualified(m.target).quoted();
+  t.job = set.job + "/" + m.source.display();
+  t.report.clear();
+  return t;
+}
+
+std::int64_t field(const Json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_number_integer() ? it->get<std::int64_t>() : 0;
+}
+double field_seconds(const Json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_number() ? it->get<double>() : 0;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+void print_set(const ResolvedSet& set) {
+  std::fprintf(
+      stderr, "job %s: %zu tables, in foreign-key order%s\n", set.job.c_str(), set.tables.size(),
+      set.cycles.empty() ? ""
+                         : (" (cycles, triggers off: " + join(set.cycles, "; ") + ")").c_str());
+}
+
+}  // namespace
+
+Status check_table_choice(const CopyOptions& o) {
+  if (o.tables.empty()) {
+    if (o.request.table.empty()) return Status::invalid("--table or --tables is required");
+    if (!o.exclude.empty() || !o.to_schema.empty()) {
+      return Status::invalid(
+          "--exclude and --to-schema go with --tables; for one table, --to names its target");
+    }
+    return Status::ok();
+  }
+  if (!o.request.table.empty()) {
+    return Status::invalid("--table and --tables exclude each other: give one table, or a set");
+  }
+  const std::pair<const char*, bool> per_table[] = {
+      {"--to", !o.request.to.empty()},
+      {"--key", !o.request.key.empty()},
+      {"--columns", !o.request.columns.empty()},
+      {"--map", !o.request.maps.empty()},
+      {"--source-expr", !o.request.source_exprs.empty()},
+      {"--where", !o.request.where.empty()},
+      {"--defer-indexes", o.defer_indexes},
+  };
+  for (const auto& [name, given] : per_table) {
+    if (given) {
+      return Status::invalid(std::string(name) +
+                             " is one table's option and is not taken with --tables yet: copy "
+                             "that table in a job of its own (--table), and leave it out of the "
+                             "set with --exclude");
+    }
+  }
+  return Status::ok();
+}
+
+Result<Json> sync_table_sequences(const CopyOptions& o) {
+  BACKFILL_ASSIGN_OR_RETURN(Connections c, connect_both(o));
+  BACKFILL_ASSIGN_OR_RETURN(pg::QualifiedName src, pg::parse_qualified_name(o.request.table));
+  BACKFILL_ASSIGN_OR_RETURN(
+      pg::QualifiedName dst,
+      pg::parse_qualified_name(o.request.to.empty() ? o.request.table : o.request.to));
+  BACKFILL_ASSIGN_OR_RETURN(auto source_owned, pg::owned_sequences(*c.source, src));
+  BACKFILL_ASSIGN_OR_RETURN(auto target_owned, pg::owned_sequences(*c.target, dst));
+  Json out = Json::array();
+  for (const pg::OwnedSequence& t : target_owned) {
+    // The source's sequence of the column of the same name, when it has one.
+    std::optional<std::int64_t> source_last;
+    for (const pg::OwnedSequence& s : source_owned) {
+      if (s.column != t.column) continue;
+      BACKFILL_ASSIGN_OR_RETURN(source_last, pg::sequence_last_value(*c.source, s.sequence));
+    }
+    auto set = pg::sync_sequence(*c.target, dst, t, source_last);
+    if (!set.ok()) return set.status().with_context("--sync-sequences: " + t.sequence.display());
+    if (set.value()) {
+      std::fprintf(stderr, "sequence %s (%s.%s) set to %lld\n", t.sequence.display().c_str(),
+                   dst.display().c_str(), t.column.c_str(), static_cast<long long>(*set.value()));
+    }
+    Json one = Json::object();
+    one["sequence"] = t.sequence.display();
+    one["column"] = t.column;
+    one["value"] = set.value() ? Json(*set.value()) : Json(nullptr);
+    out.push_back(std::move(one));
+  }
+  return out;
+}
+
+Status run_copy_tables(const CopyOptions& o, const RunContext& ctx) {
+  const auto t0 = std::chrono::steady_clock::now();
+  BACKFILL_ASSIGN_OR_RETURN(ResolvedSet set, resolve_set(o, "copy", true));
+  // Preflight every table before the first is written: a table the copy cannot take stops
+  // the set here, with nothing written.
+  for (const SetMember& m : set.tables) {
+    auto p = prepare_copy(member_options(o, set, m));
+    if (!p.ok()) return p.status().with_context(m.source.display());
+  }
+  print_set(set);
+  const bool sync = o.sync_sequences.value_or(true);
+
+  Json tables = Json::array();
+  Status error;
+  std::size_t done = 0;
+  for (std::size_t i = 0; i < set.tables.size(); ++i) {
+    const SetMember& m = set.tables[i];
+    std::fprintf(stderr, "table %zu of %zu: %s -> %s%s%s\n", i + 1, set.tables.size(),
+                 m.source.display().c_str(), m.target.display().c_str(),
+                 m.waits_for.empty() ? "" : ", after ", join(m.waits_for, ", ").c_str());
+    const CopyOptions t = member_options(o, set, m);
+    JsonObject report;
+    error = copy_table(t, ctx, &report);
+    Json j = report.json();
+    if (error.is_ok() && sync) {
+      auto synced = sync_table_sequences(t);
+      if (!synced.ok()) {
+        error = synced.status();
+      } else {
+        j["sequences"] = std::move(synced).value();
+      }
+    }
+    j["table"] = m.source.display();
+    tables.push_back(std::move(j));
+    if (!error.is_ok()) break;
+    ++done;
+  }
+
+  std::int64_t rows = 0, rows_written = 0, chunks = 0, retries = 0;
+  double throttled = 0;
+  for (const Json& j : tables) {
+    rows += field(j, "rows");
+    rows_written += field(j, "rows_written");
+    chunks += field(j, "chunks");
+    retries += field(j, "retries");
+    throttled += field_seconds(j, "throttled_seconds");
+  }
+  const double seconds = seconds_since(t0);
+  const char* status = error.is_ok()                             ? "ok"
+                       : error.kind() == ErrorKind::kInterrupted ? "interrupted"
+                                                                 : "failed";
+  if (!o.report.empty()) {
+    JsonObject r;
+    r.add("command", "copy")
+        .add("job", set.job)
+        .add("status", status)
+        .add("job_done", error.is_ok())
+        .add("tables_total", static_cast<std::int64_t>(set.tables.size()))
+        .add("tables_done", static_cast<std::int64_t>(done))
+        .add("rows", rows)
+        .add("rows_written", rows_written)
+        .add("chunks", chunks)
+        .add("seconds", seconds)
+        .add("rows_per_second", seconds > 0 ? static_cast<double>(rows) / seconds : 0.0)
+        .add("throttled_seconds", throttled)
+        .add("retries", retries)
+        .add("tables", std::move(tables));
+    if (!error.is_ok()) r.add("error", error.message());
+    BACKFILL_RETURN_IF_ERROR(write_report(o.report, r.str()));
+  }
+  std::printf("%s: %zu of %zu tables, %s rows (%s written) in %s chunks, %.1f s%s\n", status, done,
+              set.tables.size(), with_thousands(rows).c_str(), with_thousands(rows_written).c_str(),
+              with_thousands(chunks).c_str(), seconds, error.is_ok() ? "; job done" : "");
+  if (!error.is_ok()) {
+    std::fprintf(stderr, "the same command resumes job %s at table %zu of %zu\n", set.job.c_str(),
+                 done + 1, set.tables.size());
+  }
+  return error;
+}
+
+Status run_verify_tables(const VerifyOptions& vo, const RunContext& ctx,
+                         std::chrono::steady_clock::time_point started) {
+  const CopyOptions& o = vo.table;
+  if (!vo.run_time.empty()) {
+    return Status::invalid(
+        "--run-time is not taken with --tables yet: verify the set without it, or each table "
+        "with its own --table job");
+  }
+  BACKFILL_ASSIGN_OR_RETURN(ResolvedSet set, resolve_set(o, "verify", false));
+  std::vector<VerifyOptions> members;
+  for (const SetMember& m : set.tables) {
+    VerifyOptions v = vo;
+    v.table = member_options(o, set, m);
+    // Preflight, as verify_table will do it again: nothing runs unless every table can.
+    BACKFILL_ASSIGN_OR_RETURN(CopyRequest request, full_request(v.table));
+    BACKFILL_ASSIGN_OR_RETURN(Connections c, connect_both(v.table));
+    auto spec = pg::plan_verify(*c.source, *c.target, request);
+    if (!spec.ok()) return spec.status().with_context(m.source.display());
+    members.push_back(std::move(v));
+  }
+  print_set(set);
+
+  Json tables = Json::array();
+  Status error;
+  std::size_t differing = 0;
+  std::int64_t rows = 0, missing = 0, extra = 0, different = 0, repaired = 0;
+  for (std::size_t i = 0; i < members.size(); ++i) {
+    std::fprintf(stderr, "table %zu of %zu: %s\n", i + 1, members.size(),
+                 set.tables[i].source.display().c_str());
+    JsonObject report;
+    Status st = verify_table(members[i], ctx, started, &report);
+    Json j = report.json();
+    j["table"] = set.tables[i].source.display();
+    rows += field(j, "rows");
+    missing += field(j, "rows_missing");
+    extra += field(j, "rows_extra");
+    different += field(j, "rows_different");
+    repaired += field(j, "repaired");
+    tables.push_back(std::move(j));
+    if (st.kind() == ErrorKind::kDifferences) {
+      ++differing;
+    } else if (!st.is_ok()) {
+      error = st;
+      break;
+    }
+  }
+  const double seconds = seconds_since(started);
+  const char* status = !error.is_ok()
+                           ? (error.kind() == ErrorKind::kInterrupted ? "interrupted" : "failed")
+                       : differing > 0 ? "differences"
+                                       : "ok";
+  if (!o.report.empty()) {
+    JsonObject r;
+    r.add("command", "verify")
+        .add("job", set.job)
+        .add("status", status)
+        .add("tables_total", static_cast<std::int64_t>(set.tables.size()))
+        .add("tables_differing", static_cast<std::int64_t>(differing))
+        .add("rows", rows)
+        .add("rows_missing", missing)
+        .add("rows_extra", extra)
+        .add("rows_different", different)
+        .add("repaired", repaired)
+        .add("seconds", seconds)
+        .add("tables", std::move(tables));
+    if (!error.is_ok()) r.add("error", error.message());
+    BACKFILL_RETURN_IF_ERROR(write_report(o.report, r.str()));
+  }
+  if (!error.is_ok()) return error;
+  if (differing > 0) {
+    std::printf("DIFFERENT: %zu of %zu tables: %s missing, %s extra, %s different rows\n",
+                differing, set.tables.size(), with_thousands(missing).c_str(),
+                with_thousands(extra).c_str(), with_thousands(different).c_str());
+    return Status(ErrorKind::kDifferences, "tables differ");
+  }
+  std::printf("match: %zu tables, %s rows, %.1f s\n", set.tables.size(),
+              with_thousands(rows).c_str(), seconds);
+  return Status::ok();
+}
+
+Status run_plan_tables(const CopyOptions& o, bool for_verify) {
+  BACKFILL_ASSIGN_OR_RETURN(ResolvedSet set,
+                            resolve_set(o, for_verify ? "verify" : "copy", !for_verify));
+  std::printf(
+      "%s %zu tables as job %s, in this order (a table starts once the tables it "
+      "references are done):\n",
+      for_verify ? "verify" : "copy", set.tables.size(), set.job.c_str());
+  for (const auto& c : set.cycles) std::printf("  cycle (--disable-triggers): %s\n", c.c_str());
+  const bool sync = !for_verify && o.sync_sequences.value_or(true);
+  std::int64_t total_rows = 0;
+  for (std::size_t i = 0; i < set.tables.size(); ++i) {
+    const SetMember& m = set.tables[i];
+    const CopyOptions t = member_options(o, set, m);
+    BACKFILL_ASSIGN_OR_RETURN(CopyRequest request, full_request(t));
+    BACKFILL_ASSIGN_OR_RETURN(Connections c, connect_both(t));
+    auto plan_one = [&]() -> Result<pg::CopySpec> {
+      if (!for_verify) return pg::plan_copy(*c.source, *c.target, request);
+      BACKFILL_ASSIGN_OR_RETURN(pg::VerifySpec v, pg::plan_verify(*c.source, *c.target, request));
+      return std::move(v.copy);
+    };
+    Result<pg::CopySpec> spec = plan_one();
+    if (!spec.ok()) return spec.status().with_context(m.source.display());
+    const pg::CopySpec& s = spec.value();
+    const auto rows = s.source.estimated_rows;
+    if (rows) total_rows += *rows;
+    std::printf(
+        "  %2zu. %s -> %s\n      key (%s), %s, %s\n", i + 1, m.source.display().c_str(),
+        m.target.display().c_str(), pg::join_quoted(s.key).c_str(),
+        rows ? ("~" + with_thousands(*rows) + " rows").c_str() : "rows unknown (never analysed)",
+        rows ? ("~" + with_thousands(*rows / o.chunk_rows + 1) + " chunks of " +
+                with_thousands(o.chunk_rows) + " rows")
+                   .c_str()
+             : "chunks unknown");
+    if (!m.waits_for.empty()) std::printf("      after %s\n", join(m.waits_for, ", ").c_str());
+    if (sync) {
+      BACKFILL_ASSIGN_OR_RETURN(auto owned, pg::owned_sequences(*c.target, qualified(m.target)));
+      for (const auto& q : owned) {
+        std::printf("      sequence %s (%s) moved past the source's value at the end\n",
+                    q.sequence.display().c_str(), q.column.c_str());
+      }
+    }
+  }
+  std::printf("  rows in all: ~%s\nnothing was written\n", with_thousands(total_rows).c_str());
+  return Status::ok();
+}
+
+}  // namespace backfill::cli

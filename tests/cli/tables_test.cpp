@@ -1,0 +1,218 @@
+// --tables: a whole schema as one job, against a real server. The schema is
+// scripts/sql/schema/shop.sql (16 tables: foreign-key chains, a two-table cycle,
+// self-references, a partitioned table, serial and identity keys, an enum, a domain, a
+// composite type, text and composite keys); the target is its `pg_dump --schema-only` clone,
+// every constraint in place.
+#include <signal.h>
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include "tests/cli/cli_support.hpp"
+
+namespace backfill::testing {
+namespace {
+
+constexpr int kOrders = 3000;  // the schema's size: orders has this many rows
+
+const std::vector<std::string> kShopTables = {
+    "countries", "customers", "departments",  "employees", "events",  "order_items",
+    "orders",    "payments",  "product_tags", "products",  "regions", "reviews",
+    "shipments", "stock",     "tags",         "warehouses"};
+
+std::string pg_bin() {
+  const char* bin = std::getenv("PGBIN");
+  return bin ? bin : "/usr/lib/postgresql/15/bin";
+}
+
+int shell(const std::string& cmd) { return std::system(cmd.c_str()); }
+
+class Tables : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(shell(pg_bin() + "/psql -X -q -v ON_ERROR_STOP=1 -v rows=" + std::to_string(kOrders) +
+                    " -d '" + db.src.dsn() + "' -f " +
+                    BACKFILL_SOURCE_DIR "/scripts/sql/schema/shop.sql > /dev/null"),
+              0);
+    ASSERT_EQ(shell(pg_bin() + "/pg_dump --schema-only --no-owner -n shop -d '" + db.src.dsn() +
+                    "' | grep -v '^\\\\\\(un\\)\\?restrict ' | " + pg_bin() +
+                    "/psql -X -q -v ON_ERROR_STOP=1 -d '" + db.dst.dsn() + "' > /dev/null"),
+              0);
+  }
+
+  std::vector<std::string> copy(const std::string& tables, std::vector<std::string> extra = {}) {
+    std::vector<std::string> a{"copy",       "--source",     db.src.dsn(), "--target",
+                               db.dst.dsn(), "--tables",     tables,       "--progress",
+                               "none",       "--chunk-rows", "500"};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  }
+  std::vector<std::string> verify(std::vector<std::string> extra = {}) {
+    std::vector<std::string> a{"verify",     "--source",     db.src.dsn(), "--target",
+                               db.dst.dsn(), "--tables",     "shop.*",     "--progress",
+                               "none",       "--chunk-rows", "500"};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  }
+
+  // Every row of every table, as the row's text, sorted: equal means every value is equal.
+  void expect_exact(const std::vector<std::string>& tables = kShopTables) {
+    for (const auto& t : tables) {
+      SCOPED_TRACE(t);
+      const std::string sql = "SELECT x::text FROM shop." + t + " x ORDER BY 1";
+      db.expect_same(sql, sql);
+      EXPECT_NE(db.dst.value("SELECT count(*) FROM shop." + t), "0");
+    }
+  }
+
+  SourceAndTarget db;
+};
+
+TEST_F(Tables, AWholeSchemaIsCopiedInForeignKeyOrderWithItsSequencesAndVerified) {
+  std::string report = temp_path("tables_copy.json");
+  auto r = run_backfill(copy("shop.*", {"--disable-triggers", "--report", report}));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("ok: 16 of 16 tables"), std::string::npos) << r.out;
+  expect_exact();
+  // Through the partitioned parent, never also through its partitions.
+  EXPECT_EQ(db.dst.value("SELECT count(*) FROM shop.events"), std::to_string(kOrders));
+  EXPECT_EQ(db.dst.value("SELECT count(*) FROM backfill.jobs WHERE name LIKE '%events_2%'"), "0");
+
+  auto json = nlohmann::json::parse(read_text(report));
+  EXPECT_EQ(json["status"], "ok");
+  EXPECT_EQ(json["tables_total"], 16);
+  EXPECT_EQ(json["tables"].size(), 16u);
+  // A table comes after every table it references: regions before countries, orders before
+  // order_items.
+  auto position = [&](const std::string& name) {
+    for (std::size_t i = 0; i < json["tables"].size(); ++i) {
+      if (json["tables"][i]["table"] == "shop." + name) return i;
+    }
+    return std::size_t{99};
+  };
+  EXPECT_LT(position("regions"), position("countries"));
+  EXPECT_LT(position("countries"), position("customers"));
+  EXPECT_LT(position("orders"), position("order_items"));
+  EXPECT_LT(position("products"), position("order_items"));
+
+  // Sequences, serial and identity alike, stand where the source's do: the application's next
+  // insert into the target does not collide.
+  for (const char* seq : {"orders_id_seq", "customers_id_seq", "tags_id_seq", "products_id_seq"}) {
+    SCOPED_TRACE(seq);
+    const std::string sql = std::string("SELECT last_value FROM shop.") + seq;
+    EXPECT_EQ(db.dst.value(sql), db.src.value(sql));
+  }
+  db.dst.exec("INSERT INTO shop.tags (name) VALUES ('new tag')");
+  db.dst.exec("INSERT INTO shop.customers (country, email) VALUES ('C1', 'new@example.com')");
+  EXPECT_EQ(db.dst.value("SELECT max(id) FROM shop.customers"),
+            std::to_string(std::stoi(db.src.value("SELECT max(id) FROM shop.customers")) + 1));
+  db.dst.exec("DELETE FROM shop.tags WHERE name = 'new tag'");
+  db.dst.exec("DELETE FROM shop.customers WHERE email = 'new@example.com'");
+
+  auto v = run_backfill(verify());
+  EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+  EXPECT_NE(v.out.find("match: 16 tables"), std::string::npos) << v.out;
+
+  // A missing, an extra and a different row, in three tables (a text key among them): one
+  // verdict, exit 1, each named in the report.
+  db.dst.exec("SET session_replication_role = replica");
+  db.dst.exec("DELETE FROM shop.orders WHERE id = 77");
+  db.dst.exec("INSERT INTO shop.tags (id, name) VALUES (9999, 'extra')");
+  db.dst.exec("UPDATE shop.countries SET name = 'changed' WHERE code = 'C7'");
+  std::string vreport = temp_path("tables_verify.json");
+  v = run_backfill(verify({"--restart", "--report", vreport}));
+  EXPECT_EQ(v.exit_code, 1) << v.out << v.err;
+  EXPECT_NE(v.out.find("DIFFERENT: 3 of 16 tables: 1 missing, 1 extra, 1 different"),
+            std::string::npos)
+      << v.out;
+  auto vj = nlohmann::json::parse(read_text(vreport));
+  EXPECT_EQ(vj["status"], "differences");
+  EXPECT_EQ(vj["tables_differing"], 3);
+  for (const auto& t : vj["tables"]) {
+    const std::string text = t.dump();
+    if (t["table"] == "shop.orders") EXPECT_TRUE(report_lists(text, "id", "77", "missing")) << text;
+    if (t["table"] == "shop.tags") EXPECT_TRUE(report_lists(text, "id", "9999", "extra")) << text;
+    if (t["table"] == "shop.countries") {
+      EXPECT_TRUE(report_lists(text, "code", "C7", "different")) << text;
+    }
+  }
+}
+
+TEST_F(Tables, TablesWithoutACycleNeedNoTriggersOffAndGoInReferenceOrder) {
+  // Alphabetically countries and warehouses come before regions, which both reference: a
+  // copy in name order would break their foreign keys.
+  auto r = run_backfill(copy("shop.countries, shop.WAREHOUSES, shop.\"regions\""));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_LT(r.err.find("table 1 of 3: shop.regions"), r.err.find("shop.countries ->"));
+  expect_exact({"regions", "countries", "warehouses"});
+  EXPECT_EQ(db.dst.value("SELECT count(*) FROM shop.orders"), "0");
+}
+
+TEST_F(Tables, PreflightRefusesACycleAMissingTargetAndAPatternThatMatchesNothing) {
+  auto cycle = run_backfill(copy("shop.*"));
+  EXPECT_EQ(cycle.exit_code, 2) << cycle.err;
+  EXPECT_NE(cycle.err.find("shop.departments <-> shop.employees"), std::string::npos) << cycle.err;
+  EXPECT_NE(cycle.err.find("shop.customers references itself"), std::string::npos) << cycle.err;
+  EXPECT_NE(cycle.err.find("--disable-triggers"), std::string::npos) << cycle.err;
+
+  auto nothing = run_backfill(copy("shop.regions,shop.nope"));
+  EXPECT_EQ(nothing.exit_code, 2);
+  EXPECT_NE(nothing.err.find("'shop.nope' matches no table"), std::string::npos) << nothing.err;
+
+  db.dst.exec("DROP TABLE shop.reviews");
+  auto missing = run_backfill(copy("shop.*", {"--disable-triggers"}));
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.err.find("the target has no table shop.reviews"), std::string::npos)
+      << missing.err;
+
+  auto both = run_backfill(copy("shop.regions", {"--table", "shop.tags"}));
+  EXPECT_EQ(both.exit_code, 2);
+  EXPECT_NE(both.err.find("--table and --tables"), std::string::npos) << both.err;
+  auto per_table = run_backfill(copy("shop.regions", {"--where", "id > 3"}));
+  EXPECT_EQ(per_table.exit_code, 2);
+  EXPECT_NE(per_table.err.find("--where is one table's option"), std::string::npos)
+      << per_table.err;
+
+  // Nothing was written by any of them.
+  EXPECT_FALSE(db.ledger_exists());
+  EXPECT_EQ(db.dst.value("SELECT count(*) FROM shop.regions"), "0");
+}
+
+TEST_F(Tables, KillNineMidSetThenTheSameCommandFinishesEveryTableExactly) {
+  // An uncommitted row of the target's orders holds the copy at that key: the tables before
+  // orders are done, orders' earlier chunks committed, the rest not started.
+  auto blocker = pg::PgConnection::connect(db.dst.dsn(), pg::SessionSettings{});
+  ASSERT_TRUE(blocker.ok());
+  ASSERT_TRUE((*blocker)->exec("SET session_replication_role = replica").is_ok());
+  ASSERT_TRUE((*blocker)->exec("BEGIN").is_ok());
+  ASSERT_TRUE(
+      (*blocker)->exec("INSERT INTO shop.orders VALUES (1600, 1, 'new', now(), NULL)").is_ok());
+  const auto args = copy("shop.*", {"--disable-triggers", "--jobs", "1", "--lock-timeout", "0"});
+  BackgroundRun run(args);
+  ASSERT_TRUE(wait_until([&] {
+    return db.dst.value(
+               "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'backfill' AND "
+               "wait_event_type = 'Lock' AND datname = current_database()") != "0";
+  }));
+  run.signal(SIGKILL);
+  EXPECT_EQ(run.wait().exit_code, 128 + SIGKILL);
+  ASSERT_TRUE((*blocker)->exec("ROLLBACK").is_ok());
+  EXPECT_EQ(db.dst.value("SELECT count(*) FROM shop.orders"), "1500");
+  EXPECT_EQ(db.dst.value("SELECT count(*) FROM shop.order_items"), "0");
+
+  auto again = run_backfill(args);
+  ASSERT_EQ(again.exit_code, 0) << again.out << again.err;
+  EXPECT_NE(again.out.find("job copy:shop.*/shop.customers is already done"), std::string::npos)
+      << again.out;
+  EXPECT_NE(again.err.find("resuming job copy:shop.*/shop.orders"), std::string::npos) << again.err;
+  expect_exact();
+  // No chunk was written twice: each done once, the one in flight at the kill tried again.
+  EXPECT_EQ(db.dst.value("SELECT count(*) FROM backfill.chunks WHERE status <> 'done'"), "0");
+  EXPECT_EQ(db.dst.value("SELECT sum(rows) FROM backfill.chunks c JOIN backfill.jobs j ON"
+                         " j.name = c.job WHERE j.name LIKE '%/shop.orders'"),
+            std::to_string(kOrders));
+}
+
+}  // namespace
+}  // namespace backfill::testing
