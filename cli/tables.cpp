@@ -5,15 +5,19 @@
 // that order, so that the same command resumes the set where it stopped: finished tables
 // are found done, the interrupted one resumes, the rest start.
 //
-// Tables run one after another, each through the one chunk pipeline with the --jobs
-// connections; a set whose tables share one pipeline is the next step (README, "A schema in
-// one job").
+// --jobs tables run at once, each through the chunk pipeline with one lane of its own, a
+// table once the tables it references are done (engine/jobs/ordered_runner.hpp). Each table
+// still opens its own sessions and commits its own ledger rows; tables that share one
+// pipeline and its sessions are the next step (README, "A schema in one job").
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <mutex>
 
 #include "cli/options.hpp"
 #include "drivers/postgres/table_set.hpp"
 #include "drivers/postgres/verify_spec.hpp"
+#include "engine/jobs/ordered_runner.hpp"
 #include "engine/jobs/progress.hpp"
 
 namespace backfill::cli {
@@ -28,6 +32,8 @@ struct ResolvedSet {
   std::string job;                  // the set's job: each table's is job + "/" + schema.name
   std::vector<SetMember> tables;    // in foreign-key order
   std::vector<std::string> cycles;  // "a <-> b", "c references itself"
+  // For each table (in `tables`' order), the positions of the tables it waits for.
+  std::vector<std::vector<std::size_t>> waits_for;
 };
 
 pg::QualifiedName qualified(const TableName& t) { return pg::QualifiedName{t.schema, t.name}; }
@@ -80,10 +86,17 @@ Result<ResolvedSet> resolve_set(const CopyOptions& o, const char* command, bool 
     set.cycles.push_back(names.size() == 1 ? names[0] + " references itself"
                                            : join(names, " <-> "));
   }
+  std::vector<std::size_t> position(targets.size());
+  for (std::size_t p = 0; p < order.order.size(); ++p) position[order.order[p]] = p;
   for (std::size_t i : order.order) {
     SetMember m{sources[i], targets[i], {}};
-    for (std::size_t w : order.waits_for[i]) m.waits_for.push_back(targets[w].display());
+    std::vector<std::size_t> waits;
+    for (std::size_t w : order.waits_for[i]) {
+      m.waits_for.push_back(targets[w].display());
+      waits.push_back(position[w]);
+    }
     set.tables.push_back(std::move(m));
+    set.waits_for.push_back(std::move(waits));
   }
   if (for_copy && !set.cycles.empty()) {
     if (!o.disable_triggers) {
@@ -199,39 +212,75 @@ Result<Json> sync_table_sequences(const CopyOptions& o) {
 Status run_copy_tables(const CopyOptions& o, const RunContext& ctx) {
   const auto t0 = std::chrono::steady_clock::now();
   BACKFILL_ASSIGN_OR_RETURN(ResolvedSet set, resolve_set(o, "copy", true));
-  // Preflight every table before the first is written: a table the copy cannot take stops
-  // the set here, with nothing written.
-  for (const SetMember& m : set.tables) {
-    auto p = prepare_copy(member_options(o, set, m));
-    if (!p.ok()) return p.status().with_context(m.source.display());
+  {
+    // Preflight every table before the first is written: a table the copy cannot take stops
+    // the set here, with nothing written. One pair of sessions for all of them.
+    BACKFILL_ASSIGN_OR_RETURN(Connections c, connect_both(o));
+    for (const SetMember& m : set.tables) {
+      BACKFILL_ASSIGN_OR_RETURN(CopyRequest request, full_request(member_options(o, set, m)));
+      auto spec = pg::plan_copy(*c.source, *c.target, request);
+      if (!spec.ok()) return spec.status().with_context(m.source.display());
+    }
   }
+  // --jobs tables at once, each with one lane: most tables want one lane anyway (a target
+  // whose key has a btree index is filled in key order), and small tables cost their
+  // start-up and commits more than their rows.
+  const int at_once = std::max(1, o.jobs);
   print_set(set);
+  std::fprintf(stderr, "%d table%s at once, one lane each (--jobs)\n", at_once,
+               at_once == 1 ? "" : "s");
   const bool sync = o.sync_sequences.value_or(true);
 
-  Json tables = Json::array();
-  Status error;
+  std::mutex mu;  // the tables' results, and the lines below
+  std::vector<Json> results(set.tables.size());
   std::size_t done = 0;
-  for (std::size_t i = 0; i < set.tables.size(); ++i) {
+  auto run_one = [&](std::size_t i) -> Status {
     const SetMember& m = set.tables[i];
-    std::fprintf(stderr, "table %zu of %zu: %s -> %s%s%s\n", i + 1, set.tables.size(),
-                 m.source.display().c_str(), m.target.display().c_str(),
-                 m.waits_for.empty() ? "" : ", after ", join(m.waits_for, ", ").c_str());
-    const CopyOptions t = member_options(o, set, m);
+    CopyOptions t = member_options(o, set, m);
+    t.jobs = 1;
+    t.jobs_given = true;
+    // Several live progress lines would overwrite each other: the set logs its tables.
+    if (at_once > 1 && t.progress != "log") t.progress = "none";
+    {
+      std::lock_guard lock(mu);
+      std::fprintf(stderr, "table %zu of %zu: %s -> %s%s%s\n", i + 1, set.tables.size(),
+                   m.source.display().c_str(), m.target.display().c_str(),
+                   m.waits_for.empty() ? "" : ", after ", join(m.waits_for, ", ").c_str());
+    }
     JsonObject report;
-    error = copy_table(t, ctx, &report);
+    const auto started = std::chrono::steady_clock::now();
+    Status st = copy_table(t, ctx, &report);
     Json j = report.json();
-    if (error.is_ok() && sync) {
+    if (st.is_ok() && sync) {
       auto synced = sync_table_sequences(t);
-      if (!synced.ok()) {
-        error = synced.status();
-      } else {
+      if (synced.ok()) {
         j["sequences"] = std::move(synced).value();
+      } else {
+        st = synced.status();
       }
     }
     j["table"] = m.source.display();
-    tables.push_back(std::move(j));
-    if (!error.is_ok()) break;
-    ++done;
+    std::lock_guard lock(mu);
+    results[i] = std::move(j);
+    if (st.is_ok()) {
+      ++done;
+      std::fprintf(stderr, "tables done: %zu of %zu (%s: %s rows in %.1f s)\n", done,
+                   set.tables.size(), m.source.display().c_str(),
+                   with_thousands(field(results[i], "rows")).c_str(), seconds_since(started));
+    }
+    return st.with_context(m.source.display());
+  };
+  const auto statuses = run_in_dependency_order(set.tables.size(), set.waits_for, at_once, run_one);
+  Status error;
+  Json tables = Json::array();
+  for (std::size_t i = 0; i < statuses.size(); ++i) {
+    if (!statuses[i]) continue;
+    if (error.is_ok() && !statuses[i]->is_ok()) error = *statuses[i];
+    tables.push_back(std::move(results[i]));
+  }
+  // An interrupt wins over the failures it caused: the run stopped because it was asked to.
+  for (const auto& st : statuses) {
+    if (st && st->kind() == ErrorKind::kInterrupted) error = *st;
   }
 
   std::int64_t rows = 0, rows_written = 0, chunks = 0, retries = 0;
@@ -270,8 +319,8 @@ Status run_copy_tables(const CopyOptions& o, const RunContext& ctx) {
               set.tables.size(), with_thousands(rows).c_str(), with_thousands(rows_written).c_str(),
               with_thousands(chunks).c_str(), seconds, error.is_ok() ? "; job done" : "");
   if (!error.is_ok()) {
-    std::fprintf(stderr, "the same command resumes job %s at table %zu of %zu\n", set.job.c_str(),
-                 done + 1, set.tables.size());
+    std::fprintf(stderr, "%zu of %zu tables are done; the same command resumes job %s\n", done,
+                 set.tables.size(), set.job.c_str());
   }
   return error;
 }
@@ -286,41 +335,68 @@ Status run_verify_tables(const VerifyOptions& vo, const RunContext& ctx,
   }
   BACKFILL_ASSIGN_OR_RETURN(ResolvedSet set, resolve_set(o, "verify", false));
   std::vector<VerifyOptions> members;
-  for (const SetMember& m : set.tables) {
-    VerifyOptions v = vo;
-    v.table = member_options(o, set, m);
+  {
     // Preflight, as verify_table will do it again: nothing runs unless every table can.
-    BACKFILL_ASSIGN_OR_RETURN(CopyRequest request, full_request(v.table));
-    BACKFILL_ASSIGN_OR_RETURN(Connections c, connect_both(v.table));
-    auto spec = pg::plan_verify(*c.source, *c.target, request);
-    if (!spec.ok()) return spec.status().with_context(m.source.display());
-    members.push_back(std::move(v));
+    BACKFILL_ASSIGN_OR_RETURN(Connections c, connect_both(o));
+    for (const SetMember& m : set.tables) {
+      VerifyOptions v = vo;
+      v.table = member_options(o, set, m);
+      BACKFILL_ASSIGN_OR_RETURN(CopyRequest request, full_request(v.table));
+      auto spec = pg::plan_verify(*c.source, *c.target, request);
+      if (!spec.ok()) return spec.status().with_context(m.source.display());
+      members.push_back(std::move(v));
+    }
   }
+  // Verify reads only: no order between tables, --jobs of them at once.
+  const int at_once = std::max(1, o.jobs);
   print_set(set);
+
+  std::mutex mu;
+  std::vector<Json> results(members.size());
+  std::vector<bool> differs(members.size(), false);
+  auto run_one = [&](std::size_t i) -> Status {
+    VerifyOptions& v = members[i];
+    v.table.jobs = 1;
+    v.table.jobs_given = true;
+    if (at_once > 1 && v.table.progress != "log") v.table.progress = "none";
+    {
+      std::lock_guard lock(mu);
+      std::fprintf(stderr, "table %zu of %zu: %s\n", i + 1, members.size(),
+                   set.tables[i].source.display().c_str());
+    }
+    JsonObject report;
+    Status st = verify_table(v, ctx, started, &report);
+    Json j = report.json();
+    j["table"] = set.tables[i].source.display();
+    std::lock_guard lock(mu);
+    results[i] = std::move(j);
+    if (st.kind() == ErrorKind::kDifferences) {
+      differs[i] = true;
+      return Status::ok();  // a verdict, not a failure: the other tables go on
+    }
+    return st.with_context(set.tables[i].source.display());
+  };
+  const auto statuses = run_in_dependency_order(
+      members.size(), std::vector<std::vector<std::size_t>>(members.size()), at_once, run_one);
 
   Json tables = Json::array();
   Status error;
   std::size_t differing = 0;
   std::int64_t rows = 0, missing = 0, extra = 0, different = 0, repaired = 0;
   for (std::size_t i = 0; i < members.size(); ++i) {
-    std::fprintf(stderr, "table %zu of %zu: %s\n", i + 1, members.size(),
-                 set.tables[i].source.display().c_str());
-    JsonObject report;
-    Status st = verify_table(members[i], ctx, started, &report);
-    Json j = report.json();
-    j["table"] = set.tables[i].source.display();
+    if (!statuses[i]) continue;
+    if (error.is_ok() && !statuses[i]->is_ok()) error = *statuses[i];
+    if (differs[i]) ++differing;
+    const Json& j = results[i];
     rows += field(j, "rows");
     missing += field(j, "rows_missing");
     extra += field(j, "rows_extra");
     different += field(j, "rows_different");
     repaired += field(j, "repaired");
-    tables.push_back(std::move(j));
-    if (st.kind() == ErrorKind::kDifferences) {
-      ++differing;
-    } else if (!st.is_ok()) {
-      error = st;
-      break;
-    }
+    tables.push_back(j);
+  }
+  for (const auto& st : statuses) {
+    if (st && st->kind() == ErrorKind::kInterrupted) error = *st;
   }
   const double seconds = seconds_since(started);
   const char* status = !error.is_ok()
@@ -366,11 +442,11 @@ Status run_plan_tables(const CopyOptions& o, bool for_verify) {
   for (const auto& c : set.cycles) std::printf("  cycle (--disable-triggers): %s\n", c.c_str());
   const bool sync = !for_verify && o.sync_sequences.value_or(true);
   std::int64_t total_rows = 0;
+  BACKFILL_ASSIGN_OR_RETURN(Connections c, connect_both(o));
   for (std::size_t i = 0; i < set.tables.size(); ++i) {
     const SetMember& m = set.tables[i];
     const CopyOptions t = member_options(o, set, m);
     BACKFILL_ASSIGN_OR_RETURN(CopyRequest request, full_request(t));
-    BACKFILL_ASSIGN_OR_RETURN(Connections c, connect_both(t));
     auto plan_one = [&]() -> Result<pg::CopySpec> {
       if (!for_verify) return pg::plan_copy(*c.source, *c.target, request);
       BACKFILL_ASSIGN_OR_RETURN(pg::VerifySpec v, pg::plan_verify(*c.source, *c.target, request));

@@ -1,0 +1,51 @@
+#include "engine/jobs/ordered_runner.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <mutex>
+
+namespace backfill {
+namespace {
+
+TEST(OrderedRunner, ATaskStartsOnlyAfterEveryTaskItWaitsForSucceeded) {
+  // 2 waits for 0 and 1; 3 waits for 2; 4 is free.
+  const std::vector<std::vector<std::size_t>> waits{{}, {}, {0, 1}, {2}, {}};
+  std::mutex mu;
+  std::vector<std::size_t> finished;
+  std::atomic<int> running{0}, most{0};
+  auto r = run_in_dependency_order(5, waits, 2, [&](std::size_t i) {
+    const int now = ++running;
+    int seen = most.load();
+    while (now > seen && !most.compare_exchange_weak(seen, now)) {
+    }
+    {
+      std::lock_guard lock(mu);
+      for (std::size_t w : waits[i]) {
+        EXPECT_NE(std::find(finished.begin(), finished.end(), w), finished.end())
+            << i << " started before " << w << " finished";
+      }
+    }
+    --running;
+    std::lock_guard lock(mu);
+    finished.push_back(i);
+    return Status::ok();
+  });
+  for (const auto& s : r) ASSERT_TRUE(s && s->is_ok());
+  EXPECT_EQ(finished.size(), 5u);
+  EXPECT_LE(most.load(), 2);
+}
+
+TEST(OrderedRunner, AfterAFailureNothingStartsAndItsDependentsNeverRun) {
+  const std::vector<std::vector<std::size_t>> waits{{}, {0}, {1}, {}};
+  auto r = run_in_dependency_order(
+      4, waits, 1, [&](std::size_t i) { return i == 1 ? Status::failed("boom") : Status::ok(); });
+  ASSERT_TRUE(r[0] && r[0]->is_ok());
+  ASSERT_TRUE(r[1]);
+  EXPECT_EQ(r[1]->message(), "boom");
+  EXPECT_FALSE(r[2]);  // waited for the failed one
+  EXPECT_FALSE(r[3]);  // free, but after the failure with one at a time nothing starts
+}
+
+}  // namespace
+}  // namespace backfill
