@@ -184,6 +184,8 @@ Status check_table_choice(const CopyOptions& o);
 // --sync-sequences for o's one table: each target sequence its columns own moved past the
 // source's value and the column's largest; the list of them for the report.
 Result<Json> sync_table_sequences(const CopyOptions& o);
+struct Connections;
+Result<Json> sync_table_sequences(const CopyOptions& o, Connections& sessions);
 // --tables: every table of the set, in foreign-key order, as one job (cli/tables.cpp).
 Status run_copy_tables(const CopyOptions& o, const RunContext& ctx);
 Status run_verify_tables(const VerifyOptions& o, const RunContext& ctx,

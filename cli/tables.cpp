@@ -180,6 +180,10 @@ Status check_table_choice(const CopyOptions& o) {
 
 Result<Json> sync_table_sequences(const CopyOptions& o) {
   BACKFILL_ASSIGN_OR_RETURN(Connections c, connect_both(o));
+  return sync_table_sequences(o, c);
+}
+
+Result<Json> sync_table_sequences(const CopyOptions& o, Connections& c) {
   BACKFILL_ASSIGN_OR_RETURN(pg::QualifiedName src, pg::parse_qualified_name(o.request.table));
   BACKFILL_ASSIGN_OR_RETURN(
       pg::QualifiedName dst,
@@ -231,8 +235,10 @@ Status run_copy_tables(const CopyOptions& o, const RunContext& ctx) {
                at_once == 1 ? "" : "s");
   const bool sync = o.sync_sequences.value_or(true);
 
-  std::mutex mu;  // the tables' results, and the lines below
+  std::mutex mu;  // the tables' results, the lines below, and `sessions`
   std::vector<Json> results(set.tables.size());
+  // The sequences of every table are moved on one pair of sessions.
+  BACKFILL_ASSIGN_OR_RETURN(Connections sessions, connect_both(o));
   std::size_t done = 0;
   auto run_one = [&](std::size_t i) -> Status {
     const SetMember& m = set.tables[i];
@@ -252,7 +258,8 @@ Status run_copy_tables(const CopyOptions& o, const RunContext& ctx) {
     Status st = copy_table(t, ctx, &report);
     Json j = report.json();
     if (st.is_ok() && sync) {
-      auto synced = sync_table_sequences(t);
+      std::lock_guard lock(mu);
+      auto synced = sync_table_sequences(t, sessions);
       if (synced.ok()) {
         j["sequences"] = std::move(synced).value();
       } else {
