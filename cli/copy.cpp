@@ -10,6 +10,7 @@
 #include "drivers/postgres/ledger.hpp"
 #include "drivers/postgres/sink.hpp"
 #include "drivers/postgres/source.hpp"
+#include "drivers/postgres/table_set.hpp"
 #include "engine/jobs/copy_job.hpp"
 #include "engine/jobs/report.hpp"
 #include "engine/util/hash.hpp"
@@ -224,6 +225,9 @@ Status rebuild_deferred(pg::PgLedger& ledger, const std::string& job, Deferral& 
 
 Status copy_table(const CopyOptions& options, const RunContext& ctx, JsonObject* report_out) {
   BACKFILL_ASSIGN_OR_RETURN(PreparedCopy prepared, prepare_copy(options));
+  if (options.disable_triggers) {
+    BACKFILL_RETURN_IF_ERROR(pg::check_may_disable_triggers(*prepared.target));
+  }
   CopyOptions o = options;
   o.jobs = prepared.lanes;
   const pg::CopySpec& spec = *prepared.spec;
@@ -377,8 +381,13 @@ Status run_copy(const CopyOptions& o, const RunContext& ctx) {
   JsonObject report;
   Status st = copy_table(o, ctx, &report);
   if (st.is_ok() && o.sync_sequences.value_or(false)) {
-    BACKFILL_ASSIGN_OR_RETURN(Json synced, sync_table_sequences(o));
-    report.add("sequences", std::move(synced));
+    auto synced = sync_table_sequences(o);
+    if (synced.ok()) {
+      report.add("sequences", std::move(synced).value());
+    } else {
+      st = synced.status().with_context("--sync-sequences");
+      report.add("status", "failed").add("error", st.message());
+    }
   }
   if (!o.report.empty() && !report.json().empty()) {
     BACKFILL_RETURN_IF_ERROR(write_report(o.report, report.str()));

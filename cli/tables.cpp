@@ -66,9 +66,27 @@ Result<ResolvedSet> resolve_set(const CopyOptions& o, const char* command, bool 
   BACKFILL_ASSIGN_OR_RETURN(auto candidates, pg::list_tables(*c.source));
   BACKFILL_ASSIGN_OR_RETURN(auto sources, select_tables(candidates, include, exclude));
 
+  for (const TablePattern& p : exclude) {
+    bool any = false;
+    for (const TableName& t : candidates) any = any || p.matches(t);
+    if (!any) {
+      print_warnings({"--exclude '" + p.as_typed + "' matches no table of the source" +
+                      (p.has_schema ? "" : " on its search_path (give the schema: s.name)")});
+    }
+  }
+
   std::vector<TableName> targets;
-  for (const TableName& s : sources)
-    targets.push_back({to_schema.empty() ? s.schema : to_schema, s.name});
+  for (const TableName& s : sources) {
+    TableName t{to_schema.empty() ? s.schema : to_schema, s.name};
+    for (std::size_t i = 0; i < targets.size(); ++i) {
+      if (targets[i] == t) {
+        return Status::invalid("--to-schema: " + sources[i].display() + " and " + s.display() +
+                               " would both be copied into " + t.display() +
+                               "; leave one out with --exclude");
+      }
+    }
+    targets.push_back(std::move(t));
+  }
   BACKFILL_ASSIGN_OR_RETURN(auto missing, pg::missing_tables(*c.target, targets));
   if (!missing.empty()) {
     return Status::invalid("--tables: the target has no table " + join(missing, ", ") +
@@ -98,8 +116,8 @@ Result<ResolvedSet> resolve_set(const CopyOptions& o, const char* command, bool 
     set.tables.push_back(std::move(m));
     set.waits_for.push_back(std::move(waits));
   }
-  if (for_copy && !set.cycles.empty()) {
-    if (!o.disable_triggers) {
+  if (for_copy && !set.cycles.empty() && !o.disable_triggers) {
+    {
       return Status::invalid(
           "--tables: the target's foreign keys form a cycle (" + join(set.cycles, "; ") +
           "): no order of tables, or of chunks, is sure to satisfy them. Add --disable-triggers "
@@ -107,6 +125,8 @@ Result<ResolvedSet> resolve_set(const CopyOptions& o, const char* command, bool 
           "triggers fire for its rows; verify afterwards), or leave these tables out with "
           "--exclude");
     }
+  }
+  if (for_copy && o.disable_triggers) {
     BACKFILL_RETURN_IF_ERROR(pg::check_may_disable_triggers(*c.target));
   }
   return set;
@@ -135,6 +155,22 @@ double field_seconds(const Json& j, const char* key) {
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// The set's error: an interrupt when a table was interrupted (what failed after it is its
+// doing), else the first failure; ok when every table that ran succeeded.
+Status set_error(const std::vector<std::optional<Status>>& statuses) {
+  Status error;
+  for (const auto& st : statuses) {
+    if (!st || st->is_ok()) continue;
+    if (st->kind() == ErrorKind::kInterrupted) return *st;
+    if (error.is_ok()) error = *st;
+  }
+  return error;
+}
+
+const char* failure_name(const Status& st) {
+  return st.kind() == ErrorKind::kInterrupted ? "interrupted" : "failed";
 }
 
 void print_set(const ResolvedSet& set) {
@@ -235,9 +271,11 @@ Status run_copy_tables(const CopyOptions& o, const RunContext& ctx) {
                at_once == 1 ? "" : "s");
   const bool sync = o.sync_sequences.value_or(true);
 
-  std::mutex mu;  // the tables' results, the lines below, and `sessions`
+  std::mutex mu;  // the tables' results, and the lines below
   std::vector<Json> results(set.tables.size());
-  // The sequences of every table are moved on one pair of sessions.
+  // The sequences of every table are moved on one pair of sessions, reconnected when a long
+  // copy left them to time out.
+  std::mutex sessions_mu;
   BACKFILL_ASSIGN_OR_RETURN(Connections sessions, connect_both(o));
   std::size_t done = 0;
   auto run_one = [&](std::size_t i) -> Status {
@@ -258,8 +296,15 @@ Status run_copy_tables(const CopyOptions& o, const RunContext& ctx) {
     Status st = copy_table(t, ctx, &report);
     Json j = report.json();
     if (st.is_ok() && sync) {
-      std::lock_guard lock(mu);
+      std::lock_guard lock(sessions_mu);
       auto synced = sync_table_sequences(t, sessions);
+      if (!synced.ok() && synced.status().kind() == ErrorKind::kTransient) {
+        // Idle through a long copy, a session may have been cut: once more on new ones.
+        if (Status re = sessions.source->reconnect();
+            re.is_ok() && sessions.target->reconnect().is_ok()) {
+          synced = sync_table_sequences(t, sessions);
+        }
+      }
       if (synced.ok()) {
         j["sequences"] = std::move(synced).value();
       } else {
@@ -278,16 +323,10 @@ Status run_copy_tables(const CopyOptions& o, const RunContext& ctx) {
     return st.with_context(m.source.display());
   };
   const auto statuses = run_in_dependency_order(set.tables.size(), set.waits_for, at_once, run_one);
-  Status error;
+  const Status error = set_error(statuses);
   Json tables = Json::array();
   for (std::size_t i = 0; i < statuses.size(); ++i) {
-    if (!statuses[i]) continue;
-    if (error.is_ok() && !statuses[i]->is_ok()) error = *statuses[i];
-    tables.push_back(std::move(results[i]));
-  }
-  // An interrupt wins over the failures it caused: the run stopped because it was asked to.
-  for (const auto& st : statuses) {
-    if (st && st->kind() == ErrorKind::kInterrupted) error = *st;
+    if (statuses[i]) tables.push_back(std::move(results[i]));
   }
 
   std::int64_t rows = 0, rows_written = 0, chunks = 0, retries = 0;
@@ -300,9 +339,7 @@ Status run_copy_tables(const CopyOptions& o, const RunContext& ctx) {
     throttled += field_seconds(j, "throttled_seconds");
   }
   const double seconds = seconds_since(t0);
-  const char* status = error.is_ok()                             ? "ok"
-                       : error.kind() == ErrorKind::kInterrupted ? "interrupted"
-                                                                 : "failed";
+  const char* status = error.is_ok() ? "ok" : failure_name(error);
   if (!o.report.empty()) {
     JsonObject r;
     r.add("command", "copy")
@@ -386,13 +423,12 @@ Status run_verify_tables(const VerifyOptions& vo, const RunContext& ctx,
   const auto statuses = run_in_dependency_order(
       members.size(), std::vector<std::vector<std::size_t>>(members.size()), at_once, run_one);
 
+  const Status error = set_error(statuses);
   Json tables = Json::array();
-  Status error;
   std::size_t differing = 0;
   std::int64_t rows = 0, missing = 0, extra = 0, different = 0, repaired = 0;
   for (std::size_t i = 0; i < members.size(); ++i) {
     if (!statuses[i]) continue;
-    if (error.is_ok() && !statuses[i]->is_ok()) error = *statuses[i];
     if (differs[i]) ++differing;
     const Json& j = results[i];
     rows += field(j, "rows");
@@ -402,14 +438,8 @@ Status run_verify_tables(const VerifyOptions& vo, const RunContext& ctx,
     repaired += field(j, "repaired");
     tables.push_back(j);
   }
-  for (const auto& st : statuses) {
-    if (st && st->kind() == ErrorKind::kInterrupted) error = *st;
-  }
   const double seconds = seconds_since(started);
-  const char* status = !error.is_ok()
-                           ? (error.kind() == ErrorKind::kInterrupted ? "interrupted" : "failed")
-                       : differing > 0 ? "differences"
-                                       : "ok";
+  const char* status = !error.is_ok() ? failure_name(error) : differing > 0 ? "differences" : "ok";
   if (!o.report.empty()) {
     JsonObject r;
     r.add("command", "verify")

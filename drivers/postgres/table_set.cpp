@@ -113,13 +113,14 @@ Result<std::optional<std::int64_t>> sequence_last_value(PgConnection& source,
 Result<std::optional<std::int64_t>> sync_sequence(PgConnection& target, const QualifiedName& table,
                                                   const OwnedSequence& seq,
                                                   std::optional<std::int64_t> source_last) {
-  // GREATEST ignores NULLs: the source's value, the column's largest, and where the target's
-  // sequence already stands (so that it never goes back).
+  // GREATEST ignores NULLs: the source's value and the column's largest. The sequence moves
+  // only forward: past where it stands (its last value, or just before its start when it
+  // never handed one out), never back, and never below its start.
   const std::string sql =
       "SELECT setval($1::regclass, v) FROM (SELECT GREATEST($2::bigint, (SELECT max(" +
       quote_ident(seq.column) + ")::bigint FROM " + table.quoted() +
-      "), (SELECT CASE WHEN is_called THEN last_value END FROM " + seq.sequence.quoted() +
-      ")) AS v) x WHERE v IS NOT NULL";
+      ")) AS v, (SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM " +
+      seq.sequence.quoted() + ") AS now) x WHERE v > now";
   Params params{seq.sequence.quoted()};
   params.push_back(source_last ? std::optional<std::string>(std::to_string(*source_last))
                                : std::optional<std::string>{});

@@ -44,7 +44,7 @@ Result<std::vector<OwnedSequence>> owned_sequences(PgConnection& conn, const Qua
 // Moves the target's sequence `seq`, owned by `column` of `table`, past the source's
 // sequence's last value (when `source_last` is given) and past the largest value of the
 // column in the target, so that the application's next insert cannot collide. Never moves
-// it back. The value it now stands at, or nullopt when there is nothing to move past.
+// it back. The value it was set to, or nullopt when it already stood past both.
 Result<std::optional<std::int64_t>> sync_sequence(PgConnection& target, const QualifiedName& table,
                                                   const OwnedSequence& seq,
                                                   std::optional<std::int64_t> source_last);

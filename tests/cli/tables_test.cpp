@@ -142,10 +142,18 @@ TEST_F(Tables, AWholeSchemaIsCopiedInForeignKeyOrderWithItsSequencesAndVerified)
 TEST_F(Tables, TablesWithoutACycleNeedNoTriggersOffAndGoInReferenceOrder) {
   // Alphabetically countries and warehouses come before regions, which both reference: a
   // copy in name order would break their foreign keys.
+  // A target sequence that already starts past the source's values stays where it is.
+  db.dst.exec("ALTER SEQUENCE shop.regions_id_seq RESTART WITH 1000");
   auto r = run_backfill(copy("shop.countries, shop.WAREHOUSES, shop.\"regions\""));
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-  EXPECT_LT(r.err.find("table 1 of 3: shop.regions"), r.err.find("shop.countries ->"));
+  const auto regions = r.err.find("table 1 of 3: shop.regions");
+  const auto countries = r.err.find("shop.countries -> shop.countries, after shop.regions");
+  ASSERT_NE(regions, std::string::npos) << r.err;
+  ASSERT_NE(countries, std::string::npos) << r.err;
+  EXPECT_LT(regions, countries);
   expect_exact({"regions", "countries", "warehouses"});
+  EXPECT_EQ(db.dst.value("SELECT nextval('shop.regions_id_seq')"), "1000");
+  EXPECT_EQ(db.dst.value("SELECT nextval('shop.warehouses_id_seq')"), "13");
   EXPECT_EQ(db.dst.value("SELECT count(*) FROM shop.orders"), "0");
 }
 
@@ -165,6 +173,15 @@ TEST_F(Tables, PreflightRefusesACycleAMissingTargetAndAPatternThatMatchesNothing
   EXPECT_EQ(missing.exit_code, 2);
   EXPECT_NE(missing.err.find("the target has no table shop.reviews"), std::string::npos)
       << missing.err;
+
+  db.src.exec("CREATE SCHEMA other");
+  db.src.exec("CREATE TABLE other.regions (id int PRIMARY KEY, name text)");
+  auto clash = run_backfill(copy("shop.regions, other.regions", {"--to-schema", "shop"}));
+  EXPECT_EQ(clash.exit_code, 2);
+  EXPECT_NE(clash.err.find("other.regions and shop.regions would both be copied into "
+                           "shop.regions"),
+            std::string::npos)
+      << clash.err;
 
   auto both = run_backfill(copy("shop.regions", {"--table", "shop.tags"}));
   EXPECT_EQ(both.exit_code, 2);

@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <mutex>
 
 namespace backfill {
@@ -34,6 +36,31 @@ TEST(OrderedRunner, ATaskStartsOnlyAfterEveryTaskItWaitsForSucceeded) {
   for (const auto& s : r) ASSERT_TRUE(s && s->is_ok());
   EXPECT_EQ(finished.size(), 5u);
   EXPECT_LE(most.load(), 2);
+}
+
+// Four free tasks, two at a time: the first two start (lowest index first) and hold until
+// both run, so the runner must run exactly two at once, and the third waits for one of them.
+TEST(OrderedRunner, RunsAtMostParallelAtOnceAndTheLowestIndexFirst) {
+  std::mutex mu;
+  std::condition_variable cv;
+  int running = 0, most = 0;
+  std::vector<std::size_t> started;
+  auto r =
+      run_in_dependency_order(4, std::vector<std::vector<std::size_t>>(4), 2, [&](std::size_t i) {
+        std::unique_lock lock(mu);
+        started.push_back(i);
+        most = std::max(most, ++running);
+        cv.notify_all();
+        // Tasks 0 and 1 hold until both are running.
+        if (i < 2) cv.wait(lock, [&] { return started.size() >= 2; });
+        --running;
+        return Status::ok();
+      });
+  for (const auto& s : r) ASSERT_TRUE(s && s->is_ok());
+  EXPECT_EQ(most, 2);
+  ASSERT_EQ(started.size(), 4u);
+  EXPECT_EQ((std::vector<std::size_t>(started.begin(), started.begin() + 2)),
+            (std::vector<std::size_t>{0, 1}));
 }
 
 TEST(OrderedRunner, AfterAFailureNothingStartsAndItsDependentsNeverRun) {
