@@ -2,6 +2,7 @@
 // run from another terminal while jobs run; it only reads.
 #include <algorithm>
 #include <cstdio>
+#include <map>
 
 #include "cli/drivers.hpp"
 #include "cli/options.hpp"
@@ -53,6 +54,25 @@ Status run_status(const StatusOptions& o) {
   if (jobs.empty()) {
     std::printf(o.job.empty() ? "no jobs\n" : "no job named %s\n", o.job.c_str());
     return o.job.empty() ? Status::ok() : Status::invalid("no job named '" + o.job + "'");
+  }
+  // A set of tables (--tables): one line for the set, then each of its tables.
+  const std::string prefix = o.job + "/";
+  const auto in_set = [&](const pg::JobStatusRow& j) { return j.name.starts_with(prefix); };
+  if (!o.job.empty() && std::any_of(jobs.begin(), jobs.end(), in_set)) {
+    std::map<std::string, int> by_status;
+    std::int64_t rows = 0, tables = 0;
+    for (const auto& j : jobs) {
+      if (!in_set(j)) continue;
+      ++tables;
+      ++by_status[j.status];
+      rows += j.rows_done;
+    }
+    std::string states;
+    for (const auto& [status, n] : by_status) {
+      states += (states.empty() ? "" : ", ") + std::to_string(n) + " " + status;
+    }
+    std::printf("%s  set of %lld tables: %s; %s rows\n", o.job.c_str(),
+                static_cast<long long>(tables), states.c_str(), with_thousands(rows).c_str());
   }
   for (const auto& j : jobs) {
     const std::int64_t est = j.estimated_rows, rows = j.rows_done;

@@ -609,7 +609,8 @@ Result<std::vector<JobStatusRow>> job_statuses(PgConnection& conn, const std::st
                  "coalesce(j.message, ''), " +
                      low_watermark_of("j.name") +
                      " FROM backfill.jobs j LEFT JOIN backfill.chunks c ON c.job = j.name"
-                     " WHERE $1 = '' OR j.name = $1 GROUP BY j.name ORDER BY j.updated_at DESC",
+                     " WHERE $1 = '' OR j.name = $1 OR starts_with(j.name, $1 || '/')"
+                     " GROUP BY j.name ORDER BY j.updated_at DESC",
                  {job}));
   std::vector<JobStatusRow> out;
   for (int i = 0; i < r.rows(); ++i) {

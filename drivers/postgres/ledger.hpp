@@ -120,7 +120,8 @@ struct JobStatusRow {
   std::string message;
   std::optional<Key> low_watermark;  // every key up to it is done (LedgerProgress's)
 };
-// Every job, or the one named (`job` empty: all), latest first.
+// Every job, or the one named and, when it names a set of tables (--tables), the set's
+// tables' jobs (`NAME/schema.table`); `job` empty: all. Latest first.
 Result<std::vector<JobStatusRow>> job_statuses(PgConnection& conn, const std::string& job);
 
 // A worker's last heartbeat.

@@ -218,6 +218,14 @@ TEST_F(Tables, KillNineMidSetThenTheSameCommandFinishesEveryTableExactly) {
   EXPECT_EQ(db.dst.value("SELECT count(*) FROM shop.orders"), "1500");
   EXPECT_EQ(db.dst.value("SELECT count(*) FROM shop.order_items"), "0");
 
+  // status names the set and each of its tables with its state.
+  auto st = run_backfill({"status", "--state", db.dst.dsn(), "--job", "copy:shop.*"});
+  EXPECT_EQ(st.exit_code, 0) << st.err;
+  EXPECT_NE(st.out.find("copy:shop.*  set of 8 tables: 7 done, 1 running; 6,518 rows"),
+            std::string::npos)
+      << st.out;
+  EXPECT_NE(st.out.find("copy:shop.*/shop.orders  [running]"), std::string::npos) << st.out;
+
   auto again = run_backfill(args);
   ASSERT_EQ(again.exit_code, 0) << again.out << again.err;
   EXPECT_NE(again.out.find("job copy:shop.*/shop.customers is already done"), std::string::npos)
