@@ -19,6 +19,7 @@
 #include "drivers/postgres/verify_spec.hpp"
 #include "engine/jobs/ordered_runner.hpp"
 #include "engine/jobs/progress.hpp"
+#include "engine/util/hash.hpp"
 
 namespace backfill::cli {
 namespace {
@@ -256,10 +257,26 @@ Status run_copy_tables(const CopyOptions& o, const RunContext& ctx) {
     // Preflight every table before the first is written: a table the copy cannot take stops
     // the set here, with nothing written. One pair of sessions for all of them.
     BACKFILL_ASSIGN_OR_RETURN(Connections c, connect_both(o));
+    std::unique_ptr<pg::PgConnection> state;
+    if (!o.state.empty()) {
+      auto s = pg::PgConnection::connect(o.state, session_settings(o), true);
+      if (!s.ok()) return s.status().with_context("--state");
+      state = std::move(s).value();
+    }
     for (const SetMember& m : set.tables) {
-      BACKFILL_ASSIGN_OR_RETURN(CopyRequest request, full_request(member_options(o, set, m)));
+      const CopyOptions t = member_options(o, set, m);
+      BACKFILL_ASSIGN_OR_RETURN(CopyRequest request, full_request(t));
       auto spec = pg::plan_copy(*c.source, *c.target, request);
       if (!spec.ok()) return spec.status().with_context(m.source.display());
+      // A table's job left by other arguments would stop the set half-way: refuse it now.
+      if (o.restart) continue;
+      BACKFILL_ASSIGN_OR_RETURN(auto recorded,
+                                pg::job_fingerprint(state ? *state : *c.target, t.job));
+      if (recorded && *recorded != hex64(hash64(spec.value().fingerprint_text()))) {
+        return Status::invalid("job '" + t.job +
+                               "' exists in the ledger with different arguments; run with "
+                               "--restart to start the set over, or give another --job name");
+      }
     }
   }
   // --jobs tables at once, each with one lane: most tables want one lane anyway (a target

@@ -590,6 +590,15 @@ Result<bool> ledger_exists(PgConnection& conn) {
   return has.boolean(0, 0);
 }
 
+Result<std::optional<std::string>> job_fingerprint(PgConnection& conn, const std::string& job) {
+  BACKFILL_ASSIGN_OR_RETURN(bool exists, ledger_exists(conn));
+  if (!exists) return std::optional<std::string>{};
+  BACKFILL_ASSIGN_OR_RETURN(
+      PgResult r, conn.query("SELECT fingerprint FROM backfill.jobs WHERE name = $1", {job}));
+  if (r.rows() == 0) return std::optional<std::string>{};
+  return std::optional<std::string>(r.text(0, 0));
+}
+
 Result<std::vector<JobStatusRow>> job_statuses(PgConnection& conn, const std::string& job) {
   BACKFILL_ASSIGN_OR_RETURN(
       PgResult r,

@@ -105,6 +105,10 @@ Result<bool> lock_pending_chunk(PgConnection& conn, const std::string& job, std:
 Status record_chunk_done(PgConnection& conn, const std::string& job, std::int64_t id,
                          std::int64_t rows, std::int64_t rows_written);
 
+// The fingerprint job `job` was recorded with; nullopt when there is no ledger or no such job.
+// Read-only, for preflight.
+Result<std::optional<std::string>> job_fingerprint(PgConnection& conn, const std::string& job);
+
 // Whether the database holds a ledger (the schema "backfill" with its jobs table).
 Result<bool> ledger_exists(PgConnection& conn);
 

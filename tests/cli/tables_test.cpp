@@ -153,6 +153,14 @@ TEST_F(Tables, TablesWithoutACycleNeedNoTriggersOffAndGoInReferenceOrder) {
   EXPECT_LT(regions, countries);
   expect_exact({"regions", "countries", "warehouses"});
   EXPECT_EQ(db.dst.value("SELECT nextval('shop.regions_id_seq')"), "1000");
+
+  // The same set with other arguments is refused before anything is written, naming the
+  // table's job, rather than stopping half-way.
+  auto other = run_backfill(
+      copy("shop.countries, shop.WAREHOUSES, shop.\"regions\"", {"--on-conflict", "skip"}));
+  EXPECT_EQ(other.exit_code, 2) << other.err;
+  EXPECT_NE(other.err.find("exists in the ledger with different arguments"), std::string::npos)
+      << other.err;
   EXPECT_EQ(db.dst.value("SELECT nextval('shop.warehouses_id_seq')"), "13");
   EXPECT_EQ(db.dst.value("SELECT count(*) FROM shop.orders"), "0");
 }
