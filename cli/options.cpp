@@ -12,7 +12,7 @@ void add_table_options(CLI::App* app, CopyOptions* o, bool required) {
                   "Source connection string or URI (libpq; PG* variables apply)")
       ->required(required);
   app->add_option("--target", o->target, "Target connection string or URI")->required(required);
-  (void)required;  // --table or --tables: check_table_choice()
+  // --table or --tables, one of them: check_table_choice(), after the job file is read.
   app->add_option("--table", o->request.table, "Source table: name or schema.name");
   app->add_option("--to", o->request.to, "Target table (default: the source table's name)");
   app->add_option("--tables", o->tables,

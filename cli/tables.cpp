@@ -26,7 +26,6 @@ namespace {
 
 struct SetMember {
   TableName source, target;
-  std::vector<std::string> waits_for;  // the tables of the set it references, by target name
 };
 
 struct ResolvedSet {
@@ -68,9 +67,7 @@ Result<ResolvedSet> resolve_set(const CopyOptions& o, const char* command, bool 
   BACKFILL_ASSIGN_OR_RETURN(auto sources, select_tables(candidates, include, exclude));
 
   for (const TablePattern& p : exclude) {
-    bool any = false;
-    for (const TableName& t : candidates) any = any || p.matches(t);
-    if (!any) {
+    if (!matches_any(p, candidates)) {
       print_warnings({"--exclude '" + p.as_typed + "' matches no table of the source" +
                       (p.has_schema ? "" : " on its search_path (give the schema: s.name)")});
     }
@@ -108,13 +105,9 @@ Result<ResolvedSet> resolve_set(const CopyOptions& o, const char* command, bool 
   std::vector<std::size_t> position(targets.size());
   for (std::size_t p = 0; p < order.order.size(); ++p) position[order.order[p]] = p;
   for (std::size_t i : order.order) {
-    SetMember m{sources[i], targets[i], {}};
     std::vector<std::size_t> waits;
-    for (std::size_t w : order.waits_for[i]) {
-      m.waits_for.push_back(targets[w].display());
-      waits.push_back(position[w]);
-    }
-    set.tables.push_back(std::move(m));
+    for (std::size_t w : order.waits_for[i]) waits.push_back(position[w]);
+    set.tables.push_back(SetMember{sources[i], targets[i]});
     set.waits_for.push_back(std::move(waits));
   }
   if (for_copy && !set.cycles.empty() && !o.disable_triggers) {
@@ -131,6 +124,21 @@ Result<ResolvedSet> resolve_set(const CopyOptions& o, const char* command, bool 
     BACKFILL_RETURN_IF_ERROR(pg::check_may_disable_triggers(*c.target));
   }
   return set;
+}
+
+// The target tables table `i` of the set waits for, as the terminal shows them.
+std::string waits_text(const ResolvedSet& set, std::size_t i) {
+  std::vector<std::string> names;
+  for (std::size_t w : set.waits_for[i]) names.push_back(set.tables[w].target.display());
+  return join(names, ", ");
+}
+
+// A table's request: the set's (its functions loaded once, its now()) with the table's names.
+CopyRequest member_request(const CopyRequest& base, const CopyOptions& member) {
+  CopyRequest r = base;
+  r.table = member.request.table;
+  r.to = member.request.to;
+  return r;
 }
 
 CopyOptions member_options(const CopyOptions& o, const ResolvedSet& set, const SetMember& m) {
@@ -263,10 +271,10 @@ Status run_copy_tables(const CopyOptions& o, const RunContext& ctx) {
       if (!s.ok()) return s.status().with_context("--state");
       state = std::move(s).value();
     }
+    BACKFILL_ASSIGN_OR_RETURN(const CopyRequest base, full_request(o));
     for (const SetMember& m : set.tables) {
       const CopyOptions t = member_options(o, set, m);
-      BACKFILL_ASSIGN_OR_RETURN(CopyRequest request, full_request(t));
-      auto spec = pg::plan_copy(*c.source, *c.target, request);
+      auto spec = pg::plan_copy(*c.source, *c.target, member_request(base, t));
       if (!spec.ok()) return spec.status().with_context(m.source.display());
       // A table's job left by other arguments would stop the set half-way: refuse it now.
       if (o.restart) continue;
@@ -306,7 +314,7 @@ Status run_copy_tables(const CopyOptions& o, const RunContext& ctx) {
       std::lock_guard lock(mu);
       std::fprintf(stderr, "table %zu of %zu: %s -> %s%s%s\n", i + 1, set.tables.size(),
                    m.source.display().c_str(), m.target.display().c_str(),
-                   m.waits_for.empty() ? "" : ", after ", join(m.waits_for, ", ").c_str());
+                   set.waits_for[i].empty() ? "" : ", after ", waits_text(set, i).c_str());
     }
     JsonObject report;
     const auto started = std::chrono::steady_clock::now();
@@ -399,11 +407,11 @@ Status run_verify_tables(const VerifyOptions& vo, const RunContext& ctx,
   {
     // Preflight, as verify_table will do it again: nothing runs unless every table can.
     BACKFILL_ASSIGN_OR_RETURN(Connections c, connect_both(o));
+    BACKFILL_ASSIGN_OR_RETURN(const CopyRequest base, full_request(o));
     for (const SetMember& m : set.tables) {
       VerifyOptions v = vo;
       v.table = member_options(o, set, m);
-      BACKFILL_ASSIGN_OR_RETURN(CopyRequest request, full_request(v.table));
-      auto spec = pg::plan_verify(*c.source, *c.target, request);
+      auto spec = pg::plan_verify(*c.source, *c.target, member_request(base, v.table));
       if (!spec.ok()) return spec.status().with_context(m.source.display());
       members.push_back(std::move(v));
     }
@@ -497,10 +505,10 @@ Status run_plan_tables(const CopyOptions& o, bool for_verify) {
   const bool sync = !for_verify && o.sync_sequences.value_or(true);
   std::int64_t total_rows = 0;
   BACKFILL_ASSIGN_OR_RETURN(Connections c, connect_both(o));
+  BACKFILL_ASSIGN_OR_RETURN(const CopyRequest base, full_request(o));
   for (std::size_t i = 0; i < set.tables.size(); ++i) {
     const SetMember& m = set.tables[i];
-    const CopyOptions t = member_options(o, set, m);
-    BACKFILL_ASSIGN_OR_RETURN(CopyRequest request, full_request(t));
+    const CopyRequest request = member_request(base, member_options(o, set, m));
     auto plan_one = [&]() -> Result<pg::CopySpec> {
       if (!for_verify) return pg::plan_copy(*c.source, *c.target, request);
       BACKFILL_ASSIGN_OR_RETURN(pg::VerifySpec v, pg::plan_verify(*c.source, *c.target, request));
@@ -519,7 +527,7 @@ Status run_plan_tables(const CopyOptions& o, bool for_verify) {
                 with_thousands(o.chunk_rows) + " rows")
                    .c_str()
              : "chunks unknown");
-    if (!m.waits_for.empty()) std::printf("      after %s\n", join(m.waits_for, ", ").c_str());
+    if (!set.waits_for[i].empty()) std::printf("      after %s\n", waits_text(set, i).c_str());
     if (sync) {
       BACKFILL_ASSIGN_OR_RETURN(auto owned, pg::owned_sequences(*c.target, qualified(m.target)));
       for (const auto& q : owned) {

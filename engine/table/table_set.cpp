@@ -91,6 +91,13 @@ bool TablePattern::matches(const TableName& t) const {
   return has_schema ? schema.matches(t.schema) : t.visible;
 }
 
+bool matches_any(const TablePattern& p, const std::vector<TableName>& tables) {
+  for (const TableName& t : tables) {
+    if (p.matches(t)) return true;
+  }
+  return false;
+}
+
 Result<std::vector<TablePattern>> parse_table_patterns(const std::string& text,
                                                        const std::string& option) {
   std::vector<TablePattern> out;
@@ -121,9 +128,7 @@ Result<std::vector<TableName>> select_tables(const std::vector<TableName>& candi
                                              const std::vector<TablePattern>& include,
                                              const std::vector<TablePattern>& exclude) {
   for (const TablePattern& p : include) {
-    bool any = false;
-    for (const TableName& t : candidates) any = any || p.matches(t);
-    if (!any) {
+    if (!matches_any(p, candidates)) {
       return Status::invalid("--tables: '" + p.as_typed + "' matches no table of the source" +
                              (p.has_schema ? "" : " on its search_path (give the schema: s.name)"));
     }

@@ -39,6 +39,9 @@ struct TablePattern {
   bool matches(const TableName& t) const;
 };
 
+// Whether `p` matches any of `tables`.
+bool matches_any(const TablePattern& p, const std::vector<TableName>& tables);
+
 // `text` as comma-separated patterns; kInvalid naming `option` and what is wrong (an
 // unterminated quote, an empty pattern, more than one dot).
 Result<std::vector<TablePattern>> parse_table_patterns(const std::string& text,
