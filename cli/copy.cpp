@@ -223,17 +223,26 @@ Status rebuild_deferred(pg::PgLedger& ledger, const std::string& job, Deferral& 
 
 }  // namespace
 
-Status copy_table(const CopyOptions& options, const RunContext& ctx, JsonObject* report_out) {
-  BACKFILL_ASSIGN_OR_RETURN(PreparedCopy prepared, prepare_copy(options));
-  if (options.disable_triggers) {
-    BACKFILL_RETURN_IF_ERROR(pg::check_may_disable_triggers(*prepared.target));
+Status copy_table(const CopyOptions& options, const RunContext& ctx, JsonObject* report_out,
+                  const SetMember* member) {
+  PreparedCopy prepared;
+  std::optional<ThrottleSetup> throttle_setup;
+  if (member) {  // planned and checked by the set's preflight; throttled by the set
+    prepared.spec = member->spec;
+    pick_lanes(options, &prepared);
+  } else {
+    BACKFILL_ASSIGN_OR_RETURN(prepared, prepare_copy(options));
+    if (options.disable_triggers) {
+      BACKFILL_RETURN_IF_ERROR(pg::check_may_disable_triggers(*prepared.target));
+    }
+    BACKFILL_ASSIGN_OR_RETURN(throttle_setup,
+                              prepare_throttle(options, ThrottleScope::of(*prepared.spec),
+                                               *prepared.source, *prepared.target));
   }
   CopyOptions o = options;
   o.jobs = prepared.lanes;
   const pg::CopySpec& spec = *prepared.spec;
   auto settings = session_settings(o);
-  BACKFILL_ASSIGN_OR_RETURN(ThrottleSetup throttle_setup,
-                            prepare_throttle(o, spec, *prepared.source, *prepared.target));
 
   const std::string state_dsn = o.state.empty() ? o.target : o.state;
   auto ledger_or = pg::PgLedger::connect(state_dsn, settings);
@@ -317,11 +326,11 @@ Status copy_table(const CopyOptions& options, const RunContext& ctx, JsonObject*
   // Our sessions are no longer needed; the job opens its own.
   prepared.source.reset();
   prepared.target.reset();
-  BACKFILL_ASSIGN_OR_RETURN(auto throttle,
-                            JobThrottle::start(std::move(throttle_setup), state_dsn, job.name));
-  jo.throttle = throttle->get();
+  MemberThrottle throttle;
+  BACKFILL_RETURN_IF_ERROR(
+      throttle.start(member, std::move(throttle_setup), state_dsn, job.name, o.chunk_rows, &jo));
   BACKFILL_ASSIGN_OR_RETURN(CopyJobStats stats, run_copy_job(source, sink, *ledger, transform, jo));
-  const ThrottleSnapshot throttled = throttle->finish(outcome_name(stats.outcome));
+  const ThrottleSnapshot throttled = throttle.finish(outcome_name(stats.outcome));
   if (stats.outcome == JobOutcome::kOk && stats.ledger.complete()) {
     if (Status st = rebuild(); !st.is_ok()) {
       stats.outcome = JobOutcome::kFailed;
@@ -344,8 +353,6 @@ Status copy_table(const CopyOptions& options, const RunContext& ctx, JsonObject*
       .add("low_watermark", watermark_json(stats.ledger.low_watermark))
       .add("seconds", stats.seconds)
       .add("rows_per_second", rate)
-      .add("throttled_seconds", throttled.throttled_seconds)
-      .add("throttled_by", throttled_by(throttled))
       .add("retries", stats.retries)
       .add("chunks_split", stats.splits)
       .add("jobs", o.jobs)
@@ -355,6 +362,10 @@ Status copy_table(const CopyOptions& options, const RunContext& ctx, JsonObject*
       .add("on_conflict", std::string(policy_name(spec.policy)))
       .add("source", spec.source.display())
       .add("target", spec.target.display());
+  if (!member) {  // a set reports its throttle once, for all of its tables
+    report.add("throttled_seconds", throttled.throttled_seconds)
+        .add("throttled_by", throttled_by(throttled));
+  }
   if (!stats.error.is_ok()) report.add("error", stats.error.message());
 
   std::printf("%s: %s rows (%s written) in %s chunks, %.1f s, %s rows/s, %lld retries%s\n",

@@ -183,6 +183,7 @@ pg::SessionSettings session_settings(const CopyOptions& o) {
   pg::SessionSettings s;
   s.lock_timeout_ms = o.lock_timeout_ms;
   s.statement_timeout_ms = o.statement_timeout_ms;
+  s.pool = o.sessions;
   return s;
 }
 

@@ -19,6 +19,7 @@
 #include "drivers/postgres/copy_spec.hpp"
 #include "drivers/postgres/ledger.hpp"
 #include "drivers/postgres/update_spec.hpp"
+#include "drivers/postgres/verify_spec.hpp"
 #include "engine/jobs/progress.hpp"
 #include "engine/jobs/report.hpp"
 #include "engine/pipeline/job_options.hpp"
@@ -85,6 +86,9 @@ struct CopyOptions {
   std::string tables, exclude, to_schema;
   bool disable_triggers = false;       // copy: write with session_replication_role = replica
   std::optional<bool> sync_sequences;  // copy: default on for --tables, off for --table
+  // Sessions kept open across the tables of a set (none for one table): session_settings()
+  // hands it to every session the job opens.
+  std::shared_ptr<pg::SessionPool> sessions;
 };
 
 // What verify takes: the tables and their column mapping as copy does, and how to compare.
@@ -142,8 +146,16 @@ struct ThrottleSetup {
   ThrottleOptions options;
   MonitorOptions monitor;
   std::vector<std::unique_ptr<LoadProbe>> probes;
+  std::shared_ptr<pg::SessionPool> sessions;  // the control session's pool (CopyOptions)
 };
-Result<ThrottleSetup> prepare_throttle(const CopyOptions& o, const pg::CopySpec& spec,
+// What a job's throttle watches: the databases it reads and writes (their identities,
+// pg::database_identity) and its tables in each (qualified, quoted).
+struct ThrottleScope {
+  std::string source_db, target_db;
+  std::vector<std::string> source_tables, target_tables;
+  static ThrottleScope of(const pg::CopySpec& spec);
+};
+Result<ThrottleSetup> prepare_throttle(const CopyOptions& o, const ThrottleScope& scope,
                                        pg::PgConnection& source, pg::PgConnection& target);
 
 // A job's running throttle: the Throttle, the thread that feeds it, and the heartbeat that
@@ -166,6 +178,23 @@ class JobThrottle {
   std::unique_ptr<ThrottleMonitor> monitor_;
 };
 
+struct SetMember;
+// A table job's throttle: its own JobThrottle for a table alone, or, for a table of a set,
+// its TableThrottle over the set's.
+class MemberThrottle {
+ public:
+  // Starts it (from `setup` when the table is alone) and points jo->throttle at it.
+  Status start(const SetMember* member, std::optional<ThrottleSetup> setup,
+               const std::string& state_dsn, const std::string& job, std::int64_t chunk_rows,
+               ChunkJobOptions* jo);
+  // Ends the table's own throttle, publishing how the run ended; what it saw.
+  ThrottleSnapshot finish(const std::string& outcome);
+
+ private:
+  std::unique_ptr<JobThrottle> own_;
+  std::unique_ptr<TableThrottle> view_;
+};
+
 const char* outcome_name(JobOutcome o);
 // {"replication lag": 12.5, ...}: seconds throttled or paused, by the signal behind it.
 Json throttled_by(const ThrottleSnapshot& s);
@@ -178,14 +207,27 @@ void print_warnings(const std::vector<std::string>& warnings);
 
 Status run_copy(const CopyOptions& o, const RunContext& ctx);
 // One table's copy (--table), its report's fields in `report` (written by the caller).
-Status copy_table(const CopyOptions& o, const RunContext& ctx, JsonObject* report);
+// What a table of a set (--tables) is given by its set: the spec the set's preflight
+// planned for it, and the set's throttle (one load probe per server, one heartbeat, one
+// pause and rate for every table; each table sizes its own chunks, TableThrottle).
+struct SetMember {
+  std::shared_ptr<const pg::CopySpec> spec;           // copy
+  std::shared_ptr<const pg::VerifySpec> verify_spec;  // verify
+  Throttle* throttle = nullptr;
+  // verify: the table's finished pass is part of the set's pass still going on (keep it,
+  // do not start another); the set's --run-time deadline.
+  bool continue_pass = false;
+  std::optional<std::chrono::steady_clock::time_point> deadline;
+};
+// One table's copy; `member` when it is a table of a set, which then reports the
+// throttle's time for all of its tables.
+Status copy_table(const CopyOptions& o, const RunContext& ctx, JsonObject* report,
+                  const SetMember* member = nullptr);
 // --table or --tables, one of them, and no per-table option beside --tables.
 Status check_table_choice(const CopyOptions& o);
 // --sync-sequences for o's one table: each target sequence its columns own moved past the
 // source's value and the column's largest; the list of them for the report.
 Result<Json> sync_table_sequences(const CopyOptions& o);
-struct Connections;
-Result<Json> sync_table_sequences(const CopyOptions& o, Connections& sessions);
 // --tables: every table of the set, in foreign-key order, as one job (cli/tables.cpp).
 Status run_copy_tables(const CopyOptions& o, const RunContext& ctx);
 Status run_verify_tables(const VerifyOptions& o, const RunContext& ctx,
@@ -193,7 +235,8 @@ Status run_verify_tables(const VerifyOptions& o, const RunContext& ctx,
 Status run_plan_tables(const CopyOptions& o, bool for_verify);
 // One table's verify; --run-time counts from `started`.
 Status verify_table(const VerifyOptions& o, const RunContext& ctx,
-                    std::chrono::steady_clock::time_point started, JsonObject* report);
+                    std::chrono::steady_clock::time_point started, JsonObject* report,
+                    const SetMember* member = nullptr);
 Status run_plan_copy(const CopyOptions& o);
 Status run_plan_verify(const VerifyOptions& o);
 Status run_verify(const VerifyOptions& o, const RunContext& ctx);

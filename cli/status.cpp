@@ -55,26 +55,33 @@ Status run_status(const StatusOptions& o) {
     std::printf(o.job.empty() ? "no jobs\n" : "no job named %s\n", o.job.c_str());
     return o.job.empty() ? Status::ok() : Status::invalid("no job named '" + o.job + "'");
   }
-  // A set of tables (--tables): one line for the set, then each of its tables.
-  const std::string prefix = o.job + "/";
-  const auto in_set = [&](const pg::JobStatusRow& j) { return j.name.starts_with(prefix); };
-  if (!o.job.empty() && std::any_of(jobs.begin(), jobs.end(), in_set)) {
-    std::map<std::string, int> by_status;
-    std::int64_t rows = 0, tables = 0;
-    for (const auto& j : jobs) {
-      if (!in_set(j)) continue;
-      ++tables;
-      ++by_status[j.status];
-      rows += j.rows_done;
-    }
-    std::string states;
-    for (const auto& [status, n] : by_status) {
-      states += (states.empty() ? "" : ", ") + std::to_string(n) + " " + status;
-    }
-    std::printf("%s  set of %lld tables: %s; %s rows\n", o.job.c_str(),
-                static_cast<long long>(tables), states.c_str(), with_thousands(rows).c_str());
-  }
+  // A set before its tables, which follow it as jobs of their own.
+  std::stable_partition(jobs.begin(), jobs.end(), [](const auto& j) { return j.is_set(); });
   for (const auto& j : jobs) {
+    if (j.is_set()) {
+      // A set of tables (--tables): its tables by state, then its throttle's heartbeat; its
+      // tables follow as jobs of their own.
+      const std::string prefix = j.name + "/";
+      std::map<std::string, int> by_status;
+      std::int64_t rows = 0, tables = 0;
+      for (const auto& t : jobs) {
+        if (!t.name.starts_with(prefix)) continue;
+        ++tables;
+        ++by_status[t.status];
+        rows += t.rows_done;
+      }
+      std::string states;
+      for (const auto& [status, n] : by_status) {
+        states += (states.empty() ? "" : ", ") + std::to_string(n) + " " + status;
+      }
+      std::printf("%s  [%s]  updated %s UTC\n  %s\n  set of %lld tables started: %s; %s rows\n",
+                  j.name.c_str(), j.status.c_str(), j.updated_at.c_str(), j.description.c_str(),
+                  static_cast<long long>(tables), states.empty() ? "none yet" : states.c_str(),
+                  with_thousands(rows).c_str());
+      if (!j.message.empty()) std::printf("  last message: %s\n", j.message.c_str());
+      BACKFILL_RETURN_IF_ERROR(print_workers(conn, j.name));
+      continue;
+    }
     const std::int64_t est = j.estimated_rows, rows = j.rows_done;
     std::printf("%s  [%s]  updated %s UTC\n  %s\n", j.name.c_str(), j.status.c_str(),
                 j.updated_at.c_str(), j.description.c_str());

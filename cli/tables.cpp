@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdio>
 #include <mutex>
+#include <set>
 
 #include "cli/options.hpp"
 #include "drivers/postgres/table_set.hpp"
@@ -24,13 +25,13 @@
 namespace backfill::cli {
 namespace {
 
-struct SetMember {
+struct SetTable {
   TableName source, target;
 };
 
 struct ResolvedSet {
   std::string job;                  // the set's job: each table's is job + "/" + schema.name
-  std::vector<SetMember> tables;    // in foreign-key order
+  std::vector<SetTable> tables;     // in foreign-key order
   std::vector<std::string> cycles;  // "a <-> b", "c references itself"
   // For each table (in `tables`' order), the positions of the tables it waits for.
   std::vector<std::vector<std::size_t>> waits_for;
@@ -107,7 +108,7 @@ Result<ResolvedSet> resolve_set(const CopyOptions& o, const char* command, bool 
   for (std::size_t i : order.order) {
     std::vector<std::size_t> waits;
     for (std::size_t w : order.waits_for[i]) waits.push_back(position[w]);
-    set.tables.push_back(SetMember{sources[i], targets[i]});
+    set.tables.push_back(SetTable{sources[i], targets[i]});
     set.waits_for.push_back(std::move(waits));
   }
   if (for_copy && !set.cycles.empty() && !o.disable_triggers) {
@@ -141,7 +142,7 @@ CopyRequest member_request(const CopyRequest& base, const CopyOptions& member) {
   return r;
 }
 
-CopyOptions member_options(const CopyOptions& o, const ResolvedSet& set, const SetMember& m) {
+CopyOptions member_options(const CopyOptions& o, const ResolvedSet& set, const SetTable& m) {
   CopyOptions t = o;
   t.tables.clear();
   t.exclude.clear();
@@ -156,10 +157,6 @@ CopyOptions member_options(const CopyOptions& o, const ResolvedSet& set, const S
 std::int64_t field(const Json& j, const char* key) {
   auto it = j.find(key);
   return it != j.end() && it->is_number_integer() ? it->get<std::int64_t>() : 0;
-}
-double field_seconds(const Json& j, const char* key) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_number() ? it->get<double>() : 0;
 }
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
@@ -182,11 +179,165 @@ const char* failure_name(const Status& st) {
   return st.kind() == ErrorKind::kInterrupted ? "interrupted" : "failed";
 }
 
+// The set's options, with one pool of sessions for all its tables: a table opens its
+// sessions (reader, writer, walker, ledger, probe, control) from the pool and gives them
+// back, so that a set of small tables does not pay a new session for each.
+CopyOptions with_shared_sessions(const CopyOptions& o) {
+  CopyOptions shared = o;
+  shared.sessions = std::make_shared<pg::SessionPool>();
+  return shared;
+}
+
 void print_set(const ResolvedSet& set) {
   std::fprintf(
       stderr, "job %s: %zu tables, in foreign-key order%s\n", set.job.c_str(), set.tables.size(),
       set.cycles.empty() ? ""
                          : (" (cycles, triggers off: " + join(set.cycles, "; ") + ")").c_str());
+}
+
+// A run of a set: its own row in the ledger (its name, arguments and `backfill control`),
+// one throttle for all of its tables (one load probe per server, one heartbeat, one pause),
+// and one progress line for the set, with the tables in flight. Not thread-safe but for
+// started() and ended(), which the tables' threads call.
+class SetRun {
+ public:
+  // `rows_before`: rows earlier runs did (copy); `total_rows`: the tables' estimates.
+  static Result<std::unique_ptr<SetRun>> start(const CopyOptions& o, const ResolvedSet& set,
+                                               const std::string& command,
+                                               ThrottleSetup throttle_setup,
+                                               std::optional<std::int64_t> total_rows,
+                                               const RunContext& ctx) {
+    std::unique_ptr<SetRun> r(new SetRun(set, ctx));
+    const std::string state_dsn = o.state.empty() ? o.target : o.state;
+    auto ledger = pg::PgLedger::connect(state_dsn, session_settings(o));
+    if (!ledger.ok()) return ledger.status().with_context("--state");
+    r->ledger_ = std::move(ledger).value();
+    JobSpec spec;
+    spec.name = set.job;
+    spec.command = command + " --tables";
+    // The set's arguments; what each table copies is its own job's fingerprint.
+    spec.fingerprint =
+        hex64(hash64(command + '\n' + o.tables + '\n' + o.exclude + '\n' + o.to_schema));
+    spec.description = command + " tables " + o.tables +
+                       (o.exclude.empty() ? "" : " except " + o.exclude) +
+                       (o.to_schema.empty() ? "" : " into schema " + o.to_schema) + " (" +
+                       pg::describe_dsn(o.source) + ") -> (" + pg::describe_dsn(o.target) + ")";
+    spec.chunk_rows = o.chunk_rows;
+    BACKFILL_ASSIGN_OR_RETURN(JobOpen opened, r->ledger_->open_set(spec, o.restart));
+    if (opened == JobOpen::kAlreadyDone) {  // its tables say so each, or verify a new pass
+      BACKFILL_ASSIGN_OR_RETURN(opened, r->ledger_->open_set(spec, true));
+    }
+    r->resumed_ = opened == JobOpen::kResumed;
+    if (r->resumed_) {
+      BACKFILL_ASSIGN_OR_RETURN(r->this_pass_,
+                                pg::jobs_since_set(r->ledger_->connection(), set.job));
+    }
+    if (command == "copy") {
+      BACKFILL_ASSIGN_OR_RETURN(auto jobs, pg::job_statuses(r->ledger_->connection(), set.job));
+      for (const auto& j : jobs) {
+        r->rows_before_ += j.rows_done;
+        r->chunks_before_ += j.chunks_done;
+      }
+    }
+    BACKFILL_ASSIGN_OR_RETURN(r->throttle_,
+                              JobThrottle::start(std::move(throttle_setup), state_dsn, set.job));
+    r->total_rows_ = total_rows;
+    r->state_ = command == "copy" ? "copying" : "verifying";
+    r->printer_.emplace(parse_progress_mode(o.progress), stderr);
+    r->printer_->start([p = r.get()] { return p->snapshot(); });
+    return r;
+  }
+
+  Throttle* throttle() { return throttle_->get(); }
+  // The set's last run did not finish it: verify goes on with the same pass.
+  bool resumed() const { return resumed_; }
+  // Table job `job` started in the set's pass going on (its verdict belongs to it).
+  bool in_this_pass(const std::string& job) const { return this_pass_.count(job) > 0; }
+  void started(std::size_t i) {
+    std::lock_guard lock(mu_);
+    running_.insert(i);
+  }
+  void ended(std::size_t i, bool ok) {
+    std::lock_guard lock(mu_);
+    running_.erase(i);
+    if (ok) ++done_;
+  }
+  std::size_t done() const {
+    std::lock_guard lock(mu_);
+    return done_;
+  }
+  // Stops the line and the throttle and records how the set's run ended (`complete`: every
+  // table's work is done; a verify stopped by --run-time is not); what the throttle did.
+  ThrottleSnapshot finish(const Status& error, bool complete = true) {
+    printer_->stop();
+    const JobOutcome outcome = !error.is_ok() && error.kind() != ErrorKind::kInterrupted
+                                   ? JobOutcome::kFailed
+                               : !error.is_ok() || !complete ? JobOutcome::kInterrupted
+                                                             : JobOutcome::kOk;
+    const ThrottleSnapshot t = throttle_->finish(outcome_name(outcome));
+    const std::string message = error.is_ok() && !complete
+                                    ? "--run-time reached; the same command goes on"
+                                    : error.message();
+    if (Status st = ledger_->finish(outcome, message); !st.is_ok()) {
+      print_warnings({"recording the end of the set: " + st.message()});
+    }
+    return t;
+  }
+
+ private:
+  SetRun(const ResolvedSet& set, const RunContext& ctx)
+      : set_(set), ctx_(ctx), started_at_(std::chrono::steady_clock::now()) {}
+
+  ProgressSnapshot snapshot() const {
+    const ThrottleSnapshot t = throttle_->get()->snapshot();
+    ProgressSnapshot s;
+    s.rows_this_run = t.rows_finished;
+    s.rows = rows_before_ + t.rows_finished;
+    s.total_rows = total_rows_;
+    s.chunks_done = s.chunks_planned = chunks_before_ + t.chunks_finished;
+    s.in_flight = t.in_flight;
+    s.seconds = seconds_since(started_at_);
+    s.state = ctx_.interrupt && ctx_.interrupt->load() ? "stopping" : state_;
+    describe_throttle(*throttle_->get(), &s);
+    s.chunk_rows = 0;  // each table sizes its own
+    std::lock_guard lock(mu_);
+    s.tables = "tables " + std::to_string(done_) + "/" + std::to_string(set_.tables.size());
+    std::string names;
+    for (std::size_t i : running_) {
+      names += (names.empty() ? "" : ", ") + set_.tables[i].source.display();
+    }
+    if (!names.empty()) s.tables += ", in flight: " + names;
+    return s;
+  }
+
+  const ResolvedSet& set_;
+  const RunContext& ctx_;
+  std::chrono::steady_clock::time_point started_at_;
+  std::unique_ptr<pg::PgLedger> ledger_;
+  std::unique_ptr<JobThrottle> throttle_;
+  std::optional<ProgressPrinter> printer_;
+  std::int64_t rows_before_ = 0, chunks_before_ = 0;
+  std::optional<std::int64_t> total_rows_;
+  std::string state_;
+  bool resumed_ = false;
+  std::set<std::string> this_pass_;
+  mutable std::mutex mu_;
+  std::set<std::size_t> running_;
+  std::size_t done_ = 0;
+};
+
+// The throttle's scope for a whole set: every table of it, on both sides.
+ThrottleScope set_scope(const ResolvedSet& set, const pg::CopySpec& any) {
+  ThrottleScope scope{any.source.database, any.target.database, {}, {}};
+  for (const SetTable& t : set.tables) {
+    scope.source_tables.push_back(qualified(t.source).quoted());
+    scope.target_tables.push_back(qualified(t.target).quoted());
+  }
+  return scope;
+}
+
+void add_estimate(std::optional<std::int64_t>* total, const std::optional<std::int64_t>& rows) {
+  if (rows) *total = total->value_or(0) + *rows;
 }
 
 }  // namespace
@@ -225,10 +376,6 @@ Status check_table_choice(const CopyOptions& o) {
 
 Result<Json> sync_table_sequences(const CopyOptions& o) {
   BACKFILL_ASSIGN_OR_RETURN(Connections c, connect_both(o));
-  return sync_table_sequences(o, c);
-}
-
-Result<Json> sync_table_sequences(const CopyOptions& o, Connections& c) {
   BACKFILL_ASSIGN_OR_RETURN(pg::QualifiedName src, pg::parse_qualified_name(o.request.table));
   BACKFILL_ASSIGN_OR_RETURN(
       pg::QualifiedName dst,
@@ -258,12 +405,16 @@ Result<Json> sync_table_sequences(const CopyOptions& o, Connections& c) {
   return out;
 }
 
-Status run_copy_tables(const CopyOptions& o, const RunContext& ctx) {
+Status run_copy_tables(const CopyOptions& given, const RunContext& ctx) {
   const auto t0 = std::chrono::steady_clock::now();
+  const CopyOptions o = with_shared_sessions(given);
   BACKFILL_ASSIGN_OR_RETURN(ResolvedSet set, resolve_set(o, "copy", true));
+  std::vector<std::shared_ptr<const pg::CopySpec>> specs;
+  std::optional<std::int64_t> total_rows;
+  std::optional<ThrottleSetup> throttle_setup;
   {
     // Preflight every table before the first is written: a table the copy cannot take stops
-    // the set here, with nothing written. One pair of sessions for all of them.
+    // the set here, with nothing written. Each table runs on the spec planned here.
     BACKFILL_ASSIGN_OR_RETURN(Connections c, connect_both(o));
     std::unique_ptr<pg::PgConnection> state;
     if (!o.state.empty()) {
@@ -272,20 +423,25 @@ Status run_copy_tables(const CopyOptions& o, const RunContext& ctx) {
       state = std::move(s).value();
     }
     BACKFILL_ASSIGN_OR_RETURN(const CopyRequest base, full_request(o));
-    for (const SetMember& m : set.tables) {
+    for (const SetTable& m : set.tables) {
       const CopyOptions t = member_options(o, set, m);
       auto spec = pg::plan_copy(*c.source, *c.target, member_request(base, t));
       if (!spec.ok()) return spec.status().with_context(m.source.display());
+      print_warnings(spec.value().warnings);
+      add_estimate(&total_rows, spec.value().source.estimated_rows);
+      specs.push_back(std::make_shared<const pg::CopySpec>(std::move(spec).value()));
       // A table's job left by other arguments would stop the set half-way: refuse it now.
       if (o.restart) continue;
       BACKFILL_ASSIGN_OR_RETURN(auto recorded,
                                 pg::job_fingerprint(state ? *state : *c.target, t.job));
-      if (recorded && *recorded != hex64(hash64(spec.value().fingerprint_text()))) {
+      if (recorded && *recorded != hex64(hash64(specs.back()->fingerprint_text()))) {
         return Status::invalid("job '" + t.job +
                                "' exists in the ledger with different arguments; run with "
                                "--restart to start the set over, or give another --job name");
       }
     }
+    BACKFILL_ASSIGN_OR_RETURN(
+        throttle_setup, prepare_throttle(o, set_scope(set, *specs.front()), *c.source, *c.target));
   }
   // --jobs tables at once, each with one lane: most tables want one lane anyway (a target
   // whose key has a btree index is filled in key order), and small tables cost their
@@ -295,41 +451,35 @@ Status run_copy_tables(const CopyOptions& o, const RunContext& ctx) {
   std::fprintf(stderr, "%d table%s at once, one lane each (--jobs)\n", at_once,
                at_once == 1 ? "" : "s");
   const bool sync = o.sync_sequences.value_or(true);
+  BACKFILL_ASSIGN_OR_RETURN(
+      std::unique_ptr<SetRun> run,
+      SetRun::start(o, set, "copy", std::move(*throttle_setup), total_rows, ctx));
 
   std::mutex mu;  // the tables' results, and the lines below
   std::vector<Json> results(set.tables.size());
-  // The sequences of every table are moved on one pair of sessions, reconnected when a long
-  // copy left them to time out.
-  std::mutex sessions_mu;
-  BACKFILL_ASSIGN_OR_RETURN(Connections sessions, connect_both(o));
-  std::size_t done = 0;
   auto run_one = [&](std::size_t i) -> Status {
-    const SetMember& m = set.tables[i];
+    const SetTable& m = set.tables[i];
     CopyOptions t = member_options(o, set, m);
     t.jobs = 1;
     t.jobs_given = true;
-    // Several live progress lines would overwrite each other: the set logs its tables.
-    if (at_once > 1 && t.progress != "log") t.progress = "none";
+    t.progress = "none";  // the set's line shows every table
     {
       std::lock_guard lock(mu);
       std::fprintf(stderr, "table %zu of %zu: %s -> %s%s%s\n", i + 1, set.tables.size(),
                    m.source.display().c_str(), m.target.display().c_str(),
                    set.waits_for[i].empty() ? "" : ", after ", waits_text(set, i).c_str());
     }
+    run->started(i);
     JsonObject report;
     const auto started = std::chrono::steady_clock::now();
-    Status st = copy_table(t, ctx, &report);
+    SetMember member;
+    member.spec = specs[i];
+    member.throttle = run->throttle();
+    Status st = copy_table(t, ctx, &report, &member);
     Json j = report.json();
     if (st.is_ok() && sync) {
-      std::lock_guard lock(sessions_mu);
-      auto synced = sync_table_sequences(t, sessions);
-      if (!synced.ok() && synced.status().kind() == ErrorKind::kTransient) {
-        // Idle through a long copy, a session may have been cut: once more on new ones.
-        if (Status re = sessions.source->reconnect();
-            re.is_ok() && sessions.target->reconnect().is_ok()) {
-          synced = sync_table_sequences(t, sessions);
-        }
-      }
+      // On sessions from the set's pool: the table's own, given back by its copy.
+      auto synced = sync_table_sequences(t);
       if (synced.ok()) {
         j["sequences"] = std::move(synced).value();
       } else {
@@ -337,11 +487,11 @@ Status run_copy_tables(const CopyOptions& o, const RunContext& ctx) {
       }
     }
     j["table"] = m.source.display();
+    run->ended(i, st.is_ok());
     std::lock_guard lock(mu);
     results[i] = std::move(j);
     if (st.is_ok()) {
-      ++done;
-      std::fprintf(stderr, "tables done: %zu of %zu (%s: %s rows in %.1f s)\n", done,
+      std::fprintf(stderr, "tables done: %zu of %zu (%s: %s rows in %.1f s)\n", run->done(),
                    set.tables.size(), m.source.display().c_str(),
                    with_thousands(field(results[i], "rows")).c_str(), seconds_since(started));
     }
@@ -349,19 +499,19 @@ Status run_copy_tables(const CopyOptions& o, const RunContext& ctx) {
   };
   const auto statuses = run_in_dependency_order(set.tables.size(), set.waits_for, at_once, run_one);
   const Status error = set_error(statuses);
+  const ThrottleSnapshot throttled = run->finish(error);
+  const std::size_t done = run->done();
   Json tables = Json::array();
   for (std::size_t i = 0; i < statuses.size(); ++i) {
     if (statuses[i]) tables.push_back(std::move(results[i]));
   }
 
   std::int64_t rows = 0, rows_written = 0, chunks = 0, retries = 0;
-  double throttled = 0;
   for (const Json& j : tables) {
     rows += field(j, "rows");
     rows_written += field(j, "rows_written");
     chunks += field(j, "chunks");
     retries += field(j, "retries");
-    throttled += field_seconds(j, "throttled_seconds");
   }
   const double seconds = seconds_since(t0);
   const char* status = error.is_ok() ? "ok" : failure_name(error);
@@ -378,7 +528,8 @@ Status run_copy_tables(const CopyOptions& o, const RunContext& ctx) {
         .add("chunks", chunks)
         .add("seconds", seconds)
         .add("rows_per_second", seconds > 0 ? static_cast<double>(rows) / seconds : 0.0)
-        .add("throttled_seconds", throttled)
+        .add("throttled_seconds", throttled.throttled_seconds)
+        .add("throttled_by", throttled_by(throttled))
         .add("retries", retries)
         .add("tables", std::move(tables));
     if (!error.is_ok()) r.add("error", error.message());
@@ -394,50 +545,83 @@ Status run_copy_tables(const CopyOptions& o, const RunContext& ctx) {
   return error;
 }
 
-Status run_verify_tables(const VerifyOptions& vo, const RunContext& ctx,
+Status run_verify_tables(const VerifyOptions& given, const RunContext& ctx,
                          std::chrono::steady_clock::time_point started) {
+  VerifyOptions vo = given;
+  vo.table = with_shared_sessions(given.table);
   const CopyOptions& o = vo.table;
+  // --run-time spans the set: each table's verify stops at the same deadline, and a table
+  // not started by then waits for the next run, which goes on with the same pass.
+  std::optional<std::chrono::steady_clock::time_point> deadline;
   if (!vo.run_time.empty()) {
-    return Status::invalid(
-        "--run-time is not taken with --tables yet: verify the set without it, or each table "
-        "with its own --table job");
+    BACKFILL_ASSIGN_OR_RETURN(auto run_time, parse_duration(vo.run_time, "--run-time"));
+    if (run_time.count() > 0) deadline = started + run_time;
   }
   BACKFILL_ASSIGN_OR_RETURN(ResolvedSet set, resolve_set(o, "verify", false));
   std::vector<VerifyOptions> members;
+  std::vector<std::shared_ptr<const pg::VerifySpec>> specs;
+  std::optional<std::int64_t> total_rows;
+  std::optional<ThrottleSetup> throttle_setup;
   {
-    // Preflight, as verify_table will do it again: nothing runs unless every table can.
+    // Preflight: nothing runs unless every table can; each table runs on the spec planned here.
     BACKFILL_ASSIGN_OR_RETURN(Connections c, connect_both(o));
     BACKFILL_ASSIGN_OR_RETURN(const CopyRequest base, full_request(o));
-    for (const SetMember& m : set.tables) {
+    for (const SetTable& m : set.tables) {
       VerifyOptions v = vo;
       v.table = member_options(o, set, m);
       auto spec = pg::plan_verify(*c.source, *c.target, member_request(base, v.table));
       if (!spec.ok()) return spec.status().with_context(m.source.display());
+      print_warnings(spec.value().copy.warnings);
+      add_estimate(&total_rows, spec.value().copy.source.estimated_rows);
+      specs.push_back(std::make_shared<const pg::VerifySpec>(std::move(spec).value()));
       members.push_back(std::move(v));
     }
+    BACKFILL_ASSIGN_OR_RETURN(
+        throttle_setup,
+        prepare_throttle(o, set_scope(set, specs.front()->copy), *c.source, *c.target));
   }
   // Verify reads only: no order between tables, --jobs of them at once.
   const int at_once = std::max(1, o.jobs);
   print_set(set);
+  BACKFILL_ASSIGN_OR_RETURN(
+      std::unique_ptr<SetRun> run,
+      SetRun::start(o, set, "verify", std::move(*throttle_setup), total_rows, ctx));
+  if (run->resumed()) {
+    std::fprintf(stderr, "continuing the verify pass of set %s\n", set.job.c_str());
+  }
 
   std::mutex mu;
   std::vector<Json> results(members.size());
-  std::vector<bool> differs(members.size(), false);
+  std::vector<bool> differs(members.size(), false), complete(members.size(), false);
   auto run_one = [&](std::size_t i) -> Status {
     VerifyOptions& v = members[i];
     v.table.jobs = 1;
     v.table.jobs_given = true;
-    if (at_once > 1 && v.table.progress != "log") v.table.progress = "none";
+    v.table.progress = "none";  // the set's line shows every table
+    v.run_time.clear();         // the set's deadline, below
+    if (deadline && std::chrono::steady_clock::now() >= *deadline) {
+      std::lock_guard lock(mu);
+      results[i] = Json{{"table", set.tables[i].source.display()}, {"status", "not started"}};
+      return Status::ok();  // the next run starts it
+    }
     {
       std::lock_guard lock(mu);
       std::fprintf(stderr, "table %zu of %zu: %s\n", i + 1, members.size(),
                    set.tables[i].source.display().c_str());
     }
+    run->started(i);
+    SetMember member;
+    member.verify_spec = specs[i];
+    member.throttle = run->throttle();
+    member.continue_pass = run->in_this_pass(v.table.job);
+    member.deadline = deadline;
     JsonObject report;
-    Status st = verify_table(v, ctx, started, &report);
+    Status st = verify_table(v, ctx, started, &report, &member);
+    run->ended(i, st.is_ok() || st.kind() == ErrorKind::kDifferences);
     Json j = report.json();
     j["table"] = set.tables[i].source.display();
     std::lock_guard lock(mu);
+    complete[i] = j.value("pass_complete", false);
     results[i] = std::move(j);
     if (st.kind() == ErrorKind::kDifferences) {
       differs[i] = true;
@@ -449,12 +633,16 @@ Status run_verify_tables(const VerifyOptions& vo, const RunContext& ctx,
       members.size(), std::vector<std::vector<std::size_t>>(members.size()), at_once, run_one);
 
   const Status error = set_error(statuses);
+  const bool pass_complete =
+      std::all_of(complete.begin(), complete.end(), [](bool b) { return b; });
+  const ThrottleSnapshot throttled = run->finish(error, pass_complete);
   Json tables = Json::array();
-  std::size_t differing = 0;
+  std::size_t differing = 0, passes_done = 0;
   std::int64_t rows = 0, missing = 0, extra = 0, different = 0, repaired = 0;
   for (std::size_t i = 0; i < members.size(); ++i) {
     if (!statuses[i]) continue;
     if (differs[i]) ++differing;
+    if (complete[i]) ++passes_done;
     const Json& j = results[i];
     rows += field(j, "rows");
     missing += field(j, "rows_missing");
@@ -470,7 +658,9 @@ Status run_verify_tables(const VerifyOptions& vo, const RunContext& ctx,
     r.add("command", "verify")
         .add("job", set.job)
         .add("status", status)
+        .add("pass_complete", pass_complete)
         .add("tables_total", static_cast<std::int64_t>(set.tables.size()))
+        .add("tables_complete", static_cast<std::int64_t>(passes_done))
         .add("tables_differing", static_cast<std::int64_t>(differing))
         .add("rows", rows)
         .add("rows_missing", missing)
@@ -478,19 +668,27 @@ Status run_verify_tables(const VerifyOptions& vo, const RunContext& ctx,
         .add("rows_different", different)
         .add("repaired", repaired)
         .add("seconds", seconds)
+        .add("throttled_seconds", throttled.throttled_seconds)
+        .add("throttled_by", throttled_by(throttled))
         .add("tables", std::move(tables));
     if (!error.is_ok()) r.add("error", error.message());
     BACKFILL_RETURN_IF_ERROR(write_report(o.report, r.str()));
   }
   if (!error.is_ok()) return error;
+  const std::string scope =
+      pass_complete
+          ? ""
+          : " so far; " + std::to_string(passes_done) + " of " + std::to_string(set.tables.size()) +
+                " tables verified to the end (--run-time reached): the same command "
+                "continues the pass";
   if (differing > 0) {
-    std::printf("DIFFERENT: %zu of %zu tables: %s missing, %s extra, %s different rows\n",
+    std::printf("DIFFERENT: %zu of %zu tables: %s missing, %s extra, %s different rows%s\n",
                 differing, set.tables.size(), with_thousands(missing).c_str(),
-                with_thousands(extra).c_str(), with_thousands(different).c_str());
+                with_thousands(extra).c_str(), with_thousands(different).c_str(), scope.c_str());
     return Status(ErrorKind::kDifferences, "tables differ");
   }
-  std::printf("match: %zu tables, %s rows, %.1f s\n", set.tables.size(),
-              with_thousands(rows).c_str(), seconds);
+  std::printf("match: %zu tables, %s rows, %.1f s%s\n", set.tables.size(),
+              with_thousands(rows).c_str(), seconds, scope.c_str());
   return Status::ok();
 }
 
@@ -507,7 +705,7 @@ Status run_plan_tables(const CopyOptions& o, bool for_verify) {
   BACKFILL_ASSIGN_OR_RETURN(Connections c, connect_both(o));
   BACKFILL_ASSIGN_OR_RETURN(const CopyRequest base, full_request(o));
   for (std::size_t i = 0; i < set.tables.size(); ++i) {
-    const SetMember& m = set.tables[i];
+    const SetTable& m = set.tables[i];
     const CopyRequest request = member_request(base, member_options(o, set, m));
     auto plan_one = [&]() -> Result<pg::CopySpec> {
       if (!for_verify) return pg::plan_copy(*c.source, *c.target, request);

@@ -90,8 +90,9 @@ Status run_update(const UpdateOptions& o, const RunContext& ctx) {
   const pg::UpdateSpec& spec = *prepared.spec;
   CopyOptions common = o.common;
   common.source = common.target;
-  BACKFILL_ASSIGN_OR_RETURN(ThrottleSetup throttle_setup,
-                            prepare_throttle(common, spec.keys, *prepared.conn, *prepared.conn));
+  BACKFILL_ASSIGN_OR_RETURN(
+      ThrottleSetup throttle_setup,
+      prepare_throttle(common, ThrottleScope::of(spec.keys), *prepared.conn, *prepared.conn));
   auto settings = session_settings(o.common);
   const std::string state_dsn = o.common.state.empty() ? o.common.target : o.common.state;
   auto ledger_or = pg::PgLedger::connect(state_dsn, settings);

@@ -29,17 +29,22 @@ Json key_json(const std::vector<std::string>& cols, const Key& key) {
 }  // namespace
 
 Status verify_table(const VerifyOptions& vo, const RunContext& ctx,
-                    std::chrono::steady_clock::time_point started, JsonObject* report) {
+                    std::chrono::steady_clock::time_point started, JsonObject* report,
+                    const SetMember* member) {
   const CopyOptions& o = vo.table;
-  BACKFILL_ASSIGN_OR_RETURN(CopyRequest request, full_request(o));
-  BACKFILL_ASSIGN_OR_RETURN(Connections c, connect_both(o));
-  BACKFILL_ASSIGN_OR_RETURN(pg::VerifySpec vspec, pg::plan_verify(*c.source, *c.target, request));
-  print_warnings(vspec.copy.warnings);
-  auto spec = std::make_shared<const pg::VerifySpec>(std::move(vspec));
-  BACKFILL_ASSIGN_OR_RETURN(ThrottleSetup throttle_setup,
-                            prepare_throttle(o, spec->copy, *c.source, *c.target));
-  c.source.reset();
-  c.target.reset();
+  std::shared_ptr<const pg::VerifySpec> spec;
+  std::optional<ThrottleSetup> throttle_setup;
+  if (member) {  // planned by the set's preflight; throttled by the set
+    spec = member->verify_spec;
+  } else {
+    BACKFILL_ASSIGN_OR_RETURN(CopyRequest request, full_request(o));
+    BACKFILL_ASSIGN_OR_RETURN(Connections c, connect_both(o));
+    BACKFILL_ASSIGN_OR_RETURN(pg::VerifySpec vspec, pg::plan_verify(*c.source, *c.target, request));
+    print_warnings(vspec.copy.warnings);
+    spec = std::make_shared<const pg::VerifySpec>(std::move(vspec));
+    BACKFILL_ASSIGN_OR_RETURN(
+        throttle_setup, prepare_throttle(o, ThrottleScope::of(spec->copy), *c.source, *c.target));
+  }
   // Both sides are PostgreSQL: the servers hash, unless a --map expression is computed here.
   BACKFILL_ASSIGN_OR_RETURN(const HashMethod method, pg::choose_hash_method(vo.method, *spec));
 
@@ -64,7 +69,7 @@ Status verify_table(const VerifyOptions& vo, const RunContext& ctx,
   job.chunk_rows = o.chunk_rows;
   ledger->set_estimated_rows(spec->copy.source.estimated_rows);
   BACKFILL_ASSIGN_OR_RETURN(JobOpen opened, ledger->open(job, o.restart));
-  if (opened == JobOpen::kAlreadyDone) {
+  if (opened == JobOpen::kAlreadyDone && !(member && member->continue_pass)) {
     // Last night's pass is complete: tonight's starts over.
     BACKFILL_ASSIGN_OR_RETURN(opened, ledger->open(job, true));
   }
@@ -85,11 +90,12 @@ Status verify_table(const VerifyOptions& vo, const RunContext& ctx,
   jo.repair = vo.repair;
   jo.recheck = std::chrono::milliseconds(static_cast<std::int64_t>(vo.recheck_seconds * 1000));
   if (run_time.count() > 0) jo.deadline = started + run_time;
-  BACKFILL_ASSIGN_OR_RETURN(auto throttle,
-                            JobThrottle::start(std::move(throttle_setup), state_dsn, job.name));
-  jo.throttle = throttle->get();
+  if (member && member->deadline) jo.deadline = *member->deadline;
+  MemberThrottle throttle;
+  BACKFILL_RETURN_IF_ERROR(
+      throttle.start(member, std::move(throttle_setup), state_dsn, job.name, o.chunk_rows, &jo));
   BACKFILL_ASSIGN_OR_RETURN(VerifyStats st, run_verify_job(tables, *ledger, jo));
-  const ThrottleSnapshot throttled = throttle->finish(outcome_name(st.outcome));
+  const ThrottleSnapshot throttled = throttle.finish(outcome_name(st.outcome));
   const ChunkResult& tot = st.results.totals;
 
   const auto& key_cols = spec->copy.key;
@@ -180,11 +186,13 @@ Status verify_table(const VerifyOptions& vo, const RunContext& ctx,
         .add("repaired_rows", rows_json(tot.repaired_listed))
         .add("seconds", st.seconds)
         .add("rows_per_second", rate)
-        .add("throttled_seconds", throttled.throttled_seconds)
-        .add("throttled_by", throttled_by(throttled))
         .add("retries", st.retries)
         .add("source", spec->copy.source.display())
         .add("target", spec->copy.target.display());
+    if (!member) {  // a set reports its throttle once, for all of its tables
+      r.add("throttled_seconds", throttled.throttled_seconds)
+          .add("throttled_by", throttled_by(throttled));
+    }
     if (!st.error.is_ok()) r.add("error", st.error.message());
   }
   if (!st.error.is_ok()) return st.error;

@@ -87,13 +87,84 @@ Result<std::unique_ptr<PgConnection>> PgConnection::connect(const std::string& d
 }
 
 PgConnection::~PgConnection() {
-  if (conn_) PQfinish(conn_);
+  if (conn_ && !return_to_pool()) PQfinish(conn_);
+}
+
+SessionPool::~SessionPool() {
+  for (auto& [key, conn] : idle_) PQfinish(conn);
+}
+
+PGconn* SessionPool::take(const std::string& key) {
+  std::lock_guard lock(mu_);
+  auto it = idle_.find(key);
+  if (it == idle_.end()) return nullptr;
+  PGconn* conn = it->second;
+  idle_.erase(it);
+  ++reused_;
+  return conn;
+}
+
+void SessionPool::give(const std::string& key, PGconn* conn) {
+  std::lock_guard lock(mu_);
+  idle_.emplace(key, conn);
+}
+
+std::int64_t SessionPool::reused() const {
+  std::lock_guard lock(mu_);
+  return reused_;
+}
+
+std::string PgConnection::pool_key() const {
+  return dsn_ + '\n' + settings_.application_name + '\n' + setup_sql();
+}
+
+bool PgConnection::return_to_pool() {
+  if (!settings_.pool || !healthy() || PQtransactionStatus(conn_) != PQTRANS_IDLE) return false;
+  // DISCARD ALL runs alone: it refuses a transaction block, which a multi-statement string is.
+  for (const std::string& sql : {std::string("DISCARD ALL"), setup_sql()}) {
+    PGresult* r = PQexec(conn_, sql.c_str());
+    const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    if (!ok) return false;
+  }
+  settings_.pool->give(pool_key(), conn_);
+  conn_ = nullptr;
+  return true;
+}
+
+std::string PgConnection::setup_sql() const {
+  return "SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET TimeZone = 'UTC';"
+         " SET extra_float_digits = 3; SET standard_conforming_strings = on;"
+         " SET client_encoding = 'UTF8'; SET bytea_output = 'hex';"
+         // --jobs is our parallelism: a chunk query must not also take parallel workers from
+         // the server's shared pool (and from the application).
+         " SET max_parallel_workers_per_gather = 0;"
+         " SET lock_timeout = " +
+         std::to_string(settings_.lock_timeout_ms) +
+         "; SET statement_timeout = " + std::to_string(settings_.statement_timeout_ms) +
+         "; SET idle_in_transaction_session_timeout = " +
+         std::to_string(settings_.idle_in_transaction_timeout_ms) +
+         (settings_.replica_role ? "; SET session_replication_role = replica" : "");
 }
 
 Status PgConnection::open(bool preflight) {
   if (conn_) {
     PQfinish(conn_);
     conn_ = nullptr;
+  }
+  // A pooled session may have been cut while it waited (a server restart, a proxy's idle
+  // limit): one round trip of an empty query tells, for far less than a new session.
+  while (settings_.pool) {
+    PGconn* idle = settings_.pool->take(pool_key());
+    if (idle == nullptr) break;
+    PGresult* r = PQexec(idle, "");
+    const bool alive = PQresultStatus(r) == PGRES_EMPTY_QUERY;
+    PQclear(r);
+    if (alive) {
+      conn_ = idle;
+      return Status::ok();
+    }
+    PQfinish(idle);
   }
   const char* keys[] = {"dbname", "application_name", "connect_timeout", nullptr};
   std::string app = settings_.application_name;
@@ -106,19 +177,7 @@ Status PgConnection::open(bool preflight) {
                       trim_message(conn_ ? PQerrorMessage(conn_) : "out of memory");
     return preflight ? Status::invalid(msg) : Status::transient(msg, "08001");
   }
-  std::string setup =
-      "SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET TimeZone = 'UTC';"
-      " SET extra_float_digits = 3; SET standard_conforming_strings = on;"
-      " SET client_encoding = 'UTF8'; SET bytea_output = 'hex';"
-      // --jobs is our parallelism: a chunk query must not also take parallel workers from
-      // the server's shared pool (and from the application).
-      " SET max_parallel_workers_per_gather = 0;"
-      " SET lock_timeout = " +
-      std::to_string(settings_.lock_timeout_ms) +
-      "; SET statement_timeout = " + std::to_string(settings_.statement_timeout_ms) +
-      "; SET idle_in_transaction_session_timeout = " +
-      std::to_string(settings_.idle_in_transaction_timeout_ms) +
-      (settings_.replica_role ? "; SET session_replication_role = replica" : "");
+  const std::string setup = setup_sql();
   PGresult* r = PQexec(conn_, setup.c_str());
   Status st = PQresultStatus(r) == PGRES_COMMAND_OK ? Status::ok()
                                                     : error_from(r, "setting up the session");

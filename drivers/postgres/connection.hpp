@@ -1,4 +1,5 @@
-// One PostgreSQL connection, owned: the only type in the project that holds a PGconn.
+// One PostgreSQL connection, owned: with SessionPool below, the only type in the project
+// that holds a PGconn.
 //
 // Every libpq call goes through here, and every libpq error comes out as a Status whose
 // kind says what to do about it (retry a lost connection, a terminated backend, a lock
@@ -17,7 +18,9 @@ typedef struct pg_result PGresult;
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -26,6 +29,8 @@ typedef struct pg_result PGresult;
 #include "engine/util/status.hpp"
 
 namespace backfill::pg {
+
+class SessionPool;
 
 // Per-session limits, applied on connect and after every reconnect.
 struct SessionSettings {
@@ -41,6 +46,35 @@ struct SessionSettings {
   // foreign-key checks included, do not fire for our writes (a set whose foreign keys form
   // a cycle).
   bool replica_role = false;
+  // Where a closed session waits for the next one opened with the same DSN and settings
+  // (the tables of a set); none: a session is closed with its connection.
+  std::shared_ptr<SessionPool> pool;
+};
+
+// Idle sessions kept open for reuse: a set of tables opens a table's sessions (reader,
+// writer, ledger, walker, probe, control) once, not once per table. A PostgreSQL session
+// costs a backend fork and its catalog warm-up, measured at 25-35 ms on this project's
+// 2-core machine, against about 1 ms to reset one. A session comes back only idle (no
+// transaction, no COPY) and reset to what a new one is (DISCARD ALL, then our settings
+// again), so that nothing of one table's job (a staging temp table, a setting) leaks
+// into the next. Thread-safe; owns the idle sessions and closes them when destroyed.
+class SessionPool {
+ public:
+  SessionPool() = default;
+  ~SessionPool();
+  SessionPool(const SessionPool&) = delete;
+  SessionPool& operator=(const SessionPool&) = delete;
+  // An idle session opened with `key` (its DSN and settings), or nullptr: the caller's.
+  PGconn* take(const std::string& key);
+  // Keeps a reset, idle session for the next take() of `key`.
+  void give(const std::string& key, PGconn* conn);
+  // Sessions opened through the pool's users, and sessions handed out again (for tests).
+  std::int64_t reused() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::multimap<std::string, PGconn*> idle_;
+  std::int64_t reused_ = 0;
 };
 
 class PgResult {
@@ -112,6 +146,12 @@ class PgConnection {
   PgConnection(std::string dsn, SessionSettings settings)
       : dsn_(std::move(dsn)), settings_(std::move(settings)) {}
   Status open(bool preflight);
+  // The SET statements that pin a new session.
+  std::string setup_sql() const;
+  // The pool's key for this session: its DSN and every setting setup_sql() applies.
+  std::string pool_key() const;
+  // Hands the session to the pool when it is idle and resets cleanly; false: close it.
+  bool return_to_pool();
   Status error_from(PGresult* r, const std::string& what) const;
   // Sends a COPY statement and checks the server entered the `expected` copy state.
   Status start_copy(const std::string& sql, int expected, const char* what);

@@ -109,8 +109,10 @@ std::string low_watermark_of(const std::string& job) {
 }
 
 Result<std::unique_ptr<PgJobControl>> PgJobControl::connect(const std::string& dsn,
-                                                            const std::string& job) {
+                                                            const std::string& job,
+                                                            std::shared_ptr<SessionPool> pool) {
   SessionSettings s;
+  s.pool = std::move(pool);
   s.application_name = "backfill control";
   s.statement_timeout_ms = 5000;
   BACKFILL_ASSIGN_OR_RETURN(auto conn, PgConnection::connect(dsn, s));
@@ -231,6 +233,14 @@ Result<JobOpen> PgLedger::open(const JobSpec& spec, bool restart) {
                   "coalesce($2::bigint, estimated_rows), updated_at = now() WHERE name = $1",
                   {job_, est}));
   return JobOpen::kResumed;
+}
+
+Result<JobOpen> PgLedger::open_set(const JobSpec& spec, bool restart) {
+  BACKFILL_ASSIGN_OR_RETURN(JobOpen opened, open(spec, restart));
+  std::lock_guard lock(mu_);
+  BACKFILL_RETURN_IF_ERROR(
+      conn_->exec("UPDATE backfill.jobs SET plan_done = true WHERE name = $1", {job_}));
+  return opened;
 }
 
 Result<std::optional<Chunk>> PgLedger::try_claim() {
@@ -599,6 +609,17 @@ Result<std::optional<std::string>> job_fingerprint(PgConnection& conn, const std
   return std::optional<std::string>(r.text(0, 0));
 }
 
+Result<std::set<std::string>> jobs_since_set(PgConnection& conn, const std::string& set) {
+  BACKFILL_ASSIGN_OR_RETURN(
+      PgResult r, conn.query("SELECT t.name FROM backfill.jobs t JOIN backfill.jobs s ON s.name = "
+                             "$1 WHERE starts_with(t.name, $1 || '/') AND t.created_at >= "
+                             "s.created_at",
+                             {set}));
+  std::set<std::string> out;
+  for (int i = 0; i < r.rows(); ++i) out.insert(r.text(i, 0));
+  return out;
+}
+
 Result<std::vector<JobStatusRow>> job_statuses(PgConnection& conn, const std::string& job) {
   BACKFILL_ASSIGN_OR_RETURN(
       PgResult r,
@@ -616,7 +637,7 @@ Result<std::vector<JobStatusRow>> job_statuses(PgConnection& conn, const std::st
                  " j.name AND l.status = 'done' ORDER BY l.finished_at DESC LIMIT 1),"
                  " j.chunk_rows), to_char(j.updated_at, 'YYYY-MM-DD HH24:MI:SS'), "
                  "coalesce(j.message, ''), " +
-                     low_watermark_of("j.name") +
+                     low_watermark_of("j.name") + ", j.command" +
                      " FROM backfill.jobs j LEFT JOIN backfill.chunks c ON c.job = j.name"
                      " WHERE $1 = '' OR j.name = $1 OR starts_with(j.name, $1 || '/')"
                      " GROUP BY j.name ORDER BY j.updated_at DESC",
@@ -641,6 +662,7 @@ Result<std::vector<JobStatusRow>> job_statuses(PgConnection& conn, const std::st
       BACKFILL_ASSIGN_OR_RETURN(Key k, decode_text_array(r.text(i, 13)));
       j.low_watermark = std::move(k);
     }
+    j.command = r.text(i, 14);
     out.push_back(std::move(j));
   }
   return out;

@@ -10,6 +10,7 @@
 
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 
 #include "drivers/postgres/connection.hpp"
@@ -29,6 +30,11 @@ class PgLedger final : public Ledger {
                                                    const SessionSettings& settings);
 
   Result<JobOpen> open(const JobSpec& spec, bool restart) override;
+  // The row of a set of tables (--tables; `spec.command` "copy --tables"): the set's name,
+  // arguments and `backfill control`, its throttle's heartbeat. It has no chunks (each
+  // table is a job of its own, "NAME/schema.table"), so it is planned from the start, and
+  // finish() marks it done when a run of the whole set ends well.
+  Result<JobOpen> open_set(const JobSpec& spec, bool restart);
   Result<std::optional<Chunk>> claim() override;
   Result<PlanCursor> plan_position() override;
   Result<bool> record_plan(const PlanCursor& from, const std::vector<ChunkRange>& chunks,
@@ -81,7 +87,8 @@ class PgLedger final : public Ledger {
 class PgJobControl {
  public:
   static Result<std::unique_ptr<PgJobControl>> connect(const std::string& dsn,
-                                                       const std::string& job);
+                                                       const std::string& job,
+                                                       std::shared_ptr<SessionPool> pool = nullptr);
   // `state` overrides the snapshot's ("done", "failed") for the last heartbeat of a run.
   Result<RuntimeControl> heartbeat(const ThrottleSnapshot& s, const std::string& state = "");
 
@@ -108,13 +115,18 @@ Status record_chunk_done(PgConnection& conn, const std::string& job, std::int64_
 // The fingerprint job `job` was recorded with; nullopt when there is no ledger or no such job.
 // Read-only, for preflight.
 Result<std::optional<std::string>> job_fingerprint(PgConnection& conn, const std::string& job);
+// The jobs of set `set`'s tables ("SET/schema.table") created since the set's own row was
+// (open_set): the tables whose verify pass belongs to the set's pass now going on, not to
+// the last one.
+Result<std::set<std::string>> jobs_since_set(PgConnection& conn, const std::string& set);
 
 // Whether the database holds a ledger (the schema "backfill" with its jobs table).
 Result<bool> ledger_exists(PgConnection& conn);
 
 // One job as `backfill status` shows it.
 struct JobStatusRow {
-  std::string name, status, description;
+  std::string name, command, status, description;
+  bool is_set() const { return command.ends_with(" --tables"); }
   std::int64_t estimated_rows = -1;  // -1: unknown
   std::int64_t chunks_done = 0, chunks = 0, chunks_running = 0, rows_done = 0;
   double rate = 0;  // rows/s: the last minute's while it runs, the job's average once done

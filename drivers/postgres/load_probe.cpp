@@ -63,11 +63,12 @@ double or_none(double limit) { return limit > 0 ? limit : kNoLimit; }
 }  // namespace
 
 PgLoadProbe::PgLoadProbe(std::string dsn, std::string where, std::vector<std::string> tables,
-                         ProbeLimits limits)
+                         ProbeLimits limits, std::shared_ptr<SessionPool> pool)
     : dsn_(std::move(dsn)),
       where_(std::move(where)),
       tables_(encode_text_array(tables)),
-      limits_(std::move(limits)) {}
+      limits_(std::move(limits)),
+      pool_(std::move(pool)) {}
 
 Status PgLoadProbe::ensure_connected() {
   if (conn_ && conn_->healthy()) return Status::ok();
@@ -75,6 +76,7 @@ Status PgLoadProbe::ensure_connected() {
   s.application_name = "backfill probe";
   s.lock_timeout_ms = 1000;
   s.statement_timeout_ms = 2000;  // a probe that hangs is an unreadable signal, not a hang
+  s.pool = pool_;
   BACKFILL_ASSIGN_OR_RETURN(conn_, PgConnection::connect(dsn_, s));
   return Status::ok();
 }

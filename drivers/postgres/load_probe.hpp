@@ -45,9 +45,10 @@ struct ProbeLimits {
 class PgLoadProbe final : public LoadProbe {
  public:
   // `where` names the server in readings ("source", "target"); `tables` are the qualified,
-  // quoted names of the tables the job touches on it.
+  // quoted names of the tables the job touches on it; `pool`, where its session comes from
+  // and goes back to (none: its own).
   PgLoadProbe(std::string dsn, std::string where, std::vector<std::string> tables,
-              ProbeLimits limits);
+              ProbeLimits limits, std::shared_ptr<SessionPool> pool = nullptr);
   void sample(std::vector<Reading>* out) override;
 
  private:
@@ -57,6 +58,7 @@ class PgLoadProbe final : public LoadProbe {
 
   std::string dsn_, where_, tables_;
   ProbeLimits limits_;
+  std::shared_ptr<SessionPool> pool_;
   std::unique_ptr<PgConnection> conn_;
   std::optional<double> last_wal_bytes_;
   Clock::time_point last_wal_at_;

@@ -61,6 +61,7 @@ std::string progress_line(const ProgressSnapshot& s) {
   }
   if (s.retries > 0) line += "  retries " + std::to_string(s.retries);
   if (s.chunk_rows > 0) line += "  chunk " + with_thousands(s.chunk_rows) + " rows";
+  if (!s.tables.empty()) line += "  " + s.tables;
   if (!s.throttle.empty()) line += "  " + s.throttle;
   return line;
 }

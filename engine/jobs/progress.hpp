@@ -33,6 +33,7 @@ struct ProgressSnapshot {
   std::string state;            // "copying", "stopping", ...
   std::int64_t chunk_rows = 0;  // the current chunk size, when it adapts (0: not shown)
   std::string throttle;         // "throttled: <why>" or "paused: <why>"; empty when running free
+  std::string tables;           // a set of tables: "tables 3/16 done, in flight: a, b"
 };
 
 // "1,234,567"

@@ -256,6 +256,8 @@ void Throttle::finished(std::int64_t rows, Seconds took) {
   std::lock_guard lk(mu_);
   const auto now = std::chrono::steady_clock::now();
   in_flight_ = std::max(0, in_flight_ - 1);
+  if (rows > 0 || took.count() > 0) ++chunks_finished_;  // not an admission never started
+  rows_finished_ += rows;
   if (sizer_) sizer_->observe(rows, took);
   recent_.emplace_back(now, rows);
   while (now - recent_.front().first > std::chrono::seconds(3)) recent_.pop_front();
@@ -303,6 +305,55 @@ ThrottleSnapshot Throttle::snapshot() const {
   s.throttled_seconds = throttled_seconds_;
   s.seconds_by_reason = seconds_by_reason_;
   s.readings = readings_;
+  s.chunks_finished = chunks_finished_;
+  s.rows_finished = rows_finished_;
+  return s;
+}
+
+std::optional<Seconds> Throttle::chunk_target() const {
+  std::lock_guard lk(mu_);
+  if (!sizer_) return std::nullopt;
+  return sizer_->config().target;
+}
+
+namespace {
+ChunkSizerConfig sized_like(const Throttle& shared) {
+  ChunkSizerConfig c;
+  if (auto target = shared.chunk_target()) c.target = *target;
+  return c;
+}
+}  // namespace
+
+TableThrottle::TableThrottle(Throttle& shared, std::int64_t initial_rows)
+    : shared_(shared), sizer_(sized_like(shared), initial_rows) {}
+
+std::int64_t TableThrottle::next_chunk_rows(std::int64_t fixed) const {
+  const std::optional<Seconds> target = shared_.chunk_target();
+  if (!target) return fixed;
+  std::lock_guard lk(mu_);
+  sizer_.set_target(*target);
+  return sizer_.rows();
+}
+
+void TableThrottle::finished(std::int64_t rows, Seconds took) {
+  {
+    std::lock_guard lk(mu_);
+    sizer_.observe(rows, took);
+  }
+  shared_.finished(rows, took);
+}
+
+void TableThrottle::chunk_timed_out() {
+  std::lock_guard lk(mu_);
+  sizer_.halve();
+}
+
+ThrottleSnapshot TableThrottle::snapshot() const {
+  ThrottleSnapshot s = shared_.snapshot();
+  if (s.adaptive) {
+    std::lock_guard lk(mu_);
+    s.chunk_rows = sizer_.rows();
+  }
   return s;
 }
 

@@ -150,6 +150,8 @@ struct ThrottleSnapshot {
   double throttled_seconds = 0;
   std::map<std::string, double> seconds_by_reason;  // by limiting signal
   std::vector<Reading> readings;
+  // Chunks run through the throttle (failed ones too) and their rows: a set's progress.
+  std::int64_t chunks_finished = 0, rows_finished = 0;
 };
 
 // What a job's pipeline asks of a throttle before and after each chunk. Throttle is the
@@ -199,6 +201,8 @@ class Throttle final : public ChunkThrottle {
   void finished(std::int64_t rows, Seconds took) override;
   // A chunk's statement timed out: halve the chunk size at once.
   void chunk_timed_out() override;
+  // The chunk time chunks are sized toward (`control` may change it); nullopt: fixed size.
+  std::optional<Seconds> chunk_target() const;
 
   ThrottleSnapshot snapshot() const override;
 
@@ -230,6 +234,28 @@ class Throttle final : public ChunkThrottle {
   bool silent(Clock::time_point now) const;  // mu_ held
   double throttled_seconds_ = 0;
   std::map<std::string, double> seconds_by_reason_;
+  std::int64_t chunks_finished_ = 0, rows_finished_ = 0;
+};
+
+// One table's view of a throttle its set of tables shares (`--tables`): the shared
+// Throttle admits every chunk of the set (the load signals, the pause, the rate, the chunks
+// in flight across tables, `backfill control` of the set), and each table sizes its own
+// chunks toward the shared chunk time, since a table's rows per second are its own (a
+// narrow table's chunk size would make a wide table's chunks run long). Thread-safe.
+class TableThrottle final : public ChunkThrottle {
+ public:
+  // `initial_rows`: the table's first chunk, when chunks are sized.
+  TableThrottle(Throttle& shared, std::int64_t initial_rows);
+  bool admit(const std::function<bool()>& stop) override { return shared_.admit(stop); }
+  std::int64_t next_chunk_rows(std::int64_t fixed) const override;
+  void finished(std::int64_t rows, Seconds took) override;
+  void chunk_timed_out() override;
+  ThrottleSnapshot snapshot() const override;
+
+ private:
+  Throttle& shared_;
+  mutable std::mutex mu_;
+  mutable ChunkSizer sizer_;
 };
 
 }  // namespace backfill

@@ -131,8 +131,12 @@ TEST_F(Tables, AWholeSchemaIsCopiedInForeignKeyOrderWithItsSequencesAndVerified)
   EXPECT_EQ(vj["tables_differing"], 3);
   for (const auto& t : vj["tables"]) {
     const std::string text = t.dump();
-    if (t["table"] == "shop.orders") EXPECT_TRUE(report_lists(text, "id", "77", "missing")) << text;
-    if (t["table"] == "shop.tags") EXPECT_TRUE(report_lists(text, "id", "9999", "extra")) << text;
+    if (t["table"] == "shop.orders") {
+      EXPECT_TRUE(report_lists(text, "id", "77", "missing")) << text;
+    }
+    if (t["table"] == "shop.tags") {
+      EXPECT_TRUE(report_lists(text, "id", "9999", "extra")) << text;
+    }
     if (t["table"] == "shop.countries") {
       EXPECT_TRUE(report_lists(text, "code", "C7", "different")) << text;
     }
@@ -229,12 +233,29 @@ TEST_F(Tables, KillNineMidSetThenTheSameCommandFinishesEveryTableExactly) {
   // status names the set and each of its tables with its state.
   auto st = run_backfill({"status", "--state", db.dst.dsn(), "--job", "copy:shop.*"});
   EXPECT_EQ(st.exit_code, 0) << st.err;
-  EXPECT_NE(st.out.find("copy:shop.*  set of 8 tables: 7 done, 1 running; 6,518 rows"),
+  EXPECT_NE(st.out.find("copy:shop.*  [running]"), std::string::npos) << st.out;
+  EXPECT_NE(st.out.find("set of 8 tables started: 7 done, 1 running; 6,518 rows"),
             std::string::npos)
       << st.out;
   EXPECT_NE(st.out.find("copy:shop.*/shop.orders  [running]"), std::string::npos) << st.out;
 
-  auto again = run_backfill(args);
+  // `control` pauses the set as a whole: the next run holds every table until resumed.
+  auto paused =
+      run_backfill({"control", "--state", db.dst.dsn(), "--job", "copy:shop.*", "--pause"});
+  ASSERT_EQ(paused.exit_code, 0) << paused.out << paused.err;
+  BackgroundRun resumed(args);
+  ASSERT_TRUE(wait_until([&] {
+    return db.dst.value(
+               "SELECT count(*) FROM backfill.workers WHERE job = 'copy:shop.*' AND "
+               "state = 'paused' AND heartbeat_at > now() - interval '1 minute' AND "
+               "worker LIKE '%:" +
+               std::to_string(resumed.pid()) + "'") == "1";
+  }));
+  EXPECT_EQ(db.dst.value("SELECT count(*) FROM shop.orders"), "1500");
+  auto resume =
+      run_backfill({"control", "--state", db.dst.dsn(), "--job", "copy:shop.*", "--resume"});
+  ASSERT_EQ(resume.exit_code, 0) << resume.out << resume.err;
+  auto again = resumed.wait();
   ASSERT_EQ(again.exit_code, 0) << again.out << again.err;
   EXPECT_NE(again.out.find("job copy:shop.*/shop.customers is already done"), std::string::npos)
       << again.out;
@@ -245,6 +266,74 @@ TEST_F(Tables, KillNineMidSetThenTheSameCommandFinishesEveryTableExactly) {
   EXPECT_EQ(db.dst.value("SELECT sum(rows) FROM backfill.chunks c JOIN backfill.jobs j ON"
                          " j.name = c.job WHERE j.name LIKE '%/shop.orders'"),
             std::to_string(kOrders));
+}
+
+TEST_F(Tables, VerifyRunTimeSpansTheSetAndTheNextRunGoesOnWithThePass) {
+  std::string copied = temp_path("tables_runtime_copy.json");
+  auto c = run_backfill(copy("shop.*", {"--disable-triggers", "--jobs", "1", "--report", copied}));
+  ASSERT_EQ(c.exit_code, 0) << c.out << c.err;
+  // With --jobs 1 the tables run one by one in the set's order: the first is verified first.
+  const std::string first_table = nlohmann::json::parse(read_text(copied))["tables"][0]["table"];
+
+  // A lock on the first table's target holds the verify there past its --run-time: once the
+  // lock goes, that table's chunk ends the run, and no other table starts.
+  auto blocker = pg::PgConnection::connect(db.dst.dsn(), pg::SessionSettings{});
+  ASSERT_TRUE(blocker.ok());
+  ASSERT_TRUE((*blocker)->exec("BEGIN").is_ok());
+  ASSERT_TRUE((*blocker)->exec("LOCK TABLE " + first_table + " IN ACCESS EXCLUSIVE MODE").is_ok());
+  std::string report = temp_path("tables_runtime_verify.json");
+  const auto args = verify({"--jobs", "1", "--lock-timeout", "0", "--report", report});
+  std::vector<std::string> timed = args;
+  timed.insert(timed.end(), {"--run-time", "1s"});
+  BackgroundRun run(timed);
+  ASSERT_TRUE(wait_until([&] {
+    return db.dst.value(
+               "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'backfill' AND "
+               "wait_event_type = 'Lock' AND datname = current_database() AND "
+               "clock_timestamp() - query_start > interval '1.2 s'") != "0";
+  }));
+  ASSERT_TRUE((*blocker)->exec("ROLLBACK").is_ok());
+  auto r1 = run.wait();
+  ASSERT_EQ(r1.exit_code, 0) << r1.out << r1.err;
+  EXPECT_NE(r1.out.find("match: 16 tables"), std::string::npos) << r1.out;
+  EXPECT_NE(r1.out.find("so far; 1 of 16 tables verified to the end (--run-time reached)"),
+            std::string::npos)
+      << r1.out;
+  auto j1 = nlohmann::json::parse(read_text(report));
+  EXPECT_EQ(j1["pass_complete"], false);
+  EXPECT_EQ(j1["tables_complete"], 1);
+  int not_started = 0;
+  for (const auto& t : j1["tables"]) not_started += t.value("status", "") == "not started";
+  EXPECT_EQ(not_started, 15) << j1.dump();
+
+  // The next run goes on with the pass: the table verified already is not read again.
+  auto r2 = run_backfill(args);
+  ASSERT_EQ(r2.exit_code, 0) << r2.out << r2.err;
+  EXPECT_NE(r2.err.find("continuing the verify pass of set verify:shop.*"), std::string::npos)
+      << r2.err;
+  EXPECT_NE(r2.out.find("match: 16 tables"), std::string::npos) << r2.out;
+  EXPECT_EQ(r2.out.find("so far"), std::string::npos) << r2.out;
+  auto j2 = nlohmann::json::parse(read_text(report));
+  EXPECT_EQ(j2["pass_complete"], true);
+  EXPECT_EQ(j2["tables_complete"], 16);
+  for (const auto& t : j2["tables"]) {
+    SCOPED_TRACE(t.dump());
+    EXPECT_EQ(t["pass_complete"], true);
+    if (t["table"] == first_table) {
+      EXPECT_EQ(t["chunks_this_run"], 0);
+    } else {
+      EXPECT_GT(t["chunks_this_run"].get<int>(), 0);
+    }
+  }
+
+  // The pass is complete: the run after it starts the next pass, every table read again.
+  auto r3 = run_backfill(args);
+  ASSERT_EQ(r3.exit_code, 0) << r3.out << r3.err;
+  auto j3 = nlohmann::json::parse(read_text(report));
+  for (const auto& t : j3["tables"]) {
+    SCOPED_TRACE(t.dump());
+    EXPECT_GT(t["chunks_this_run"].get<int>(), 0);
+  }
 }
 
 }  // namespace

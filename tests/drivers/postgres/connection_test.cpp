@@ -37,6 +37,74 @@ TEST(PgConnection, ATerminatedBackendIsTransientAndReconnectRecovers) {
   EXPECT_TRUE((*c)->query("SELECT 1").ok());
 }
 
+// The tables of a set open their sessions from one pool: a closed session is handed to the
+// next connect with the same DSN and settings, reset to what a new one is.
+TEST(SessionPool, AClosedSessionIsReusedResetAndOnlyForTheSameSettings) {
+  TestDatabase db;
+  SessionSettings s;
+  s.pool = std::make_shared<SessionPool>();
+  int pid = 0;
+  {
+    auto c = PgConnection::connect(db.dsn(), s);
+    ASSERT_TRUE(c.ok());
+    pid = (*c)->backend_pid();
+    // What a table's job leaves in its session: a staging table, a setting.
+    ASSERT_TRUE((*c)->exec("CREATE TEMP TABLE backfill_stage (x int)").is_ok());
+    ASSERT_TRUE((*c)->exec("SET work_mem = '77MB'").is_ok());
+  }
+  auto again = PgConnection::connect(db.dsn(), s);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ((*again)->backend_pid(), pid);
+  EXPECT_EQ(s.pool->reused(), 1);
+  auto stage = (*again)->query("SELECT to_regclass('pg_temp.backfill_stage') IS NULL");
+  ASSERT_TRUE(stage.ok());
+  EXPECT_EQ(stage.value().text(0, 0), "t");
+  auto mem = (*again)->query("SHOW work_mem");
+  ASSERT_TRUE(mem.ok());
+  EXPECT_NE(mem.value().text(0, 0), "77MB");
+  auto tz = (*again)->query("SHOW TimeZone");  // our settings, applied again
+  ASSERT_TRUE(tz.ok());
+  EXPECT_EQ(tz.value().text(0, 0), "UTC");
+
+  // Other settings are another session.
+  SessionSettings replica = s;
+  replica.replica_role = true;
+  auto other = PgConnection::connect(db.dsn(), replica);
+  ASSERT_TRUE(other.ok());
+  EXPECT_NE((*other)->backend_pid(), pid);
+  auto role = (*other)->query("SHOW session_replication_role");
+  ASSERT_TRUE(role.ok());
+  EXPECT_EQ(role.value().text(0, 0), "replica");
+}
+
+TEST(SessionPool, ASessionInATransactionOrCutWhileIdleIsNeverHandedOut) {
+  TestDatabase db;
+  SessionSettings s;
+  s.pool = std::make_shared<SessionPool>();
+  int in_transaction = 0, cut = 0;
+  {
+    auto c = PgConnection::connect(db.dsn(), s);
+    ASSERT_TRUE(c.ok());
+    in_transaction = (*c)->backend_pid();
+    ASSERT_TRUE((*c)->exec("BEGIN").is_ok());
+  }
+  {
+    auto c = PgConnection::connect(db.dsn(), s);
+    ASSERT_TRUE(c.ok());
+    EXPECT_NE((*c)->backend_pid(), in_transaction);  // closed, not pooled
+    cut = (*c)->backend_pid();
+  }
+  db.exec("SELECT pg_terminate_backend(" + std::to_string(cut) + ")");
+  ASSERT_TRUE(testing::wait_until([&] {
+    return db.value("SELECT count(*) FROM pg_stat_activity WHERE pid = " + std::to_string(cut)) ==
+           "0";
+  }));
+  auto c = PgConnection::connect(db.dsn(), s);
+  ASSERT_TRUE(c.ok());
+  EXPECT_NE((*c)->backend_pid(), cut);
+  EXPECT_TRUE((*c)->query("SELECT 1").ok());
+}
+
 TEST(PgConnection, ALockTimeoutIsTransient) {
   TestDatabase db;
   db.exec("CREATE TABLE t (id int)");

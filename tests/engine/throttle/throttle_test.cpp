@@ -231,5 +231,53 @@ TEST(Throttle, NoReadingsForLongerThanThreeSecondsHoldTheJob) {
   EXPECT_TRUE(th.admit([] { return false; }));
 }
 
+// A set of tables shares one throttle: a pause holds every table, chunks in flight count
+// across tables, and each table sizes its own chunks (a wide table's slow chunks do not shrink
+// a narrow table's).
+TEST(TableThrottle, ShareAdmissionAndPauseButSizeEachTablesChunksOnItsOwn) {
+  ThrottleOptions o = two_jobs();
+  ChunkSizerConfig sizer;
+  sizer.target = Seconds(0.5);
+  o.sizer = sizer;
+  o.chunk_rows = 1000;
+  Throttle shared(o, t0);
+  TableThrottle narrow(shared, 1000), wide(shared, 1000);
+  auto never = [] { return false; };
+
+  ASSERT_TRUE(narrow.admit(never));
+  ASSERT_TRUE(wide.admit(never));
+  narrow.finished(1000, Seconds(0.1));  // fast: grows (at most x2 a chunk)
+  wide.finished(1000, Seconds(2.0));    // far over: cut to the estimate
+  EXPECT_EQ(narrow.next_chunk_rows(1), 2000);
+  EXPECT_EQ(wide.next_chunk_rows(1), 250);
+  EXPECT_EQ(shared.snapshot().chunks_finished, 2);
+  EXPECT_EQ(shared.snapshot().rows_finished, 2000);
+  EXPECT_EQ(wide.snapshot().chunk_rows, 250);
+
+  // In flight across both: the shared limit holds the fifth chunk, whichever table asks.
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(narrow.admit(never));
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(wide.admit(never));
+  int polls = 0;
+  EXPECT_FALSE(narrow.admit([&] { return ++polls > 2; }));
+  for (int i = 0; i < 2; ++i) narrow.finished(1000, Seconds(0.5));
+  for (int i = 0; i < 2; ++i) wide.finished(1000, Seconds(0.5));
+
+  // `control` pauses the set: no table's chunk starts.
+  RuntimeControl pause;
+  pause.paused = true;
+  shared.set_control(pause, t0);
+  polls = 0;
+  EXPECT_FALSE(wide.admit([&] { return ++polls > 2; }));
+  EXPECT_EQ(narrow.snapshot().state, ThrottleState::kPaused);
+  shared.set_control(RuntimeControl{}, t0);
+  EXPECT_TRUE(wide.admit(never));
+
+  // A fixed --chunk-rows (no sizer) stays fixed for every table.
+  Throttle fixed(two_jobs(), t0);
+  TableThrottle t(fixed, 1000);
+  t.finished(1000, Seconds(0.01));
+  EXPECT_EQ(t.next_chunk_rows(777), 777);
+}
+
 }  // namespace
 }  // namespace backfill
