@@ -6,9 +6,10 @@
 // are found done, the interrupted one resumes, the rest start.
 //
 // --jobs tables run at once, each through the chunk pipeline with one lane of its own, a
-// table once the tables it references are done (engine/jobs/ordered_runner.hpp). Each table
-// still opens its own sessions and commits its own ledger rows; tables that share one
-// pipeline and its sessions are the next step (README, "A schema in one job").
+// table once the tables it references are done (engine/jobs/ordered_runner.hpp). The tables
+// share the set's pool of sessions, its throttle, its row in the ledger and its progress
+// line (SetRun); each still claims and commits its own chunks, and one pipeline whose lanes
+// take chunks of any table is the next step (README, "A schema in one job").
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
