@@ -86,19 +86,30 @@ int main(int argc, char** argv) {
   std::signal(SIGTERM, on_signal);
   RunContext ctx{&g_interrupted};
 
+  // A job file's per-table sections, which CLI11 leaves alone.
+  const CLI::Option* config = app.get_config_ptr();
+  const std::string config_path = config && config->count() > 0 ? config->as<std::string>() : "";
+  auto sections = [&](std::vector<std::string> section, CopyOptions* o) {
+    return config_path.empty() ? backfill::Status::ok()
+                               : read_table_sections(config_path, section, o);
+  };
   backfill::Status st;
   if (copy->parsed()) {
-    st = run_copy(copy_opts, ctx);
+    st = sections({"copy"}, &copy_opts);
+    if (st.is_ok()) st = run_copy(copy_opts, ctx);
   } else if (verify->parsed()) {
-    st = run_verify(verify_opts, ctx);
+    st = sections({"verify"}, &verify_opts.table);
+    if (st.is_ok()) st = run_verify(verify_opts, ctx);
   } else if (update->parsed()) {
     st = run_update(update_opts, ctx);
   } else if (plan_update->parsed()) {
     st = run_plan_update(plan_update_opts);
   } else if (plan_verify->parsed()) {
-    st = run_plan_verify(plan_verify_opts);
+    st = sections({"plan", "verify"}, &plan_verify_opts.table);
+    if (st.is_ok()) st = run_plan_verify(plan_verify_opts);
   } else if (plan->parsed()) {
-    st = run_plan_copy(plan_opts);
+    st = sections({"plan"}, &plan_opts);
+    if (st.is_ok()) st = run_plan_copy(plan_opts);
   } else if (status->parsed()) {
     st = run_status(status_opts);
   } else if (control->parsed()) {

@@ -1,5 +1,6 @@
 #include "cli/options.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 
@@ -73,6 +74,59 @@ void add_chunk_options(CLI::App* app, CopyOptions* o) {
   app->add_option("--max-retries", o->max_retries, "Tries of a chunk on transient errors")
       ->check(CLI::Range(1, 100))
       ->capture_default_str();
+}
+
+Status read_table_sections(const std::string& path, const std::vector<std::string>& section,
+                           CopyOptions* o) {
+  std::vector<CLI::ConfigItem> items;
+  try {
+    items = CLI::ConfigTOML().from_file(path);
+  } catch (const CLI::Error& e) {
+    return Status::invalid("--config " + path + ": " + e.what());
+  }
+  const std::size_t n = section.size();
+  for (const CLI::ConfigItem& item : items) {
+    const auto& parents = item.parents;
+    if (item.name == "++" || item.name == "--") continue;  // CLI11's section markers
+    if (parents.size() <= n + 1 || parents[n] != "table" ||
+        !std::equal(section.begin(), section.end(), parents.begin())) {
+      continue;
+    }
+    // CLI11 splits a section's name at every dot, quoted ones too: "shop.orders" comes as
+    // two parents; join them and take the quotes off.
+    std::string name;
+    for (std::size_t i = n + 1; i < parents.size(); ++i)
+      name += (name.empty() ? "" : ".") + parents[i];
+    if (name.size() >= 2 && (name.front() == '"' || name.front() == '\'') &&
+        name.back() == name.front()) {
+      name = name.substr(1, name.size() - 2);
+    }
+    auto it = std::find_if(o->table_sections.begin(), o->table_sections.end(),
+                           [&](const TableSection& t) { return t.table == name; });
+    if (it == o->table_sections.end()) {
+      o->table_sections.push_back(TableSection{name, {}, {}, {}, {}, {}});
+      it = std::prev(o->table_sections.end());
+    }
+    auto one = [&]() { return item.inputs.empty() ? std::string() : item.inputs.front(); };
+    if (item.name == "key") {
+      it->key = one();
+    } else if (item.name == "columns") {
+      it->columns = one();
+    } else if (item.name == "where") {
+      it->where = one();
+    } else if (item.name == "map") {
+      it->maps.insert(it->maps.end(), item.inputs.begin(), item.inputs.end());
+    } else if (item.name == "source-expr" || item.name == "source_expr") {
+      it->source_exprs.insert(it->source_exprs.end(), item.inputs.begin(), item.inputs.end());
+    } else {
+      std::string where;
+      for (const auto& s : section) where += s + ".";
+      return Status::invalid("--config " + path + ": [" + where + "table.\"" + name +
+                             "\"] has no option '" + item.name +
+                             "'; a table's section takes key, columns, where, map and source-expr");
+    }
+  }
+  return Status::ok();
 }
 
 void add_copy_options(CLI::App* app, CopyOptions* o, bool required) {

@@ -62,6 +62,15 @@ struct ThrottleCliOptions {
   bool off = false;       // --no-throttle: no probes (the sizer still runs)
 };
 
+// A job file's options for one table of a set (--tables): a section `[copy.table."NAME"]`
+// (`[verify.table."NAME"]`, `[plan.table."NAME"]`, `[plan.verify.table."NAME"]`), NAME a
+// --tables pattern, with what --table's own options would say for it.
+struct TableSection {
+  std::string table;  // the section's pattern, as written
+  std::string key, columns, where;
+  std::vector<std::string> maps, source_exprs;
+};
+
 struct CopyOptions {
   std::string source;
   std::string target;
@@ -89,6 +98,7 @@ struct CopyOptions {
   // Sessions kept open across the tables of a set (none for one table): session_settings()
   // hands it to every session the job opens.
   std::shared_ptr<pg::SessionPool> sessions;
+  std::vector<TableSection> table_sections;  // from the job file (read_table_sections)
 };
 
 // What verify takes: the tables and their column mapping as copy does, and how to compare.
@@ -223,6 +233,11 @@ struct SetMember {
 // throttle's time for all of its tables.
 Status copy_table(const CopyOptions& o, const RunContext& ctx, JsonObject* report,
                   const SetMember* member = nullptr);
+// The job file's per-table sections under `section` ("copy", or "plan" then "verify", …):
+// kInvalid naming the file, the section and the key for an option such a section does not
+// take. CLI11 reads the rest of the file and leaves these sections to this.
+Status read_table_sections(const std::string& path, const std::vector<std::string>& section,
+                           CopyOptions* o);
 // --table or --tables, one of them, and no per-table option beside --tables.
 Status check_table_choice(const CopyOptions& o);
 // --sync-sequences for o's one table: each target sequence its columns own moved past the

@@ -36,7 +36,37 @@ struct ResolvedSet {
   std::vector<std::string> cycles;  // "a <-> b", "c references itself"
   // For each table (in `tables`' order), the positions of the tables it waits for.
   std::vector<std::vector<std::size_t>> waits_for;
+  // For each table, its section of the job file, if it has one.
+  std::vector<const TableSection*> sections;
 };
+
+// Each table's section of the job file: a section names at least one table of the set, and
+// a table is named by one section at most.
+Status match_sections(const CopyOptions& o, ResolvedSet* set) {
+  set->sections.assign(set->tables.size(), nullptr);
+  for (const TableSection& section : o.table_sections) {
+    const std::string where = "job file section [table.\"" + section.table + "\"]";
+    BACKFILL_ASSIGN_OR_RETURN(auto patterns, parse_table_patterns(section.table, where));
+    if (patterns.size() != 1)
+      return Status::invalid(where + ": one table (or pattern) per section");
+    bool any = false;
+    for (std::size_t i = 0; i < set->tables.size(); ++i) {
+      if (!patterns[0].matches(set->tables[i].source)) continue;
+      if (set->sections[i] != nullptr) {
+        return Status::invalid(where + " and [table.\"" + set->sections[i]->table +
+                               "\"] both name " + set->tables[i].source.display() +
+                               "; give each table one section");
+      }
+      set->sections[i] = &section;
+      any = true;
+    }
+    if (!any) {
+      return Status::invalid(where + " names no table of the set (--tables " + o.tables +
+                             (o.exclude.empty() ? "" : ", --exclude " + o.exclude) + ")");
+    }
+  }
+  return Status::ok();
+}
 
 pg::QualifiedName qualified(const TableName& t) { return pg::QualifiedName{t.schema, t.name}; }
 
@@ -125,7 +155,30 @@ Result<ResolvedSet> resolve_set(const CopyOptions& o, const char* command, bool 
   if (for_copy && o.disable_triggers) {
     BACKFILL_RETURN_IF_ERROR(pg::check_may_disable_triggers(*c.target));
   }
+  BACKFILL_RETURN_IF_ERROR(match_sections(o, &set));
   return set;
+}
+
+// A session to --state for preflight's reads of the ledger; none when it is the target.
+Result<std::unique_ptr<pg::PgConnection>> state_session(const CopyOptions& o) {
+  if (o.state.empty()) return std::unique_ptr<pg::PgConnection>{};
+  auto s = pg::PgConnection::connect(o.state, session_settings(o), true);
+  if (!s.ok()) return s.status().with_context("--state");
+  return std::move(s).value();
+}
+
+// A table's job left in the ledger by other arguments would stop the set half-way: refuse
+// it at preflight (--restart starts the set over).
+Status check_recorded(const CopyOptions& o, pg::PgConnection& ledger, const std::string& job,
+                      const pg::CopySpec& spec) {
+  if (o.restart) return Status::ok();
+  BACKFILL_ASSIGN_OR_RETURN(auto recorded, pg::job_fingerprint(ledger, job));
+  if (recorded && *recorded != hex64(hash64(spec.fingerprint_text()))) {
+    return Status::invalid("job '" + job +
+                           "' exists in the ledger with different arguments; run with "
+                           "--restart to start the set over, or give another --job name");
+  }
+  return Status::ok();
 }
 
 // The target tables table `i` of the set waits for, as the terminal shows them.
@@ -135,23 +188,39 @@ std::string waits_text(const ResolvedSet& set, std::size_t i) {
   return join(names, ", ");
 }
 
-// A table's request: the set's (its functions loaded once, its now()) with the table's names.
+// A table's request: the set's (its functions loaded once, its now()) with the table's names
+// and the options of its section in the job file.
 CopyRequest member_request(const CopyRequest& base, const CopyOptions& member) {
   CopyRequest r = base;
   r.table = member.request.table;
   r.to = member.request.to;
+  r.key = member.request.key;
+  r.columns = member.request.columns;
+  r.where = member.request.where;
+  r.maps = member.request.maps;
+  r.source_exprs = member.request.source_exprs;
   return r;
 }
 
+// Table `m` (one of set.tables) as a job of its own.
 CopyOptions member_options(const CopyOptions& o, const ResolvedSet& set, const SetTable& m) {
   CopyOptions t = o;
   t.tables.clear();
   t.exclude.clear();
   t.to_schema.clear();
+  t.table_sections.clear();
   t.request.table = qualified(m.source).quoted();
   t.request.to = qualified(m.target).quoted();
   t.job = set.job + "/" + m.source.display();
   t.report.clear();
+  const auto at = static_cast<std::size_t>(&m - set.tables.data());
+  if (const TableSection* s = at < set.sections.size() ? set.sections[at] : nullptr) {
+    t.request.key = s->key;
+    t.request.columns = s->columns;
+    t.request.where = s->where;
+    t.request.maps = s->maps;
+    t.request.source_exprs = s->source_exprs;
+  }
   return t;
 }
 
@@ -346,6 +415,11 @@ void add_estimate(std::optional<std::int64_t>* total, const std::optional<std::i
 Status check_table_choice(const CopyOptions& o) {
   if (o.tables.empty()) {
     if (o.request.table.empty()) return Status::invalid("--table or --tables is required");
+    if (!o.table_sections.empty()) {
+      return Status::invalid("the job file's section [table.\"" + o.table_sections[0].table +
+                             "\"] is for a table of a set (--tables); for --table, give its "
+                             "options in the command's own section");
+    }
     if (!o.exclude.empty() || !o.to_schema.empty()) {
       return Status::invalid(
           "--exclude and --to-schema go with --tables; for one table, --to names its target");
@@ -417,12 +491,7 @@ Status run_copy_tables(const CopyOptions& given, const RunContext& ctx) {
     // Preflight every table before the first is written: a table the copy cannot take stops
     // the set here, with nothing written. Each table runs on the spec planned here.
     BACKFILL_ASSIGN_OR_RETURN(Connections c, connect_both(o));
-    std::unique_ptr<pg::PgConnection> state;
-    if (!o.state.empty()) {
-      auto s = pg::PgConnection::connect(o.state, session_settings(o), true);
-      if (!s.ok()) return s.status().with_context("--state");
-      state = std::move(s).value();
-    }
+    BACKFILL_ASSIGN_OR_RETURN(auto state, state_session(o));
     BACKFILL_ASSIGN_OR_RETURN(const CopyRequest base, full_request(o));
     for (const SetTable& m : set.tables) {
       const CopyOptions t = member_options(o, set, m);
@@ -431,15 +500,7 @@ Status run_copy_tables(const CopyOptions& given, const RunContext& ctx) {
       print_warnings(spec.value().warnings);
       add_estimate(&total_rows, spec.value().source.estimated_rows);
       specs.push_back(std::make_shared<const pg::CopySpec>(std::move(spec).value()));
-      // A table's job left by other arguments would stop the set half-way: refuse it now.
-      if (o.restart) continue;
-      BACKFILL_ASSIGN_OR_RETURN(auto recorded,
-                                pg::job_fingerprint(state ? *state : *c.target, t.job));
-      if (recorded && *recorded != hex64(hash64(specs.back()->fingerprint_text()))) {
-        return Status::invalid("job '" + t.job +
-                               "' exists in the ledger with different arguments; run with "
-                               "--restart to start the set over, or give another --job name");
-      }
+      BACKFILL_RETURN_IF_ERROR(check_recorded(o, state ? *state : *c.target, t.job, *specs.back()));
     }
     BACKFILL_ASSIGN_OR_RETURN(
         throttle_setup, prepare_throttle(o, set_scope(set, *specs.front()), *c.source, *c.target));
@@ -566,6 +627,7 @@ Status run_verify_tables(const VerifyOptions& given, const RunContext& ctx,
   {
     // Preflight: nothing runs unless every table can; each table runs on the spec planned here.
     BACKFILL_ASSIGN_OR_RETURN(Connections c, connect_both(o));
+    BACKFILL_ASSIGN_OR_RETURN(auto state, state_session(o));
     BACKFILL_ASSIGN_OR_RETURN(const CopyRequest base, full_request(o));
     for (const SetTable& m : set.tables) {
       VerifyOptions v = vo;
@@ -575,6 +637,8 @@ Status run_verify_tables(const VerifyOptions& given, const RunContext& ctx,
       print_warnings(spec.value().copy.warnings);
       add_estimate(&total_rows, spec.value().copy.source.estimated_rows);
       specs.push_back(std::make_shared<const pg::VerifySpec>(std::move(spec).value()));
+      BACKFILL_RETURN_IF_ERROR(
+          check_recorded(o, state ? *state : *c.target, v.table.job, specs.back()->copy));
       members.push_back(std::move(v));
     }
     BACKFILL_ASSIGN_OR_RETURN(
@@ -726,6 +790,19 @@ Status run_plan_tables(const CopyOptions& o, bool for_verify) {
                 with_thousands(o.chunk_rows) + " rows")
                    .c_str()
              : "chunks unknown");
+    if (const TableSection* sec = set.sections[i]) {
+      std::string given;
+      auto note = [&](const char* what, const std::string& v) {
+        if (!v.empty()) given += std::string(given.empty() ? "" : "; ") + what + " " + v;
+      };
+      note("--key", sec->key);
+      note("--columns", sec->columns);
+      note("--where", sec->where);
+      for (const auto& m2 : sec->maps) note("--map", m2);
+      for (const auto& e : sec->source_exprs) note("--source-expr", e);
+      std::printf("      from the job file's [table.\"%s\"]: %s\n", sec->table.c_str(),
+                  given.c_str());
+    }
     if (!set.waits_for[i].empty()) std::printf("      after %s\n", waits_text(set, i).c_str());
     if (sync) {
       BACKFILL_ASSIGN_OR_RETURN(auto owned, pg::owned_sequences(*c.target, qualified(m.target)));

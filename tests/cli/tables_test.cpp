@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <fstream>
 
 #include "tests/cli/cli_support.hpp"
 
@@ -334,6 +335,70 @@ TEST_F(Tables, VerifyRunTimeSpansTheSetAndTheNextRunGoesOnWithThePass) {
     SCOPED_TRACE(t.dump());
     EXPECT_GT(t["chunks_this_run"].get<int>(), 0);
   }
+}
+
+// A job file gives one table of the set its own options: a section [copy.table."NAME"].
+TEST_F(Tables, AJobFileSectionGivesOneTableOfTheSetItsOwnOptions) {
+  const std::string file = temp_path("tables_job.toml");
+  auto write = [&](const std::string& sections) {
+    std::ofstream(file) << "[copy]\ntables = \"shop.*\"\ndisable-triggers = true\n"
+                        << "progress = \"none\"\nchunk-rows = 500\n\n"
+                        << "[verify]\ntables = \"shop.*\"\nprogress = \"none\"\n\n"
+                        << sections;
+  };
+  auto with_file = [&](const std::string& command) {
+    return std::vector<std::string>{"--config",   file,       command,     "--source",
+                                    db.src.dsn(), "--target", db.dst.dsn()};
+  };
+  const std::string reviews = "where = \"rating >= 3\"\nmap = [\"body = upper(body)\"]\n";
+
+  // Bad sections stop the set at preflight, with nothing written.
+  write("[copy.table.\"shop.reviews\"]\nfilter = \"rating >= 3\"\n");
+  auto bad = run_backfill(with_file("copy"));
+  EXPECT_EQ(bad.exit_code, 2) << bad.out << bad.err;
+  EXPECT_NE(bad.err.find("[copy.table.\"shop.reviews\"] has no option 'filter'"), std::string::npos)
+      << bad.err;
+  write("[copy.table.\"shop.nosuch\"]\n" + reviews);
+  bad = run_backfill(with_file("copy"));
+  EXPECT_EQ(bad.exit_code, 2) << bad.out << bad.err;
+  EXPECT_NE(bad.err.find("[table.\"shop.nosuch\"] names no table of the set"), std::string::npos)
+      << bad.err;
+  EXPECT_EQ(db.dst.value("SELECT to_regclass('backfill.jobs') IS NULL"), "t");
+
+  write("[copy.table.\"shop.reviews\"]\n" + reviews + "\n[verify.table.\"shop.reviews\"]\n" +
+        reviews);
+  auto r = run_backfill(with_file("copy"));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(db.dst.value("SELECT count(*) FROM shop.reviews"),
+            db.src.value("SELECT count(*) FROM shop.reviews WHERE rating >= 3"));
+  EXPECT_NE(db.dst.value("SELECT count(*) FROM shop.reviews"), "0");
+  EXPECT_EQ(db.dst.value("SELECT count(*) FROM shop.reviews WHERE body IS DISTINCT FROM "
+                         "upper(body)"),
+            "0");
+  std::vector<std::string> others;
+  for (const auto& t : kShopTables) {
+    if (t != "reviews") others.push_back(t);
+  }
+  expect_exact(others);
+
+  // The verify of the same file compares that table as its section says: a match.
+  auto v = run_backfill(with_file("verify"));
+  EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+  EXPECT_NE(v.out.find("match: 16 tables"), std::string::npos) << v.out;
+  // Without the section, the table's verify has other arguments: refused at preflight, and
+  // with --restart the rows the where left out are missing.
+  write("");
+  v = run_backfill(with_file("verify"));
+  EXPECT_EQ(v.exit_code, 2) << v.out << v.err;
+  EXPECT_NE(v.err.find("job 'verify:shop.*/shop.reviews' exists in the ledger with different "
+                       "arguments"),
+            std::string::npos)
+      << v.err;
+  auto args = with_file("verify");
+  args.push_back("--restart");
+  v = run_backfill(args);
+  EXPECT_EQ(v.exit_code, 1) << v.out << v.err;
+  EXPECT_NE(v.out.find("DIFFERENT: 1 of 16 tables"), std::string::npos) << v.out;
 }
 
 }  // namespace
