@@ -20,6 +20,12 @@ Status run_control(const ControlOptions& o) {
   if (!has_ledger) {
     return Status::invalid("no backfill ledger in " + conn.where() + " (--state)");
   }
+  // A table of a set runs under the set's one throttle, which reads the set's row only.
+  BACKFILL_ASSIGN_OR_RETURN(std::optional<std::string> set, pg::set_of(conn, o.job));
+  if (set) {
+    return Status::invalid("job '" + o.job + "' is a table of the set '" + *set +
+                           "', whose tables share one throttle: give --job '" + *set + "'");
+  }
   pg::ControlChange change{o.pause, o.resume, o.max_rate, o.jobs, o.chunk_time_ms};
   BACKFILL_ASSIGN_OR_RETURN(std::optional<pg::ControlState> now,
                             pg::change_control(conn, o.job, change));

@@ -17,16 +17,16 @@
 
 namespace backfill::cli {
 
-Result<Connections> connect_both(const CopyOptions& o) {
+Result<Connections> connect_both(const CopyOptions& o, bool preflight) {
   BACKFILL_RETURN_IF_ERROR(check_dsn(o.source, "--source", DsnRole::kSource));
   BACKFILL_RETURN_IF_ERROR(check_dsn(o.target, "--target", DsnRole::kTarget));
   if (!o.state.empty()) BACKFILL_RETURN_IF_ERROR(check_dsn(o.state, "--state", DsnRole::kState));
   Connections c;
   auto settings = session_settings(o);
-  auto src = pg::PgConnection::connect(o.source, settings, true);
+  auto src = pg::PgConnection::connect(o.source, settings, preflight);
   if (!src.ok()) return src.status().with_context("--source");
   c.source = std::move(src).value();
-  auto tgt = pg::PgConnection::connect(o.target, settings, true);
+  auto tgt = pg::PgConnection::connect(o.target, settings, preflight);
   if (!tgt.ok()) return tgt.status().with_context("--target");
   c.target = std::move(tgt).value();
   return c;
@@ -245,7 +245,7 @@ Status copy_table(const CopyOptions& options, const RunContext& ctx, JsonObject*
   auto settings = session_settings(o);
 
   const std::string state_dsn = o.state.empty() ? o.target : o.state;
-  auto ledger_or = pg::PgLedger::connect(state_dsn, settings);
+  auto ledger_or = pg::PgLedger::connect(state_dsn, settings, member == nullptr);
   if (!ledger_or.ok()) return ledger_or.status().with_context("--state");
   std::unique_ptr<pg::PgLedger> ledger = std::move(ledger_or).value();
   BACKFILL_ASSIGN_OR_RETURN(std::string state_db, pg::database_identity(ledger->connection()));

@@ -261,7 +261,9 @@ struct Connections {
   std::unique_ptr<pg::PgConnection> source;
   std::unique_ptr<pg::PgConnection> target;
 };
-Result<Connections> connect_both(const CopyOptions& o);
+// `preflight`: nothing is written yet, so a server that cannot be reached is bad input
+// (exit 2); after the first write it is a transient error.
+Result<Connections> connect_both(const CopyOptions& o, bool preflight = true);
 // The functions --map may call: the built-ins and those of every --plugin.
 Result<std::shared_ptr<const FunctionRegistry>> load_functions(const CopyOptions& o);
 // What every row's expressions share: now() is the moment the command started.

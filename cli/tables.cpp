@@ -285,9 +285,9 @@ class SetRun {
     JobSpec spec;
     spec.name = set.job;
     spec.command = command + " --tables";
-    // The set's arguments; what each table copies is its own job's fingerprint.
-    spec.fingerprint =
-        hex64(hash64(command + '\n' + o.tables + '\n' + o.exclude + '\n' + o.to_schema));
+    // What each table copies is its own job's fingerprint, checked at preflight; the set's
+    // only says what it does, so that a set resumed with another --exclude goes on.
+    spec.fingerprint = hex64(hash64(command + " --tables"));
     spec.description = command + " tables " + o.tables +
                        (o.exclude.empty() ? "" : " except " + o.exclude) +
                        (o.to_schema.empty() ? "" : " into schema " + o.to_schema) + " (" +
@@ -302,7 +302,7 @@ class SetRun {
       BACKFILL_ASSIGN_OR_RETURN(r->this_pass_,
                                 pg::jobs_since_set(r->ledger_->connection(), set.job));
     }
-    if (command == "copy") {
+    if (command == "copy" && !o.restart) {  // --restart starts every table over
       BACKFILL_ASSIGN_OR_RETURN(auto jobs, pg::job_statuses(r->ledger_->connection(), set.job));
       for (const auto& j : jobs) {
         r->rows_before_ += j.rows_done;
@@ -353,6 +353,12 @@ class SetRun {
     }
     return t;
   }
+
+  ~SetRun() {
+    if (printer_) printer_->stop();  // its last line reads the members below
+  }
+  SetRun(const SetRun&) = delete;
+  SetRun& operator=(const SetRun&) = delete;
 
  private:
   SetRun(const ResolvedSet& set, const RunContext& ctx)
@@ -441,16 +447,28 @@ Status check_table_choice(const CopyOptions& o) {
   for (const auto& [name, given] : per_table) {
     if (given) {
       return Status::invalid(std::string(name) +
-                             " is one table's option and is not taken with --tables yet: copy "
-                             "that table in a job of its own (--table), and leave it out of the "
-                             "set with --exclude");
+                             " is one table's option and is not taken with --tables on the "
+                             "command line: give it to that table in a job file section "
+                             "[copy.table.\"schema.name\"] (key, columns, where, map, "
+                             "source-expr), or copy the table in a job of its own (--table) "
+                             "and leave it out of the set with --exclude");
     }
   }
   return Status::ok();
 }
 
+Result<Json> sync_sequences_once(const CopyOptions& o);
+
 Result<Json> sync_table_sequences(const CopyOptions& o) {
-  BACKFILL_ASSIGN_OR_RETURN(Connections c, connect_both(o));
+  // After the copy: a lost session is tried once more on new ones.
+  Result<Json> synced = sync_sequences_once(o);
+  if (!synced.ok() && synced.status().kind() == ErrorKind::kTransient)
+    synced = sync_sequences_once(o);
+  return synced;
+}
+
+Result<Json> sync_sequences_once(const CopyOptions& o) {
+  BACKFILL_ASSIGN_OR_RETURN(Connections c, connect_both(o, false));
   BACKFILL_ASSIGN_OR_RETURN(pg::QualifiedName src, pg::parse_qualified_name(o.request.table));
   BACKFILL_ASSIGN_OR_RETURN(
       pg::QualifiedName dst,
@@ -664,7 +682,10 @@ Status run_verify_tables(const VerifyOptions& given, const RunContext& ctx,
     v.table.jobs_given = true;
     v.table.progress = "none";  // the set's line shows every table
     v.run_time.clear();         // the set's deadline, below
-    if (deadline && std::chrono::steady_clock::now() >= *deadline) {
+    // Past the deadline a table whose job belongs to this pass still reports what the pass
+    // found in it (its verify claims nothing more); the others wait for the next run.
+    if (deadline && std::chrono::steady_clock::now() >= *deadline &&
+        !run->in_this_pass(v.table.job)) {
       std::lock_guard lock(mu);
       results[i] = Json{{"table", set.tables[i].source.display()}, {"status", "not started"}};
       return Status::ok();  // the next run starts it
@@ -740,20 +761,23 @@ Status run_verify_tables(const VerifyOptions& given, const RunContext& ctx,
     BACKFILL_RETURN_IF_ERROR(write_report(o.report, r.str()));
   }
   if (!error.is_ok()) return error;
-  const std::string scope =
-      pass_complete
-          ? ""
-          : " so far; " + std::to_string(passes_done) + " of " + std::to_string(set.tables.size()) +
-                " tables verified to the end (--run-time reached): the same command "
-                "continues the pass";
+  const std::string left =
+      std::to_string(passes_done) + " of " + std::to_string(set.tables.size()) +
+      " tables verified to the end (--run-time reached): the same command continues the pass";
   if (differing > 0) {
-    std::printf("DIFFERENT: %zu of %zu tables: %s missing, %s extra, %s different rows%s\n",
-                differing, set.tables.size(), with_thousands(missing).c_str(),
-                with_thousands(extra).c_str(), with_thousands(different).c_str(), scope.c_str());
+    std::printf("DIFFERENT%s: %zu of %zu tables: %s missing, %s extra, %s different rows%s\n",
+                pass_complete ? "" : " so far", differing, set.tables.size(),
+                with_thousands(missing).c_str(), with_thousands(extra).c_str(),
+                with_thousands(different).c_str(), pass_complete ? "" : ("; " + left).c_str());
     return Status(ErrorKind::kDifferences, "tables differ");
   }
-  std::printf("match: %zu tables, %s rows, %.1f s%s\n", set.tables.size(),
-              with_thousands(rows).c_str(), seconds, scope.c_str());
+  if (pass_complete) {
+    std::printf("match: %zu tables, %s rows, %.1f s\n", set.tables.size(),
+                with_thousands(rows).c_str(), seconds);
+  } else {
+    std::printf("match so far: %s rows, %.1f s; %s\n", with_thousands(rows).c_str(), seconds,
+                left.c_str());
+  }
   return Status::ok();
 }
 

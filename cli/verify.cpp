@@ -54,7 +54,7 @@ Status verify_table(const VerifyOptions& vo, const RunContext& ctx,
   }
   // The pass lives in the ledger, so --run-time can spread it over several runs.
   const std::string state_dsn = o.state.empty() ? o.target : o.state;
-  auto ledger_or = pg::PgLedger::connect(state_dsn, session_settings(o));
+  auto ledger_or = pg::PgLedger::connect(state_dsn, session_settings(o), member == nullptr);
   if (!ledger_or.ok()) return ledger_or.status().with_context("--state");
   std::unique_ptr<pg::PgLedger> ledger = std::move(ledger_or).value();
   JobSpec job;

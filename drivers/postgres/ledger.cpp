@@ -149,9 +149,11 @@ Result<RuntimeControl> PgJobControl::heartbeat(const ThrottleSnapshot& s,
 }
 
 Result<std::unique_ptr<PgLedger>> PgLedger::connect(const std::string& dsn,
-                                                    const SessionSettings& settings) {
-  BACKFILL_ASSIGN_OR_RETURN(auto conn, PgConnection::connect(dsn, settings, true));
+                                                    const SessionSettings& settings,
+                                                    bool preflight) {
+  BACKFILL_ASSIGN_OR_RETURN(auto conn, PgConnection::connect(dsn, settings, preflight));
   std::unique_ptr<PgLedger> l(new PgLedger(std::move(conn)));
+  l->pooled_ = settings.pool != nullptr;
   char host[256] = {0};
   gethostname(host, sizeof host - 1);
   l->worker_ = std::string(host) + ":" + std::to_string(getpid());
@@ -233,6 +235,15 @@ Result<JobOpen> PgLedger::open(const JobSpec& spec, bool restart) {
                   "coalesce($2::bigint, estimated_rows), updated_at = now() WHERE name = $1",
                   {job_, est}));
   return JobOpen::kResumed;
+}
+
+PgLedger::~PgLedger() {
+  if (!pooled_ || job_.empty() || !conn_ || !conn_->healthy()) return;
+  (void)conn_->exec(
+      "UPDATE backfill.chunks SET status = 'pending', lease_until = NULL, worker = NULL, "
+      "worker_pid = NULL WHERE job = $1 AND status = 'running' AND worker_pid = "
+      "pg_backend_pid()",
+      {job_});
 }
 
 Result<JobOpen> PgLedger::open_set(const JobSpec& spec, bool restart) {
@@ -618,6 +629,16 @@ Result<std::set<std::string>> jobs_since_set(PgConnection& conn, const std::stri
   std::set<std::string> out;
   for (int i = 0; i < r.rows(); ++i) out.insert(r.text(i, 0));
   return out;
+}
+
+Result<std::optional<std::string>> set_of(PgConnection& conn, const std::string& job) {
+  BACKFILL_ASSIGN_OR_RETURN(
+      PgResult r, conn.query("SELECT s.name FROM backfill.jobs s WHERE s.command LIKE '% --tables' "
+                             "AND starts_with($1, s.name || '/') ORDER BY length(s.name) DESC "
+                             "LIMIT 1",
+                             {job}));
+  if (r.rows() == 0) return std::optional<std::string>{};
+  return std::optional<std::string>(r.text(0, 0));
 }
 
 Result<std::vector<JobStatusRow>> job_statuses(PgConnection& conn, const std::string& job) {

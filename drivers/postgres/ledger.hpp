@@ -26,8 +26,13 @@ class PgLedger final : public Ledger {
   // its session still open (a dead worker's session ends, which frees its chunks at once).
   static constexpr int kLeaseSeconds = 600;
 
+  // `preflight` as PgConnection::connect's: a table of a set after the first is not.
   static Result<std::unique_ptr<PgLedger>> connect(const std::string& dsn,
-                                                   const SessionSettings& settings);
+                                                   const SessionSettings& settings,
+                                                   bool preflight = true);
+  // Gives back the chunks this session still holds: a pooled session outlives the ledger,
+  // and its claims would look held by a live worker until their lease ran out.
+  ~PgLedger() override;
 
   Result<JobOpen> open(const JobSpec& spec, bool restart) override;
   // The row of a set of tables (--tables; `spec.command` "copy --tables"): the set's name,
@@ -79,6 +84,7 @@ class PgLedger final : public Ledger {
   std::string worker_;        // host:pid, for people reading the ledger
   std::string worker_start_;  // our ledger session's backend_start
   std::optional<std::int64_t> estimated_rows_;
+  bool pooled_ = false;  // the session goes back to a pool when the ledger closes
 };
 
 // A worker's line to its job's row in the ledger, on a connection of its own (used by the
@@ -119,6 +125,8 @@ Result<std::optional<std::string>> job_fingerprint(PgConnection& conn, const std
 // (open_set): the tables whose verify pass belongs to the set's pass now going on, not to
 // the last one.
 Result<std::set<std::string>> jobs_since_set(PgConnection& conn, const std::string& set);
+// The set of tables job `job` is a table of ("SET/schema.table"), if it is one.
+Result<std::optional<std::string>> set_of(PgConnection& conn, const std::string& job);
 
 // Whether the database holds a ledger (the schema "backfill" with its jobs table).
 Result<bool> ledger_exists(PgConnection& conn);
