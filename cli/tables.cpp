@@ -202,8 +202,9 @@ CopyRequest member_request(const CopyRequest& base, const CopyOptions& member) {
   return r;
 }
 
-// Table `m` (one of set.tables) as a job of its own.
-CopyOptions member_options(const CopyOptions& o, const ResolvedSet& set, const SetTable& m) {
+// Table `i` of the set as a job of its own.
+CopyOptions member_options(const CopyOptions& o, const ResolvedSet& set, std::size_t i) {
+  const SetTable& m = set.tables[i];
   CopyOptions t = o;
   t.tables.clear();
   t.exclude.clear();
@@ -213,8 +214,7 @@ CopyOptions member_options(const CopyOptions& o, const ResolvedSet& set, const S
   t.request.to = qualified(m.target).quoted();
   t.job = set.job + "/" + m.source.display();
   t.report.clear();
-  const auto at = static_cast<std::size_t>(&m - set.tables.data());
-  if (const TableSection* s = at < set.sections.size() ? set.sections[at] : nullptr) {
+  if (const TableSection* s = set.sections[i]) {
     t.request.key = s->key;
     t.request.columns = s->columns;
     t.request.where = s->where;
@@ -268,10 +268,11 @@ void print_set(const ResolvedSet& set) {
 // A run of a set: its own row in the ledger (its name, arguments and `backfill control`),
 // one throttle for all of its tables (one load probe per server, one heartbeat, one pause),
 // and one progress line for the set, with the tables in flight. Not thread-safe but for
-// started() and ended(), which the tables' threads call.
+// started(), ended() and done(), which the tables' threads call.
 class SetRun {
  public:
-  // `rows_before`: rows earlier runs did (copy); `total_rows`: the tables' estimates.
+  // `total_rows`: the tables' estimates. A copy's line counts the rows earlier runs did too
+  // (read from the ledger), a verify's only this pass's.
   static Result<std::unique_ptr<SetRun>> start(const CopyOptions& o, const ResolvedSet& set,
                                                const std::string& command,
                                                ThrottleSetup throttle_setup,
@@ -416,6 +417,43 @@ void add_estimate(std::optional<std::int64_t>* total, const std::optional<std::i
   if (rows) *total = total->value_or(0) + *rows;
 }
 
+// What the set's preflight found: each table's spec (in the set's order), the sum of the
+// tables' row estimates, and the set's throttle over all of them.
+template <typename Spec>
+struct PlannedSet {
+  std::vector<std::shared_ptr<const Spec>> specs;
+  std::optional<std::int64_t> total_rows;
+  ThrottleSetup throttle;
+};
+
+// Preflight of every table before the first is read or written, on one pair of sessions:
+// each planned by `plan` (pg::plan_copy, pg::plan_verify) and its warnings printed, its job
+// in the ledger checked against what it will do, and the set's throttle prepared. A table
+// that cannot be taken stops the set here, with nothing written. `copy_of` is the spec's
+// CopySpec (tables, estimate, fingerprint).
+template <typename Spec, typename Plan, typename CopyOf>
+Result<PlannedSet<Spec>> plan_set(const CopyOptions& o, const ResolvedSet& set, const Plan& plan,
+                                  const CopyOf& copy_of) {
+  BACKFILL_ASSIGN_OR_RETURN(Connections c, connect_both(o));
+  BACKFILL_ASSIGN_OR_RETURN(auto state, state_session(o));
+  BACKFILL_ASSIGN_OR_RETURN(const CopyRequest base, full_request(o));
+  PlannedSet<Spec> out;
+  for (std::size_t i = 0; i < set.tables.size(); ++i) {
+    const CopyOptions t = member_options(o, set, i);
+    Result<Spec> spec = plan(*c.source, *c.target, member_request(base, t));
+    if (!spec.ok()) return spec.status().with_context(set.tables[i].source.display());
+    const pg::CopySpec& copy = copy_of(spec.value());
+    print_warnings(copy.warnings);
+    add_estimate(&out.total_rows, copy.source.estimated_rows);
+    BACKFILL_RETURN_IF_ERROR(check_recorded(o, state ? *state : *c.target, t.job, copy));
+    out.specs.push_back(std::make_shared<const Spec>(std::move(spec).value()));
+  }
+  BACKFILL_ASSIGN_OR_RETURN(
+      out.throttle,
+      prepare_throttle(o, set_scope(set, copy_of(*out.specs.front())), *c.source, *c.target));
+  return out;
+}
+
 }  // namespace
 
 Status check_table_choice(const CopyOptions& o) {
@@ -502,27 +540,10 @@ Status run_copy_tables(const CopyOptions& given, const RunContext& ctx) {
   const auto t0 = std::chrono::steady_clock::now();
   const CopyOptions o = with_shared_sessions(given);
   BACKFILL_ASSIGN_OR_RETURN(ResolvedSet set, resolve_set(o, "copy", true));
-  std::vector<std::shared_ptr<const pg::CopySpec>> specs;
-  std::optional<std::int64_t> total_rows;
-  std::optional<ThrottleSetup> throttle_setup;
-  {
-    // Preflight every table before the first is written: a table the copy cannot take stops
-    // the set here, with nothing written. Each table runs on the spec planned here.
-    BACKFILL_ASSIGN_OR_RETURN(Connections c, connect_both(o));
-    BACKFILL_ASSIGN_OR_RETURN(auto state, state_session(o));
-    BACKFILL_ASSIGN_OR_RETURN(const CopyRequest base, full_request(o));
-    for (const SetTable& m : set.tables) {
-      const CopyOptions t = member_options(o, set, m);
-      auto spec = pg::plan_copy(*c.source, *c.target, member_request(base, t));
-      if (!spec.ok()) return spec.status().with_context(m.source.display());
-      print_warnings(spec.value().warnings);
-      add_estimate(&total_rows, spec.value().source.estimated_rows);
-      specs.push_back(std::make_shared<const pg::CopySpec>(std::move(spec).value()));
-      BACKFILL_RETURN_IF_ERROR(check_recorded(o, state ? *state : *c.target, t.job, *specs.back()));
-    }
-    BACKFILL_ASSIGN_OR_RETURN(
-        throttle_setup, prepare_throttle(o, set_scope(set, *specs.front()), *c.source, *c.target));
-  }
+  BACKFILL_ASSIGN_OR_RETURN(
+      PlannedSet<pg::CopySpec> planned,
+      plan_set<pg::CopySpec>(
+          o, set, pg::plan_copy, [](const pg::CopySpec& c) -> const auto& { return c; }));
   // --jobs tables at once, each with one lane: most tables want one lane anyway (a target
   // whose key has a btree index is filled in key order), and small tables cost their
   // start-up and commits more than their rows.
@@ -533,13 +554,13 @@ Status run_copy_tables(const CopyOptions& given, const RunContext& ctx) {
   const bool sync = o.sync_sequences.value_or(true);
   BACKFILL_ASSIGN_OR_RETURN(
       std::unique_ptr<SetRun> run,
-      SetRun::start(o, set, "copy", std::move(*throttle_setup), total_rows, ctx));
+      SetRun::start(o, set, "copy", std::move(planned.throttle), planned.total_rows, ctx));
 
   std::mutex mu;  // the tables' results, and the lines below
   std::vector<Json> results(set.tables.size());
   auto run_one = [&](std::size_t i) -> Status {
     const SetTable& m = set.tables[i];
-    CopyOptions t = member_options(o, set, m);
+    CopyOptions t = member_options(o, set, i);
     t.jobs = 1;
     t.jobs_given = true;
     t.progress = "none";  // the set's line shows every table
@@ -553,7 +574,7 @@ Status run_copy_tables(const CopyOptions& given, const RunContext& ctx) {
     JsonObject report;
     const auto started = std::chrono::steady_clock::now();
     SetMember member;
-    member.spec = specs[i];
+    member.spec = planned.specs[i];
     member.throttle = run->throttle();
     Status st = copy_table(t, ctx, &report, &member);
     Json j = report.json();
@@ -638,37 +659,18 @@ Status run_verify_tables(const VerifyOptions& given, const RunContext& ctx,
     if (run_time.count() > 0) deadline = started + run_time;
   }
   BACKFILL_ASSIGN_OR_RETURN(ResolvedSet set, resolve_set(o, "verify", false));
-  std::vector<VerifyOptions> members;
-  std::vector<std::shared_ptr<const pg::VerifySpec>> specs;
-  std::optional<std::int64_t> total_rows;
-  std::optional<ThrottleSetup> throttle_setup;
-  {
-    // Preflight: nothing runs unless every table can; each table runs on the spec planned here.
-    BACKFILL_ASSIGN_OR_RETURN(Connections c, connect_both(o));
-    BACKFILL_ASSIGN_OR_RETURN(auto state, state_session(o));
-    BACKFILL_ASSIGN_OR_RETURN(const CopyRequest base, full_request(o));
-    for (const SetTable& m : set.tables) {
-      VerifyOptions v = vo;
-      v.table = member_options(o, set, m);
-      auto spec = pg::plan_verify(*c.source, *c.target, member_request(base, v.table));
-      if (!spec.ok()) return spec.status().with_context(m.source.display());
-      print_warnings(spec.value().copy.warnings);
-      add_estimate(&total_rows, spec.value().copy.source.estimated_rows);
-      specs.push_back(std::make_shared<const pg::VerifySpec>(std::move(spec).value()));
-      BACKFILL_RETURN_IF_ERROR(
-          check_recorded(o, state ? *state : *c.target, v.table.job, specs.back()->copy));
-      members.push_back(std::move(v));
-    }
-    BACKFILL_ASSIGN_OR_RETURN(
-        throttle_setup,
-        prepare_throttle(o, set_scope(set, specs.front()->copy), *c.source, *c.target));
-  }
+  BACKFILL_ASSIGN_OR_RETURN(
+      PlannedSet<pg::VerifySpec> planned,
+      plan_set<pg::VerifySpec>(
+          o, set, pg::plan_verify, [](const pg::VerifySpec& v) -> const auto& { return v.copy; }));
+  std::vector<VerifyOptions> members(set.tables.size(), vo);
+  for (std::size_t i = 0; i < members.size(); ++i) members[i].table = member_options(o, set, i);
   // Verify reads only: no order between tables, --jobs of them at once.
   const int at_once = std::max(1, o.jobs);
   print_set(set);
   BACKFILL_ASSIGN_OR_RETURN(
       std::unique_ptr<SetRun> run,
-      SetRun::start(o, set, "verify", std::move(*throttle_setup), total_rows, ctx));
+      SetRun::start(o, set, "verify", std::move(planned.throttle), planned.total_rows, ctx));
   if (run->resumed()) {
     std::fprintf(stderr, "continuing the verify pass of set %s\n", set.job.c_str());
   }
@@ -697,7 +699,7 @@ Status run_verify_tables(const VerifyOptions& given, const RunContext& ctx,
     }
     run->started(i);
     SetMember member;
-    member.verify_spec = specs[i];
+    member.verify_spec = planned.specs[i];
     member.throttle = run->throttle();
     member.continue_pass = run->in_this_pass(v.table.job);
     member.deadline = deadline;
@@ -795,7 +797,7 @@ Status run_plan_tables(const CopyOptions& o, bool for_verify) {
   BACKFILL_ASSIGN_OR_RETURN(const CopyRequest base, full_request(o));
   for (std::size_t i = 0; i < set.tables.size(); ++i) {
     const SetTable& m = set.tables[i];
-    const CopyRequest request = member_request(base, member_options(o, set, m));
+    const CopyRequest request = member_request(base, member_options(o, set, i));
     auto plan_one = [&]() -> Result<pg::CopySpec> {
       if (!for_verify) return pg::plan_copy(*c.source, *c.target, request);
       BACKFILL_ASSIGN_OR_RETURN(pg::VerifySpec v, pg::plan_verify(*c.source, *c.target, request));
