@@ -223,6 +223,15 @@ Status rebuild_deferred(pg::PgLedger& ledger, const std::string& job, Deferral& 
 
 }  // namespace
 
+Status check_keyless_ledger(const pg::CopySpec& spec, bool ledger_in_target) {
+  if (!spec.keyless || ledger_in_target) return Status::ok();
+  return Status::invalid("table " + spec.source.display() +
+                         " has no key, and --state puts the ledger in another database: each "
+                         "chunk of a table without a key must be recorded in the transaction "
+                         "that writes it, the only guard against writing it twice. Leave --state "
+                         "out (or point it at the target's database), or give --key");
+}
+
 Status copy_table(const CopyOptions& options, const RunContext& ctx, JsonObject* report_out,
                   const SetMember* member) {
   PreparedCopy prepared;
@@ -250,6 +259,7 @@ Status copy_table(const CopyOptions& options, const RunContext& ctx, JsonObject*
   std::unique_ptr<pg::PgLedger> ledger = std::move(ledger_or).value();
   BACKFILL_ASSIGN_OR_RETURN(std::string state_db, pg::database_identity(ledger->connection()));
   const bool ledger_in_target = state_db == spec.target.database;
+  BACKFILL_RETURN_IF_ERROR(check_keyless_ledger(spec, ledger_in_target));
 
   JobSpec job;
   job.command = "copy";
@@ -307,10 +317,11 @@ Status copy_table(const CopyOptions& options, const RunContext& ctx, JsonObject*
     return Status::ok();
   }
   std::fprintf(
-      stderr, "%s job %s: %s, key (%s), %zu columns, on conflict %s, %d lane%s, ledger in %s%s\n",
+      stderr, "%s job %s: %s, %s, %zu columns, on conflict %s, %d lane%s, ledger in %s%s\n",
       opened == JobOpen::kNew ? "starting" : "resuming", job.name.c_str(), job.description.c_str(),
-      pg::join_quoted(spec.key).c_str(), spec.columns.size(), policy_name(spec.policy), o.jobs,
-      o.jobs == 1 ? "" : "s", pg::describe_dsn(state_dsn).c_str(),
+      spec.keyless ? "no key (TID ranges)" : ("key (" + pg::join_quoted(spec.key) + ")").c_str(),
+      spec.columns.size(), policy_name(spec.policy), o.jobs, o.jobs == 1 ? "" : "s",
+      pg::describe_dsn(state_dsn).c_str(),
       ledger_in_target ? " (same transaction as the rows)" : "");
 
   pg::PgSource source(o.source, settings, prepared.spec);

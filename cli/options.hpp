@@ -229,6 +229,12 @@ struct SetMember {
   bool continue_pass = false;
   std::optional<std::chrono::steady_clock::time_point> deadline;
 };
+// A table without a key is copied exactly once only when each chunk is recorded in the
+// transaction that writes it: kInvalid naming the table when the ledger lives elsewhere.
+Status check_keyless_ledger(const pg::CopySpec& spec, bool ledger_in_target);
+// --repair needs a key to match a differing row to its replacement: kInvalid for a keyless
+// table.
+Status check_keyless_repair(const pg::VerifySpec& spec, const VerifyOptions& vo);
 // One table's copy; `member` when it is a table of a set, which then reports the
 // throttle's time for all of its tables.
 Status copy_table(const CopyOptions& o, const RunContext& ctx, JsonObject* report,

@@ -74,7 +74,14 @@ Status run_plan_verify(const VerifyOptions& vo) {
   const bool streamed = method == HashMethod::kStreamed;
   std::printf("verify %s -> %s\n", spec->copy.source.display().c_str(),
               spec->copy.target.display().c_str());
-  std::printf("  key:         (%s)\n", pg::join_quoted(spec->copy.key).c_str());
+  if (spec->copy.keyless) {
+    std::printf(
+        "  key:         none: the two tables are compared as multisets of rows, each side read "
+        "in TID ranges of about %s rows, counts and row-hash sums added up over the table\n",
+        with_thousands(o.chunk_rows).c_str());
+  } else {
+    std::printf("  key:         (%s)\n", pg::join_quoted(spec->copy.key).c_str());
+  }
   std::printf("  method:      %s%s\n", streamed ? "streamed" : "push-down",
               streamed
                   ? " (rows over binary COPY, XXH3 here)"
@@ -112,11 +119,16 @@ Status run_plan_copy(const CopyOptions& o) {
   std::printf("  target:      %s\n", pg::describe_dsn(o.target).c_str());
   std::printf("  ledger:      %s\n",
               pg::describe_dsn(o.state.empty() ? o.target : o.state).c_str());
-  std::printf("  key:         (%s) of type (", pg::join_quoted(spec.key).c_str());
-  for (std::size_t i = 0; i < spec.key_types.size(); ++i) {
-    std::printf("%s%s", i ? ", " : "", spec.key_types[i].c_str());
+  if (spec.keyless) {
+    std::printf("  key:         none: chunked by TID range (a TID range scan per chunk)\n");
+  } else {
+    std::printf("  key:         (%s) of type (", pg::join_quoted(spec.key).c_str());
+    for (std::size_t i = 0; i < spec.key_types.size(); ++i) {
+      std::printf("%s%s", i ? ", " : "", spec.key_types[i].c_str());
+    }
+    std::printf(")\n");
   }
-  std::printf(")\n  columns:\n");
+  std::printf("  columns:\n");
   for (const auto& c : spec.columns) {
     std::printf("    %-24s <- %s\n", c.target.c_str(),
                 (c.computed ? c.source_text : c.read_expr).c_str());

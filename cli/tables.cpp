@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <mutex>
 #include <set>
+#include <type_traits>
 
 #include "cli/options.hpp"
 #include "drivers/postgres/table_set.hpp"
@@ -438,6 +439,12 @@ Result<PlannedSet<Spec>> plan_set(const CopyOptions& o, const ResolvedSet& set, 
   BACKFILL_ASSIGN_OR_RETURN(auto state, state_session(o));
   BACKFILL_ASSIGN_OR_RETURN(const CopyRequest base, full_request(o));
   PlannedSet<Spec> out;
+  bool ledger_in_target = true;  // only a copy writes, so only a copy needs to know
+  if (std::is_same_v<Spec, pg::CopySpec> && state) {
+    BACKFILL_ASSIGN_OR_RETURN(std::string state_db, pg::database_identity(*state));
+    BACKFILL_ASSIGN_OR_RETURN(std::string target_db, pg::database_identity(*c.target));
+    ledger_in_target = state_db == target_db;
+  }
   for (std::size_t i = 0; i < set.tables.size(); ++i) {
     const CopyOptions t = member_options(o, set, i);
     Result<Spec> spec = plan(*c.source, *c.target, member_request(base, t));
@@ -445,6 +452,7 @@ Result<PlannedSet<Spec>> plan_set(const CopyOptions& o, const ResolvedSet& set, 
     const pg::CopySpec& copy = copy_of(spec.value());
     print_warnings(copy.warnings);
     add_estimate(&out.total_rows, copy.source.estimated_rows);
+    BACKFILL_RETURN_IF_ERROR(check_keyless_ledger(copy, ledger_in_target));
     BACKFILL_RETURN_IF_ERROR(check_recorded(o, state ? *state : *c.target, t.job, copy));
     out.specs.push_back(std::make_shared<const Spec>(std::move(spec).value()));
   }
@@ -663,6 +671,7 @@ Status run_verify_tables(const VerifyOptions& given, const RunContext& ctx,
       PlannedSet<pg::VerifySpec> planned,
       plan_set<pg::VerifySpec>(
           o, set, pg::plan_verify, [](const pg::VerifySpec& v) -> const auto& { return v.copy; }));
+  for (const auto& spec : planned.specs) BACKFILL_RETURN_IF_ERROR(check_keyless_repair(*spec, vo));
   std::vector<VerifyOptions> members(set.tables.size(), vo);
   for (std::size_t i = 0; i < members.size(); ++i) members[i].table = member_options(o, set, i);
   // Verify reads only: no order between tables, --jobs of them at once.
@@ -808,9 +817,13 @@ Status run_plan_tables(const CopyOptions& o, bool for_verify) {
     const pg::CopySpec& s = spec.value();
     const auto rows = s.source.estimated_rows;
     if (rows) total_rows += *rows;
+    const std::string chunking = !s.keyless ? "key (" + pg::join_quoted(s.key) + ")"
+                                 : for_verify
+                                     ? std::string("no key: compared as a multiset, in TID ranges")
+                                     : std::string("no key: TID ranges");
     std::printf(
-        "  %2zu. %s -> %s\n      key (%s), %s, %s\n", i + 1, m.source.display().c_str(),
-        m.target.display().c_str(), pg::join_quoted(s.key).c_str(),
+        "  %2zu. %s -> %s\n      %s, %s, %s\n", i + 1, m.source.display().c_str(),
+        m.target.display().c_str(), chunking.c_str(),
         rows ? ("~" + with_thousands(*rows) + " rows").c_str() : "rows unknown (never analysed)",
         rows ? ("~" + with_thousands(*rows / o.chunk_rows + 1) + " chunks of " +
                 with_thousands(o.chunk_rows) + " rows")

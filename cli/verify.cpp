@@ -28,6 +28,14 @@ Json key_json(const std::vector<std::string>& cols, const Key& key) {
 
 }  // namespace
 
+Status check_keyless_repair(const pg::VerifySpec& spec, const VerifyOptions& vo) {
+  if (!spec.copy.keyless || !vo.repair) return Status::ok();
+  return Status::invalid("--repair: table " + spec.copy.source.display() +
+                         " has no key, so a differing row cannot be matched to the row that "
+                         "replaces it; verify lists its missing and extra rows by their values "
+                         "without --repair (or give --key)");
+}
+
 Status verify_table(const VerifyOptions& vo, const RunContext& ctx,
                     std::chrono::steady_clock::time_point started, JsonObject* report,
                     const SetMember* member) {
@@ -45,6 +53,7 @@ Status verify_table(const VerifyOptions& vo, const RunContext& ctx,
     BACKFILL_ASSIGN_OR_RETURN(
         throttle_setup, prepare_throttle(o, ThrottleScope::of(spec->copy), *c.source, *c.target));
   }
+  BACKFILL_RETURN_IF_ERROR(check_keyless_repair(*spec, vo));
   // Both sides are PostgreSQL: the servers hash, unless a --map expression is computed here.
   BACKFILL_ASSIGN_OR_RETURN(const HashMethod method, pg::choose_hash_method(vo.method, *spec));
 
@@ -77,13 +86,18 @@ Status verify_table(const VerifyOptions& vo, const RunContext& ctx,
     std::fprintf(stderr, "continuing the verify pass of job %s\n", job.name.c_str());
   }
 
-  std::fprintf(stderr, "verifying %s -> %s: key (%s), %zu columns, %s hashing\n",
+  std::fprintf(stderr, "verifying %s -> %s: %s, %zu columns, %s hashing\n",
                spec->copy.source.display().c_str(), spec->copy.target.display().c_str(),
-               pg::join_quoted(spec->copy.key).c_str(), spec->copy.columns.size(),
-               hash_method_name(method));
+               spec->copy.keyless ? "no key (rows compared as multisets)"
+                                  : ("key (" + pg::join_quoted(spec->copy.key) + ")").c_str(),
+               spec->copy.columns.size(), hash_method_name(method));
 
-  const VerifiedTables tables =
+  VerifiedTables tables =
       pg::verified_tables(o.source, o.target, session_settings(o), spec, method);
+  // A keyless table's rows are counted by hash in rounds of at most 100 chunks of rows a
+  // side (1,000,000 by default: tens of MB).
+  tables.multiset_rows = o.chunk_rows;
+  tables.multiset_round_rows = 100 * o.chunk_rows;
   VerifyJobOptions jo;
   fill_job_options(o, ctx, &jo);
   jo.max_diffs = vo.max_diffs;
@@ -98,7 +112,12 @@ Status verify_table(const VerifyOptions& vo, const RunContext& ctx,
   const ThrottleSnapshot throttled = throttle.finish(outcome_name(st.outcome));
   const ChunkResult& tot = st.results.totals;
 
-  const auto& key_cols = spec->copy.key;
+  // A keyless table's differences are named by all their compared values.
+  std::vector<std::string> key_cols = spec->copy.key;
+  if (spec->copy.keyless) {
+    key_cols.clear();
+    for (const auto& c : spec->copy.columns) key_cols.push_back(c.target);
+  }
   auto rows_json = [&](const std::vector<RowDifference>& rows) {
     Json out = Json::array();
     for (const RowDifference& r : rows) {

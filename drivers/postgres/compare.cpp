@@ -38,13 +38,13 @@ class PgScanner : public Base {
       : conn_(std::move(conn)), spec_(std::move(spec)), side_(side) {}
 
   Result<ChunkDigest> digest(const ChunkRange& range) override {
-    return pg::digest(*conn_, source() ? spec_->source_digest_sql(range)
-                                       : spec_->target_digest_sql(range));
+    return pg::digest(*conn_,
+                      source() ? spec_->source_digest_sql(range) : spec_->target_digest_sql(range));
   }
   Result<std::vector<KeyedHash>> row_hashes(const ChunkRange& range) override {
     return keyed_hashes(*conn_,
                         source() ? spec_->source_rows_sql(range) : spec_->target_rows_sql(range),
-                        spec_->copy.key.size());
+                        spec_->key_text_count());
   }
   Status stream(const ChunkRange& range, bool with_keys, const DataSink& on_data) override {
     return conn_->copy_out_each(source() ? spec_->source_stream_sql(range, with_keys)
@@ -52,6 +52,36 @@ class PgScanner : public Base {
                                 on_data);
   }
   Status reset() override { return conn_->reconnect(); }
+
+  Result<std::vector<ChunkRange>> position_ranges(std::int64_t rows) override {
+    BACKFILL_ASSIGN_OR_RETURN(
+        TidExtent extent,
+        read_tid_extent(*conn_, source() ? spec_->copy.source : spec_->copy.target));
+    return extent.ranges(rows);
+  }
+
+  Result<std::vector<Key>> values_at(const std::vector<Key>& positions) override {
+    std::string tids = "{";
+    for (std::size_t i = 0; i < positions.size(); ++i) {
+      tids += (i ? ",\"" : "\"") + positions[i].at(0) + "\"";
+    }
+    tids += "}";
+    BACKFILL_ASSIGN_OR_RETURN(
+        PgResult r,
+        conn_->query(source() ? spec_->source_values_sql() : spec_->target_values_sql(), {tids}));
+    std::vector<Key> out(positions.size());
+    for (int i = 0; i < r.rows(); ++i) {
+      for (std::size_t p = 0; p < positions.size(); ++p) {
+        if (positions[p].at(0) != r.text(i, 0) || positions[p].at(1) != r.text(i, 1)) continue;
+        Key values;
+        for (int c = 2; c < r.columns(); ++c) {
+          values.push_back(r.is_null(i, c) ? "NULL" : r.text(i, c));
+        }
+        out[p] = std::move(values);
+      }
+    }
+    return out;
+  }
 
  protected:
   bool source() const { return side_ == Side::kSource; }
@@ -105,6 +135,8 @@ VerifiedTables verified_tables(std::string source_dsn, std::string target_dsn,
   t.open_source = [=] { return open_source_scanner(source_dsn, settings, spec); };
   t.open_target = [=] { return open_target_scanner(target_dsn, settings, spec); };
   t.open_walker = [=]() -> Result<std::unique_ptr<KeyWalker>> {
+    // A multiset comparison is one chunk: the whole table, read in ranges by its comparer.
+    if (spec->copy.keyless) return std::unique_ptr<KeyWalker>(new WholeTableWalker);
     BACKFILL_ASSIGN_OR_RETURN(auto conn, PgConnection::connect(source_dsn, settings));
     return std::unique_ptr<KeyWalker>(
         new PgKeyWalker(std::move(conn), std::shared_ptr<const CopySpec>(spec, &spec->copy)));
@@ -112,7 +144,8 @@ VerifiedTables verified_tables(std::string source_dsn, std::string target_dsn,
   t.estimated_rows = spec->copy.source.estimated_rows;
   t.method = method;
   t.norms = spec->norms;
-  t.key_fields = spec->copy.key.size();
+  t.key_fields = spec->key_text_count();
+  t.multiset = spec->copy.keyless;
   t.map = spec->copy.map;
   return t;
 }

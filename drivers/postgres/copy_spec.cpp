@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <map>
 
 #include "drivers/postgres/map_spec.hpp"
@@ -177,6 +178,25 @@ std::string CopySpec::fingerprint_text() const {
   return f;
 }
 
+std::int64_t tid_page(const Key& bound) {
+  long long page = 0, item = 0;
+  if (bound.empty() || std::sscanf(bound[0].c_str(), "(%lld,%lld)", &page, &item) != 2) return 0;
+  return page;
+}
+
+Key tid_bound(std::int64_t page) { return {"(" + std::to_string(page) + ",0)"}; }
+
+std::string tid_extent_sql() {
+  // Line pointers start at 1, so "(p,0)" sorts before every row of page p: (p, q] is the
+  // pages p to q - 1. A table outside a partition tree has no tree: it is its own leaf.
+  return "SELECT coalesce(max(pg_relation_size(p.relid)), 0) / "
+         "current_setting('block_size')::bigint, coalesce(sum(c.reltuples) FILTER (WHERE "
+         "c.reltuples > 0), 0)::float8 / greatest(coalesce(sum(c.relpages) FILTER (WHERE "
+         "c.reltuples > 0), 0), 1) FROM (SELECT relid FROM pg_partition_tree($1::oid::regclass) "
+         "WHERE "
+         "isleaf UNION SELECT $1::oid::regclass) p JOIN pg_class c ON c.oid = p.relid";
+}
+
 Status resolve_key(const TableInfo& S, const std::string& key_option, std::vector<std::string>* key,
                    std::vector<std::string>* key_types) {
   if (!key_option.empty()) {
@@ -234,7 +254,21 @@ Result<CopySpec> plan_copy(PgConnection& src, PgConnection& tgt, const CopyReque
                            "database");
   }
 
-  BACKFILL_RETURN_IF_ERROR(resolve_key(S, req.key, &spec.key, &spec.key_types));
+  if (req.key.empty() && S.primary_key.empty()) {
+    // No key to chunk on: TID ranges. A unique NOT NULL key, when there is one, is better:
+    // a chunk can then be matched to its rows again (conflict policies, dual writes).
+    spec.keyless = true;
+    spec.key = {"ctid"};
+    spec.key_types = {"tid"};
+    std::string hint = S.unique_keys.empty()
+                           ? ""
+                           : " (it has a unique index on (" + join_quoted(S.unique_keys.front()) +
+                                 "): --key uses it if its columns are NOT NULL)";
+    spec.warnings.push_back("table " + S.display() + " has no primary key: chunked by TID range" +
+                            hint);
+  } else {
+    BACKFILL_RETURN_IF_ERROR(resolve_key(S, req.key, &spec.key, &spec.key_types));
+  }
 
   // Maps: "dst = source_column" renames; "dst = expression" is computed here.
   std::shared_ptr<const FunctionRegistry> functions =
@@ -372,6 +406,12 @@ Result<CopySpec> plan_copy(PgConnection& src, PgConnection& tgt, const CopyReque
 
   BACKFILL_ASSIGN_OR_RETURN(spec.policy,
                             parse_conflict_policy(req.on_conflict, &spec.newer_column));
+  if (spec.keyless && spec.policy != ConflictPolicy::kError && !req.for_verify) {
+    return Status::invalid("--on-conflict " + req.on_conflict + ": table " + S.display() +
+                           " has no key, so a conflict cannot be told from a second copy of a "
+                           "row; a table without a key is copied with --on-conflict error "
+                           "(exactly once through the ledger in the target), or give --key");
+  }
   if (spec.policy == ConflictPolicy::kOverwrite || spec.policy == ConflictPolicy::kNewer) {
     if (spec.target_key.size() != spec.key.size() || !T.has_unique_within(spec.target_key)) {
       return Status::invalid("--on-conflict " + req.on_conflict + " needs the key copied into " +
@@ -395,8 +435,9 @@ Result<CopySpec> plan_copy(PgConnection& src, PgConnection& tgt, const CopyReque
     if (c.computed) continue;
     Status st = src.exec("SELECT " + c.read_expr + " FROM " + S.quoted() + " AS s LIMIT 0");
     if (!st.is_ok()) {
-      return Status::invalid("target column \"" + c.target + "\" (" + T.column(c.target)->type.name +
-                             ") cannot be filled from " + c.source_text + ": " + st.message());
+      return Status::invalid("target column \"" + c.target + "\" (" +
+                             T.column(c.target)->type.name + ") cannot be filled from " +
+                             c.source_text + ": " + st.message());
     }
   }
   if (!req.where.empty()) {

@@ -35,6 +35,11 @@ struct CopySpec {
   std::vector<std::string> key;         // source key columns, in order
   std::vector<std::string> key_types;   // their types as format_type() spells them (bigint, text)
   std::vector<std::string> target_key;  // the target columns the key is copied to
+  // No primary key and no --key: chunked by TID range, key {"ctid"} of type tid, so that a
+  // chunk (lo, hi] is the pages from lo's up to hi's (a TID range scan; partitions each
+  // scan their own pages). Copied with --on-conflict error only, exactly once through the
+  // ledger in the target; verified as a multiset.
+  bool keyless = false;
   std::vector<ColumnMapping> columns;
   std::string where;
   ConflictPolicy policy = ConflictPolicy::kError;
@@ -71,6 +76,13 @@ struct CopySpec {
 std::string key_range_predicate(const std::vector<std::string>& columns,
                                 const std::vector<std::string>& types, const ChunkRange& range,
                                 const std::string& alias = "");
+
+// TID chunking of a keyless table: the page that "(p,0)" starts, and the bound for page p.
+std::int64_t tid_page(const Key& bound);
+Key tid_bound(std::int64_t page);
+// $1: the table's oid. Its pages now (the largest of its partitions), and the rows per page
+// the statistics estimate (0 when it was never analysed).
+std::string tid_extent_sql();
 
 // --on-conflict's text; newer:COLUMN names the column as an SQL identifier.
 Result<ConflictPolicy> parse_conflict_policy(const std::string& text, std::string* newer_column);

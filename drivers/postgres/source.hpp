@@ -4,6 +4,8 @@
 #pragma once
 
 #include <memory>
+#include <optional>
+#include <vector>
 
 #include "drivers/postgres/copy_spec.hpp"
 #include "engine/table/source.hpp"
@@ -26,6 +28,19 @@ class PgSource final : public Source {
   std::shared_ptr<const CopySpec> spec_;
 };
 
+// A keyless table's extent, for TID chunking: its pages (its largest partition's), and the
+// rows a page holds, from the statistics or else counted on its first pages.
+struct TidExtent {
+  std::int64_t pages = 0;
+  double rows_per_page = 1;
+  // Pages for a chunk of about `rows` rows; at least one.
+  std::int64_t pages_for(std::int64_t rows) const;
+  // The table cut into ranges of about `rows` rows, the last one open-ended (rows added past
+  // the end while a job runs are in it).
+  std::vector<ChunkRange> ranges(std::int64_t rows) const;
+};
+Result<TidExtent> read_tid_extent(PgConnection& conn, const TableInfo& table);
+
 // The walker on its own, for `plan`, which needs boundaries but no ledger.
 class PgKeyWalker final : public KeyWalker {
  public:
@@ -38,6 +53,7 @@ class PgKeyWalker final : public KeyWalker {
  private:
   std::unique_ptr<PgConnection> conn_;
   std::shared_ptr<const CopySpec> spec_;
+  std::optional<TidExtent> extent_;  // keyless: read on the first boundary
 };
 
 }  // namespace backfill::pg

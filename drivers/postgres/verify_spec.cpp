@@ -54,7 +54,11 @@ std::string row_hash(const std::vector<std::string>& exprs, const std::vector<Co
   return "hashint8extended(hash_record_extended(" + row + ", 0), 0)";
 }
 
-std::string key_texts(const std::string& alias, const std::vector<std::string>& cols) {
+}  // namespace
+
+std::string VerifySpec::key_texts(const std::string& alias,
+                                  const std::vector<std::string>& cols) const {
+  if (copy.keyless) return alias + ".ctid::text, " + alias + ".tableoid::oid::text";
   std::string out;
   for (std::size_t i = 0; i < cols.size(); ++i) {
     out += (i ? ", " : "") + alias + "." + quote_ident(cols[i]) + "::text";
@@ -62,12 +66,8 @@ std::string key_texts(const std::string& alias, const std::vector<std::string>& 
   return out;
 }
 
-}  // namespace
-
-// The key is among the compared columns (plan_verify insists), so the row holds it.
-std::string VerifySpec::source_row_hash() const {
+std::vector<std::string> VerifySpec::source_exprs() const {
   std::vector<std::string> exprs;
-  std::vector<ColumnType> types;
   for (const auto& c : copy.columns) {
     std::string e = c.source_sql;
     const ColumnType& type = copy.target.column(c.target)->type;
@@ -75,9 +75,32 @@ std::string VerifySpec::source_row_hash() const {
       e += "::" + type.read_as;
     }
     exprs.push_back(e);
-    types.push_back(type);
   }
-  return row_hash(exprs, types, native_row_hash);
+  return exprs;
+}
+
+// The key is among the compared columns (plan_verify insists), so the row holds it.
+std::string VerifySpec::source_row_hash() const {
+  std::vector<ColumnType> types;
+  for (const auto& c : copy.columns) types.push_back(copy.target.column(c.target)->type);
+  return row_hash(source_exprs(), types, native_row_hash);
+}
+
+std::string VerifySpec::source_values_sql() const {
+  std::string sql = "SELECT " + key_texts("s", {});
+  const std::vector<std::string> exprs = source_exprs();
+  for (std::size_t i = 0; i < exprs.size(); ++i) {
+    // A --map column is computed here, after the read: the source has no such value.
+    sql +=
+        ", " + (copy.columns[i].computed ? std::string("NULL::text") : "(" + exprs[i] + ")::text");
+  }
+  return sql + " FROM " + copy.source.quoted() + " AS s WHERE s.ctid = ANY($1::tid[])";
+}
+
+std::string VerifySpec::target_values_sql() const {
+  std::string sql = "SELECT " + key_texts("t", {});
+  for (const auto& c : copy.columns) sql += ", t." + quote_ident(c.target) + "::text";
+  return sql + " FROM " + copy.target.quoted() + " AS t WHERE t.ctid = ANY($1::tid[])";
 }
 
 std::string VerifySpec::target_row_hash() const {
@@ -194,14 +217,21 @@ Result<HashMethod> choose_hash_method(const std::string& option, const VerifySpe
 Result<VerifySpec> plan_verify(PgConnection& src, PgConnection& tgt, CopyRequest request) {
   request.for_verify = true;
   BACKFILL_ASSIGN_OR_RETURN(CopySpec copy, plan_copy(src, tgt, request));
-  if (copy.target_key.size() != copy.key.size()) {
+  VerifySpec v;
+  if (copy.keyless) {
+    // Each side is read in TID ranges of its own table.
+    copy.target_key = {"ctid"};
+    v.target_key_types = {"tid"};
+  } else if (copy.target_key.size() != copy.key.size()) {
     return Status::invalid("verify needs the key (" + join_quoted(copy.key) + ") copied into " +
                            copy.target.display() +
                            " to pair rows; it is not among the compared columns");
   }
-  VerifySpec v;
   v.native_row_hash = src.server_version() >= 140000 && tgt.server_version() >= 140000;
-  for (const auto& k : copy.target_key) v.target_key_types.push_back(copy.target.column(k)->type.name);
+  if (!copy.keyless) {
+    for (const auto& k : copy.target_key)
+      v.target_key_types.push_back(copy.target.column(k)->type.name);
+  }
   for (const auto& c : copy.columns)
     v.norms.push_back(field_norm_of(copy.target.column(c.target)->type));
   v.copy = std::move(copy);

@@ -18,7 +18,6 @@
 
 namespace backfill::pg {
 
-
 struct VerifySpec {
   CopySpec copy;  // tables, key, column mapping, --where
   std::vector<std::string> target_key_types;
@@ -36,10 +35,20 @@ struct VerifySpec {
   // Repair: the source rows of `keys` as copy reads them, and the target rows to replace.
   std::string source_rows_by_key_sql(const std::vector<Key>& keys) const;
   std::string target_delete_by_key_sql(const std::vector<Key>& keys) const;
+  // A keyless table's rows are named by their position, (ctid, tableoid) texts: a
+  // partition's pages start at 0 like any table's. The key texts of a row in the lists and
+  // keyed streams: the key's columns, or these two.
+  std::size_t key_text_count() const { return copy.keyless ? 2 : copy.key.size(); }
+  // $1: the ctids, as a tid[] literal. Each row's position texts, then its compared columns
+  // as text (the source's as it reads them, before --map).
+  std::string source_values_sql() const;
+  std::string target_values_sql() const;
 
  private:
   std::string source_row_hash() const;
   std::string target_row_hash() const;
+  std::string key_texts(const std::string& alias, const std::vector<std::string>& cols) const;
+  std::vector<std::string> source_exprs() const;  // the compared columns, as the source reads
   std::string source_filter(const ChunkRange& r) const;
   std::string target_filter(const ChunkRange& r) const;
 };

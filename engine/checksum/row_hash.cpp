@@ -133,10 +133,12 @@ Result<std::uint64_t> sum_mod_2_64(std::string_view decimal) {
 
 namespace {
 
-// The row hash: the key texts (the first key_fields fields) and the normalised compared
-// fields, in their canonical form, through XXH3. `canon` is scratch space.
+// The row hash: the key texts (the first key_fields fields) when `hash_keys`, and the
+// normalised compared fields, in their canonical form, through XXH3. `canon` is scratch
+// space.
 Result<std::uint64_t> row_hash(const std::vector<CopyField>& fields, std::size_t key_fields,
-                               const std::vector<FieldNorm>& norms, std::string* canon) {
+                               const std::vector<FieldNorm>& norms, bool hash_keys,
+                               std::string* canon) {
   if (fields.size() != key_fields + norms.size()) {
     return Status::failed("row has " + std::to_string(fields.size()) + " fields, expected " +
                           std::to_string(key_fields + norms.size()));
@@ -144,7 +146,7 @@ Result<std::uint64_t> row_hash(const std::vector<CopyField>& fields, std::size_t
   canon->clear();
   for (std::size_t i = 0; i < key_fields; ++i) {
     if (!fields[i]) return Status::failed("NULL key value in a verified row");
-    append_canonical(FieldNorm::kBytes, fields[i], canon);
+    if (hash_keys) append_canonical(FieldNorm::kBytes, fields[i], canon);
   }
   for (std::size_t i = 0; i < norms.size(); ++i)
     append_canonical(norms[i], fields[key_fields + i], canon);
@@ -155,7 +157,7 @@ Result<std::uint64_t> row_hash(const std::vector<CopyField>& fields, std::size_t
 
 Result<std::vector<KeyedHash>> hash_copy_rows(std::string_view stream, std::size_t key_fields,
                                               const std::vector<FieldNorm>& norms,
-                                              ChunkDigest* digest) {
+                                              ChunkDigest* digest, bool hash_keys) {
   CopyReader reader(stream);
   BACKFILL_RETURN_IF_ERROR(reader.read_header());
   std::vector<KeyedHash> out;
@@ -165,7 +167,7 @@ Result<std::vector<KeyedHash>> hash_copy_rows(std::string_view stream, std::size
     BACKFILL_ASSIGN_OR_RETURN(bool more, reader.next(&fields));
     if (!more) return out;
     KeyedHash kh;
-    BACKFILL_ASSIGN_OR_RETURN(kh.hash, row_hash(fields, key_fields, norms, &canon));
+    BACKFILL_ASSIGN_OR_RETURN(kh.hash, row_hash(fields, key_fields, norms, hash_keys, &canon));
     for (std::size_t i = 0; i < key_fields; ++i) kh.key.emplace_back(*fields[i]);
     if (digest) digest->add(kh.hash);
     out.push_back(std::move(kh));
@@ -195,7 +197,7 @@ Status CopyDigester::feed(std::string_view message) {
       digest_.add(XXH3_64bits(tuple.data(), tuple.size()));
       continue;
     }
-    BACKFILL_ASSIGN_OR_RETURN(std::uint64_t h, row_hash(fields_, 0, norms_, &canon_));
+    BACKFILL_ASSIGN_OR_RETURN(std::uint64_t h, row_hash(fields_, 0, norms_, true, &canon_));
     digest_.add(h);
   }
   return Status::ok();

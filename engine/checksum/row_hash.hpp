@@ -53,10 +53,12 @@ struct KeyedHash {
 };
 
 // Hashes every row of a binary COPY stream whose first `key_fields` fields are the key's
-// text forms and whose other fields are normalised by `norms` (one per non-key field).
+// text forms and whose other fields are normalised by `norms` (one per non-key field). The
+// key texts are part of the hash unless `hash_keys` is false (a keyless row's position is
+// no part of its value).
 Result<std::vector<KeyedHash>> hash_copy_rows(std::string_view stream, std::size_t key_fields,
                                               const std::vector<FieldNorm>& norms,
-                                              ChunkDigest* digest);
+                                              ChunkDigest* digest, bool hash_keys = true);
 
 // The digest alone of a binary COPY stream of compared fields only (no key texts), fed one
 // CopyData message at a time as the server sends them, so hashing overlaps the server's

@@ -5,6 +5,8 @@
 #include <future>
 #include <mutex>
 #include <thread>
+#include <tuple>
+#include <unordered_map>
 
 #include "engine/pipeline/cpu_stage.hpp"
 #include "engine/pipeline/pipeline.hpp"
@@ -22,6 +24,8 @@ struct ChunkComparison {
   ChunkDigest target;
   std::vector<RowDifference> differences;  // what still differs; empty when the chunk matches
   std::vector<RowDifference> repaired;     // what differed and was repaired (--repair)
+  // A multiset comparison lists a bounded number of its differences and counts them all.
+  std::optional<std::int64_t> missing, extra;
 };
 
 // Runs `source` on a helper thread and `target` on this one, so both servers work on the
@@ -33,6 +37,10 @@ auto on_both_sides(S&& source, T&& target) {
   return std::make_pair(source_side.get(), std::move(t));
 }
 
+// One side's rows seen in a round of a multiset comparison, by row hash: how many, and where
+// one of them is.
+using SeenRows = std::unordered_map<std::uint64_t, std::pair<std::int64_t, Key>>;
+
 // The verify job's worker: a scanner of each side, and the comparison. The digest of a
 // stream that needs no --map is taken as its messages arrive, on the reading thread: one
 // XXH3 per row costs less than the hop to the arena. Measured (issue 11, 1M rows, durable
@@ -43,11 +51,15 @@ auto on_both_sides(S&& source, T&& target) {
 class Comparer {
  public:
   Comparer(std::unique_ptr<SourceScanner> source, std::unique_ptr<TargetScanner> target,
-           const VerifiedTables& tables, CpuStage& cpu)
-      : src_(std::move(source)), tgt_(std::move(target)), tables_(tables), cpu_(cpu) {}
+           const VerifiedTables& tables, CpuStage& cpu, std::int64_t max_listed)
+      : src_(std::move(source)),
+        tgt_(std::move(target)),
+        tables_(tables),
+        cpu_(cpu),
+        max_listed_(max_listed) {}
 
   Result<ChunkComparison> compare(const ChunkRange& range) {
-    return tables_.method == HashMethod::kPushDown ? push_down(range) : streamed(range);
+    return tables_.multiset ? multiset() : by_key(range);
   }
 
   // Deletes every differing or extra key from the target and writes the missing and
@@ -79,20 +91,151 @@ class Comparer {
   }
 
  private:
-  Result<ChunkComparison> push_down(const ChunkRange& range) {
+  // Each side's digest first; only a mismatching chunk's (key, row hash) lists are read.
+  Result<ChunkComparison> by_key(const ChunkRange& range) {
     ChunkComparison c;
-    auto [sd, td] =
-        on_both_sides([&] { return src_->digest(range); }, [&] { return tgt_->digest(range); });
+    auto [sd, td] = on_both_sides([&] { return digest(*src_, range, true); },
+                                  [&] { return digest(*tgt_, range, false); });
     BACKFILL_ASSIGN_OR_RETURN(c.source, std::move(sd));
     BACKFILL_ASSIGN_OR_RETURN(c.target, std::move(td));
     if (c.source == c.target) return c;
-    // Only a mismatching chunk's (key, row hash) lists travel.
-    auto [sh, th] = on_both_sides([&] { return src_->row_hashes(range); },
-                                  [&] { return tgt_->row_hashes(range); });
+    auto [sh, th] = on_both_sides([&] { return keyed(*src_, range, true); },
+                                  [&] { return keyed(*tgt_, range, false); });
     BACKFILL_ASSIGN_OR_RETURN(auto s, std::move(sh));
     BACKFILL_ASSIGN_OR_RETURN(auto t, std::move(th));
     c.differences = diff_rows(std::move(s), std::move(t));
     return c;
+  }
+
+  // A table without a key: the two multisets of rows. Equal counts and sums of row hashes
+  // settle it; otherwise the rows are counted by hash, one slice of the hash space per
+  // round so that a round holds at most multiset_round_rows rows of a side, and the first
+  // of each side's surplus are named by their values.
+  Result<ChunkComparison> multiset() {
+    ChunkComparison c;
+    auto [sr, tr] = on_both_sides([&] { return src_->position_ranges(tables_.multiset_rows); },
+                                  [&] { return tgt_->position_ranges(tables_.multiset_rows); });
+    BACKFILL_ASSIGN_OR_RETURN(const std::vector<ChunkRange> src_ranges, std::move(sr));
+    BACKFILL_ASSIGN_OR_RETURN(const std::vector<ChunkRange> tgt_ranges, std::move(tr));
+    auto total = [&](ChunkScanner& side, const std::vector<ChunkRange>& ranges,
+                     bool source) -> Result<ChunkDigest> {
+      ChunkDigest sum;
+      for (const ChunkRange& r : ranges) {
+        BACKFILL_ASSIGN_OR_RETURN(ChunkDigest d, digest(side, r, source));
+        sum.rows += d.rows;
+        sum.sum += d.sum;
+      }
+      return sum;
+    };
+    auto [sd, td] = on_both_sides([&] { return total(*src_, src_ranges, true); },
+                                  [&] { return total(*tgt_, tgt_ranges, false); });
+    BACKFILL_ASSIGN_OR_RETURN(c.source, std::move(sd));
+    BACKFILL_ASSIGN_OR_RETURN(c.target, std::move(td));
+    c.missing = 0;
+    c.extra = 0;
+    if (c.source == c.target) return c;
+
+    const std::int64_t most = std::max(c.source.rows, c.target.rows);
+    const auto rounds = static_cast<std::uint64_t>(
+        most / std::max<std::int64_t>(1, tables_.multiset_round_rows) + 1);
+    std::vector<Key> missing_at, extra_at;  // a position per surplus row, up to the listing cap
+    std::vector<std::int64_t> missing_n, extra_n;
+    for (std::uint64_t round = 0; round < rounds; ++round) {
+      auto seen = [&](ChunkScanner& side, const std::vector<ChunkRange>& ranges,
+                      bool source) -> Result<SeenRows> {
+        SeenRows rows;
+        for (const ChunkRange& r : ranges) {
+          BACKFILL_ASSIGN_OR_RETURN(std::vector<KeyedHash> hashes, keyed(side, r, source));
+          for (KeyedHash& h : hashes) {
+            if (h.hash % rounds != round) continue;
+            auto [it, fresh] = rows.try_emplace(h.hash, 0, Key{});
+            if (fresh) it->second.second = std::move(h.key);
+            ++it->second.first;
+          }
+        }
+        return rows;
+      };
+      auto [ss, ts] = on_both_sides([&] { return seen(*src_, src_ranges, true); },
+                                    [&] { return seen(*tgt_, tgt_ranges, false); });
+      BACKFILL_ASSIGN_OR_RETURN(SeenRows s, std::move(ss));
+      BACKFILL_ASSIGN_OR_RETURN(SeenRows t, std::move(ts));
+      auto surplus = [&](const SeenRows& a, const SeenRows& b, std::int64_t* count,
+                         std::vector<Key>* at, std::vector<std::int64_t>* n) {
+        for (const auto& [hash, row] : a) {
+          auto other = b.find(hash);
+          const std::int64_t more = row.first - (other == b.end() ? 0 : other->second.first);
+          if (more <= 0) continue;
+          *count += more;
+          if (static_cast<std::int64_t>(at->size()) < max_listed_) {
+            at->push_back(row.second);
+            n->push_back(more);
+          }
+        }
+      };
+      surplus(s, t, &*c.missing, &missing_at, &missing_n);
+      surplus(t, s, &*c.extra, &extra_at, &extra_n);
+    }
+
+    auto [sv, tv] = on_both_sides(
+        [&] {
+          return missing_at.empty() ? Result<std::vector<Key>>(std::vector<Key>{})
+                                    : src_->values_at(missing_at);
+        },
+        [&] {
+          return extra_at.empty() ? Result<std::vector<Key>>(std::vector<Key>{})
+                                  : tgt_->values_at(extra_at);
+        });
+    BACKFILL_ASSIGN_OR_RETURN(const std::vector<Key> missing_values, std::move(sv));
+    BACKFILL_ASSIGN_OR_RETURN(const std::vector<Key> extra_values, std::move(tv));
+    auto list = [&](const std::vector<Key>& values, const std::vector<std::int64_t>& n,
+                    DiffKind kind) {
+      for (std::size_t i = 0; i < values.size() && i < n.size(); ++i) {
+        // A row that moved or went since its hash was read is not named; it is still counted.
+        if (values[i].empty()) continue;
+        for (std::int64_t k = 0; k < n[i]; ++k) {
+          if (static_cast<std::int64_t>(c.differences.size()) >= 2 * max_listed_) return;
+          c.differences.push_back({values[i], kind});
+        }
+      }
+    };
+    list(missing_values, missing_n, DiffKind::kMissing);
+    list(extra_values, extra_n, DiffKind::kExtra);
+    std::sort(c.differences.begin(), c.differences.end(),
+              [](const RowDifference& a, const RowDifference& b) {
+                return std::tie(a.kind, a.key) < std::tie(b.kind, b.key);
+              });
+    return c;
+  }
+
+  // The range's count and row-hash sum on one side, by the job's method; the source's rows
+  // through --map first.
+  Result<ChunkDigest> digest(ChunkScanner& side, const ChunkRange& range, bool source) {
+    if (tables_.method == HashMethod::kPushDown) return side.digest(range);
+    if (source && tables_.map) {
+      // The rows are transformed before they are hashed, so the chunk is read whole first.
+      BACKFILL_RETURN_IF_ERROR(read_whole(side, range, false, true, src_bytes_));
+      return cpu_.run([&]() -> Result<ChunkDigest> {
+        CopyDigester digester(tables_.norms);
+        BACKFILL_RETURN_IF_ERROR(digester.feed(src_bytes_));
+        return digester.finish();
+      });
+    }
+    CopyDigester digester(tables_.norms);
+    BACKFILL_RETURN_IF_ERROR(side.stream(
+        range, false, [&](std::string_view message) { return digester.feed(message); }));
+    return digester.finish();
+  }
+
+  // The range's (key, row hash) list on one side. Streamed, the digests came from the
+  // compared columns alone, and the range is read again with its key texts (measured over
+  // 5M rows: key texts and a list entry per row cost more than the hashing itself).
+  Result<std::vector<KeyedHash>> keyed(ChunkScanner& side, const ChunkRange& range, bool source) {
+    if (tables_.method == HashMethod::kPushDown) return side.row_hashes(range);
+    std::string& bytes = source ? src_bytes_ : tgt_bytes_;
+    BACKFILL_RETURN_IF_ERROR(read_whole(side, range, true, source && tables_.map, bytes));
+    return cpu_.run([&] {
+      return hash_copy_rows(bytes, tables_.key_fields, tables_.norms, nullptr, !tables_.multiset);
+    });
   }
 
   // The whole chunk's stream read into `bytes` (its capacity kept from chunk to chunk), then
@@ -114,51 +257,11 @@ class Comparer {
     return Status::ok();
   }
 
-  // The digests from the compared columns alone; a mismatching chunk is read again with its
-  // key texts to name the rows (measured over 5M rows: key texts and a list entry per row
-  // cost more than the hashing itself).
-  Result<ChunkComparison> streamed(const ChunkRange& range) {
-    ChunkComparison c;
-    auto digest_as_read = [&](ChunkScanner& side) -> Result<ChunkDigest> {
-      CopyDigester digester(tables_.norms);
-      BACKFILL_RETURN_IF_ERROR(side.stream(
-          range, false, [&](std::string_view message) { return digester.feed(message); }));
-      return digester.finish();
-    };
-    // With --map the source's rows are transformed before they are hashed, so the chunk is
-    // read whole first.
-    auto mapped_digest = [&]() -> Result<ChunkDigest> {
-      BACKFILL_RETURN_IF_ERROR(read_whole(*src_, range, false, true, src_bytes_));
-      return cpu_.run([&]() -> Result<ChunkDigest> {
-        CopyDigester digester(tables_.norms);
-        BACKFILL_RETURN_IF_ERROR(digester.feed(src_bytes_));
-        return digester.finish();
-      });
-    };
-    auto [sd, td] =
-        on_both_sides([&] { return tables_.map ? mapped_digest() : digest_as_read(*src_); },
-                      [&] { return digest_as_read(*tgt_); });
-    BACKFILL_ASSIGN_OR_RETURN(c.source, std::move(sd));
-    BACKFILL_ASSIGN_OR_RETURN(c.target, std::move(td));
-    if (c.source == c.target) return c;
-    auto keyed = [&](ChunkScanner& side, std::string& bytes,
-                     bool mapped) -> Result<std::vector<KeyedHash>> {
-      BACKFILL_RETURN_IF_ERROR(read_whole(side, range, true, mapped, bytes));
-      return cpu_.run(
-          [&] { return hash_copy_rows(bytes, tables_.key_fields, tables_.norms, nullptr); });
-    };
-    auto [sh, th] = on_both_sides([&] { return keyed(*src_, src_bytes_, tables_.map != nullptr); },
-                                  [&] { return keyed(*tgt_, tgt_bytes_, false); });
-    BACKFILL_ASSIGN_OR_RETURN(auto s, std::move(sh));
-    BACKFILL_ASSIGN_OR_RETURN(auto t, std::move(th));
-    c.differences = diff_rows(std::move(s), std::move(t));
-    return c;
-  }
-
   std::unique_ptr<SourceScanner> src_;
   std::unique_ptr<TargetScanner> tgt_;
   const VerifiedTables& tables_;
   CpuStage& cpu_;
+  std::int64_t max_listed_;
   std::string src_bytes_, tgt_bytes_;  // a chunk's COPY stream, reused (capacity kept)
 };
 
@@ -172,7 +275,8 @@ Result<VerifyStats> run_verify_job(const VerifiedTables& tables, Ledger& ledger,
       auto comparers, open_workers<Comparer>(jobs, [&]() -> Result<std::unique_ptr<Comparer>> {
         BACKFILL_ASSIGN_OR_RETURN(auto s, tables.open_source());
         BACKFILL_ASSIGN_OR_RETURN(auto t, tables.open_target());
-        return std::make_unique<Comparer>(std::move(s), std::move(t), tables, cpu);
+        return std::make_unique<Comparer>(std::move(s), std::move(t), tables, cpu,
+                                          options.max_diffs);
       }));
 
   std::int64_t differences_this_run = 0;  // guarded by the pipeline's commit lock
@@ -240,10 +344,15 @@ Result<VerifyStats> run_verify_job(const VerifiedTables& tables, Ledger& ledger,
     ChunkResult r;
     r.rows = result.source.rows;
     r.target_rows = result.target.rows;
-    for (const auto& d : result.differences) {
-      (d.kind == DiffKind::kMissing ? r.missing
-       : d.kind == DiffKind::kExtra ? r.extra
-                                    : r.different)++;
+    if (result.missing) {  // a multiset's: counted in full, listed in part
+      r.missing = *result.missing;
+      r.extra = *result.extra;
+    } else {
+      for (const auto& d : result.differences) {
+        (d.kind == DiffKind::kMissing ? r.missing
+         : d.kind == DiffKind::kExtra ? r.extra
+                                      : r.different)++;
+      }
     }
     r.repaired = static_cast<std::int64_t>(result.repaired.size());
     const auto cap = static_cast<std::size_t>(options.max_diffs);

@@ -20,12 +20,12 @@
 
 #include "engine/checksum/row_diff.hpp"
 #include "engine/checksum/row_hash.hpp"
-#include "engine/table/source.hpp"
-#include "engine/transform/transform.hpp"
 #include "engine/jobs/progress.hpp"
 #include "engine/ledger/ledger.hpp"
 #include "engine/pipeline/job_options.hpp"
 #include "engine/pipeline/retry.hpp"
+#include "engine/table/source.hpp"
+#include "engine/transform/transform.hpp"
 
 namespace backfill {
 
@@ -51,6 +51,20 @@ class ChunkScanner {
   // stream handed to `on_data` as it arrives.
   virtual Status stream(const ChunkRange& range, bool with_keys, const DataSink& on_data) = 0;
   virtual Status reset() = 0;
+
+  // A table without a key (VerifiedTables::multiset) is read in ranges of its own physical
+  // order; the key texts row_hashes() and a keyed stream give its rows are their positions.
+  // The side's table cut into ranges of about `rows` rows, the last one open-ended.
+  virtual Result<std::vector<ChunkRange>> position_ranges(std::int64_t rows) {
+    (void)rows;
+    return Status::failed("this side cannot read a table without a key");
+  }
+  // The compared columns of the rows at `positions`, as text ("NULL" for a null), in the
+  // order asked; an empty Key for a position that holds no row any more.
+  virtual Result<std::vector<Key>> values_at(const std::vector<Key>& positions) {
+    (void)positions;
+    return Status::failed("this side cannot read a table without a key");
+  }
 };
 
 class SourceScanner : public ChunkScanner {
@@ -82,6 +96,15 @@ struct VerifiedTables {
   std::vector<FieldNorm> norms;
   std::size_t key_fields = 0;
   std::shared_ptr<const MapPlan> map;
+  // No key on the source: the two tables are compared as multisets of rows. The job's one
+  // chunk is the whole table; its comparer reads each side in position ranges of about
+  // `multiset_rows` rows (each its own statement), adds up the counts and row-hash sums,
+  // and, when they differ, reads the row hashes again in rounds of at most
+  // `multiset_round_rows` rows a side (a slice of the hash space each) to count exactly
+  // which rows are missing or extra. A changed row is one of each.
+  bool multiset = false;
+  std::int64_t multiset_rows = 10000;
+  std::int64_t multiset_round_rows = 1000000;
 };
 
 struct VerifyJobOptions : ChunkJobOptions {

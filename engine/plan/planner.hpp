@@ -48,6 +48,15 @@ class KeyWalker {
   }
 };
 
+// The whole table as one chunk: for a job whose worker reads the table in ranges of its
+// own (verify's multiset comparison of a table without a key).
+class WholeTableWalker final : public KeyWalker {
+ public:
+  Result<std::optional<Key>> boundary_after(const std::optional<Key>&, std::int64_t) override {
+    return std::optional<Key>{};
+  }
+};
+
 // Plans up to `max_chunks` more chunks of `chunk_rows` rows from `cursor`, advancing it.
 // The last chunk of a table is open-ended, so rows inserted past the last key while the job
 // runs are copied too. Returns no chunks once the cursor is done.

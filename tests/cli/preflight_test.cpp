@@ -78,8 +78,13 @@ TEST_F(Preflight, ATableNameIsNeverSql) {
   EXPECT_EQ(db.src.value("SELECT count(*) FROM users"), "1");
 }
 
+// A table without a key is copied in TID ranges (tests/cli/keyless_test.cpp), but only
+// where nothing needs to match a row to its key: no conflict policy, no in-place update.
 TEST_F(Preflight, NoPrimaryKeyAndNoKeyOption) {
-  expect_refused(db.copy("nokey"), "has no primary key");
+  expect_refused(db.copy("nokey", {"--on-conflict", "overwrite"}),
+                 "table public.nokey has no key, so a conflict cannot be told");
+  expect_refused({"update", "--target", db.dst.dsn(), "--table", "nokey", "--set", "b = 'x'"},
+                 "has no primary key");
 }
 
 TEST_F(Preflight, KeyColumnThatIsNullable) {

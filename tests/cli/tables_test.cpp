@@ -1,8 +1,8 @@
 // --tables: a whole schema as one job, against a real server. The schema is
-// scripts/sql/schema/shop.sql (16 tables: foreign-key chains, a two-table cycle,
+// scripts/sql/schema/shop.sql (17 tables: foreign-key chains, a two-table cycle,
 // self-references, a partitioned table, serial and identity keys, an enum, a domain, a
-// composite type, text and composite keys); the target is its `pg_dump --schema-only` clone,
-// every constraint in place.
+// composite type, text and composite keys, a table without a key whose rows come in pairs); the
+// target is its `pg_dump --schema-only` clone, every constraint in place.
 #include <signal.h>
 
 #include <gtest/gtest.h>
@@ -18,9 +18,9 @@ namespace {
 constexpr int kOrders = 3000;  // the schema's size: orders has this many rows
 
 const std::vector<std::string> kShopTables = {
-    "countries", "customers", "departments",  "employees", "events",  "order_items",
-    "orders",    "payments",  "product_tags", "products",  "regions", "reviews",
-    "shipments", "stock",     "tags",         "warehouses"};
+    "countries", "customers", "departments",  "employees", "events",    "order_items",
+    "orders",    "payments",  "product_tags", "products",  "regions",   "reviews",
+    "shipments", "stock",     "tags",         "visits",    "warehouses"};
 
 std::string pg_bin() {
   const char* bin = std::getenv("PGBIN");
@@ -74,7 +74,7 @@ TEST_F(Tables, AWholeSchemaIsCopiedInForeignKeyOrderWithItsSequencesAndVerified)
   std::string report = temp_path("tables_copy.json");
   auto r = run_backfill(copy("shop.*", {"--disable-triggers", "--report", report}));
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-  EXPECT_NE(r.out.find("ok: 16 of 16 tables"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("ok: 17 of 17 tables"), std::string::npos) << r.out;
   expect_exact();
   // Through the partitioned parent, never also through its partitions.
   EXPECT_EQ(db.dst.value("SELECT count(*) FROM shop.events"), std::to_string(kOrders));
@@ -82,8 +82,8 @@ TEST_F(Tables, AWholeSchemaIsCopiedInForeignKeyOrderWithItsSequencesAndVerified)
 
   auto json = nlohmann::json::parse(read_text(report));
   EXPECT_EQ(json["status"], "ok");
-  EXPECT_EQ(json["tables_total"], 16);
-  EXPECT_EQ(json["tables"].size(), 16u);
+  EXPECT_EQ(json["tables_total"], 17);
+  EXPECT_EQ(json["tables"].size(), 17u);
   // A table comes after every table it references: regions before countries, orders before
   // order_items.
   auto position = [&](const std::string& name) {
@@ -113,23 +113,27 @@ TEST_F(Tables, AWholeSchemaIsCopiedInForeignKeyOrderWithItsSequencesAndVerified)
 
   auto v = run_backfill(verify());
   EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
-  EXPECT_NE(v.out.find("match: 16 tables"), std::string::npos) << v.out;
+  EXPECT_NE(v.out.find("match: 17 tables"), std::string::npos) << v.out;
 
-  // A missing, an extra and a different row, in three tables (a text key among them): one
-  // verdict, exit 1, each named in the report.
+  // A missing, an extra and a different row, in three tables (a text key among them), and
+  // in the table without a key one of a pair of equal rows gone: one verdict, exit 1, each
+  // named in the report, the keyless one by its values.
   db.dst.exec("SET session_replication_role = replica");
   db.dst.exec("DELETE FROM shop.orders WHERE id = 77");
   db.dst.exec("INSERT INTO shop.tags (id, name) VALUES (9999, 'extra')");
   db.dst.exec("UPDATE shop.countries SET name = 'changed' WHERE code = 'C7'");
+  db.dst.exec(
+      "DELETE FROM shop.visits WHERE ctid = (SELECT min(ctid) FROM shop.visits WHERE "
+      "customer_id = 6 AND path = '/p/5' AND referrer IS NULL)");
   std::string vreport = temp_path("tables_verify.json");
   v = run_backfill(verify({"--restart", "--report", vreport}));
   EXPECT_EQ(v.exit_code, 1) << v.out << v.err;
-  EXPECT_NE(v.out.find("DIFFERENT: 3 of 16 tables: 1 missing, 1 extra, 1 different"),
+  EXPECT_NE(v.out.find("DIFFERENT: 4 of 17 tables: 2 missing, 1 extra, 1 different"),
             std::string::npos)
       << v.out;
   auto vj = nlohmann::json::parse(read_text(vreport));
   EXPECT_EQ(vj["status"], "differences");
-  EXPECT_EQ(vj["tables_differing"], 3);
+  EXPECT_EQ(vj["tables_differing"], 4);
   for (const auto& t : vj["tables"]) {
     const std::string text = t.dump();
     if (t["table"] == "shop.orders") {
@@ -140,6 +144,13 @@ TEST_F(Tables, AWholeSchemaIsCopiedInForeignKeyOrderWithItsSequencesAndVerified)
     }
     if (t["table"] == "shop.countries") {
       EXPECT_TRUE(report_lists(text, "code", "C7", "different")) << text;
+    }
+    if (t["table"] == "shop.visits") {
+      EXPECT_EQ(t["rows_missing"], 1) << text;
+      EXPECT_EQ(t["rows_extra"], 0) << text;
+      ASSERT_EQ(t["differences"].size(), 1u) << text;
+      EXPECT_EQ(t["differences"][0]["key"]["path"], "/p/5") << text;
+      EXPECT_EQ(t["differences"][0]["key"]["referrer"], "NULL") << text;
     }
   }
 }
@@ -302,7 +313,7 @@ TEST_F(Tables, VerifyRunTimeSpansTheSetAndTheNextRunGoesOnWithThePass) {
   auto r1 = run.wait();
   ASSERT_EQ(r1.exit_code, 0) << r1.out << r1.err;
   EXPECT_NE(r1.out.find("match so far: "), std::string::npos) << r1.out;
-  EXPECT_NE(r1.out.find("; 1 of 16 tables verified to the end (--run-time reached)"),
+  EXPECT_NE(r1.out.find("; 1 of 17 tables verified to the end (--run-time reached)"),
             std::string::npos)
       << r1.out;
   auto j1 = nlohmann::json::parse(read_text(report));
@@ -310,18 +321,18 @@ TEST_F(Tables, VerifyRunTimeSpansTheSetAndTheNextRunGoesOnWithThePass) {
   EXPECT_EQ(j1["tables_complete"], 1);
   int not_started = 0;
   for (const auto& t : j1["tables"]) not_started += t.value("status", "") == "not started";
-  EXPECT_EQ(not_started, 15) << j1.dump();
+  EXPECT_EQ(not_started, 16) << j1.dump();
 
   // The next run goes on with the pass: the table verified already is not read again.
   auto r2 = run_backfill(args);
   ASSERT_EQ(r2.exit_code, 0) << r2.out << r2.err;
   EXPECT_NE(r2.err.find("continuing the verify pass of set verify:shop.*"), std::string::npos)
       << r2.err;
-  EXPECT_NE(r2.out.find("match: 16 tables"), std::string::npos) << r2.out;
+  EXPECT_NE(r2.out.find("match: 17 tables"), std::string::npos) << r2.out;
   EXPECT_EQ(r2.out.find("so far"), std::string::npos) << r2.out;
   auto j2 = nlohmann::json::parse(read_text(report));
   EXPECT_EQ(j2["pass_complete"], true);
-  EXPECT_EQ(j2["tables_complete"], 16);
+  EXPECT_EQ(j2["tables_complete"], 17);
   for (const auto& t : j2["tables"]) {
     SCOPED_TRACE(t.dump());
     EXPECT_EQ(t["pass_complete"], true);
@@ -389,7 +400,7 @@ TEST_F(Tables, AJobFileSectionGivesOneTableOfTheSetItsOwnOptions) {
   // The verify of the same file compares that table as its section says: a match.
   auto v = run_backfill(with_file("verify"));
   EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
-  EXPECT_NE(v.out.find("match: 16 tables"), std::string::npos) << v.out;
+  EXPECT_NE(v.out.find("match: 17 tables"), std::string::npos) << v.out;
   // Without the section, the table's verify has other arguments: refused at preflight, and
   // with --restart the rows the where left out are missing.
   write("");
@@ -403,7 +414,7 @@ TEST_F(Tables, AJobFileSectionGivesOneTableOfTheSetItsOwnOptions) {
   args.push_back("--restart");
   v = run_backfill(args);
   EXPECT_EQ(v.exit_code, 1) << v.out << v.err;
-  EXPECT_NE(v.out.find("DIFFERENT: 1 of 16 tables"), std::string::npos) << v.out;
+  EXPECT_NE(v.out.find("DIFFERENT: 1 of 17 tables"), std::string::npos) << v.out;
 }
 
 }  // namespace

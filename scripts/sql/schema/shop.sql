@@ -1,8 +1,8 @@
--- A shop's schema of 16 tables for `--tables`: foreign keys in chains, a two-table cycle
+-- A shop's schema of 17 tables for `--tables`: foreign keys in chains, a two-table cycle
 -- (employees <-> departments), self-references (employees, customers), a partitioned table
 -- (events, three partitions), serial, bigserial and identity keys, an enum, a domain, a
--- composite type, a text key (countries) and composite keys (order_items, stock,
--- product_tags). :rows sets the size: orders has :rows rows, the whole schema about 8x.
+-- composite type, a text key (countries), composite keys (order_items, stock,
+-- product_tags), and a table without a key whose rows come in pairs (visits). :rows sets the size: orders has :rows rows, the whole schema about 10x.
 -- psql -v rows=N -f scripts/sql/schema/shop.sql
 CREATE SCHEMA shop;
 SET search_path = shop;
@@ -50,6 +50,8 @@ CREATE TABLE reviews (id serial PRIMARY KEY, product_id int NOT NULL REFERENCES 
 CREATE TABLE events (id bigint NOT NULL, at timestamptz NOT NULL,
                      customer_id bigint REFERENCES customers, kind text NOT NULL, payload jsonb,
                      PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+CREATE TABLE visits (customer_id bigint REFERENCES customers, path text NOT NULL,
+                     seen_at timestamptz NOT NULL, referrer text);
 CREATE TABLE events_2023 PARTITION OF events FOR VALUES FROM ('2023-01-01') TO ('2024-01-01');
 CREATE TABLE events_2024 PARTITION OF events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
 CREATE TABLE events_later PARTITION OF events FOR VALUES FROM ('2025-01-01') TO (MAXVALUE);
@@ -91,5 +93,11 @@ SELECT i, timestamptz '2023-06-01 00:00:00+00' + i * interval '131 seconds',
        1 + i % greatest(:rows / 4, 20), (ARRAY['view','cart','buy'])[1 + i % 3],
        jsonb_build_object('n', i, 'tags', jsonb_build_array(i % 7, i % 11))
 FROM generate_series(1, :rows) i;
+-- Every visit is logged twice, and a fifth have no referrer.
+INSERT INTO visits
+SELECT 1 + i % greatest(:rows / 4, 20), '/p/' || (i % 50),
+       timestamptz '2024-01-01 00:00:00+00' + (i % (:rows / 2 + 1)) * interval '1 hour',
+       CASE WHEN i % 5 <> 0 THEN 'https://example.com/' || i % 13 END
+FROM generate_series(1, :rows) i, generate_series(1, 2);
 RESET search_path;
 ANALYZE;
