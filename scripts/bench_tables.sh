@@ -4,7 +4,7 @@
 #
 #   many:  500 tables of 1,000 rows (`many.*`) against one table of 500,000 rows of the same
 #          shape (`one.big`), both copied by backfill: what a table costs besides its rows.
-#   shop:  the 16-table schema of scripts/sql/schema/shop.sql (about 8 x --shop-rows rows)
+#   shop:  the 17-table schema of scripts/sql/schema/shop.sql (about 10 x --shop-rows rows)
 #          copied by `backfill copy --tables`, by `pgcopydb copy table-data` and by
 #          `pg_dump --data-only | psql`, side by side, each into the same empty
 #          `pg_dump --schema-only` clone with every index and constraint in place. None of

@@ -13,8 +13,8 @@ bool TableInfo::has_btree_led_by(const std::string& col) const {
 
 Result<std::string> database_identity(PgConnection& conn) {
   BACKFILL_ASSIGN_OR_RETURN(
-      PgResult r, conn.query("SELECT pg_postmaster_start_time()::text || '/' || d.oid::text "
-                             "FROM pg_database d WHERE d.datname = current_database()"));
+      PgResult r, conn.query_cached("SELECT pg_postmaster_start_time()::text || '/' || d.oid::text "
+                                    "FROM pg_database d WHERE d.datname = current_database()"));
   return r.text(0, 0);
 }
 
@@ -27,10 +27,11 @@ Result<TableInfo> describe_table(PgConnection& conn, const QualifiedName& name) 
   // to_regclass resolves the name through search_path like SQL would, and returns NULL for
   // a name that does not exist; the name is passed quoted, so it is only ever a name.
   BACKFILL_ASSIGN_OR_RETURN(
-      PgResult t, conn.query("SELECT c.oid, n.nspname, c.relname, c.relkind, c.reltuples::bigint,"
-                             " c.relpages FROM pg_class c JOIN pg_namespace n ON n.oid = "
-                             "c.relnamespace WHERE c.oid = to_regclass($1)",
-                             {name.quoted()}));
+      PgResult t,
+      conn.query_cached("SELECT c.oid, n.nspname, c.relname, c.relkind, c.reltuples::bigint,"
+                        " c.relpages FROM pg_class c JOIN pg_namespace n ON n.oid = "
+                        "c.relnamespace WHERE c.oid = to_regclass($1)",
+                        {name.quoted()}));
   if (t.rows() == 0) return Status::invalid("table " + name.display() + " does not exist");
   std::string kind = t.text(0, 3);
   if (kind != "r" && kind != "p") {
@@ -47,7 +48,7 @@ Result<TableInfo> describe_table(PgConnection& conn, const QualifiedName& name) 
 
   BACKFILL_ASSIGN_OR_RETURN(
       PgResult cols,
-      conn.query(
+      conn.query_cached(
           "SELECT a.attname, format_type(a.atttypid, a.atttypmod), bt.typname,"
           " CASE WHEN bt.typtype = 'e' THEN 'text'"
           "      WHEN ty.typtype = 'd' THEN format_type(ty.typbasetype, ty.typtypmod)"
@@ -74,14 +75,15 @@ Result<TableInfo> describe_table(PgConnection& conn, const QualifiedName& name) 
 
   BACKFILL_ASSIGN_OR_RETURN(
       PgResult idx,
-      conn.query("SELECT i.indisprimary, array_length(i.indkey::int2[], 1),"
-                 " (SELECT string_agg(quote_ident(a.attname), ',' ORDER BY k.ord)"
-                 "   FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(attnum, ord)"
-                 "   JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum)"
-                 " FROM pg_index i WHERE i.indrelid = $1::oid AND i.indisunique AND i.indisvalid"
-                 " AND i.indpred IS NULL AND i.indexprs IS NULL"
-                 " ORDER BY i.indisprimary DESC, i.indexrelid",
-                 {oid}));
+      conn.query_cached(
+          "SELECT i.indisprimary, array_length(i.indkey::int2[], 1),"
+          " (SELECT string_agg(quote_ident(a.attname), ',' ORDER BY k.ord)"
+          "   FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(attnum, ord)"
+          "   JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum)"
+          " FROM pg_index i WHERE i.indrelid = $1::oid AND i.indisunique AND i.indisvalid"
+          " AND i.indpred IS NULL AND i.indexprs IS NULL"
+          " ORDER BY i.indisprimary DESC, i.indexrelid",
+          {oid}));
   for (int i = 0; i < idx.rows(); ++i) {
     BACKFILL_ASSIGN_OR_RETURN(auto names, parse_identifier_list(idx.text(i, 2)));
     if (idx.boolean(i, 0)) {
@@ -92,11 +94,11 @@ Result<TableInfo> describe_table(PgConnection& conn, const QualifiedName& name) 
   }
   BACKFILL_ASSIGN_OR_RETURN(
       PgResult lead,
-      conn.query("SELECT a.attname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
-                 " JOIN pg_am am ON am.oid = c.relam"
-                 " JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]"
-                 " WHERE i.indrelid = $1::oid AND am.amname = 'btree' AND i.indkey[0] > 0",
-                 {oid}));
+      conn.query_cached("SELECT a.attname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+                        " JOIN pg_am am ON am.oid = c.relam"
+                        " JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]"
+                        " WHERE i.indrelid = $1::oid AND am.amname = 'btree' AND i.indkey[0] > 0",
+                        {oid}));
   for (int i = 0; i < lead.rows(); ++i) info.btree_leading_columns.push_back(lead.text(i, 0));
   BACKFILL_ASSIGN_OR_RETURN(info.database, database_identity(conn));
   return info;

@@ -91,22 +91,22 @@ PgConnection::~PgConnection() {
 }
 
 SessionPool::~SessionPool() {
-  for (auto& [key, conn] : idle_) PQfinish(conn);
+  for (auto& [key, session] : idle_) PQfinish(session.conn);
 }
 
-PGconn* SessionPool::take(const std::string& key) {
+std::optional<SessionPool::Idle> SessionPool::take(const std::string& key) {
   std::lock_guard lock(mu_);
   auto it = idle_.find(key);
-  if (it == idle_.end()) return nullptr;
-  PGconn* conn = it->second;
+  if (it == idle_.end()) return std::nullopt;
+  Idle session = std::move(it->second);
   idle_.erase(it);
   ++reused_;
-  return conn;
+  return session;
 }
 
-void SessionPool::give(const std::string& key, PGconn* conn) {
+void SessionPool::give(const std::string& key, Idle session) {
   std::lock_guard lock(mu_);
-  idle_.emplace(key, conn);
+  idle_.emplace(key, std::move(session));
 }
 
 std::int64_t SessionPool::reused() const {
@@ -120,14 +120,18 @@ std::string PgConnection::pool_key() const {
 
 bool PgConnection::return_to_pool() {
   if (!settings_.pool || !healthy() || PQtransactionStatus(conn_) != PQTRANS_IDLE) return false;
-  // DISCARD ALL runs alone: it refuses a transaction block, which a multi-statement string is.
-  for (const std::string& sql : {std::string("DISCARD ALL"), setup_sql()}) {
-    PGresult* r = PQexec(conn_, sql.c_str());
-    const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-    PQclear(r);
-    if (!ok) return false;
-  }
-  settings_.pool->give(pool_key(), conn_);
+  // DISCARD ALL but its DEALLOCATE ALL and DISCARD PLANS (and SET SESSION AUTHORIZATION
+  // DEFAULT: we never change it), then our settings again, in one round trip: unlike
+  // DISCARD ALL, these may run in the implicit transaction of a multi-statement string.
+  const std::string reset =
+      "SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL; DISCARD TEMP; "
+      "DISCARD SEQUENCES; " +
+      setup_sql();
+  PGresult* r = PQexec(conn_, reset.c_str());
+  const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+  PQclear(r);
+  if (!ok) return false;
+  settings_.pool->give(pool_key(), {conn_, std::move(prepared_)});
   conn_ = nullptr;
   return true;
 }
@@ -152,19 +156,21 @@ Status PgConnection::open(bool preflight) {
     PQfinish(conn_);
     conn_ = nullptr;
   }
+  prepared_.clear();
   // A pooled session may have been cut while it waited (a server restart, a proxy's idle
   // limit): one round trip of an empty query tells, for far less than a new session.
   while (settings_.pool) {
-    PGconn* idle = settings_.pool->take(pool_key());
-    if (idle == nullptr) break;
-    PGresult* r = PQexec(idle, "");
+    std::optional<SessionPool::Idle> idle = settings_.pool->take(pool_key());
+    if (!idle) break;
+    PGresult* r = PQexec(idle->conn, "");
     const bool alive = PQresultStatus(r) == PGRES_EMPTY_QUERY;
     PQclear(r);
     if (alive) {
-      conn_ = idle;
+      conn_ = idle->conn;
+      prepared_ = std::move(idle->prepared);
       return Status::ok();
     }
-    PQfinish(idle);
+    PQfinish(idle->conn);
   }
   const char* keys[] = {"dbname", "application_name", "connect_timeout", nullptr};
   std::string app = settings_.application_name;
@@ -223,7 +229,35 @@ Status PgConnection::error_from(PGresult* r, const std::string& what) const {
   return Status(kind, what + ": " + msg, sqlstate);
 }
 
+Result<PgResult> PgConnection::query_cached(const std::string& sql, const Params& params) {
+  if (!healthy()) return Status::transient("connection to " + where() + " is lost", "08006");
+  auto it = prepared_.find(sql);
+  if (it == prepared_.end()) {
+    std::string name = "backfill_" + std::to_string(prepared_.size() + 1);
+    PGresult* p =
+        PQprepare(conn_, name.c_str(), sql.c_str(), static_cast<int>(params.size()), nullptr);
+    if (PQresultStatus(p) != PGRES_COMMAND_OK) {
+      Status st = error_from(p, "query failed");
+      PQclear(p);
+      return st;
+    }
+    PQclear(p);
+    it = prepared_.emplace(sql, std::move(name)).first;
+  }
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const auto& v : params) values.push_back(v ? v->c_str() : nullptr);
+  PGresult* r = PQexecPrepared(conn_, it->second.c_str(), static_cast<int>(params.size()),
+                               values.data(), nullptr, nullptr, 0);
+  ExecStatusType s = PQresultStatus(r);
+  if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK) return PgResult(r);
+  Status st = error_from(r, "query failed");
+  PQclear(r);
+  return st;
+}
+
 Result<PgResult> PgConnection::query(const std::string& sql, const Params& params) {
+  if (prefer_prepared_ && !params.empty()) return query_cached(sql, params);
   if (!healthy()) return Status::transient("connection to " + where() + " is lost", "08006");
   std::vector<const char*> values;
   values.reserve(params.size());

@@ -116,6 +116,7 @@ Result<std::unique_ptr<PgJobControl>> PgJobControl::connect(const std::string& d
   s.application_name = "backfill control";
   s.statement_timeout_ms = 5000;
   BACKFILL_ASSIGN_OR_RETURN(auto conn, PgConnection::connect(dsn, s));
+  conn->prefer_prepared();  // a heartbeat's statements are the same every time
   char host[256] = {0};
   gethostname(host, sizeof host - 1);
   return std::unique_ptr<PgJobControl>(
@@ -152,6 +153,7 @@ Result<std::unique_ptr<PgLedger>> PgLedger::connect(const std::string& dsn,
                                                     const SessionSettings& settings,
                                                     bool preflight) {
   BACKFILL_ASSIGN_OR_RETURN(auto conn, PgConnection::connect(dsn, settings, preflight));
+  conn->prefer_prepared();  // the ledger's statements are constant
   std::unique_ptr<PgLedger> l(new PgLedger(std::move(conn)));
   l->pooled_ = settings.pool != nullptr;
   char host[256] = {0};
@@ -590,19 +592,21 @@ Result<bool> PgLedger::claim_rebuild(const DeferredObject& object) {
 
 Result<bool> lock_pending_chunk(PgConnection& conn, const std::string& job, std::int64_t id) {
   BACKFILL_ASSIGN_OR_RETURN(PgResult st,
-                            conn.query("SELECT status FROM backfill.chunks WHERE job = $1 AND id = "
-                                       "$2::bigint FOR UPDATE",
-                                       {job, std::to_string(id)}));
+                            conn.query_cached("SELECT status FROM backfill.chunks WHERE job = $1 "
+                                              "AND id = $2::bigint FOR UPDATE",
+                                              {job, std::to_string(id)}));
   return st.rows() > 0 && st.text(0, 0) != "done";
 }
 
 Status record_chunk_done(PgConnection& conn, const std::string& job, std::int64_t id,
                          std::int64_t rows, std::int64_t rows_written) {
-  return conn.exec(
-      "UPDATE backfill.chunks SET status = 'done', rows = $3::bigint, rows_written = "
-      "$4::bigint, finished_at = clock_timestamp(), lease_until = NULL WHERE job = $1 AND id "
-      "= $2::bigint",
-      {job, std::to_string(id), std::to_string(rows), std::to_string(rows_written)});
+  return conn
+      .query_cached(
+          "UPDATE backfill.chunks SET status = 'done', rows = $3::bigint, rows_written = "
+          "$4::bigint, finished_at = clock_timestamp(), lease_until = NULL WHERE job = $1 AND "
+          "id = $2::bigint",
+          {job, std::to_string(id), std::to_string(rows), std::to_string(rows_written)})
+      .status();
 }
 
 Result<bool> ledger_exists(PgConnection& conn) {

@@ -28,10 +28,10 @@ Result<std::vector<std::string>> missing_tables(PgConnection& conn,
                                                 const std::vector<TableName>& tables) {
   std::vector<std::string> missing;
   for (const TableName& t : tables) {
-    BACKFILL_ASSIGN_OR_RETURN(PgResult r,
-                              conn.query("SELECT c.relkind IN ('r', 'p') FROM pg_catalog.pg_class c"
-                                         " WHERE c.oid = to_regclass($1)",
-                                         {qualified(t).quoted()}));
+    BACKFILL_ASSIGN_OR_RETURN(
+        PgResult r, conn.query_cached("SELECT c.relkind IN ('r', 'p') FROM pg_catalog.pg_class c"
+                                      " WHERE c.oid = to_regclass($1)",
+                                      {qualified(t).quoted()}));
     if (r.rows() == 0 || !r.boolean(0, 0)) missing.push_back(t.display());
   }
   return missing;
@@ -82,18 +82,18 @@ Status check_may_disable_triggers(PgConnection& conn) {
 Result<std::vector<OwnedSequence>> owned_sequences(PgConnection& conn, const QualifiedName& table) {
   // deptype 'a': a serial column's sequence; 'i': an identity column's.
   BACKFILL_ASSIGN_OR_RETURN(
-      PgResult r,
-      conn.query("SELECT a.attname, sn.nspname, s.relname FROM pg_catalog.pg_depend d"
-                 " JOIN pg_catalog.pg_class s ON s.oid = d.objid AND s.relkind = 'S'"
-                 " JOIN pg_catalog.pg_namespace sn ON sn.oid = s.relnamespace"
-                 " JOIN pg_catalog.pg_sequence q ON q.seqrelid = s.oid AND q.seqincrement > 0"
-                 " JOIN pg_catalog.pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = "
-                 "d.refobjsubid"
-                 " WHERE d.classid = 'pg_catalog.pg_class'::regclass"
-                 " AND d.refclassid = 'pg_catalog.pg_class'::regclass"
-                 " AND d.refobjid = to_regclass($1) AND d.deptype IN ('a', 'i')"
-                 " ORDER BY a.attnum",
-                 {table.quoted()}));
+      PgResult r, conn.query_cached(
+                      "SELECT a.attname, sn.nspname, s.relname FROM pg_catalog.pg_depend d"
+                      " JOIN pg_catalog.pg_class s ON s.oid = d.objid AND s.relkind = 'S'"
+                      " JOIN pg_catalog.pg_namespace sn ON sn.oid = s.relnamespace"
+                      " JOIN pg_catalog.pg_sequence q ON q.seqrelid = s.oid AND q.seqincrement > 0"
+                      " JOIN pg_catalog.pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = "
+                      "d.refobjsubid"
+                      " WHERE d.classid = 'pg_catalog.pg_class'::regclass"
+                      " AND d.refclassid = 'pg_catalog.pg_class'::regclass"
+                      " AND d.refobjid = to_regclass($1) AND d.deptype IN ('a', 'i')"
+                      " ORDER BY a.attnum",
+                      {table.quoted()}));
   std::vector<OwnedSequence> out;
   for (int i = 0; i < r.rows(); ++i) {
     out.push_back({r.text(i, 0), QualifiedName{r.text(i, 1), r.text(i, 2)}});

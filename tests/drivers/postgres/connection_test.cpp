@@ -48,9 +48,14 @@ TEST(SessionPool, AClosedSessionIsReusedResetAndOnlyForTheSameSettings) {
     auto c = PgConnection::connect(db.dsn(), s);
     ASSERT_TRUE(c.ok());
     pid = (*c)->backend_pid();
-    // What a table's job leaves in its session: a staging table, a setting.
+    // What a table's job leaves in its session: a staging table, a setting, a session
+    // advisory lock, and a statement it prepared.
     ASSERT_TRUE((*c)->exec("CREATE TEMP TABLE backfill_stage (x int)").is_ok());
     ASSERT_TRUE((*c)->exec("SET work_mem = '77MB'").is_ok());
+    ASSERT_TRUE((*c)->exec("SELECT pg_advisory_lock(77)").is_ok());
+    auto prepared = (*c)->query_cached("SELECT $1::int + 1", {"41"});
+    ASSERT_TRUE(prepared.ok());
+    EXPECT_EQ(prepared.value().text(0, 0), "42");
   }
   auto again = PgConnection::connect(db.dsn(), s);
   ASSERT_TRUE(again.ok());
@@ -65,6 +70,18 @@ TEST(SessionPool, AClosedSessionIsReusedResetAndOnlyForTheSameSettings) {
   auto tz = (*again)->query("SHOW TimeZone");  // our settings, applied again
   ASSERT_TRUE(tz.ok());
   EXPECT_EQ(tz.value().text(0, 0), "UTC");
+  EXPECT_EQ(db.value("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 77"),
+            "0");
+  // The statement stays prepared, planned once for the session's next users.
+  auto statements = (*again)->query("SELECT count(*) FROM pg_prepared_statements");
+  ASSERT_TRUE(statements.ok());
+  EXPECT_EQ(statements.value().text(0, 0), "1");
+  auto reused = (*again)->query_cached("SELECT $1::int + 1", {"1"});
+  ASSERT_TRUE(reused.ok());
+  EXPECT_EQ(reused.value().text(0, 0), "2");
+  statements = (*again)->query("SELECT count(*) FROM pg_prepared_statements");
+  ASSERT_TRUE(statements.ok());
+  EXPECT_EQ(statements.value().text(0, 0), "1");
 
   // Other settings are another session.
   SessionSettings replica = s;
