@@ -120,17 +120,8 @@ std::string PgConnection::pool_key() const {
 
 bool PgConnection::return_to_pool() {
   if (!settings_.pool || !healthy() || PQtransactionStatus(conn_) != PQTRANS_IDLE) return false;
-  // DISCARD ALL but its DEALLOCATE ALL and DISCARD PLANS (and SET SESSION AUTHORIZATION
-  // DEFAULT: we never change it), then our settings again, in one round trip: unlike
-  // DISCARD ALL, these may run in the implicit transaction of a multi-statement string.
-  const std::string reset =
-      "SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL; DISCARD TEMP; "
-      "DISCARD SEQUENCES; " +
-      setup_sql();
-  PGresult* r = PQexec(conn_, reset.c_str());
-  const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-  PQclear(r);
-  if (!ok) return false;
+  // Reset when it is taken again (open()), where the reset's round trip also tells that
+  // the session is still alive.
   settings_.pool->give(pool_key(), {conn_, std::move(prepared_)});
   conn_ = nullptr;
   return true;
@@ -157,13 +148,21 @@ Status PgConnection::open(bool preflight) {
     conn_ = nullptr;
   }
   prepared_.clear();
-  // A pooled session may have been cut while it waited (a server restart, a proxy's idle
-  // limit): one round trip of an empty query tells, for far less than a new session.
+  // A pooled session is reset to what a new one is: DISCARD ALL but its DEALLOCATE ALL and
+  // DISCARD PLANS (and SET SESSION AUTHORIZATION DEFAULT: we never change it), then our
+  // settings again, in one round trip (unlike DISCARD ALL, these may run in the implicit
+  // transaction of a multi-statement string). It may have been cut while it waited (a
+  // server restart, a proxy's idle limit): the reset failing tells, for far less than a new
+  // session costs.
   while (settings_.pool) {
     std::optional<SessionPool::Idle> idle = settings_.pool->take(pool_key());
     if (!idle) break;
-    PGresult* r = PQexec(idle->conn, "");
-    const bool alive = PQresultStatus(r) == PGRES_EMPTY_QUERY;
+    const std::string reset =
+        "SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL; DISCARD TEMP; "
+        "DISCARD SEQUENCES; " +
+        setup_sql();
+    PGresult* r = PQexec(idle->conn, reset.c_str());
+    const bool alive = PQresultStatus(r) == PGRES_COMMAND_OK;
     PQclear(r);
     if (alive) {
       conn_ = idle->conn;

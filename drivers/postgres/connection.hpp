@@ -59,12 +59,13 @@ using PreparedStatements = std::unordered_map<std::string, std::string>;
 // writer, ledger, walker, probe, control) once, not once per table. A PostgreSQL session
 // costs a backend fork and its catalog warm-up, measured at 25-35 ms on this project's
 // 2-core machine, against about 1 ms to reset one. A session comes back only idle (no
-// transaction, no COPY) and reset to what a new one is but for the statements we
+// transaction, no COPY), waits as its last user left it (we take no session-level lock),
+// and is reset when it is taken again to what a new one is but for the statements we
 // prepared on it (open cursors closed, settings reset and ours applied again, temporary
 // tables, sequence state and advisory locks dropped, LISTEN ended: DISCARD ALL without its
-// DEALLOCATE ALL), so that nothing of one table's job (a staging temp table, a setting)
-// leaks into the next, while the ledger's and the catalog's statements stay planned.
-// Thread-safe; owns the idle sessions and closes them when destroyed.
+// DEALLOCATE ALL and DISCARD PLANS), so that nothing of one table's job (a staging temp
+// table, a setting) leaks into the next, while the ledger's and the catalog's statements
+// stay planned. Thread-safe; owns the idle sessions and closes them when destroyed.
 class SessionPool {
  public:
   struct Idle {
@@ -77,7 +78,7 @@ class SessionPool {
   SessionPool& operator=(const SessionPool&) = delete;
   // An idle session opened with `key` (its DSN and settings), or none: the caller's.
   std::optional<Idle> take(const std::string& key);
-  // Keeps a reset, idle session for the next take() of `key`.
+  // Keeps an idle session for the next take() of `key`, which resets it.
   void give(const std::string& key, Idle session);
   // Sessions opened through the pool's users, and sessions handed out again (for tests).
   std::int64_t reused() const;

@@ -430,9 +430,16 @@ Result<CopySpec> plan_copy(PgConnection& src, PgConnection& tgt, const CopyReque
     }
   }
 
-  // Casts, expressions and --where, checked on the source without reading a row.
+  // Casts, expressions and --where, checked on the source without reading a row: every
+  // column in one statement, and only when that fails each on its own, to name it.
+  std::string reads;
   for (const auto& c : spec.columns) {
-    if (c.computed) continue;
+    if (!c.computed) reads += (reads.empty() ? "" : ", ") + c.read_expr;
+  }
+  const bool all_cast =
+      reads.empty() || src.exec("SELECT " + reads + " FROM " + S.quoted() + " AS s LIMIT 0").is_ok();
+  for (const auto& c : spec.columns) {
+    if (c.computed || all_cast) continue;
     Status st = src.exec("SELECT " + c.read_expr + " FROM " + S.quoted() + " AS s LIMIT 0");
     if (!st.is_ok()) {
       return Status::invalid("target column \"" + c.target + "\" (" +

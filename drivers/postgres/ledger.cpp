@@ -173,8 +173,8 @@ Status PgLedger::ensure_connected() {
 
 Status PgLedger::refresh_identity() {
   BACKFILL_ASSIGN_OR_RETURN(
-      PgResult r, conn_->query("SELECT backend_start::text FROM pg_stat_activity WHERE pid = "
-                               "pg_backend_pid()"));
+      PgResult r, conn_->query_cached("SELECT backend_start::text FROM pg_stat_activity WHERE "
+                                      "pid = pg_backend_pid()"));
   worker_start_ = r.rows() > 0 ? r.text(0, 0) : "";
   return Status::ok();
 }

@@ -30,7 +30,8 @@ std::vector<double> windowed(std::deque<std::pair<Clock::time_point, double>>* w
   return out;
 }
 
-// One round trip for the catalog signals. $1: the tables we touch, as text[].
+// One round trip for the catalog signals. $1: the tables we touch, as oid[] (resolved
+// once: names cast to regclass in the probe cost 65 ms a probe for a set of 500 tables).
 constexpr const char* kSampleSql = R"(SELECT
   (SELECT count(*) FROM pg_stat_activity
     WHERE state = 'active' AND backend_type = 'client backend' AND pid <> pg_backend_pid()
@@ -40,11 +41,11 @@ constexpr const char* kSampleSql = R"(SELECT
      FROM pg_stat_replication WHERE NOT pg_is_in_recovery()),
   pg_wal_lsn_diff(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()
                        ELSE pg_current_wal_lsn() END, '0/0'),
-  (SELECT count(*) FROM pg_stat_progress_vacuum WHERE relid = ANY($1::text[]::regclass[])),
+  (SELECT count(*) FROM pg_stat_progress_vacuum WHERE relid = ANY($1::oid[])),
   (SELECT count(*) FROM pg_stat_activity a
     WHERE a.wait_event_type = 'Lock' AND a.application_name NOT LIKE 'backfill%'
       AND (EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid AND NOT l.granted
-                     AND l.relation = ANY($1::text[]::regclass[]))
+                     AND l.relation = ANY($1::oid[]))
            OR EXISTS (SELECT 1 FROM pg_stat_activity b
                        WHERE b.pid = ANY(pg_blocking_pids(a.pid))
                          AND b.application_name LIKE 'backfill%'))),
@@ -78,6 +79,11 @@ Status PgLoadProbe::ensure_connected() {
   s.statement_timeout_ms = 2000;  // a probe that hangs is an unreadable signal, not a hang
   s.pool = pool_;
   BACKFILL_ASSIGN_OR_RETURN(conn_, PgConnection::connect(dsn_, s));
+  BACKFILL_ASSIGN_OR_RETURN(
+      PgResult r, conn_->query("SELECT coalesce(array_agg(c::oid), '{}')::text FROM "
+                               "unnest($1::text[]) t, to_regclass(t) c WHERE c IS NOT NULL",
+                               {tables_}));
+  table_oids_ = r.text(0, 0);
   return Status::ok();
 }
 
@@ -131,7 +137,7 @@ void PgLoadProbe::sample(std::vector<Reading>* out) {
       latencies.push_back(Seconds(Clock::steady().now() - t0).count());
       if (!one.ok()) probe = one.status();
     }
-    auto r = probe.is_ok() ? conn_->query(kSampleSql, {tables_}) : Result<PgResult>(probe);
+    auto r = probe.is_ok() ? conn_->query_cached(kSampleSql, {table_oids_}) : Result<PgResult>(probe);
     if (r.ok()) {
       const PgResult& res = r.value();
       const auto now = Clock::steady().now();

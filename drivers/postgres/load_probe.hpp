@@ -57,6 +57,7 @@ class PgLoadProbe final : public LoadProbe {
   Status ensure_connected();
 
   std::string dsn_, where_, tables_;
+  std::string table_oids_;  // tables_ resolved on the probe's session
   ProbeLimits limits_;
   std::shared_ptr<SessionPool> pool_;
   std::unique_ptr<PgConnection> conn_;
