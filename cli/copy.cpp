@@ -232,6 +232,23 @@ Status check_keyless_ledger(const pg::CopySpec& spec, bool ledger_in_target) {
                          "out (or point it at the target's database), or give --key");
 }
 
+Status check_keyless_target(const CopyOptions& o, const pg::CopySpec& spec,
+                            pg::PgConnection& ledger, pg::PgConnection& target,
+                            const std::string& job) {
+  if (!spec.keyless) return Status::ok();
+  BACKFILL_ASSIGN_OR_RETURN(auto recorded, pg::job_fingerprint(ledger, job));
+  if (recorded && !o.restart) return Status::ok();  // the job that wrote them resumes
+  BACKFILL_ASSIGN_OR_RETURN(bool has_rows, pg::table_has_rows(target, spec.target));
+  if (!has_rows) return Status::ok();
+  return Status::invalid("table " + spec.source.display() + " has no key, and its target " +
+                         spec.target.display() + " has rows that " +
+                         (recorded ? "the job's earlier runs wrote (--restart)"
+                                   : "no run of job '" + job + "' wrote") +
+                         ": nothing can tell them from the rows this copy would write again. "
+                         "Empty the target first (TRUNCATE " +
+                         spec.target.display() + "), or resume the job that filled it");
+}
+
 Status copy_table(const CopyOptions& options, const RunContext& ctx, JsonObject* report_out,
                   const SetMember* member) {
   PreparedCopy prepared;
@@ -270,6 +287,9 @@ Status copy_table(const CopyOptions& options, const RunContext& ctx, JsonObject*
                     spec.target.display() + " (" + pg::describe_dsn(o.target) + ")";
   job.chunk_rows = o.chunk_rows;
   ledger->set_estimated_rows(spec.source.estimated_rows);
+  // The ledger is in the target's database for a keyless table: its session reads both.
+  BACKFILL_RETURN_IF_ERROR(
+      check_keyless_target(o, spec, ledger->connection(), ledger->connection(), job.name));
   BACKFILL_ASSIGN_OR_RETURN(std::optional<Deferral> deferral,
                             prepare_deferral(o, prepared, *ledger, ledger_in_target, job.name));
   // Preflight ends here: from now on the ledger schema exists and the job is recorded.

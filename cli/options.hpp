@@ -232,6 +232,12 @@ struct SetMember {
 // A table without a key is copied exactly once only when each chunk is recorded in the
 // transaction that writes it: kInvalid naming the table when the ledger lives elsewhere.
 Status check_keyless_ledger(const pg::CopySpec& spec, bool ledger_in_target);
+// A table without a key is copied into an empty target, or by the job that wrote what the
+// target has (resumed, not --restart): kInvalid naming the target otherwise. `ledger` is
+// a session to the ledger's database, `target` to the target's.
+Status check_keyless_target(const CopyOptions& o, const pg::CopySpec& spec,
+                            pg::PgConnection& ledger, pg::PgConnection& target,
+                            const std::string& job);
 // --repair needs a key to match a differing row to its replacement: kInvalid for a keyless
 // table.
 Status check_keyless_repair(const pg::VerifySpec& spec, const VerifyOptions& vo);

@@ -91,10 +91,16 @@ Status run_plan_verify(const VerifyOptions& vo) {
     std::printf("    %-24s <- %s\n", col.target.c_str(),
                 (col.computed ? col.source_text : col.read_expr).c_str());
   }
-  print_estimate(spec->copy, o, o.jobs);
-  BACKFILL_ASSIGN_OR_RETURN(
-      auto ranges, first_chunks(o, std::shared_ptr<const pg::CopySpec>(spec, &spec->copy)));
-  print_first_chunks(ranges);
+  std::vector<ChunkRange> ranges;
+  if (spec->copy.keyless) {
+    // One chunk, the whole table; each side's own TID ranges are read within it.
+    ranges.push_back(ChunkRange{});
+  } else {
+    print_estimate(spec->copy, o, o.jobs);
+    BACKFILL_ASSIGN_OR_RETURN(
+        ranges, first_chunks(o, std::shared_ptr<const pg::CopySpec>(spec, &spec->copy)));
+    print_first_chunks(ranges);
+  }
   if (!ranges.empty()) {
     std::printf(
         "  per chunk, source:\n    %s\n",

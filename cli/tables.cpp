@@ -452,7 +452,11 @@ Result<PlannedSet<Spec>> plan_set(const CopyOptions& o, const ResolvedSet& set, 
     const pg::CopySpec& copy = copy_of(spec.value());
     print_warnings(copy.warnings);
     add_estimate(&out.total_rows, copy.source.estimated_rows);
-    BACKFILL_RETURN_IF_ERROR(check_keyless_ledger(copy, ledger_in_target));
+    if (std::is_same_v<Spec, pg::CopySpec>) {
+      BACKFILL_RETURN_IF_ERROR(check_keyless_ledger(copy, ledger_in_target));
+      BACKFILL_RETURN_IF_ERROR(
+          check_keyless_target(o, copy, state ? *state : *c.target, *c.target, t.job));
+    }
     BACKFILL_RETURN_IF_ERROR(check_recorded(o, state ? *state : *c.target, t.job, copy));
     out.specs.push_back(std::make_shared<const Spec>(std::move(spec).value()));
   }

@@ -178,23 +178,31 @@ std::string CopySpec::fingerprint_text() const {
   return f;
 }
 
-std::int64_t tid_page(const Key& bound) {
+Result<std::int64_t> tid_page(const Key& bound) {
   long long page = 0, item = 0;
-  if (bound.empty() || std::sscanf(bound[0].c_str(), "(%lld,%lld)", &page, &item) != 2) return 0;
-  return page;
+  char tail = 0;
+  if (bound.size() != 1 ||
+      std::sscanf(bound[0].c_str(), "(%lld,%lld)%c", &page, &item, &tail) != 2 || page < 0) {
+    return Status::failed("a TID-range chunk bound is not a TID: " +
+                          (bound.empty() ? std::string("(none)") : bound[0]));
+  }
+  return static_cast<std::int64_t>(page);
 }
 
 Key tid_bound(std::int64_t page) { return {"(" + std::to_string(page) + ",0)"}; }
 
 std::string tid_extent_sql() {
   // Line pointers start at 1, so "(p,0)" sorts before every row of page p: (p, q] is the
-  // pages p to q - 1. A table outside a partition tree has no tree: it is its own leaf.
-  return "SELECT coalesce(max(pg_relation_size(p.relid)), 0) / "
-         "current_setting('block_size')::bigint, coalesce(sum(c.reltuples) FILTER (WHERE "
-         "c.reltuples > 0), 0)::float8 / greatest(coalesce(sum(c.relpages) FILTER (WHERE "
-         "c.reltuples > 0), 0), 1) FROM (SELECT relid FROM pg_partition_tree($1::oid::regclass) "
-         "WHERE "
-         "isleaf UNION SELECT $1::oid::regclass) p JOIN pg_class c ON c.oid = p.relid";
+  // pages p to q - 1, of every partition. The rows a page index holds: the statistics' rows
+  // per page, times the pages of all partitions over the largest one's. A table outside a
+  // partition tree has no tree: it is its own leaf; a partitioned parent holds no rows.
+  return "WITH l AS (SELECT c.reltuples, c.relpages, pg_relation_size(c.oid) / "
+         "current_setting('block_size')::bigint AS pages FROM (SELECT relid FROM "
+         "pg_partition_tree($1::oid::regclass) WHERE isleaf UNION SELECT $1::oid::regclass) p "
+         "JOIN pg_class c ON c.oid = p.relid WHERE c.relkind <> 'p') SELECT "
+         "coalesce(max(pages), 0), coalesce(sum(reltuples) FILTER (WHERE reltuples > 0) / "
+         "nullif(sum(relpages) FILTER (WHERE reltuples > 0), 0) * sum(pages) / nullif(max(pages), "
+         "0), 0)::float8 FROM l";
 }
 
 Status resolve_key(const TableInfo& S, const std::string& key_option, std::vector<std::string>* key,
@@ -257,6 +265,14 @@ Result<CopySpec> plan_copy(PgConnection& src, PgConnection& tgt, const CopyReque
   if (req.key.empty() && S.primary_key.empty()) {
     // No key to chunk on: TID ranges. A unique NOT NULL key, when there is one, is better:
     // a chunk can then be matched to its rows again (conflict policies, dual writes).
+    if (src.server_version() < 140000) {
+      return Status::invalid("table " + S.display() +
+                             " has no primary key; chunks of a table without a key are TID "
+                             "ranges, which need PostgreSQL 14 or later (TID range scans), and "
+                             "the source is " +
+                             std::to_string(src.server_version() / 10000) +
+                             ": name NOT NULL columns with a unique index in --key");
+    }
     spec.keyless = true;
     spec.key = {"ctid"};
     spec.key_types = {"tid"};
@@ -437,7 +453,8 @@ Result<CopySpec> plan_copy(PgConnection& src, PgConnection& tgt, const CopyReque
     if (!c.computed) reads += (reads.empty() ? "" : ", ") + c.read_expr;
   }
   const bool all_cast =
-      reads.empty() || src.exec("SELECT " + reads + " FROM " + S.quoted() + " AS s LIMIT 0").is_ok();
+      reads.empty() ||
+      src.exec("SELECT " + reads + " FROM " + S.quoted() + " AS s LIMIT 0").is_ok();
   for (const auto& c : spec.columns) {
     if (c.computed || all_cast) continue;
     Status st = src.exec("SELECT " + c.read_expr + " FROM " + S.quoted() + " AS s LIMIT 0");

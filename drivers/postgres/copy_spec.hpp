@@ -77,11 +77,12 @@ std::string key_range_predicate(const std::vector<std::string>& columns,
                                 const std::vector<std::string>& types, const ChunkRange& range,
                                 const std::string& alias = "");
 
-// TID chunking of a keyless table: the page that "(p,0)" starts, and the bound for page p.
-std::int64_t tid_page(const Key& bound);
+// TID chunking of a keyless table: the page that "(p,0)" starts (kFailed for a bound that
+// is no such text), and the bound for page p.
+Result<std::int64_t> tid_page(const Key& bound);
 Key tid_bound(std::int64_t page);
-// $1: the table's oid. Its pages now (the largest of its partitions), and the rows per page
-// the statistics estimate (0 when it was never analysed).
+// $1: the table's oid. Its pages now (the largest of its partitions'), and the rows a page
+// index holds by the statistics, over every partition (0 when it was never analysed).
 std::string tid_extent_sql();
 
 // --on-conflict's text; newer:COLUMN names the column as an SQL identifier.

@@ -78,12 +78,15 @@ Status PgLoadProbe::ensure_connected() {
   s.lock_timeout_ms = 1000;
   s.statement_timeout_ms = 2000;  // a probe that hangs is an unreadable signal, not a hang
   s.pool = pool_;
-  BACKFILL_ASSIGN_OR_RETURN(conn_, PgConnection::connect(dsn_, s));
+  BACKFILL_ASSIGN_OR_RETURN(auto conn, PgConnection::connect(dsn_, s));
+  // The session is the probe's only once the oids are read: a probe without them would
+  // fail every sample on a session that looks healthy.
   BACKFILL_ASSIGN_OR_RETURN(
-      PgResult r, conn_->query("SELECT coalesce(array_agg(c::oid), '{}')::text FROM "
-                               "unnest($1::text[]) t, to_regclass(t) c WHERE c IS NOT NULL",
-                               {tables_}));
+      PgResult r, conn->query("SELECT coalesce(array_agg(c::oid), '{}')::text FROM "
+                              "unnest($1::text[]) t, to_regclass(t) c WHERE c IS NOT NULL",
+                              {tables_}));
   table_oids_ = r.text(0, 0);
+  conn_ = std::move(conn);
   return Status::ok();
 }
 
@@ -137,7 +140,8 @@ void PgLoadProbe::sample(std::vector<Reading>* out) {
       latencies.push_back(Seconds(Clock::steady().now() - t0).count());
       if (!one.ok()) probe = one.status();
     }
-    auto r = probe.is_ok() ? conn_->query_cached(kSampleSql, {table_oids_}) : Result<PgResult>(probe);
+    auto r =
+        probe.is_ok() ? conn_->query_cached(kSampleSql, {table_oids_}) : Result<PgResult>(probe);
     if (r.ok()) {
       const PgResult& res = r.value();
       const auto now = Clock::steady().now();

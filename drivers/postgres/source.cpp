@@ -48,7 +48,7 @@ Result<TidExtent> read_tid_extent(PgConnection& conn, const TableInfo& table) {
   e.pages = r.int64(0, 0);
   e.rows_per_page = std::stod(r.text(0, 1));
   if (e.rows_per_page <= 0 && e.pages > 0) {
-    // Never analysed: count the rows of its first pages.
+    // Never analysed: count the rows of its first pages (of every partition).
     const std::int64_t sample = std::min<std::int64_t>(e.pages, 16);
     BACKFILL_ASSIGN_OR_RETURN(
         PgResult n, conn.query("SELECT count(*) FROM " + table.quoted() + " WHERE ctid < $1::tid",
@@ -69,7 +69,11 @@ Result<std::optional<Key>> PgKeyWalker::boundary_after(const std::optional<Key>&
       if (!e.ok()) return e.status().with_context("planning chunks of " + spec_->source.display());
       extent_ = e.value();
     }
-    const std::int64_t next = (after ? tid_page(*after) : 0) + extent_->pages_for(rows);
+    std::int64_t from = 0;
+    if (after) {
+      BACKFILL_ASSIGN_OR_RETURN(from, tid_page(*after));
+    }
+    const std::int64_t next = from + extent_->pages_for(rows);
     if (next >= extent_->pages) return std::optional<Key>{};
     return std::optional<Key>(tid_bound(next));
   }
@@ -93,14 +97,16 @@ Result<std::optional<Key>> PgKeyWalker::boundary_after(const std::optional<Key>&
 
 Result<std::optional<Key>> PgKeyWalker::split_point(const ChunkRange& range) {
   if (spec_->keyless) {
-    std::int64_t hi = 0;
+    std::int64_t hi = 0, lo = 0;
     if (range.hi) {
-      hi = tid_page(*range.hi);
+      BACKFILL_ASSIGN_OR_RETURN(hi, tid_page(*range.hi));
     } else {
       BACKFILL_ASSIGN_OR_RETURN(TidExtent now, read_tid_extent(*conn_, spec_->source));
       hi = now.pages;
     }
-    const std::int64_t lo = range.lo ? tid_page(*range.lo) : 0;
+    if (range.lo) {
+      BACKFILL_ASSIGN_OR_RETURN(lo, tid_page(*range.lo));
+    }
     if (hi - lo < 2) return std::optional<Key>{};
     return std::optional<Key>(tid_bound(lo + (hi - lo) / 2));
   }

@@ -219,7 +219,13 @@ Result<VerifySpec> plan_verify(PgConnection& src, PgConnection& tgt, CopyRequest
   BACKFILL_ASSIGN_OR_RETURN(CopySpec copy, plan_copy(src, tgt, request));
   VerifySpec v;
   if (copy.keyless) {
-    // Each side is read in TID ranges of its own table.
+    // Each side is read in TID ranges of its own table (TID range scans: 14 and later).
+    if (tgt.server_version() < 140000) {
+      return Status::invalid("table " + copy.source.display() +
+                             " has no key, so both sides are read in TID ranges, which need "
+                             "PostgreSQL 14 or later, and the target is " +
+                             std::to_string(tgt.server_version() / 10000) + "; give --key");
+    }
     copy.target_key = {"ctid"};
     v.target_key_types = {"tid"};
   } else if (copy.target_key.size() != copy.key.size()) {

@@ -38,8 +38,30 @@ auto on_both_sides(S&& source, T&& target) {
 }
 
 // One side's rows seen in a round of a multiset comparison, by row hash: how many, and where
-// one of them is.
-using SeenRows = std::unordered_map<std::uint64_t, std::pair<std::int64_t, Key>>;
+// one of them is (its position's key texts joined by kPositionSeparator: about 80 bytes an
+// entry with the map's own).
+using SeenRows = std::unordered_map<std::uint64_t, std::pair<std::int64_t, std::string>>;
+constexpr char kPositionSeparator = '\x1f';
+
+std::string join_position(const Key& key) {
+  std::string out;
+  for (std::size_t i = 0; i < key.size(); ++i) {
+    if (i > 0) out += kPositionSeparator;
+    out += key[i];
+  }
+  return out;
+}
+
+Key split_position(const std::string& joined) {
+  Key key;
+  std::size_t from = 0;
+  while (true) {
+    const std::size_t at = joined.find(kPositionSeparator, from);
+    key.push_back(joined.substr(from, at == std::string::npos ? std::string::npos : at - from));
+    if (at == std::string::npos) return key;
+    from = at + 1;
+  }
+}
 
 // The verify job's worker: a scanner of each side, and the comparison. The digest of a
 // stream that needs no --map is taken as its messages arrive, on the reading thread: one
@@ -138,8 +160,12 @@ class Comparer {
     const std::int64_t most = std::max(c.source.rows, c.target.rows);
     const auto rounds = static_cast<std::uint64_t>(
         most / std::max<std::int64_t>(1, tables_.multiset_round_rows) + 1);
-    std::vector<Key> missing_at, extra_at;  // a position per surplus row, up to the listing cap
-    std::vector<std::int64_t> missing_n, extra_n;
+    // A position and a count per surplus row hash, up to the listing cap for each kind.
+    struct Surplus {
+      std::int64_t total = 0;
+      std::vector<Key> at;
+      std::vector<std::int64_t> copies;
+    } missing, extra;
     for (std::uint64_t round = 0; round < rounds; ++round) {
       auto seen = [&](ChunkScanner& side, const std::vector<ChunkRange>& ranges,
                       bool source) -> Result<SeenRows> {
@@ -148,8 +174,8 @@ class Comparer {
           BACKFILL_ASSIGN_OR_RETURN(std::vector<KeyedHash> hashes, keyed(side, r, source));
           for (KeyedHash& h : hashes) {
             if (h.hash % rounds != round) continue;
-            auto [it, fresh] = rows.try_emplace(h.hash, 0, Key{});
-            if (fresh) it->second.second = std::move(h.key);
+            auto [it, fresh] = rows.try_emplace(h.hash, 0, std::string{});
+            if (fresh) it->second.second = join_position(h.key);
             ++it->second.first;
           }
         }
@@ -159,51 +185,59 @@ class Comparer {
                                     [&] { return seen(*tgt_, tgt_ranges, false); });
       BACKFILL_ASSIGN_OR_RETURN(SeenRows s, std::move(ss));
       BACKFILL_ASSIGN_OR_RETURN(SeenRows t, std::move(ts));
-      auto surplus = [&](const SeenRows& a, const SeenRows& b, std::int64_t* count,
-                         std::vector<Key>* at, std::vector<std::int64_t>* n) {
+      auto count = [&](const SeenRows& a, const SeenRows& b, Surplus* out) {
         for (const auto& [hash, row] : a) {
           auto other = b.find(hash);
           const std::int64_t more = row.first - (other == b.end() ? 0 : other->second.first);
           if (more <= 0) continue;
-          *count += more;
-          if (static_cast<std::int64_t>(at->size()) < max_listed_) {
-            at->push_back(row.second);
-            n->push_back(more);
+          out->total += more;
+          if (static_cast<std::int64_t>(out->at.size()) < max_listed_) {
+            out->at.push_back(split_position(row.second));
+            out->copies.push_back(more);
           }
         }
       };
-      surplus(s, t, &*c.missing, &missing_at, &missing_n);
-      surplus(t, s, &*c.extra, &extra_at, &extra_n);
+      count(s, t, &missing);
+      count(t, s, &extra);
     }
+    c.missing = missing.total;
+    c.extra = extra.total;
 
+    // The listing cap shared by both kinds: each gets at least half of it when the other
+    // has as many, so that a changed row shows as both its halves.
+    const std::int64_t cap = max_listed_;
+    const std::int64_t extra_quota = std::min(extra.total, std::max(cap - missing.total, cap / 2));
+    const std::int64_t missing_quota = std::min(missing.total, cap - extra_quota);
     auto [sv, tv] = on_both_sides(
         [&] {
-          return missing_at.empty() ? Result<std::vector<Key>>(std::vector<Key>{})
-                                    : src_->values_at(missing_at);
+          return missing.at.empty() || missing_quota == 0
+                     ? Result<std::vector<Key>>(std::vector<Key>{})
+                     : src_->values_at(missing.at);
         },
         [&] {
-          return extra_at.empty() ? Result<std::vector<Key>>(std::vector<Key>{})
-                                  : tgt_->values_at(extra_at);
+          return extra.at.empty() || extra_quota == 0 ? Result<std::vector<Key>>(std::vector<Key>{})
+                                                      : tgt_->values_at(extra.at);
         });
     BACKFILL_ASSIGN_OR_RETURN(const std::vector<Key> missing_values, std::move(sv));
     BACKFILL_ASSIGN_OR_RETURN(const std::vector<Key> extra_values, std::move(tv));
-    auto list = [&](const std::vector<Key>& values, const std::vector<std::int64_t>& n,
+    auto list = [&](const std::vector<Key>& values, const Surplus& rows, std::int64_t quota,
                     DiffKind kind) {
-      for (std::size_t i = 0; i < values.size() && i < n.size(); ++i) {
-        // A row that moved or went since its hash was read is not named; it is still counted.
+      std::vector<RowDifference> out;
+      for (std::size_t i = 0; i < values.size() && i < rows.copies.size(); ++i) {
+        // Named by the row now at its position: one deleted since is not named (it is still
+        // counted), and one written there since would be named in its place.
         if (values[i].empty()) continue;
-        for (std::int64_t k = 0; k < n[i]; ++k) {
-          if (static_cast<std::int64_t>(c.differences.size()) >= 2 * max_listed_) return;
-          c.differences.push_back({values[i], kind});
+        for (std::int64_t k = 0; k < rows.copies[i]; ++k) {
+          if (static_cast<std::int64_t>(out.size()) >= quota) break;
+          out.push_back({values[i], kind});
         }
       }
+      std::sort(out.begin(), out.end(),
+                [](const RowDifference& a, const RowDifference& b) { return a.key < b.key; });
+      c.differences.insert(c.differences.end(), out.begin(), out.end());
     };
-    list(missing_values, missing_n, DiffKind::kMissing);
-    list(extra_values, extra_n, DiffKind::kExtra);
-    std::sort(c.differences.begin(), c.differences.end(),
-              [](const RowDifference& a, const RowDifference& b) {
-                return std::tie(a.kind, a.key) < std::tie(b.kind, b.key);
-              });
+    list(missing_values, missing, missing_quota, DiffKind::kMissing);
+    list(extra_values, extra, extra_quota, DiffKind::kExtra);
     return c;
   }
 
@@ -325,13 +359,20 @@ Result<VerifyStats> run_verify_job(const VerifiedTables& tables, Ledger& ledger,
     run.status = compare();
     if (run.split) return run;
     may_split = false;
-    if (run.status.is_ok() && !result.differences.empty() && options.recheck.count() > 0 &&
-        wait_for_recheck(chunk, result.differences.size(), ctx)) {
+    // A multiset's differences are counted, not all listed: its second look stands alone.
+    auto differing = [&] {
+      return result.missing ? *result.missing + *result.extra
+                            : static_cast<std::int64_t>(result.differences.size());
+    };
+    if (run.status.is_ok() && differing() > 0 && options.recheck.count() > 0 &&
+        wait_for_recheck(chunk, static_cast<std::size_t>(differing()), ctx)) {
       std::vector<RowDifference> first = std::move(result.differences);
       run.status = compare();
-      std::erase_if(result.differences, [&](const RowDifference& d) {
-        return std::find(first.begin(), first.end(), d) == first.end();
-      });
+      if (!result.missing) {
+        std::erase_if(result.differences, [&](const RowDifference& d) {
+          return std::find(first.begin(), first.end(), d) == first.end();
+        });
+      }
     }
     if (run.status.is_ok() && !result.differences.empty() && options.repair) {
       std::vector<RowDifference> found = std::move(result.differences);
