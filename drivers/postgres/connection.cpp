@@ -228,46 +228,46 @@ Status PgConnection::error_from(PGresult* r, const std::string& what) const {
   return Status(kind, what + ": " + msg, sqlstate);
 }
 
-Result<PgResult> PgConnection::query_cached(const std::string& sql, const Params& params) {
-  if (!healthy()) return Status::transient("connection to " + where() + " is lost", "08006");
-  auto it = prepared_.find(sql);
-  if (it == prepared_.end()) {
-    std::string name = "backfill_" + std::to_string(prepared_.size() + 1);
-    PGresult* p =
-        PQprepare(conn_, name.c_str(), sql.c_str(), static_cast<int>(params.size()), nullptr);
-    if (PQresultStatus(p) != PGRES_COMMAND_OK) {
-      Status st = error_from(p, "query failed");
-      PQclear(p);
-      return st;
-    }
-    PQclear(p);
-    it = prepared_.emplace(sql, std::move(name)).first;
-  }
+namespace {
+
+std::vector<const char*> param_values(const Params& params) {
   std::vector<const char*> values;
   values.reserve(params.size());
-  for (const auto& v : params) values.push_back(v ? v->c_str() : nullptr);
-  PGresult* r = PQexecPrepared(conn_, it->second.c_str(), static_cast<int>(params.size()),
-                               values.data(), nullptr, nullptr, 0);
-  ExecStatusType s = PQresultStatus(r);
+  for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+  return values;
+}
+
+}  // namespace
+
+Result<PgResult> PgConnection::result_of(PGresult* r) const {
+  const ExecStatusType s = PQresultStatus(r);
   if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK) return PgResult(r);
   Status st = error_from(r, "query failed");
   PQclear(r);
   return st;
 }
 
+Result<PgResult> PgConnection::query_cached(const std::string& sql, const Params& params) {
+  if (!healthy()) return Status::transient("connection to " + where() + " is lost", "08006");
+  auto it = prepared_.find(sql);
+  if (it == prepared_.end()) {
+    std::string name = "backfill_" + std::to_string(prepared_.size() + 1);
+    BACKFILL_RETURN_IF_ERROR(result_of(PQprepare(conn_, name.c_str(), sql.c_str(),
+                                                 static_cast<int>(params.size()), nullptr))
+                                 .status());
+    it = prepared_.emplace(sql, std::move(name)).first;
+  }
+  const std::vector<const char*> values = param_values(params);
+  return result_of(PQexecPrepared(conn_, it->second.c_str(), static_cast<int>(params.size()),
+                                  values.data(), nullptr, nullptr, 0));
+}
+
 Result<PgResult> PgConnection::query(const std::string& sql, const Params& params) {
   if (prefer_prepared_ && !params.empty()) return query_cached(sql, params);
   if (!healthy()) return Status::transient("connection to " + where() + " is lost", "08006");
-  std::vector<const char*> values;
-  values.reserve(params.size());
-  for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
-  PGresult* r = PQexecParams(conn_, sql.c_str(), static_cast<int>(params.size()), nullptr,
-                             values.data(), nullptr, nullptr, 0);
-  ExecStatusType s = PQresultStatus(r);
-  if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK) return PgResult(r);
-  Status st = error_from(r, "query failed");
-  PQclear(r);
-  return st;
+  const std::vector<const char*> values = param_values(params);
+  return result_of(PQexecParams(conn_, sql.c_str(), static_cast<int>(params.size()), nullptr,
+                                values.data(), nullptr, nullptr, 0));
 }
 
 Status PgConnection::exec(const std::string& sql, const Params& params) {

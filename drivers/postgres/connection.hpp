@@ -173,6 +173,8 @@ class PgConnection {
   // Hands the session to the pool when it is idle and resets cleanly; false: close it.
   bool return_to_pool();
   Status error_from(PGresult* r, const std::string& what) const;
+  // A statement's result, or its error (the result then freed).
+  Result<PgResult> result_of(PGresult* r) const;
   // Sends a COPY statement and checks the server entered the `expected` copy state.
   Status start_copy(const std::string& sql, int expected, const char* what);
 
