@@ -287,9 +287,12 @@ Status copy_table(const CopyOptions& options, const RunContext& ctx, JsonObject*
                     spec.target.display() + " (" + pg::describe_dsn(o.target) + ")";
   job.chunk_rows = o.chunk_rows;
   ledger->set_estimated_rows(spec.source.estimated_rows);
-  // The ledger is in the target's database for a keyless table: its session reads both.
-  BACKFILL_RETURN_IF_ERROR(
-      check_keyless_target(o, spec, ledger->connection(), ledger->connection(), job.name));
+  // A set's preflight checked its tables already. The ledger is in the target's database
+  // for a keyless table: its session reads both.
+  if (!member) {
+    BACKFILL_RETURN_IF_ERROR(
+        check_keyless_target(o, spec, ledger->connection(), ledger->connection(), job.name));
+  }
   BACKFILL_ASSIGN_OR_RETURN(std::optional<Deferral> deferral,
                             prepare_deferral(o, prepared, *ledger, ledger_in_target, job.name));
   // Preflight ends here: from now on the ledger schema exists and the job is recorded.

@@ -95,7 +95,7 @@ Status verify_table(const VerifyOptions& vo, const RunContext& ctx,
   VerifiedTables tables =
       pg::verified_tables(o.source, o.target, session_settings(o), spec, method);
   // A keyless table's rows are counted by hash in rounds of at most 100 chunks' rows a side
-  // and at most 500,000 (80 MB).
+  // and at most 500,000 (about 80 MB by count, not measured).
   tables.multiset_rows = o.chunk_rows;
   tables.multiset_round_rows = std::min<std::int64_t>(100 * o.chunk_rows, 500000);
   VerifyJobOptions jo;

@@ -100,9 +100,9 @@ struct VerifiedTables {
   // chunk is the whole table; its comparer reads each side in position ranges of about
   // `multiset_rows` rows (each its own statement), adds up the counts and row-hash sums,
   // and, when they differ, reads the row hashes again in rounds of at most
-  // `multiset_round_rows` rows a side (a slice of the hash space each; about 80 bytes a
-  // row, both sides at once: 80 MB for 500,000) to count exactly which rows are missing or
-  // extra. A changed row is one of each. Each round reads both tables again.
+  // `multiset_round_rows` rows a side (a slice of the hash space each; by count, not measured,
+  // about 80 bytes a row, both sides at once: 80 MB for 500,000) to count exactly which rows are
+  // missing or extra. A changed row is one of each. Each round reads both tables again.
   bool multiset = false;
   std::int64_t multiset_rows = 10000;
   std::int64_t multiset_round_rows = 500000;
