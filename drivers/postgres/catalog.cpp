@@ -12,10 +12,9 @@ bool TableInfo::has_btree_led_by(const std::string& col) const {
 }
 
 Result<std::string> database_identity(PgConnection& conn) {
-  BACKFILL_ASSIGN_OR_RETURN(
-      PgResult r, conn.query_cached("SELECT pg_postmaster_start_time()::text || '/' || d.oid::text "
-                                    "FROM pg_database d WHERE d.datname = current_database()"));
-  return r.text(0, 0);
+  return conn.session_constant(
+      "SELECT pg_postmaster_start_time()::text || '/' || d.oid::text FROM pg_database d WHERE "
+      "d.datname = current_database()");
 }
 
 bool same_server(const std::string& a, const std::string& b) {

@@ -122,7 +122,7 @@ bool PgConnection::return_to_pool() {
   if (!settings_.pool || !healthy() || PQtransactionStatus(conn_) != PQTRANS_IDLE) return false;
   // Reset when it is taken again (open()), where the reset's round trip also tells that
   // the session is still alive.
-  settings_.pool->give(pool_key(), {conn_, std::move(prepared_)});
+  settings_.pool->give(pool_key(), {conn_, std::move(prepared_), std::move(constants_)});
   conn_ = nullptr;
   return true;
 }
@@ -148,6 +148,7 @@ Status PgConnection::open(bool preflight) {
     conn_ = nullptr;
   }
   prepared_.clear();
+  constants_.clear();
   // A pooled session is reset to what a new one is: DISCARD ALL but its DEALLOCATE ALL and
   // DISCARD PLANS (and SET SESSION AUTHORIZATION DEFAULT: we never change it), then our
   // settings again, in one round trip (unlike DISCARD ALL, these may run in the implicit
@@ -167,6 +168,7 @@ Status PgConnection::open(bool preflight) {
     if (alive) {
       conn_ = idle->conn;
       prepared_ = std::move(idle->prepared);
+      constants_ = std::move(idle->constants);
       return Status::ok();
     }
     PQfinish(idle->conn);
@@ -260,6 +262,15 @@ Result<PgResult> PgConnection::query_cached(const std::string& sql, const Params
   const std::vector<const char*> values = param_values(params);
   return result_of(PQexecPrepared(conn_, it->second.c_str(), static_cast<int>(params.size()),
                                   values.data(), nullptr, nullptr, 0));
+}
+
+Result<std::string> PgConnection::session_constant(const std::string& sql) {
+  if (auto it = constants_.find(sql); it != constants_.end()) return it->second;
+  BACKFILL_ASSIGN_OR_RETURN(PgResult r, query(sql));
+  if (r.rows() != 1 || r.columns() != 1 || r.is_null(0, 0)) {
+    return Status::failed("expected one value from: " + sql);
+  }
+  return constants_.emplace(sql, r.text(0, 0)).first->second;
 }
 
 Result<PgResult> PgConnection::query(const std::string& sql, const Params& params) {

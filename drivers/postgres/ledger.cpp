@@ -173,13 +173,21 @@ Status PgLedger::ensure_connected() {
 
 Status PgLedger::refresh_identity() {
   BACKFILL_ASSIGN_OR_RETURN(
-      PgResult r, conn_->query_cached("SELECT backend_start::text FROM pg_stat_activity WHERE "
-                                      "pid = pg_backend_pid()"));
-  worker_start_ = r.rows() > 0 ? r.text(0, 0) : "";
+      worker_start_,
+      conn_->session_constant("SELECT coalesce((SELECT backend_start::text FROM "
+                              "pg_stat_activity WHERE pid = pg_backend_pid()), '')"));
   return Status::ok();
 }
 
 Status PgLedger::ensure_schema() {
+  // The schema is created in one transaction, its last object last: once that object is
+  // there, the schema is whole, and most opens (every table of a set after the first) end
+  // here, without the transaction and its lock.
+  {
+    BACKFILL_ASSIGN_OR_RETURN(
+        PgResult r, conn_->query("SELECT to_regclass($1) IS NOT NULL", {kLedgerLastObject}));
+    if (r.boolean(0, 0)) return Status::ok();
+  }
   // Two workers starting together must not race on CREATE: serialise them.
   const Status st = conn_->transaction([&]() -> Status {
     BACKFILL_RETURN_IF_ERROR(

@@ -42,7 +42,7 @@ Status ClaimLoop::run(const std::function<bool()>& stop, const std::function<voi
       tokens.release();
       return st.with_context("claiming a chunk");  // ok: nothing left for this worker
     }
-    if (auto t = clock.now(); t - last_refresh >= kProgressRefresh) {
+    if (auto t = clock.now(); on_progress && t - last_refresh >= kProgressRefresh) {
       last_refresh = t;
       if (auto p = ledger.progress(); p.ok()) on_progress(p.value());
     }

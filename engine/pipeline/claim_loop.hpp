@@ -29,7 +29,8 @@ struct ClaimLoop {
   const Clock& clock;                 // paces the refresh of the ledger's totals
 
   // Claims until nothing is left for this worker or `stop()` says so. Returns the error of a
-  // claim that failed for good.
+  // claim that failed for good. `on_progress` gets the ledger's totals at most once a second;
+  // empty, they are not read.
   Status run(const std::function<bool()>& stop, const std::function<void(Chunk)>& dispatch,
              const std::function<void(const Status&)>& on_retry,
              const std::function<void(const LedgerProgress&)>& on_progress);

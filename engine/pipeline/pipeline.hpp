@@ -138,8 +138,13 @@ Result<PipelineRun> run_pipeline(std::vector<std::unique_ptr<Worker>>& workers, 
                                  const Stages<Worker>& stages,
                                  const std::function<void(PipelineRun&)>& epilogue = {}) {
   BACKFILL_ASSIGN_OR_RETURN(std::unique_ptr<KeyWalker> walker, setup.open_walker());
-  BACKFILL_ASSIGN_OR_RETURN(LedgerProgress before, ledger.progress());
-  if (!setup.count_earlier_runs) before = LedgerProgress{};
+  // The ledger's totals feed the progress line only: without one (each table of a set, whose
+  // line is the set's), they are not read.
+  const bool shown = options.progress != ProgressMode::kNone;
+  LedgerProgress before;
+  if (shown && setup.count_earlier_runs) {
+    BACKFILL_ASSIGN_OR_RETURN(before, ledger.progress());
+  }
 
   FirstError errors;
   std::atomic<std::int64_t> retries{0}, splits{0};
@@ -207,6 +212,13 @@ Result<PipelineRun> run_pipeline(std::vector<std::unique_ptr<Worker>>& workers, 
     return s;
   });
 
+  std::function<void(const LedgerProgress&)> on_progress;
+  if (shown) {
+    on_progress = [&](const LedgerProgress& p) {
+      std::lock_guard lock(mu);
+      view = p;
+    };
+  }
   ClaimLoop loop{ledger,
                  *walker,
                  options.chunk_rows,
@@ -221,11 +233,7 @@ Result<PipelineRun> run_pipeline(std::vector<std::unique_ptr<Worker>>& workers, 
                                    ++in_flight;
                                    claimed.push(std::move(c));
                                  },
-                                 [&](const Status&) { ++retries; },
-                                 [&](const LedgerProgress& p) {
-                                   std::lock_guard lock(mu);
-                                   view = p;
-                                 });
+                                 [&](const Status&) { ++retries; }, on_progress);
   if (!claim_status.is_ok()) errors.set(claim_status);
   // Every claimed chunk ends on a worker; then each worker takes its end marker.
   for (std::size_t i = 0; i < threads.size(); ++i) claimed.push(std::nullopt);

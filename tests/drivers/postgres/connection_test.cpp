@@ -94,6 +94,39 @@ TEST(SessionPool, AClosedSessionIsReusedResetAndOnlyForTheSameSettings) {
   EXPECT_EQ(role.value().text(0, 0), "replica");
 }
 
+TEST(SessionPool, ASessionConstantIsReadOncePerSessionAndTravelsWithIt) {
+  TestDatabase db;
+  SessionSettings s;
+  s.pool = std::make_shared<SessionPool>();
+  // clock_timestamp() differs from call to call: equal values mean it was not read again.
+  const std::string sql = "SELECT clock_timestamp()::text";
+  std::string first;
+  {
+    auto c = PgConnection::connect(db.dsn(), s);
+    ASSERT_TRUE(c.ok());
+    auto v = (*c)->session_constant(sql);
+    ASSERT_TRUE(v.ok());
+    first = v.value();
+    auto again = (*c)->session_constant(sql);
+    ASSERT_TRUE(again.ok());
+    EXPECT_EQ(again.value(), first);
+    auto many = (*c)->session_constant("SELECT generate_series(1, 2)::text");
+    ASSERT_FALSE(many.ok());
+    EXPECT_NE(many.status().message().find("expected one value"), std::string::npos);
+  }
+  auto pooled = PgConnection::connect(db.dsn(), s);
+  ASSERT_TRUE(pooled.ok());
+  EXPECT_EQ(s.pool->reused(), 1);
+  auto kept = (*pooled)->session_constant(sql);
+  ASSERT_TRUE(kept.ok());
+  EXPECT_EQ(kept.value(), first);
+  // A new session is read again.
+  ASSERT_TRUE((*pooled)->reconnect().is_ok());
+  auto fresh = (*pooled)->session_constant(sql);
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_NE(fresh.value(), first);
+}
+
 TEST(SessionPool, ASessionInATransactionOrCutWhileIdleIsNeverHandedOut) {
   TestDatabase db;
   SessionSettings s;
