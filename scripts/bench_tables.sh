@@ -89,17 +89,37 @@ if [[ -z $only || $only == many ]]; then
     for i in $(seq -w 1 "$ntables"); do echo "INSERT INTO many.t$i $rows FROM generate_series(1, 1000) i;"; done
   } | psql -X -q -v ON_ERROR_STOP=1 "$src"
   vacuum "$src" ""
+  printf '[include-only-schema]\nmany\n' >"$work/many.filters"
   for r in $(seq 1 "$rounds"); do
     # Alternating order, so that neither always runs on the warmer server.
-    for what in $([[ $((r % 2)) == 1 ]] && echo "one many" || echo "many one"); do
-      if [[ $what == one ]]; then
-        empty_target one
-        timed "round $r: backfill copy --table one.big" \
-          "$bin" copy --source "$src" --target "$dst" --table one.big --progress none
-      else
-        empty_target many
-        timed "round $r: backfill copy --tables 'many.*'" \
-          "$bin" copy --source "$src" --target "$dst" --tables 'many.*' --progress none
+    # pg_dump | psql and pgcopydb load the same 500 tables: what loading a table costs
+    # the server, the floor under backfill's own cost per table.
+    cases="one many pg_dump pgcopydb"
+    [[ $((r % 2)) == 0 ]] && cases="pgcopydb pg_dump many one"
+    for what in $cases; do
+      case $what in
+        one)
+          empty_target one
+          timed "round $r: backfill copy --table one.big" \
+            "$bin" copy --source "$src" --target "$dst" --table one.big --progress none ;;
+        many)
+          empty_target many
+          timed "round $r: backfill copy --tables 'many.*'" \
+            "$bin" copy --source "$src" --target "$dst" --tables 'many.*' --progress none ;;
+        pg_dump)
+          empty_target many
+          timed "round $r: pg_dump --data-only -n many | psql" bash -c \
+            "'$PGBIN/pg_dump' --data-only -n many -d '$src' | psql -X -q -v ON_ERROR_STOP=1 -d '$dst'" ;;
+        pgcopydb)
+          empty_target many
+          rm -rf "$work/pgcopydb"
+          timed "round $r: pgcopydb copy table-data (--table-jobs 2)" \
+            pgcopydb copy table-data --source "$src" --target "$dst" --table-jobs 2 \
+            --dir "$work/pgcopydb" --filters "$work/many.filters" ;;
+      esac
+      if [[ $what != one ]]; then
+        got=$(psql -X -At "$dst" -c "SELECT sum((xpath('/row/n/text()', query_to_xml(format('SELECT count(*) AS n FROM %I.%I', schemaname, tablename), false, true, '')))[1]::text::bigint) FROM pg_tables WHERE schemaname = 'many'")
+        [[ $got == $((ntables * 1000)) ]] || { echo "bench: $what left $got rows in many.*, not $((ntables * 1000))"; exit 1; }
       fi
     done
   done
