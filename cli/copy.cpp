@@ -210,7 +210,8 @@ Status rebuild_deferred(pg::PgLedger& ledger, const std::string& job, Deferral& 
             return ours ? pg::create_deferred(conn, o) : Status::ok();
           });
         },
-        [&] { return conn.healthy() ? Status::ok() : conn.reconnect(); }, [](const Status&) {});
+        [&] { return conn.healthy() ? Status::ok() : conn.reconnect(); },
+        [&](const RetryEvent& e) { log_retry(stderr, e, retry); });
     BACKFILL_RETURN_IF_ERROR(built);
     o.created = true;
     if (!ours) continue;  // another worker of the job rebuilt it

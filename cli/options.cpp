@@ -71,8 +71,18 @@ void add_chunk_options(CLI::App* app, CopyOptions* o) {
   app->add_option("--statement-timeout", o->statement_timeout_ms, "Per-chunk statement time, ms")
       ->check(CLI::Range(0, 86400000))
       ->capture_default_str();
-  app->add_option("--max-retries", o->max_retries, "Tries of a chunk on transient errors")
+  app->add_option("--max-retries", o->max_retries,
+                  "Tries of a chunk on transient errors other than a lost server")
       ->check(CLI::Range(1, 100))
+      ->capture_default_str();
+  app->add_option("--retry-for", o->retry_for,
+                  "Wait out a lost server (restart, failover, network cut) for DURATION")
+      ->check(CLI::Validator(
+          [](std::string& text) {
+            auto d = parse_duration(text, "--retry-for");
+            return d.ok() ? std::string() : d.status().message();
+          },
+          "DURATION"))
       ->capture_default_str();
 }
 
@@ -245,6 +255,9 @@ void fill_job_options(const CopyOptions& o, const RunContext& ctx, ChunkJobOptio
   jo->jobs = o.jobs;
   jo->chunk_rows = o.chunk_rows;
   jo->retry.max_attempts = o.max_retries;
+  // Checked by the option's validator as it was parsed.
+  if (auto d = parse_duration(o.retry_for, "--retry-for"); d.ok()) jo->retry.retry_for = d.value();
+  jo->waiting_on_server = ctx.waiting_on_server;
   jo->progress = parse_progress_mode(o.progress);
   jo->interrupt = ctx.interrupt;
 }

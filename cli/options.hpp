@@ -88,6 +88,8 @@ struct CopyOptions {
   int lock_timeout_ms = 5000;
   int statement_timeout_ms = 120000;
   int max_retries = 5;
+  // DURATION a lost server is waited out (engine/pipeline/retry.hpp's RetryPolicy).
+  std::string retry_for = "5m";
   std::vector<std::string> plugins;  // --plugin PATH.so: more functions for --map
   bool defer_indexes = false;        // copy: fill the bare heap, rebuild indexes at the end
   // A set of tables instead of --table: patterns (engine/table/table_set.hpp), the patterns
@@ -135,6 +137,9 @@ std::string default_job_name(const std::string& command, const std::string& tabl
 // The process-wide interrupt flag a signal handler sets; passed down, never read globally.
 struct RunContext {
   const std::atomic<bool>* interrupt = nullptr;
+  // A set's count of its tables' callers waiting out a lost server, for its progress line;
+  // null for one table, whose pipeline counts its own.
+  std::atomic<int>* waiting_on_server = nullptr;
 };
 
 // The options every chunked job takes, from the command line.

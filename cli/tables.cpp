@@ -358,6 +358,10 @@ class SetRun {
     return t;
   }
 
+  // What each table of the set runs with: the caller's context, counting its waits for a lost
+  // server into the set's line.
+  const RunContext& context() const { return member_ctx_; }
+
   ~SetRun() {
     if (printer_) printer_->stop();  // its last line reads the members below
   }
@@ -366,7 +370,9 @@ class SetRun {
 
  private:
   SetRun(const ResolvedSet& set, const RunContext& ctx)
-      : set_(set), ctx_(ctx), started_at_(std::chrono::steady_clock::now()) {}
+      : set_(set), ctx_(ctx), member_ctx_(ctx), started_at_(std::chrono::steady_clock::now()) {
+    member_ctx_.waiting_on_server = &waiting_;
+  }
 
   ProgressSnapshot snapshot() const {
     const ThrottleSnapshot t = throttle_->get()->snapshot();
@@ -378,7 +384,7 @@ class SetRun {
     s.in_flight = t.in_flight;
     s.seconds = seconds_since(started_at_);
     s.state = ctx_.interrupt && ctx_.interrupt->load() ? "stopping" : state_;
-    describe_throttle(*throttle_->get(), &s);
+    describe_throttle(*throttle_->get(), waiting_.load(), &s);
     s.chunk_rows = 0;  // each table sizes its own
     std::lock_guard lock(mu_);
     s.tables = "tables " + std::to_string(done_) + "/" + std::to_string(set_.tables.size());
@@ -392,6 +398,8 @@ class SetRun {
 
   const ResolvedSet& set_;
   const RunContext& ctx_;
+  std::atomic<int> waiting_{0};  // the tables' callers waiting out a lost server
+  RunContext member_ctx_;        // ctx_, and waiting_ for the tables to count in
   std::chrono::steady_clock::time_point started_at_;
   std::unique_ptr<pg::PgLedger> ledger_;
   std::unique_ptr<JobThrottle> throttle_;
@@ -623,7 +631,7 @@ Status run_copy_tables(const CopyOptions& given, const RunContext& ctx) {
     SetMember member;
     member.spec = planned.specs[i];
     member.throttle = run->throttle();
-    Status st = copy_table(t, ctx, &report, &member);
+    Status st = copy_table(t, run->context(), &report, &member);
     Json j = report.json();
     if (st.is_ok() && sync) {
       // On sessions from the set's pool: the table's own, given back by its copy.
@@ -752,7 +760,7 @@ Status run_verify_tables(const VerifyOptions& given, const RunContext& ctx,
     member.continue_pass = run->in_this_pass(v.table.job);
     member.deadline = deadline;
     JsonObject report;
-    Status st = verify_table(v, ctx, started, &report, &member);
+    Status st = verify_table(v, run->context(), started, &report, &member);
     run->ended(i, st.is_ok() || st.kind() == ErrorKind::kDifferences);
     Json j = report.json();
     j["table"] = set.tables[i].source.display();

@@ -9,6 +9,8 @@
 #               synchronous_commit on, wal_level replica), memory and max_wal_size sized for
 #               the machine as pgtune sizes them; what the benchmarks run on
 #   scripts/pg.sh stop NAME           stop it (its files stay until `destroy`)
+#   scripts/pg.sh crash NAME          stop it as a crash would (immediate: no checkpoint, every
+#                                     session cut); `start` then runs crash recovery
 #   scripts/pg.sh destroy NAME        stop it and remove its directory
 #   scripts/pg.sh dsn NAME            print the DSN of a running cluster
 #
@@ -21,7 +23,7 @@ PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 ROOT=${BACKFILL_PG_ROOT:-/tmp/backfill-pg}
 cmd=${1:-}
 name=${2:-}
-[[ -n "$cmd" && -n "$name" ]] || { echo "usage: $0 start|stop|destroy|dsn NAME [PORT]" >&2; exit 2; }
+[[ -n "$cmd" && -n "$name" ]] || { echo "usage: $0 start|stop|crash|destroy|dsn NAME [PORT]" >&2; exit 2; }
 [[ "$name" =~ ^[A-Za-z0-9_-]+$ ]] || { echo "pg.sh: cluster name must be [A-Za-z0-9_-]+, got '$name'" >&2; exit 2; }
 dir="$ROOT/$name"
 data="$dir/data"
@@ -86,6 +88,9 @@ case "$cmd" in
   stop)
     if running; then as_pg "$PGBIN/pg_ctl" -D "$data" -m fast -w stop >/dev/null; fi
     ;;
+  crash)
+    if running; then as_pg "$PGBIN/pg_ctl" -D "$data" -m immediate -w stop >/dev/null; fi
+    ;;
   destroy)
     if running; then as_pg "$PGBIN/pg_ctl" -D "$data" -m immediate -w stop >/dev/null; fi
     rm -rf "$dir"
@@ -94,5 +99,5 @@ case "$cmd" in
     running || { echo "pg.sh: cluster '$name' is not running" >&2; exit 1; }
     dsn
     ;;
-  *) echo "usage: $0 start|stop|destroy|dsn NAME [PORT]" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|crash|destroy|dsn NAME [PORT]" >&2; exit 2 ;;
 esac

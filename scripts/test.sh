@@ -20,11 +20,17 @@ cmake --build "$build" -j"$(nproc)"
 
 cluster=backfill-test
 port=${BACKFILL_TEST_PORT:-55432}
-trap 'scripts/pg.sh destroy "$cluster" || true' EXIT
+# The fault suite's own cluster, which its tests crash and start again (tests/cli/faults_test.cpp);
+# durable, so that what it acknowledged survives the crash as on a production server.
+fault_cluster=backfill-fault
+fault_port=${BACKFILL_FAULT_PORT:-55436}
+trap 'scripts/pg.sh destroy "$cluster" || true; scripts/pg.sh destroy "$fault_cluster" || true' EXIT
 scripts/pg.sh destroy "$cluster" >/dev/null 2>&1 || true
-export BACKFILL_TEST_DSN
+scripts/pg.sh destroy "$fault_cluster" >/dev/null 2>&1 || true
+export BACKFILL_TEST_DSN BACKFILL_FAULT_DSN BACKFILL_FAULT_CLUSTER=$fault_cluster
 BACKFILL_TEST_DSN=$(scripts/pg.sh start "$cluster" "$port")
-echo "test: PostgreSQL at $BACKFILL_TEST_DSN"
+BACKFILL_FAULT_DSN=$(scripts/pg.sh start "$fault_cluster" "$fault_port" durable)
+echo "test: PostgreSQL at $BACKFILL_TEST_DSN; the fault suite's at $BACKFILL_FAULT_DSN"
 
 # Unit tests first: they are fast and need no database.
 ctest --test-dir "$build" --output-on-failure -L unit

@@ -222,8 +222,10 @@ Status PgConnection::error_from(PGresult* r, const std::string& what) const {
   if (msg.empty()) msg = trim_message(conn_ ? PQerrorMessage(conn_) : "no connection");
   std::string sqlstate = state ? state : "";
   ErrorKind kind = classify_sqlstate(sqlstate);
-  // No SQLSTATE and a dead socket: the connection was lost.
-  if (sqlstate.empty() && (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK)) {
+  // No SQLSTATE: libpq's own error, and a dead socket makes it a lost connection. A server
+  // that closes the socket without an error (a crash, an immediate shutdown) leaves PQstatus
+  // at CONNECTION_OK until libpq reads from it again, so read once.
+  if (sqlstate.empty() && (!healthy() || PQconsumeInput(conn_) == 0 || !healthy())) {
     kind = ErrorKind::kTransient;
     sqlstate = "08006";
   }

@@ -123,7 +123,9 @@ void PgLoadProbe::sample(std::vector<Reading>* out) {
   }
   auto fail_all = [&](const Status& st) {
     for (auto& r : got) {
-      if (!r.value) r.error = st.message();
+      if (r.value) continue;
+      r.error = st.message();
+      r.server_lost = st.server_lost();
     }
   };
   Status st = ensure_connected();

@@ -12,7 +12,7 @@ constexpr std::chrono::seconds kProgressRefresh{1};
 }  // namespace
 
 Status ClaimLoop::run(const std::function<bool()>& stop, const std::function<void(Chunk)>& dispatch,
-                      const std::function<void(const Status&)>& on_retry,
+                      const std::function<void(const RetryEvent&)>& on_retry,
                       const std::function<void(const LedgerProgress&)>& on_progress) {
   auto last_refresh = Clock::time_point{};
   Chunker chunker(ledger, walker, plan_ahead);
@@ -36,7 +36,8 @@ Status ClaimLoop::run(const std::function<bool()>& stop, const std::function<voi
           claimed = std::move(c).value();
           return Status::ok();
         },
-        [] { return Status::ok(); }, on_retry);  // the ledger and walker reconnect themselves
+        [] { return Status::ok(); }, on_retry,  // the ledger and walker reconnect themselves
+        waiting);
     if (!st.is_ok() || !claimed) {
       throttle.finished(0, Seconds(0));  // admitted, never started
       tokens.release();

@@ -27,12 +27,13 @@ struct ClaimLoop {
   std::counting_semaphore<>& tokens;  // released by the job when a chunk is finished
   ChunkThrottle& throttle;            // admits each chunk and sizes it; the job reports it finished
   const Clock& clock;                 // paces the refresh of the ledger's totals
+  std::atomic<int>* waiting = nullptr;  // counts a claim waiting out a lost server
 
   // Claims until nothing is left for this worker or `stop()` says so. Returns the error of a
   // claim that failed for good. `on_progress` gets the ledger's totals at most once a second;
   // empty, they are not read.
   Status run(const std::function<bool()>& stop, const std::function<void(Chunk)>& dispatch,
-             const std::function<void(const Status&)>& on_retry,
+             const std::function<void(const RetryEvent&)>& on_retry,
              const std::function<void(const LedgerProgress&)>& on_progress);
 };
 

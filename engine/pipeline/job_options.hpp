@@ -24,6 +24,11 @@ struct ChunkJobOptions {
   const Clock* clock = &Clock::steady();         // times chunks (for the sizer), runs and deadlines
   // Asked before every chunk; sizes chunks when it adapts. Never null.
   ChunkThrottle* throttle = &NoThrottle::instance();
+  // Where each retry is logged, one line each; null: nowhere.
+  std::FILE* log_out = stderr;
+  // Counts the job's callers waiting out a lost server, for a progress line its caller
+  // draws (a set's); null: the pipeline counts them for its own line.
+  std::atomic<int>* waiting_on_server = nullptr;
 };
 
 // How a job's run went: what the pipeline counts for every job.
@@ -39,11 +44,17 @@ struct RunStats {
 };
 
 // The progress line's view of a throttle: the chunk size when it adapts, and why the job is
-// not running free.
-inline void describe_throttle(const ChunkThrottle& throttle, ProgressSnapshot* s) {
+// not running free. A lost server comes first: while `waiting_on_server` of the job's
+// callers wait it out, the throttle's own view (its signals unreadable) says less.
+inline void describe_throttle(const ChunkThrottle& throttle, int waiting_on_server,
+                              ProgressSnapshot* s) {
   const ThrottleSnapshot t = throttle.snapshot();
   if (t.adaptive) s->chunk_rows = t.chunk_rows;
-  if (t.state != ThrottleState::kRunning) {
+  if (waiting_on_server > 0) {
+    s->throttle = "waiting: server unreachable";
+  } else if (t.state == ThrottleState::kPaused && t.limiting == "server unreachable") {
+    s->throttle = "waiting: " + t.reason;  // the probe's server: "source unreachable for 6 s"
+  } else if (t.state != ThrottleState::kRunning) {
     s->throttle = std::string(throttle_state_name(t.state)) + ": " + t.reason;
   } else if (t.rate_cap > 0) {
     s->throttle =

@@ -61,10 +61,15 @@ class ChunkContext {
         splits_(splits) {}
 
   // attempt() until it succeeds, fails for good or the job fails elsewhere, with reset()
-  // between attempts; each retry counted.
+  // between attempts; each retry counted and logged.
   Status retry(const std::function<Status()>& attempt, const std::function<Status()>& reset) const {
-    return run_with_retry(options_.retry, errors_.flag(), attempt, reset,
-                          [this](const Status&) { ++retries_; });
+    return run_with_retry(
+        options_.retry, errors_.flag(), attempt, reset,
+        [this](const RetryEvent& e) {
+          ++retries_;
+          log_retry(options_.log_out, e, options_.retry);
+        },
+        options_.waiting_on_server);
   }
   // A chunk whose statement timed out goes back to the ledger as two halves, and the
   // throttle halves the chunk size; false when `st` is no timeout or it cannot be split.
@@ -134,9 +139,12 @@ Result<std::vector<std::unique_ptr<Worker>>> open_workers(int n, const Open& ope
 // it sets fails the run.
 template <typename Worker>
 Result<PipelineRun> run_pipeline(std::vector<std::unique_ptr<Worker>>& workers, Ledger& ledger,
-                                 const ChunkJobOptions& options, const PipelineSetup& setup,
+                                 const ChunkJobOptions& given, const PipelineSetup& setup,
                                  const Stages<Worker>& stages,
                                  const std::function<void(PipelineRun&)>& epilogue = {}) {
+  std::atomic<int> own_waiting{0};
+  ChunkJobOptions options = given;
+  if (options.waiting_on_server == nullptr) options.waiting_on_server = &own_waiting;
   BACKFILL_ASSIGN_OR_RETURN(std::unique_ptr<KeyWalker> walker, setup.open_walker());
   // The ledger's totals feed the progress line only: without one (each table of a set, whose
   // line is the set's), they are not read.
@@ -208,7 +216,7 @@ Result<PipelineRun> run_pipeline(std::vector<std::unique_ptr<Worker>>& workers, 
     s.retries = retries.load();
     s.seconds = elapsed();
     s.state = interrupted() ? "stopping" : errors.failed() ? "failing" : stages.state();
-    describe_throttle(*options.throttle, &s);
+    describe_throttle(*options.throttle, options.waiting_on_server->load(), &s);
     return s;
   });
 
@@ -227,13 +235,18 @@ Result<PipelineRun> run_pipeline(std::vector<std::unique_ptr<Worker>>& workers, 
                  options.interrupt,
                  tokens,
                  *options.throttle,
-                 *options.clock};
+                 *options.clock,
+                 options.waiting_on_server};
   Status claim_status = loop.run([&] { return interrupted() || errors.failed() || stages.stop(); },
                                  [&](Chunk c) {
                                    ++in_flight;
                                    claimed.push(std::move(c));
                                  },
-                                 [&](const Status&) { ++retries; }, on_progress);
+                                 [&](const RetryEvent& e) {
+                                   ++retries;
+                                   log_retry(options.log_out, e, options.retry);
+                                 },
+                                 on_progress);
   if (!claim_status.is_ok()) errors.set(claim_status);
   // Every claimed chunk ends on a worker; then each worker takes its end marker.
   for (std::size_t i = 0; i < threads.size(); ++i) claimed.push(std::nullopt);

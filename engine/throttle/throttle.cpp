@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <set>
 
 namespace backfill {
 
@@ -27,6 +28,9 @@ std::string describe(const Reading& r, double bound) {
 
 // Every reason to pause is shown ("pause file /x; target replication lag 31 s > 20 s"); the
 // first one names the time spent.
+// libpq's messages run on over several lines; a reason is one.
+std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
+
 void add_reason(std::string* reasons, std::string* first, const std::string& reason,
                 const std::string& name) {
   if (reasons->empty()) *first = name;
@@ -65,17 +69,27 @@ void Controller::set_max_level(double max_level) {
 Decision Controller::update(Clock::time_point now, const std::vector<Reading>& readings) {
   std::string critical, critical_name, over, over_name;
   bool critical_load = false;  // a load signal over its critical level (not a flag or a gap)
+  std::set<std::string> lost;  // databases already named unreachable in this update
   for (const auto& r : readings) {
     const std::string name = r.name();
     if (!r.value) {
       auto [it, first] = unreadable_since_.try_emplace(name, now);
       const Seconds for_how_long = now - it->second;
-      if (!first && for_how_long >= config_.fail_closed_after) {
-        add_reason(&critical, &critical_name,
-                   name + " unreadable for " + number(for_how_long.count()) +
-                       " s (fail closed): " + r.error,
-                   r.signal + " unreadable");
+      if (first || for_how_long < config_.fail_closed_after) continue;
+      // A server that cannot be reached is one reason, not one per signal it would give.
+      if (r.server_lost) {
+        if (lost.insert(r.where).second) {
+          add_reason(&critical, &critical_name,
+                     (r.where.empty() ? std::string("server") : r.where) + " unreachable for " +
+                         number(for_how_long.count()) + " s (fail closed): " + first_line(r.error),
+                     "server unreachable");
+        }
+        continue;
       }
+      add_reason(&critical, &critical_name,
+                 name + " unreadable for " + number(for_how_long.count()) +
+                     " s (fail closed): " + first_line(r.error),
+                 r.signal + " unreadable");
       continue;
     }
     unreadable_since_.erase(name);
@@ -292,8 +306,10 @@ ThrottleSnapshot Throttle::snapshot() const {
   ThrottleSnapshot s;
   s.state = decision_.state;
   s.reason = decision_.reason;
+  s.limiting = decision_.limiting;
   if (const auto now = std::chrono::steady_clock::now(); silent(now)) {
     s.state = ThrottleState::kPaused;
+    s.limiting = "no load readings";
     s.reason = "no load readings for " + number(Seconds(now - *last_report_).count()) +
                " s, paused (fail closed)";
   }

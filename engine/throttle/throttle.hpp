@@ -34,6 +34,7 @@ struct Reading {
   std::string signal;           // "active backends", "replication lag", "pause file", ...
   std::optional<double> value;  // nullopt: could not be read, `error` says why
   std::string error;
+  bool server_lost = false;    // unread because its server cannot be reached (Status::server_lost)
   double limit = kNoLimit;     // above it: cut chunks in flight
   double critical = kNoLimit;  // above it: pause
   std::string unit;            // printed after values: "", " s", " MB/s", "x"
@@ -143,6 +144,7 @@ struct ThrottleOptions {
 struct ThrottleSnapshot {
   ThrottleState state = ThrottleState::kRunning;
   std::string reason;
+  std::string limiting;  // the signal behind it (Decision::limiting)
   int in_flight = 0, allowed = 0;
   double rate_cap = 0;  // rows/s the job is paced at (0: not paced)
   std::int64_t chunk_rows = 0;

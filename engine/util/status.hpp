@@ -54,6 +54,13 @@ class Status {
   const std::string& sqlstate() const { return sqlstate_; }
   // Worth another attempt of the same work after a backoff.
   bool retryable() const { return kind_ == ErrorKind::kTransient || kind_ == ErrorKind::kTimeout; }
+  // The server could not be reached: the connection was lost or refused (SQLSTATE class 08),
+  // or the server was shutting down, crashing or starting up (57P01-57P03). A restart or a
+  // failover, waited out by time rather than by a count of attempts.
+  bool server_lost() const {
+    return kind_ == ErrorKind::kTransient && (sqlstate_.starts_with("08") || sqlstate_ == "57P01" ||
+                                              sqlstate_ == "57P02" || sqlstate_ == "57P03");
+  }
 
   // The same error with `context: ` in front, for errors that cross a layer.
   Status with_context(const std::string& context) const {

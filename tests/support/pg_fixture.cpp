@@ -71,15 +71,17 @@ std::string server_dsn() {
   return d;
 }
 
-TestDatabase::TestDatabase(const std::string& prefix, const std::string& create_options) {
+TestDatabase::TestDatabase(const std::string& prefix, const std::string& create_options,
+                           const std::string& server)
+    : server_(server.empty() ? server_dsn() : server) {
   name_ = prefix + "_" + unique_suffix();
-  auto admin = pg::PgConnection::connect(server_dsn(), pg::SessionSettings{});
+  auto admin = pg::PgConnection::connect(server_, pg::SessionSettings{});
   EXPECT_TRUE(admin.ok()) << admin.status().message();
   if (admin.ok()) {
     Status st = (*admin)->exec("CREATE DATABASE " + name_ + " " + create_options);
     EXPECT_TRUE(st.is_ok()) << st.message();
   }
-  dsn_ = server_dsn() + " dbname=" + name_;
+  dsn_ = server_ + " dbname=" + name_;
   auto c = pg::PgConnection::connect(dsn_, pg::SessionSettings{});
   EXPECT_TRUE(c.ok()) << c.status().message();
   if (c.ok()) conn_ = std::move(c).value();
@@ -87,7 +89,7 @@ TestDatabase::TestDatabase(const std::string& prefix, const std::string& create_
 
 TestDatabase::~TestDatabase() {
   conn_.reset();
-  auto admin = pg::PgConnection::connect(server_dsn(), pg::SessionSettings{});
+  auto admin = pg::PgConnection::connect(server_, pg::SessionSettings{});
   if (admin.ok()) (void)(*admin)->exec("DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE)");
 }
 

@@ -23,8 +23,10 @@ std::string server_dsn();
 // A database created for one test and dropped after it.
 class TestDatabase {
  public:
-  // `create_options`: what CREATE DATABASE adds, e.g. "TEMPLATE template0 LC_CTYPE 'C'".
-  explicit TestDatabase(const std::string& prefix = "t", const std::string& create_options = "");
+  // `create_options`: what CREATE DATABASE adds, e.g. "TEMPLATE template0 LC_CTYPE 'C'";
+  // `server`: the server's DSN without dbname (default: server_dsn()).
+  explicit TestDatabase(const std::string& prefix = "t", const std::string& create_options = "",
+                        const std::string& server = "");
   ~TestDatabase();
   const std::string& dsn() const { return dsn_; }
   const std::string& name() const { return name_; }
@@ -37,6 +39,7 @@ class TestDatabase {
   pg::PgConnection& conn() { return *conn_; }
 
  private:
+  std::string server_;
   std::string name_;
   std::string dsn_;
   std::unique_ptr<pg::PgConnection> conn_;

@@ -128,6 +128,26 @@ TEST(Controller, ASignalUnreadableForLongerThanThreeSecondsFailsClosed) {
   EXPECT_NE(d.state, ThrottleState::kPaused);
 }
 
+TEST(Controller, AServerThatCannotBeReachedIsOneReasonNotOnePerSignal) {
+  Controller c(ControllerConfig{});
+  auto lost = [](const std::string& signal) {
+    Reading r;
+    r.where = "source";
+    r.signal = signal;
+    r.error = "cannot connect to host=db: connection refused\n\tIs the server running?";
+    r.server_lost = true;
+    return r;
+  };
+  const std::vector<Reading> readings{lost("active backends"), lost("WAL rate"), lag(0.1)};
+  c.update(at(0), readings);
+  auto d = c.update(at(3.5), readings);
+  EXPECT_EQ(d.state, ThrottleState::kPaused);
+  EXPECT_EQ(d.reason,
+            "source unreachable for 3.5 s (fail closed): cannot connect to host=db: connection "
+            "refused");
+  EXPECT_EQ(d.limiting, "server unreachable");
+}
+
 // A table where a chunk takes 5 ms plus 10 us a row: 500 ms is 49,500 rows.
 Seconds chunk_time(std::int64_t rows) { return Seconds(0.005 + 1e-5 * static_cast<double>(rows)); }
 

@@ -1,0 +1,154 @@
+// Faults the job must ride through: its server lost in the middle of a run.
+//
+// The suite has a cluster of its own (scripts/test.sh starts it with PostgreSQL's durable
+// settings, so that a commit the server acknowledged survives its crash, and names it in
+// BACKFILL_FAULT_CLUSTER and BACKFILL_FAULT_DSN): each test crashes it, with every session
+// cut and no checkpoint, while copy, verify or update is half way, and starts it again once
+// backfill has shown it is waiting. Source, target and ledger are one database, so the one
+// crash takes all three away at once.
+#include <signal.h>
+
+#include <cstdlib>
+
+#include "tests/cli/cli_support.hpp"
+
+namespace backfill::testing {
+namespace {
+
+constexpr int kRows = 20000;
+
+class ServerLost : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* cluster = std::getenv("BACKFILL_FAULT_CLUSTER");
+    const char* dsn = std::getenv("BACKFILL_FAULT_DSN");
+    if (cluster == nullptr || dsn == nullptr) {
+      GTEST_SKIP() << "BACKFILL_FAULT_CLUSTER and BACKFILL_FAULT_DSN are not set: run the "
+                      "database tests through scripts/test.sh";
+    }
+    cluster_ = cluster;
+    db = std::make_unique<TestDatabase>("fault", "", dsn);
+    db->exec(
+        "CREATE TABLE src (id int PRIMARY KEY, v text, v2 text);\n"
+        "INSERT INTO src SELECT g, md5(g::text), NULL FROM generate_series(1, " +
+        std::to_string(kRows) +
+        ") g;\n"
+        "CREATE TABLE dst (id int PRIMARY KEY, v text, v2 text);\n"
+        "VACUUM ANALYZE src");
+  }
+
+  // A failed test leaves the server up for the next one.
+  void TearDown() override {
+    if (!cluster_.empty()) start();
+  }
+
+  void pg(const std::string& cmd) { ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd; }
+  void crash() {
+    pg("bash '" BACKFILL_SOURCE_DIR "/scripts/pg.sh' crash " + cluster_ + " >/dev/null 2>&1");
+  }
+  // On its own port again, and durable as scripts/test.sh started it (start is a no-op when
+  // it runs).
+  void start() {
+    pg("bash '" BACKFILL_SOURCE_DIR "/scripts/pg.sh' start " + cluster_ +
+       " '' durable >/dev/null 2>&1");
+  }
+
+  std::vector<std::string> args(std::vector<std::string> a) {
+    a.insert(a.end(), {"--progress", "log", "--chunk-rows", "1000", "--jobs", "2"});
+    return a;
+  }
+
+  // Lets `run` get `rows` rows in, then crashes the server, waits until the run says it is
+  // waiting for it (a log line, then the progress line's state), and starts it again.
+  void crash_after(BackgroundRun& run, const std::function<std::int64_t()>& rows_done,
+                   std::int64_t rows) {
+    ASSERT_TRUE(wait_until([&] { return rows_done() >= rows; })) << run.err_so_far();
+    crash();
+    ASSERT_TRUE(wait_until([&] {
+      const std::string err = run.err_so_far();
+      // "waiting: server unreachable" from the job's own retries, or "waiting: <where>
+      // unreachable for 6 s" from the throttle's probe, whichever noticed first.
+      return err.find("backfill: server unreachable for") != std::string::npos &&
+             err.find("waiting: ") != std::string::npos;
+    })) << run.err_so_far();
+    start();
+    ASSERT_TRUE(db->conn().reconnect().is_ok());
+  }
+
+  std::int64_t count(const std::string& sql) {
+    auto r = db->conn().query(sql);
+    if (!r.ok() || r->rows() == 0) return -1;  // the server is away; try again later
+    return std::stoll(r->text(0, 0));
+  }
+
+  std::int64_t rows_differing(const std::string& a, const std::string& b) {
+    return count("SELECT count(*) FROM (SELECT id, v, v2 FROM " + a +
+                 " EXCEPT ALL SELECT id, v, v2 FROM " + b + ") x");
+  }
+
+  std::string cluster_;
+  std::unique_ptr<TestDatabase> db;
+};
+
+TEST_F(ServerLost, ACopyWaitsOutACrashedServerAndEndsExact) {
+  const std::string report = temp_path("fault_copy.json");
+  // Paced, so that the crash comes half way through; the limit is lifted by nothing.
+  BackgroundRun run(args({"copy", "--source", db->dsn(), "--target", db->dsn(), "--table", "src",
+                          "--to", "dst", "--max-rate", "4000", "--report", report}));
+  ASSERT_NO_FATAL_FAILURE(crash_after(
+      run, [&] { return count("SELECT count(*) FROM dst"); }, 4000));
+  RunResult r = run.wait();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(count("SELECT count(*) FROM dst"), kRows);
+  EXPECT_EQ(rows_differing("src", "dst"), 0);
+  EXPECT_EQ(rows_differing("dst", "src"), 0);
+  auto j = nlohmann::json::parse(read_text(report));
+  EXPECT_EQ(j["rows"], kRows) << j.dump();
+  EXPECT_EQ(j["job_done"], true) << j.dump();
+  EXPECT_GT(j["retries"].get<int>(), 0) << j.dump();
+}
+
+TEST_F(ServerLost, AVerifyWaitsOutACrashedServerAndCountsExactly) {
+  ASSERT_EQ(run_backfill({"copy", "--source", db->dsn(), "--target", db->dsn(), "--table", "src",
+                          "--to", "dst", "--progress", "none"})
+                .exit_code,
+            0);
+  db->exec("UPDATE dst SET v = 'changed' WHERE id = 17000;\nDELETE FROM dst WHERE id = 18000");
+  const std::string report = temp_path("fault_verify.json");
+  BackgroundRun run(args({"verify", "--source", db->dsn(), "--target", db->dsn(), "--table", "src",
+                          "--to", "dst", "--max-rate", "4000", "--report", report}));
+  ASSERT_NO_FATAL_FAILURE(crash_after(
+      run,
+      [&] {
+        return count(
+            "SELECT coalesce(sum(c.rows), 0) FROM backfill.chunks c JOIN backfill.jobs j ON "
+            "j.name = c.job WHERE c.status = 'done' AND j.command = 'verify'");
+      },
+      4000));
+  RunResult r = run.wait();
+  ASSERT_EQ(r.exit_code, 1) << r.out << r.err;
+  auto j = nlohmann::json::parse(read_text(report));
+  EXPECT_EQ(j["rows"], kRows) << j.dump();
+  EXPECT_EQ(j["rows_missing"], 1) << j.dump();
+  EXPECT_EQ(j["rows_extra"], 0) << j.dump();
+  EXPECT_EQ(j["rows_different"], 1) << j.dump();
+  EXPECT_EQ(j["pass_complete"], true) << j.dump();
+  EXPECT_GT(j["retries"].get<int>(), 0) << j.dump();
+}
+
+TEST_F(ServerLost, AnUpdateWaitsOutACrashedServerAndChangesEveryRowOnce) {
+  const std::string report = temp_path("fault_update.json");
+  BackgroundRun run(args({"update", "--target", db->dsn(), "--table", "src", "--set",
+                          "v2 = upper(v)", "--max-rate", "4000", "--report", report}));
+  ASSERT_NO_FATAL_FAILURE(crash_after(
+      run, [&] { return count("SELECT count(*) FROM src WHERE v2 IS NOT NULL"); }, 4000));
+  RunResult r = run.wait();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(count("SELECT count(*) FROM src WHERE v2 IS DISTINCT FROM upper(v)"), 0);
+  auto j = nlohmann::json::parse(read_text(report));
+  EXPECT_EQ(j["rows"], kRows) << j.dump();
+  EXPECT_GT(j["retries"].get<int>(), 0) << j.dump();
+}
+
+}  // namespace
+}  // namespace backfill::testing
