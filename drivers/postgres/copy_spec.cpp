@@ -428,21 +428,25 @@ Result<CopySpec> plan_copy(PgConnection& src, PgConnection& tgt, const CopyReque
                            "row; a table without a key is copied with --on-conflict error "
                            "(exactly once through the ledger in the target), or give --key");
   }
-  if (spec.policy == ConflictPolicy::kOverwrite || spec.policy == ConflictPolicy::kNewer) {
+  // Every policy but error promises that a row copied twice lands once: only a unique index
+  // on the key in the target can tell the second copy from a new row. Without one, skip would
+  // skip nothing and write every row of a rerun again (verify never writes).
+  if (spec.policy != ConflictPolicy::kError && !req.for_verify) {
     if (spec.target_key.size() != spec.key.size() || !T.has_unique_within(spec.target_key)) {
       return Status::invalid("--on-conflict " + req.on_conflict + " needs the key copied into " +
                              T.display() + " and a unique index there on (" +
                              join_quoted(spec.target_key.empty() ? spec.key : spec.target_key) +
-                             ")");
+                             "), which it does not have: a second copy of a row could not be "
+                             "told from a new one");
     }
-    if (spec.policy == ConflictPolicy::kNewer) {
-      bool filled =
-          std::any_of(spec.columns.begin(), spec.columns.end(),
-                      [&](const ColumnMapping& c) { return c.target == spec.newer_column; });
-      if (!filled) {
-        return Status::invalid("--on-conflict newer:" + spec.newer_column + ": target column \"" +
-                               spec.newer_column + "\" is not copied");
-      }
+  }
+  if (spec.policy == ConflictPolicy::kNewer) {
+    bool filled =
+        std::any_of(spec.columns.begin(), spec.columns.end(),
+                    [&](const ColumnMapping& c) { return c.target == spec.newer_column; });
+    if (!filled) {
+      return Status::invalid("--on-conflict newer:" + spec.newer_column + ": target column \"" +
+                             spec.newer_column + "\" is not copied");
     }
   }
 

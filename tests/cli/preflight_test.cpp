@@ -138,9 +138,17 @@ TEST_F(Preflight, WhereThatDoesNotParseOrSmugglesAStatement) {
   EXPECT_EQ(db.src.value("SELECT count(*) FROM users"), "1");
 }
 
-TEST_F(Preflight, OverwriteNeedsAUniqueKeyInTheTarget) {
-  expect_refused(db.copy("users", {"--to", "plain", "--on-conflict", "overwrite"}),
-                 "needs the key copied into public.plain and a unique index");
+// Regression: skip into a target without a unique index was accepted, and a rerun with
+// --restart wrote every row a second time.
+TEST_F(Preflight, EveryPolicyButErrorNeedsAUniqueKeyInTheTarget) {
+  for (const char* policy : {"skip", "overwrite", "newer:id"}) {
+    SCOPED_TRACE(policy);
+    expect_refused(db.copy("users", {"--to", "plain", "--on-conflict", policy}),
+                   std::string("--on-conflict ") + policy +
+                       " needs the key copied into public.plain and a unique index there on "
+                       "(\"id\"), which it does not have");
+  }
+  EXPECT_EQ(db.dst.value("SELECT count(*) FROM plain"), "0");
 }
 
 TEST_F(Preflight, ExistingJobWithOtherArguments) {
