@@ -4,10 +4,12 @@
 //   3 failed at run time after retries (progress kept), 130 interrupted (progress kept).
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
 
+#include "cli/job_file.hpp"
 #include "cli/options.hpp"
 
 namespace {
@@ -75,8 +77,19 @@ int main(int argc, char** argv) {
       "control", "Change a running job: pause, resume, rate, chunks in flight, chunk time");
   add_control_options(control, &control_opts);
 
+  // --config after the subcommand as well as before it, and a broken job file named with
+  // its line before CLI11 reads what it can of it.
+  const std::vector<std::string> args =
+      hoist_config(std::vector<std::string>(argv + std::min(argc, 1), argv + argc));
+  if (const std::string path = config_path(args); !path.empty()) {
+    if (backfill::Status st = check_job_file(path); !st.is_ok()) {
+      std::fprintf(stderr, "backfill: error: %s\n", st.message().c_str());
+      return exit_code(st);
+    }
+  }
   try {
-    app.parse(argc, argv);
+    // CLI11 takes the arguments last first.
+    app.parse(std::vector<std::string>(args.rbegin(), args.rend()));
   } catch (const CLI::ParseError& e) {
     int code = app.exit(e);
     return code == 0 ? 0 : 2;

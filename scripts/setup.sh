@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config clang-format
   libtbb-dev libpq-dev libxxhash-dev libcli11-dev libgtest-dev libbenchmark-dev
-  libpcre2-dev libsimdjson-dev libicu-dev libssl-dev nlohmann-json3-dev
+  libpcre2-dev libsimdjson-dev libicu-dev libssl-dev nlohmann-json3-dev libtomlplusplus-dev
   postgresql-15 postgresql-client-15 pgcopydb
   python3 time gnuplot-nox
 )

@@ -44,7 +44,8 @@ TEST(JobFiles, TheMoveExampleCopiesAndVerifies) {
   ASSERT_EQ(c.exit_code, 0) << c.err;
   EXPECT_EQ(db.dst.value("SELECT count(*) FROM users WHERE email_address LIKE 'User%'"), "500");
   EXPECT_NE(read_text(report).find("\"on_conflict\": \"skip\""), std::string::npos);
-  std::vector<std::string> verify{"--config", example("move_users.toml"), "verify"};
+  // --config after the subcommand, as most people type it.
+  std::vector<std::string> verify{"verify", "--config", example("move_users.toml")};
   verify.insert(verify.end(), here.begin(), here.end());
   auto v = run_backfill(verify);
   EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
