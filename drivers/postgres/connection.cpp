@@ -49,6 +49,17 @@ ErrorKind classify_sqlstate(std::string_view s) {
   return ErrorKind::kFailed;
 }
 
+Status refuse_writing_sql(PgConnection& conn, const std::string& select, const std::string& what) {
+  BACKFILL_RETURN_IF_ERROR(conn.exec("BEGIN READ ONLY"));
+  const Status st = conn.exec(select);
+  BACKFILL_RETURN_IF_ERROR(conn.exec("ROLLBACK"));
+  if (st.sqlstate() == "25006") {  // read_only_sql_transaction
+    return Status::invalid(what +
+                           " writes to the database, and may only compute values: " + st.message());
+  }
+  return Status::ok();
+}
+
 Status check_dsn(const std::string& dsn) {
   char* err = nullptr;
   PQconninfoOption* opts = PQconninfoParse(dsn.c_str(), &err);

@@ -202,4 +202,12 @@ std::string describe_dsn(const std::string& dsn);
 // The error kind for a SQLSTATE: what the engine does about it.
 ErrorKind classify_sqlstate(std::string_view sqlstate);
 
+// The user's SQL (--where, --set) run over a few rows by `select`, in a read-only
+// transaction that is rolled back: kInvalid naming `what` when it tried to write (a function
+// that inserts, nextval()). Any other error is the run's to meet, as it would have been.
+Status refuse_writing_sql(PgConnection& conn, const std::string& select, const std::string& what);
+// The rows it is tried on: enough to reach a write that most rows make, few enough to cost
+// nothing at preflight.
+inline constexpr int kWriteTrialRows = 100;
+
 }  // namespace backfill::pg

@@ -250,6 +250,19 @@ Result<UpdateSpec> plan_update(PgConnection& conn, const UpdateRequest& req) {
     auto r = conn.exec("EXPLAIN (COSTS OFF) " + spec.update_sql(ChunkRange{}));
     if (!r.is_ok()) return Status::invalid("--where: " + r.message());
   }
+  // Computed on a few rows where nothing may be written: a --set or --where that writes
+  // anything but its column (a function that inserts, nextval()) is refused.
+  const std::string rows = "FROM " + t.quoted() + " AS s" +
+                           (spec.where.empty() ? "" : " WHERE (" + spec.where + ")") + " LIMIT " +
+                           std::to_string(kWriteTrialRows);
+  if (!spec.where.empty()) {
+    BACKFILL_RETURN_IF_ERROR(
+        refuse_writing_sql(conn, "SELECT 1 " + rows, "--where \"" + spec.where + "\""));
+  }
+  for (std::size_t i = 0; i < spec.sets.size(); ++i) {
+    BACKFILL_RETURN_IF_ERROR(refuse_writing_sql(conn, "SELECT (" + spec.sets[i].expr + ") " + rows,
+                                                "--set \"" + req.sets[i] + "\""));
+  }
   if (spec.map) {
     // The statements of a --map chunk, planned against a staging table of this session
     // only (temporary: nothing of the user's is written).

@@ -138,6 +138,20 @@ TEST_F(Preflight, WhereThatDoesNotParseOrSmugglesAStatement) {
   EXPECT_EQ(db.src.value("SELECT count(*) FROM users"), "1");
 }
 
+TEST_F(Preflight, WhereThatWritesIsRefused) {
+  db.src.exec(
+      "CREATE SEQUENCE s;\n"
+      "CREATE TABLE audit (n int);\n"
+      "CREATE FUNCTION noted() RETURNS boolean LANGUAGE sql AS "
+      "'INSERT INTO audit VALUES (1) RETURNING true'");
+  expect_refused(db.copy("users", {"--where", "nextval('s') > 0"}),
+                 "--where \"nextval('s') > 0\" writes to the database, and may only compute "
+                 "values: ");
+  expect_refused(db.copy("users", {"--where", "noted()"}), "--where \"noted()\" writes");
+  EXPECT_EQ(db.src.value("SELECT last_value || ' ' || is_called FROM s"), "1 false");
+  EXPECT_EQ(db.src.value("SELECT count(*) FROM audit"), "0");
+}
+
 // Regression: skip into a target without a unique index was accepted, and a rerun with
 // --restart wrote every row a second time.
 TEST_F(Preflight, EveryPolicyButErrorNeedsAUniqueKeyInTheTarget) {

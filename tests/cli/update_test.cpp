@@ -159,6 +159,11 @@ TEST_F(Update, AHeldRowLockMakesTheChunkWaitAndRetryNotFail) {
 
 TEST_F(Update, BadInputIsExit2WithTheReasonAndWritesNothing) {
   load(100);
+  db.exec(
+      "CREATE SEQUENCE s;\n"
+      "CREATE TABLE audit (n int);\n"
+      "CREATE FUNCTION noted() RETURNS int LANGUAGE sql AS 'INSERT INTO audit VALUES (1) "
+      "RETURNING 1'");
   struct Case {
     std::vector<std::string> extra;
     std::string message;
@@ -175,6 +180,9 @@ TEST_F(Update, BadInputIsExit2WithTheReasonAndWritesNothing) {
       {{"--set", "n = 1", "--where", "idd > 3"}, "--where"},
       {{"--set", "n = 1", "--key", "email"}, "no unique index"},
       {{"--set", "n = 1; DROP TABLE users"}, "--set"},
+      {{"--set", "n = nextval('s')"}, "--set \"n = nextval('s')\" writes to the database"},
+      {{"--set", "n = noted()"}, "--set \"n = noted()\" writes to the database"},
+      {{"--set", "n = 1", "--where", "noted() = 1"}, "--where \"noted() = 1\" writes"},
       {{"--map", "id = to_int('1')"}, "is a key column"},
       {{"--map", "email_address = lowr(email)"}, "at position 17: unknown function lowr()"},
       {{"--map", "n = lower(email)"}, "cannot store; convert it with to_int()"},
@@ -190,6 +198,8 @@ TEST_F(Update, BadInputIsExit2WithTheReasonAndWritesNothing) {
                      "NULL"),
             "0");
   EXPECT_EQ(db.value("SELECT count(*) FROM users"), "100");
+  EXPECT_EQ(db.value("SELECT count(*) FROM audit"), "0");
+  EXPECT_EQ(db.value("SELECT is_called FROM s"), "f");
 }
 
 TEST_F(Update, PlanShowsTheStatementAndWritesNothing) {
