@@ -84,6 +84,14 @@ Result<bool> CopyReader::next(std::vector<CopyField>* fields) {
     return Status::failed("binary COPY tuple at byte " + std::to_string(start) +
                           " has a negative field count " + std::to_string(n));
   }
+  // Every tuple of a stream has the same fields, as count_copy_rows() checks too (they
+  // disagreed on a stream whose tuples did not: found by copy_reader_fuzz).
+  if (fields_per_tuple_ >= 0 && n != fields_per_tuple_) {
+    return Status::failed("binary COPY tuple at byte " + std::to_string(start) + " has " +
+                          std::to_string(n) + " fields, the first had " +
+                          std::to_string(fields_per_tuple_));
+  }
+  fields_per_tuple_ = n;
   fields->clear();
   for (std::int16_t i = 0; i < n; ++i) {
     if (data_.size() - pos_ < 4) {

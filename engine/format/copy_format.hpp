@@ -71,6 +71,7 @@ class CopyReader {
   std::size_t pos_ = 0;
   bool header_read_ = false;
   bool done_ = false;
+  int fields_per_tuple_ = -1;  // the first tuple's, which every other must have
   std::string_view last_tuple_;
 };
 

@@ -21,6 +21,11 @@ constexpr std::uint16_t kNumericNegative = 0x4000;
 constexpr std::uint16_t kNumericNaN = 0xC000;
 constexpr std::uint16_t kNumericPlusInf = 0xD000;
 constexpr std::uint16_t kNumericMinusInf = 0xF000;
+constexpr int kNumericMaxScale = 0x3FFF;  // NUMERIC_DSCALE_MAX: the most a numeric can have
+// The days from 2000-01-01 a timestamp covers, as PostgreSQL's datetime.h bounds them:
+// julian day 0 (4714-11-24 BC) to TIMESTAMP_END_JULIAN (294277-01-01), exclusive.
+constexpr std::int32_t kFirstTimestampDay = -2451545;
+constexpr std::int32_t kEndTimestampDay = 109203528 - 2451545;
 
 Status bad_length(const char* type, std::size_t n) {
   return Status::failed(std::string("a ") + type + " field of " + std::to_string(n) + " bytes");
@@ -257,6 +262,19 @@ Result<std::string> decode_numeric(std::string_view b) {
   if (sign == kNumericMinusInf) return std::string("-Infinity");
   if (ndigits < 0 || b.size() != 8 + 2 * static_cast<std::size_t>(ndigits))
     return bad_length("numeric", b.size());
+  // What numeric_recv refuses (found by tests/fuzz/copy_reader_fuzz.cpp: a negative scale
+  // resized the fraction to 2^64 bytes).
+  if (sign != kNumericPositive && sign != kNumericNegative) {
+    return Status::failed("a numeric field with an invalid sign");
+  }
+  if (dscale < 0 || dscale > kNumericMaxScale) {
+    return Status::failed("a numeric field with an invalid scale " + std::to_string(dscale));
+  }
+  for (int i = 0; i < ndigits; ++i) {
+    if (const int d = get_be16(b.data() + 8 + 2 * i); d < 0 || d >= 10000) {
+      return Status::failed("a numeric field with an invalid digit group " + std::to_string(d));
+    }
+  }
   auto digit = [&](int i) -> int {
     return (i >= 0 && i < ndigits) ? get_be16(b.data() + 8 + 2 * i) : 0;
   };
@@ -340,6 +358,13 @@ Result<Value> decode_field(FieldCodec c, std::string_view b) {
       const std::int32_t days = get_be32(b.data());
       if (days == INT32_MAX) return Value::timestamp(kTimestampInfinity);
       if (days == INT32_MIN) return Value::timestamp(kTimestampMinusInfinity);
+      // A date past the timestamp range (dates go to 5874897 AD, timestamps to 294276 AD) has
+      // no timestamp, as in PostgreSQL's date::timestamp (found by copy_reader_fuzz: the
+      // microseconds overflowed).
+      if (days < kFirstTimestampDay || days >= kEndTimestampDay) {
+        return Status::failed("date out of range for timestamp: " + std::to_string(days) +
+                              " days from 2000-01-01");
+      }
       return Value::timestamp(static_cast<std::int64_t>(days) * 86400000000LL);
     }
     case FieldCodec::kUuid: {

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <climits>
+
 #include "engine/transform/transform.hpp"
 
 namespace backfill {
@@ -27,6 +29,48 @@ TEST(ValueCodec, NumericEncodingMatchesPostgresBytes) {
   EXPECT_EQ(encode_numeric("1.50"), std::string("\0\2\0\0\0\0\0\2\0\1\x13\x88", 12));
   // 10000: one digit group of weight 1, no trailing zero groups.
   EXPECT_EQ(encode_numeric("10000"), std::string("\0\1\0\1\0\0\0\0\0\1", 10));
+}
+
+// Regression (copy_reader_fuzz): a numeric field with a negative scale made the decoder
+// resize a string to 2^64 bytes, which threw; the other forms numeric_recv refuses are
+// errors too.
+TEST(ValueCodec, AMalformedNumericFieldIsAnErrorNotAThrow) {
+  auto field = [](std::int16_t ndigits, std::int16_t weight, std::uint16_t sign,
+                  std::int16_t dscale, std::vector<std::int16_t> digits) {
+    std::string b;
+    put_be16(&b, ndigits);
+    put_be16(&b, weight);
+    put_be16(&b, static_cast<std::int16_t>(sign));
+    put_be16(&b, dscale);
+    for (auto d : digits) put_be16(&b, d);
+    return b;
+  };
+  EXPECT_EQ(decode_numeric(field(1, 0, 0, 2, {15})).value(), "15.00");  // well formed
+  EXPECT_FALSE(decode_numeric(field(1, 0, 0, -5, {1})).ok());           // negative scale
+  EXPECT_FALSE(decode_numeric(field(1, 0, 0, 0x4000, {1})).ok());       // scale past the max
+  EXPECT_FALSE(decode_numeric(field(1, 0, 0x1234, 0, {1})).ok());       // no such sign
+  EXPECT_FALSE(decode_numeric(field(1, 0, 0, 0, {10000})).ok());        // a group past 9999
+  EXPECT_FALSE(decode_numeric(field(1, 0, 0, 0, {-1})).ok());
+  EXPECT_FALSE(decode_field(FieldCodec::kNumeric, field(1, 0, 0, -5, {1})).ok());
+}
+
+// Regression (copy_reader_fuzz): a date past 294276 AD overflowed the microseconds of its
+// timestamp (undefined behaviour, a wrong value). PostgreSQL's date::timestamp refuses it.
+TEST(ValueCodec, ADatePastTheTimestampRangeIsAnError) {
+  auto date = [](std::int32_t days) {
+    std::string b;
+    put_be32(&b, days);
+    return b;
+  };
+  EXPECT_TRUE(decode_field(FieldCodec::kDate, date(106751982)).ok());  // 294276-12-31
+  auto past = decode_field(FieldCodec::kDate, date(106751983));        // 294277-01-01
+  ASSERT_FALSE(past.ok());
+  EXPECT_NE(past.status().message().find("date out of range for timestamp"), std::string::npos);
+  EXPECT_FALSE(decode_field(FieldCodec::kDate, date(2147483494)).ok());  // 5874897-12-31
+  EXPECT_TRUE(decode_field(FieldCodec::kDate, date(-2451545)).ok());     // 4714-11-24 BC
+  EXPECT_FALSE(decode_field(FieldCodec::kDate, date(-2451546)).ok());
+  // Infinities stay infinities.
+  EXPECT_TRUE(decode_field(FieldCodec::kDate, date(INT32_MAX)).ok());
 }
 
 TEST(ValueCodec, IntegersAreRangeCheckedForTheirColumn) {
