@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # README command 2: installs what is missing, builds, starts a throwaway PostgreSQL, runs
-# every test with ctest, stops the server. Exits non-zero on any failure.
+# every test with ctest and each fuzz target for a few seconds, stops the server. Exits
+# non-zero on any failure.
 #
 #   scripts/test.sh [--sanitize]   --sanitize: then again, built with ASan and UBSan
 set -euo pipefail
@@ -38,6 +39,10 @@ ctest --test-dir "$build" --output-on-failure -L unit
 # server as much as on the CPU (measured on 2 cores: the 134 took 321 s one at a time; all
 # 271 took 203-206 s two at a time; the ASan build's 271, 474 s against 323 s).
 ctest --test-dir "$build" --output-on-failure -L database --timeout 300 -j2
+
+# The fuzz targets (tests/fuzz/), briefly: each from its corpus, with ASan and UBSan. The
+# ten-minute runs are scripts/fuzz.sh 600.
+scripts/fuzz.sh "${BACKFILL_FUZZ_SECONDS:-10}"
 
 if [[ $sanitize -eq 1 ]]; then
   # vptr checks are off: oneTBB's flow graph downcasts its own task types in a way UBSan
