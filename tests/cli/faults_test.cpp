@@ -1,4 +1,5 @@
-// Faults the job must ride through: its server lost in the middle of a run.
+// Faults the job must ride through: its server lost in the middle of a run, and its
+// sessions terminated one after another while it runs.
 //
 // The suite has a cluster of its own (scripts/test.sh starts it with PostgreSQL's durable
 // settings, so that a commit the server acknowledged survives its crash, and names it in
@@ -8,7 +9,9 @@
 // crash takes all three away at once.
 #include <signal.h>
 
+#include <atomic>
 #include <cstdlib>
+#include <thread>
 
 #include "tests/cli/cli_support.hpp"
 
@@ -16,6 +19,42 @@ namespace backfill::testing {
 namespace {
 
 constexpr int kRows = 20000;
+
+// Chaos: terminates one of backfill's sessions of a database, picked at random, about every
+// 0.5 s, until it is destroyed; never `spared` (the test's own). The pause paces the chaos;
+// nothing waits on it.
+class Terminator {
+ public:
+  Terminator(const std::string& dsn, const std::string& database, int spared) {
+    pg::SessionSettings s;
+    s.application_name = "test terminator";
+    auto c = pg::PgConnection::connect(dsn, s);
+    EXPECT_TRUE(c.ok()) << c.status().message();
+    if (!c.ok()) return;
+    thread_ = std::thread([this, conn = std::move(c).value(), database, spared] {
+      while (!stop_) {
+        auto r = conn->query(
+            "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM (SELECT pid FROM "
+            "pg_stat_activity WHERE datname = $1 AND application_name LIKE 'backfill%' AND pid <> "
+            "$2::int ORDER BY random() LIMIT 1) s",
+            {database, std::to_string(spared)});
+        if (r.ok()) terminated_ += std::stoi(r->text(0, 0));
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      }
+    });
+  }
+  ~Terminator() { stop(); }
+  int stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+    return terminated_;
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::atomic<int> terminated_{0};
+  std::thread thread_;
+};
 
 class ServerLost : public ::testing::Test {
  protected:
@@ -148,6 +187,80 @@ TEST_F(ServerLost, AnUpdateWaitsOutACrashedServerAndChangesEveryRowOnce) {
   auto j = nlohmann::json::parse(read_text(report));
   EXPECT_EQ(j["rows"], kRows) << j.dump();
   EXPECT_GT(j["retries"].get<int>(), 0) << j.dump();
+}
+
+}  // namespace
+}  // namespace backfill::testing
+
+namespace backfill::testing {
+namespace {
+
+// The same jobs with their sessions terminated at random all along (after preflight, which
+// exits 2 on a lost session by design): each ends exact, with the right counts.
+using Chaos = ServerLost;
+
+TEST_F(Chaos, ACopyWhoseSessionsAreTerminatedAtRandomEndsExact) {
+  const std::string report = temp_path("chaos_copy.json");
+  BackgroundRun run(args({"copy", "--source", db->dsn(), "--target", db->dsn(), "--table", "src",
+                          "--to", "dst", "--max-rate", "4000", "--report", report}));
+  ASSERT_TRUE(wait_until([&] { return count("SELECT count(*) FROM dst") > 0; }));
+  Terminator chaos(db->dsn(), db->name(), db->conn().backend_pid());
+  RunResult r = run.wait();
+  const int terminated = chaos.stop();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_GE(terminated, 5);
+  EXPECT_EQ(rows_differing("src", "dst"), 0);
+  EXPECT_EQ(rows_differing("dst", "src"), 0);
+  auto j = nlohmann::json::parse(read_text(report));
+  EXPECT_EQ(j["rows"], kRows) << j.dump();
+  EXPECT_EQ(j["rows_written"], kRows) << j.dump();
+  EXPECT_EQ(j["job_done"], true) << j.dump();
+  std::printf("copy: %d sessions terminated, %d retries\n", terminated, j["retries"].get<int>());
+}
+
+TEST_F(Chaos, AVerifyWhoseSessionsAreTerminatedAtRandomCountsExactly) {
+  ASSERT_EQ(run_backfill({"copy", "--source", db->dsn(), "--target", db->dsn(), "--table", "src",
+                          "--to", "dst", "--progress", "none"})
+                .exit_code,
+            0);
+  db->exec("UPDATE dst SET v = 'changed' WHERE id = 17000;\nDELETE FROM dst WHERE id = 18000");
+  const std::string report = temp_path("chaos_verify.json");
+  BackgroundRun run(args({"verify", "--source", db->dsn(), "--target", db->dsn(), "--table", "src",
+                          "--to", "dst", "--max-rate", "4000", "--report", report}));
+  ASSERT_TRUE(wait_until([&] {
+    return count(
+               "SELECT count(*) FROM backfill.chunks c JOIN backfill.jobs j ON j.name = c.job "
+               "WHERE c.status = 'done' AND j.command = 'verify'") > 0;
+  }));
+  Terminator chaos(db->dsn(), db->name(), db->conn().backend_pid());
+  RunResult r = run.wait();
+  const int terminated = chaos.stop();
+  ASSERT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_GE(terminated, 5);
+  auto j = nlohmann::json::parse(read_text(report));
+  EXPECT_EQ(j["rows"], kRows) << j.dump();
+  EXPECT_EQ(j["rows_missing"], 1) << j.dump();
+  EXPECT_EQ(j["rows_extra"], 0) << j.dump();
+  EXPECT_EQ(j["rows_different"], 1) << j.dump();
+  EXPECT_EQ(j["pass_complete"], true) << j.dump();
+  std::printf("verify: %d sessions terminated, %d retries\n", terminated, j["retries"].get<int>());
+}
+
+TEST_F(Chaos, AnUpdateWhoseSessionsAreTerminatedAtRandomChangesEveryRowOnce) {
+  const std::string report = temp_path("chaos_update.json");
+  BackgroundRun run(args({"update", "--target", db->dsn(), "--table", "src", "--set",
+                          "v2 = upper(v)", "--max-rate", "4000", "--report", report}));
+  ASSERT_TRUE(
+      wait_until([&] { return count("SELECT count(*) FROM src WHERE v2 IS NOT NULL") > 0; }));
+  Terminator chaos(db->dsn(), db->name(), db->conn().backend_pid());
+  RunResult r = run.wait();
+  const int terminated = chaos.stop();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_GE(terminated, 5);
+  EXPECT_EQ(count("SELECT count(*) FROM src WHERE v2 IS DISTINCT FROM upper(v)"), 0);
+  auto j = nlohmann::json::parse(read_text(report));
+  EXPECT_EQ(j["rows"], kRows) << j.dump();
+  std::printf("update: %d sessions terminated, %d retries\n", terminated, j["retries"].get<int>());
 }
 
 }  // namespace
