@@ -17,6 +17,12 @@
 
 namespace backfill::cli {
 
+Status check_copy_connections(const CopyOptions& o) {
+  return check_connections({{o.source, "--source", DsnRole::kSource},
+                            {o.target, "--target", DsnRole::kTarget},
+                            {o.state, "--state", DsnRole::kState}});
+}
+
 Result<Connections> connect_both(const CopyOptions& o, bool preflight) {
   BACKFILL_RETURN_IF_ERROR(check_dsn(o.source, "--source", DsnRole::kSource));
   BACKFILL_RETURN_IF_ERROR(check_dsn(o.target, "--target", DsnRole::kTarget));
@@ -423,6 +429,7 @@ Status copy_table(const CopyOptions& options, const RunContext& ctx, JsonObject*
 
 Status run_copy(const CopyOptions& o, const RunContext& ctx) {
   BACKFILL_RETURN_IF_ERROR(check_table_choice(o));
+  BACKFILL_RETURN_IF_ERROR(check_copy_connections(o));
   if (!o.tables.empty()) return run_copy_tables(o, ctx);
   JsonObject report;
   Status st = copy_table(o, ctx, &report);

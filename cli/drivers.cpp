@@ -1,5 +1,6 @@
 #include "cli/drivers.hpp"
 
+#include <set>
 #include <string_view>
 
 #include "drivers/postgres/connection.hpp"
@@ -32,6 +33,21 @@ Status check_dsn(const std::string& dsn, const char* option, DsnRole role) {
                            " must be a PostgreSQL database, not MySQL/MariaDB");
   }
   return pg::check_dsn(dsn).with_context(option);
+}
+
+Status check_connections(const std::vector<NamedDsn>& dsns) {
+  for (const NamedDsn& d : dsns) {
+    if (d.role != DsnRole::kState || !d.dsn.empty()) {
+      BACKFILL_RETURN_IF_ERROR(check_dsn(d.dsn, d.option, d.role));
+    }
+  }
+  std::set<std::string> seen;
+  for (const NamedDsn& d : dsns) {
+    if (d.dsn.empty() && d.role == DsnRole::kState) continue;
+    if (!seen.insert(d.dsn).second) continue;
+    BACKFILL_RETURN_IF_ERROR(pg::refuse_transaction_pooling(d.dsn, d.option));
+  }
+  return Status::ok();
 }
 
 }  // namespace backfill::cli

@@ -281,6 +281,9 @@ struct Connections {
 // `preflight`: nothing is written yet, so a server that cannot be reached is bad input
 // (exit 2); after the first write it is a transient error.
 Result<Connections> connect_both(const CopyOptions& o, bool preflight = true);
+// The preflight of the command's connection strings (cli/drivers.hpp's check_connections):
+// source, target and --state.
+Status check_copy_connections(const CopyOptions& o);
 // The functions --map may call: the built-ins and those of every --plugin.
 Result<std::shared_ptr<const FunctionRegistry>> load_functions(const CopyOptions& o);
 // What every row's expressions share: now() is the moment the command started.

@@ -25,7 +25,8 @@ std::string show_bound(const std::optional<Key>& k, const char* open) {
 Status check_required(const CopyOptions& o) {
   if (o.source.empty()) return Status::invalid("--source is required");
   if (o.target.empty()) return Status::invalid("--target is required");
-  return check_table_choice(o);
+  BACKFILL_RETURN_IF_ERROR(check_table_choice(o));
+  return check_copy_connections(o);
 }
 
 void print_first_chunks(const std::vector<ChunkRange>& ranges) {

@@ -17,6 +17,11 @@ struct PreparedUpdate {
   std::shared_ptr<const pg::UpdateSpec> spec;
 };
 
+Status check_update_connections(const UpdateOptions& o) {
+  return check_connections({{o.common.target, "--target", DsnRole::kTarget},
+                            {o.common.state, "--state", DsnRole::kState}});
+}
+
 Result<PreparedUpdate> prepare_update(const UpdateOptions& o) {
   BACKFILL_RETURN_IF_ERROR(check_dsn(o.common.target, "--target", DsnRole::kTarget));
   if (!o.common.state.empty()) {
@@ -60,6 +65,7 @@ void add_update_options(CLI::App* app, UpdateOptions* o, bool required) {
 }
 
 Status run_plan_update(const UpdateOptions& o) {
+  BACKFILL_RETURN_IF_ERROR(check_update_connections(o));
   BACKFILL_ASSIGN_OR_RETURN(PreparedUpdate p, prepare_update(o));
   const pg::UpdateSpec& spec = *p.spec;
   std::printf("update %s\n  key:         (%s)\n", spec.keys.source.display().c_str(),
@@ -86,6 +92,7 @@ Status run_plan_update(const UpdateOptions& o) {
 }
 
 Status run_update(const UpdateOptions& o, const RunContext& ctx) {
+  BACKFILL_RETURN_IF_ERROR(check_update_connections(o));
   BACKFILL_ASSIGN_OR_RETURN(PreparedUpdate prepared, prepare_update(o));
   const pg::UpdateSpec& spec = *prepared.spec;
   CopyOptions common = o.common;

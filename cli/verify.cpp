@@ -223,6 +223,7 @@ Status run_verify(const VerifyOptions& vo, const RunContext& ctx) {
   // --run-time bounds the whole command, preflight included: it is a nightly window.
   const auto started = std::chrono::steady_clock::now();
   BACKFILL_RETURN_IF_ERROR(check_table_choice(vo.table));
+  BACKFILL_RETURN_IF_ERROR(check_copy_connections(vo.table));
   if (!vo.table.tables.empty()) return run_verify_tables(vo, ctx, started);
   JsonObject report;
   Status st = verify_table(vo, ctx, started, &report);

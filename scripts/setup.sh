@@ -7,7 +7,7 @@ packages=(
   build-essential cmake pkg-config clang-format clang libclang-rt-14-dev
   libtbb-dev libpq-dev libxxhash-dev libcli11-dev libgtest-dev libbenchmark-dev
   libpcre2-dev libsimdjson-dev libicu-dev libssl-dev nlohmann-json3-dev libtomlplusplus-dev
-  postgresql-15 postgresql-client-15 pgcopydb
+  postgresql-15 postgresql-client-15 pgcopydb pgbouncer
   python3 time gnuplot-nox
 )
 

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
+#include <random>
 
 #include "drivers/postgres/sql.hpp"
 
@@ -56,6 +57,32 @@ Status refuse_writing_sql(PgConnection& conn, const std::string& select, const s
   if (st.sqlstate() == "25006") {  // read_only_sql_transaction
     return Status::invalid(what +
                            " writes to the database, and may only compute values: " + st.message());
+  }
+  return Status::ok();
+}
+
+Status refuse_transaction_pooling(const std::string& dsn, const std::string& option) {
+  SessionSettings settings;
+  settings.application_name = "backfill preflight";
+  auto first = PgConnection::connect(dsn, settings, true);
+  if (!first.ok()) return first.status().with_context(option);
+  std::random_device random;
+  const std::string tag = std::to_string(random()) + "-" + std::to_string(random());
+  BACKFILL_RETURN_IF_ERROR((*first)
+                               ->exec("SELECT set_config('backfill.pool_probe', $1, false)", {tag})
+                               .with_context(option));
+  auto second = PgConnection::connect(dsn, settings, true);
+  if (!second.ok()) return second.status().with_context(option);
+  auto seen = (*second)->query("SELECT coalesce(current_setting('backfill.pool_probe', true), '')");
+  if (!seen.ok()) return Status::invalid(option + ": " + seen.status().message());
+  if (seen->text(0, 0) == tag) {
+    return Status::invalid(
+        option + ": " + describe_dsn(dsn) +
+        " leads through a connection pooler in transaction or statement mode (a setting of one "
+        "session was seen by another): backfill's per-session settings (lock_timeout, "
+        "statement_timeout, the pinned date and number formats) and prepared statements would "
+        "not stay with its sessions. Connect to PostgreSQL directly, or through a pool in "
+        "session mode (PgBouncer: pool_mode = session)");
   }
   return Status::ok();
 }

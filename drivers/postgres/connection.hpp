@@ -210,4 +210,13 @@ Status refuse_writing_sql(PgConnection& conn, const std::string& select, const s
 // nothing at preflight.
 inline constexpr int kWriteTrialRows = 100;
 
+// kInvalid when `dsn` leads through a pooler that hands a session's server connection to
+// other clients between transactions (PgBouncer's transaction and statement modes): a
+// backfill session's settings (lock_timeout, statement_timeout, the pinned formats) and its
+// prepared statements would leak into other clients' transactions and be lost from its own.
+// Found by setting a value in one session and reading it from a second, which such a pooler
+// runs on the server connection the first just gave back. `option` names the DSN in the
+// message; a connection that fails is kInvalid too (this is preflight).
+Status refuse_transaction_pooling(const std::string& dsn, const std::string& option);
+
 }  // namespace backfill::pg

@@ -1,5 +1,6 @@
 // Faults the job must ride through: its server lost in the middle of a run, its sessions
-// terminated one after another while it runs, and its target out of disk.
+// terminated one after another while it runs, its target out of disk; and a connection
+// pooler, which works in session mode and is refused in transaction mode.
 //
 // The suite has a cluster of its own (scripts/test.sh starts it with PostgreSQL's durable
 // settings, so that a commit the server acknowledged survives its crash, and names it in
@@ -12,6 +13,7 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <fstream>
 #include <thread>
 
 #include "tests/cli/cli_support.hpp"
@@ -330,6 +332,100 @@ TEST_F(OutOfSpace, AFullDiskFailsTheChunkCleanlyAndTheSameCommandFinishesOnceThe
   EXPECT_EQ(count("SELECT count(*) FROM dst"), kRows);
   EXPECT_EQ(rows_differing("src", "dst"), 0);
   EXPECT_EQ(rows_differing("dst", "src"), 0);
+}
+
+}  // namespace
+}  // namespace backfill::testing
+
+namespace backfill::testing {
+namespace {
+
+// PgBouncer (Debian's pgbouncer) in front of the test's database, on a unix socket of its
+// own, with one pool per mode. Skipped where pgbouncer is not installed; scripts/setup.sh
+// installs it.
+class Pooler : public ServerLost {
+ protected:
+  void SetUp() override {
+    ServerLost::SetUp();
+    if (IsSkipped()) return;
+    if (std::system("command -v pgbouncer >/dev/null") != 0) GTEST_SKIP() << "no pgbouncer";
+    dir_ = ::testing::TempDir() + "backfill_pgbouncer_" + std::to_string(getpid());
+    pg("mkdir -p " + dir_);
+    const std::string server = std::getenv("BACKFILL_FAULT_DSN");
+    const std::string target = server + " dbname=" + db->name();
+    std::ofstream(dir_ + "/users.txt") << "\"postgres\" \"\"\n";
+    std::ofstream(dir_ + "/pgbouncer.ini")
+        << "[databases]\n"
+        << "session_pool = " << target << " pool_mode=session\n"
+        << "transaction_pool = " << target << " pool_mode=transaction\n"
+        << "[pgbouncer]\nlisten_addr =\nlisten_port = " << kPort << "\nunix_socket_dir = " << dir_
+        << "\nauth_type = trust\nauth_file = " << dir_ << "/users.txt\npidfile = " << dir_
+        << "/pgbouncer.pid\nlogfile = " << dir_ << "/pgbouncer.log\n"
+        << "default_pool_size = 20\nmax_client_conn = 200\n";
+    // PgBouncer will not run as root: as postgres then, who owns the server's socket too.
+    const std::string as = geteuid() == 0 ? "runuser -u postgres -- " : "";
+    if (geteuid() == 0) pg("chown -R postgres:postgres " + dir_);
+    pg(as + "pgbouncer -d " + dir_ + "/pgbouncer.ini");
+    started_ = true;
+    ASSERT_TRUE(wait_until([&] {
+      return std::ifstream(dir_ + "/.s.PGSQL." + std::to_string(kPort)).good() ||
+             std::system(("test -S " + dir_ + "/.s.PGSQL." + std::to_string(kPort)).c_str()) == 0;
+    }));
+  }
+  void TearDown() override {
+    if (started_) {
+      // SIGINT: PgBouncer's safe shutdown; then wait until its pid file is gone.
+      (void)std::system(("kill -INT $(cat " + dir_ + "/pgbouncer.pid)").c_str());
+      EXPECT_TRUE(wait_until([&] { return !std::ifstream(dir_ + "/pgbouncer.pid").good(); }));
+    }
+    if (!dir_.empty()) (void)std::system(("rm -rf " + dir_).c_str());
+    ServerLost::TearDown();
+  }
+  std::string through(const std::string& pool) const {
+    return "host=" + dir_ + " port=" + std::to_string(kPort) + " user=postgres dbname=" + pool;
+  }
+
+  static constexpr int kPort = 6440;
+  std::string dir_;
+  bool started_ = false;
+};
+
+TEST_F(Pooler, ACopyAndItsVerifyWorkThroughASessionPool) {
+  const std::string dsn = through("session_pool");
+  RunResult c = run_backfill({"copy", "--source", dsn, "--target", dsn, "--table", "src", "--to",
+                              "dst", "--progress", "none", "--chunk-rows", "1000"});
+  ASSERT_EQ(c.exit_code, 0) << c.err;
+  EXPECT_EQ(rows_differing("src", "dst"), 0);
+  EXPECT_EQ(rows_differing("dst", "src"), 0);
+  EXPECT_EQ(count("SELECT count(*) FROM dst"), kRows);
+  RunResult v = run_backfill({"verify", "--source", dsn, "--target", dsn, "--table", "src", "--to",
+                              "dst", "--progress", "none", "--chunk-rows", "1000"});
+  EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+  EXPECT_NE(v.out.find("match: 20,000 rows"), std::string::npos) << v.out;
+}
+
+TEST_F(Pooler, ATransactionPoolIsRefusedAtPreflightAndNothingIsWritten) {
+  const std::string dsn = through("transaction_pool");
+  const std::vector<std::vector<std::string>> commands{
+      {"copy", "--source", db->dsn(), "--target", dsn, "--table", "src", "--to", "dst"},
+      {"copy", "--source", dsn, "--target", db->dsn(), "--table", "src", "--to", "dst"},
+      {"copy", "--source", db->dsn(), "--target", db->dsn(), "--state", dsn, "--table", "src",
+       "--to", "dst"},
+      {"verify", "--source", db->dsn(), "--target", dsn, "--table", "src", "--to", "dst"},
+      {"update", "--target", dsn, "--table", "src", "--set", "v2 = upper(v)"},
+      {"plan", "--source", db->dsn(), "--target", dsn, "--table", "src", "--to", "dst"},
+  };
+  for (const auto& command : commands) {
+    RunResult r = run_backfill(command);
+    EXPECT_EQ(r.exit_code, 2) << command[0] << ": " << r.err;
+    EXPECT_NE(r.err.find("leads through a connection pooler in transaction or statement mode"),
+              std::string::npos)
+        << r.err;
+    EXPECT_NE(r.err.find("pool_mode = session"), std::string::npos) << r.err;
+  }
+  EXPECT_EQ(count("SELECT count(*) FROM dst"), 0);
+  EXPECT_EQ(count("SELECT count(*) FROM src WHERE v2 IS NOT NULL"), 0);
+  EXPECT_EQ(count("SELECT count(*) FROM pg_tables WHERE schemaname = 'backfill'"), 0);
 }
 
 }  // namespace
