@@ -1,6 +1,7 @@
 // Faults the job must ride through: its server lost in the middle of a run, its sessions
-// terminated one after another while it runs, its target out of disk; and a connection
-// pooler, which works in session mode and is refused in transaction mode.
+// terminated one after another while it runs, its target out of disk; a connection pooler,
+// which works in session mode and is refused in transaction mode; and a password, which
+// appears nowhere.
 //
 // The suite has a cluster of its own (scripts/test.sh starts it with PostgreSQL's durable
 // settings, so that a commit the server acknowledged survives its crash, and names it in
@@ -9,6 +10,7 @@
 // backfill has shown it is waiting. Source, target and ledger are one database, so the one
 // crash takes all three away at once.
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -426,6 +428,119 @@ TEST_F(Pooler, ATransactionPoolIsRefusedAtPreflightAndNothingIsWritten) {
   EXPECT_EQ(count("SELECT count(*) FROM dst"), 0);
   EXPECT_EQ(count("SELECT count(*) FROM src WHERE v2 IS NOT NULL"), 0);
   EXPECT_EQ(count("SELECT count(*) FROM pg_tables WHERE schemaname = 'backfill'"), 0);
+}
+
+}  // namespace
+}  // namespace backfill::testing
+
+namespace backfill::testing {
+namespace {
+
+// A password, given in a key=value DSN, in a URI, in PGPASSWORD and in a .pgpass file, to a
+// role the server makes prove it (scram-sha-256), and looked for in everything backfill
+// writes: stdout, stderr, reports, the ledger and `status`, on success and on failure.
+class Secrets : public ServerLost {
+ protected:
+  static constexpr const char* kPassword = "s3cret-Pw-4711";
+  static constexpr const char* kRole = "backfill_secret";
+
+  void SetUp() override {
+    ServerLost::SetUp();
+    if (IsSkipped()) return;
+    // The role signs in with its password; every other connection stays as it was.
+    const std::string hba = "/tmp/backfill-pg/" + cluster_ + "/data/pg_hba.conf";
+    const std::string line = std::string("local all ") + kRole + " scram-sha-256";
+    pg("grep -qx '" + line + "' " + hba + " || sed -i '1i " + line + "' " + hba);
+    db->exec(std::string("DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '") +
+             kRole + "') THEN CREATE ROLE " + kRole + " LOGIN; END IF; END $$;\n" + "ALTER ROLE " +
+             kRole + " PASSWORD '" + kPassword + "';\n" + "SELECT pg_reload_conf();\n" +
+             "GRANT ALL ON DATABASE " + db->name() + " TO " + kRole +
+             ";\nALTER TABLE src OWNER TO " + kRole + ";\nALTER TABLE dst OWNER TO " + kRole);
+  }
+
+  std::string key_value(const std::string& password) const {
+    return db->dsn() + " user=" + kRole + " password=" + password;
+  }
+  std::string uri(const std::string& password) const {
+    return std::string("postgresql://") + kRole + ":" + password + "@/" + db->name() +
+           "?host=/tmp/backfill-pg/" + cluster_ + "&port=" + port();
+  }
+  std::string port() const {
+    const std::string dsn = db->dsn();
+    const auto at = dsn.find("port=");
+    return dsn.substr(at + 5, dsn.find(' ', at) - at - 5);
+  }
+  // Everything the ledger holds, as text.
+  std::string ledger_text() {
+    std::string all;
+    for (const std::string& t : db->rows("SELECT tablename FROM pg_tables WHERE schemaname = "
+                                         "'backfill'")) {
+      for (const std::string& row : db->rows("SELECT x::text FROM backfill." + t + " x")) {
+        all += row + "\n";
+      }
+    }
+    return all;
+  }
+  void expect_no_password(const std::string& what, const std::string& text) {
+    EXPECT_EQ(text.find(kPassword), std::string::npos) << what << ": " << text;
+  }
+};
+
+TEST_F(Secrets, APasswordIsNeverPrintedReportedOrStored) {
+  const std::string report = temp_path("secret_report.json");
+  std::vector<std::pair<std::string, RunResult>> runs;
+  auto run = [&](const std::string& what, const std::vector<std::string>& a, int code) {
+    RunResult r = run_backfill(a);
+    EXPECT_EQ(r.exit_code, code) << what << ": " << r.err;
+    expect_no_password(what + " stdout", r.out);
+    expect_no_password(what + " stderr", r.err);
+    if (std::ifstream(report).good()) {
+      expect_no_password(what + " report", read_text(report));
+      std::remove(report.c_str());
+    }
+    return r;
+  };
+  // In a key=value string and in a URI.
+  run("copy",
+      {"copy", "--source", key_value(kPassword), "--target", uri(kPassword), "--table", "src",
+       "--to", "dst", "--progress", "log", "--report", report},
+      0);
+  EXPECT_EQ(count("SELECT count(*) FROM dst"), kRows);
+  run("verify",
+      {"verify", "--source", uri(kPassword), "--target", key_value(kPassword), "--table", "src",
+       "--to", "dst", "--progress", "log", "--report", report},
+      0);
+  run("plan",
+      {"plan", "--source", uri(kPassword), "--target", uri(kPassword), "--table", "src", "--to",
+       "dst"},
+      0);
+  run("status", {"status", "--state", uri(kPassword)}, 0);
+  // In PGPASSWORD, and in a password file.
+  ::setenv("PGPASSWORD", kPassword, 1);
+  run("update",
+      {"update", "--target", db->dsn() + " user=" + kRole, "--table", "src", "--set",
+       "v2 = upper(v)", "--progress", "log", "--report", report},
+      0);
+  ::unsetenv("PGPASSWORD");
+  const std::string pgpass = temp_path("secret_pgpass");
+  std::ofstream(pgpass) << "*:*:*:" << kRole << ":" << kPassword << "\n";
+  ::chmod(pgpass.c_str(), 0600);
+  ::setenv("PGPASSFILE", pgpass.c_str(), 1);
+  run("status with .pgpass", {"status", "--state", db->dsn() + " user=" + kRole}, 0);
+  ::unsetenv("PGPASSFILE");
+  // Failures: a wrong password that begins with the right one, and a table that is not there.
+  const std::string wrong = std::string(kPassword) + "-wrong";
+  RunResult denied = run("a wrong password",
+                         {"copy", "--source", uri(wrong), "--target", uri(kPassword), "--table",
+                          "src", "--to", "dst", "--restart"},
+                         2);
+  EXPECT_NE(denied.err.find("password authentication failed"), std::string::npos) << denied.err;
+  run("a missing table",
+      {"copy", "--source", key_value(kPassword), "--target", key_value(kPassword), "--table",
+       "nope", "--report", report},
+      2);
+  expect_no_password("the ledger", ledger_text());
+  EXPECT_NE(ledger_text().find(kRole), std::string::npos);  // what is stored names the user
 }
 
 }  // namespace
