@@ -219,9 +219,11 @@ Status verify_table(const VerifyOptions& vo, const RunContext& ctx,
   return Status::ok();
 }
 
-Status run_verify(const VerifyOptions& vo, const RunContext& ctx) {
+Status run_verify(const VerifyOptions& given, const RunContext& ctx) {
   // --run-time bounds the whole command, preflight included: it is a nightly window.
   const auto started = std::chrono::steady_clock::now();
+  VerifyOptions vo = given;
+  vo.table.request.repair = vo.repair;  // preflight checks the target may be written
   BACKFILL_RETURN_IF_ERROR(check_table_choice(vo.table));
   BACKFILL_RETURN_IF_ERROR(check_copy_connections(vo.table));
   if (!vo.table.tables.empty()) return run_verify_tables(vo, ctx, started);

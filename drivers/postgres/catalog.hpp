@@ -39,6 +39,14 @@ Result<TableInfo> describe_table(PgConnection& conn, const QualifiedName& name);
 // Identifies the server (by its start time and system identifier where readable) and the
 // database, so that two connection strings can be recognised as the same database.
 Result<std::string> database_identity(PgConnection& conn);
+
+// What a role needs on a table: each a privilege `has_table_privilege` knows ("SELECT",
+// "INSERT", "UPDATE", "DELETE"), or "TEMPORARY" on the table's database (a staging table).
+// kInvalid naming the role, the first privilege it lacks and the object, with the GRANT that
+// gives it; `side` ("--source", "--target") leads the message. A privilege granted on some
+// columns only counts, so such a role is never refused here for what it may do.
+Status check_privileges(PgConnection& conn, const TableInfo& table,
+                        const std::vector<std::string>& privileges, const std::string& side);
 // The connected database's ctype, for lower() and upper() in --map: its collation
 // provider (libc, or ICU from PostgreSQL 15) and its LC_CTYPE or ICU locale.
 Result<CtypeSpec> database_ctype(PgConnection& conn);

@@ -450,6 +450,25 @@ Result<CopySpec> plan_copy(PgConnection& src, PgConnection& tgt, const CopyReque
     }
   }
 
+  // What the roles may do, before anything is read or written: read the source; write the
+  // target, and update it for a policy that overwrites; read it to verify, or to check that a
+  // table without a key starts empty; write it to repair; stage chunks in a temporary table
+  // for a policy that merges.
+  BACKFILL_RETURN_IF_ERROR(check_privileges(src, S, {"SELECT"}, "--source"));
+  std::vector<std::string> target_needs;
+  if (req.for_verify) {
+    target_needs = {"SELECT"};
+    if (req.repair) target_needs.insert(target_needs.end(), {"INSERT", "UPDATE", "DELETE"});
+  } else {
+    target_needs = {"INSERT"};
+    if (spec.keyless) target_needs.push_back("SELECT");
+    if (spec.policy == ConflictPolicy::kOverwrite || spec.policy == ConflictPolicy::kNewer) {
+      target_needs.insert(target_needs.end(), {"SELECT", "UPDATE"});
+    }
+    if (spec.policy != ConflictPolicy::kError) target_needs.push_back("TEMPORARY");
+  }
+  BACKFILL_RETURN_IF_ERROR(check_privileges(tgt, T, target_needs, "--target"));
+
   // Casts, expressions and --where, checked on the source without reading a row: every
   // column in one statement, and only when that fails each on its own, to name it.
   std::string reads;

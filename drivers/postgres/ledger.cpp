@@ -92,8 +92,13 @@ UPDATE backfill.chunks SET ord = id WHERE ord IS NULL;
 CREATE INDEX IF NOT EXISTS chunks_ord ON backfill.chunks (job, ord);)SQL";
 }
 
-// The DDL's last object: present means every statement before it ran too.
-constexpr const char* kLedgerLastObject = "backfill.chunks_ord";
+// Whether the DDL's last object (backfill.chunks_ord) is there, which means every statement
+// before it ran too; from the catalog:
+// to_regclass() needs USAGE on the schema, and a role without it must hear what it lacks,
+// not "permission denied".
+constexpr const char* kLedgerIsWhole =
+    "SELECT EXISTS (SELECT FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE "
+    "n.nspname = 'backfill' AND c.relname = 'chunks_ord')";
 
 // The contiguous low watermark of the job `job` names (a parameter or a column), as a scalar
 // subquery: the upper bound of the last chunk of the longest run of done chunks from the
@@ -179,21 +184,54 @@ Status PgLedger::refresh_identity() {
   return Status::ok();
 }
 
+Status PgLedger::check_ledger_privileges() {
+  // Read once per session: a pooled session of a set asks for the first table only.
+  BACKFILL_ASSIGN_OR_RETURN(
+      std::string lacking,
+      conn_->session_constant(
+          "SELECT coalesce(string_agg(format('%s on %s', p, c.oid::regclass), ', ' ORDER BY "
+          "c.relname, n), '') FROM pg_class c, unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', "
+          "'DELETE']) WITH ORDINALITY AS u(p, n) WHERE c.relnamespace = 'backfill'::regnamespace "
+          "AND c.relkind = 'r' AND NOT (has_schema_privilege('backfill', 'USAGE') AND "
+          "has_table_privilege(c.oid, p))"));
+  if (lacking.empty()) return Status::ok();
+  BACKFILL_ASSIGN_OR_RETURN(std::string role, conn_->session_constant("SELECT current_user"));
+  return Status::invalid("--state: role " + role + " may not use the ledger: it lacks " + lacking +
+                         " (GRANT USAGE ON SCHEMA backfill TO " + quote_ident(role) +
+                         "; GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA backfill "
+                         "TO " +
+                         quote_ident(role) + ")");
+}
+
 Status PgLedger::ensure_schema() {
   // The schema is created in one transaction, its last object last: once that object is
   // there, the schema is whole, and most opens (every table of a set after the first) end
   // here, without the transaction and its lock.
   {
+    BACKFILL_ASSIGN_OR_RETURN(PgResult r, conn_->query(kLedgerIsWhole));
+    if (r.boolean(0, 0)) return check_ledger_privileges();
+  }
+  // Creating it takes CREATE on the database, or on a backfill schema made for it.
+  {
     BACKFILL_ASSIGN_OR_RETURN(
-        PgResult r, conn_->query("SELECT to_regclass($1) IS NOT NULL", {kLedgerLastObject}));
-    if (r.boolean(0, 0)) return Status::ok();
+        PgResult r, conn_->query("SELECT current_user, current_database(), CASE WHEN "
+                                 "to_regnamespace('backfill') IS NULL THEN "
+                                 "has_database_privilege(current_database(), 'CREATE') ELSE "
+                                 "has_schema_privilege('backfill', 'CREATE') END"));
+    if (!r.boolean(0, 2)) {
+      const std::string role = quote_ident(r.text(0, 0));
+      return Status::invalid(
+          "--state: role " + r.text(0, 0) +
+          " may not create the ledger (schema backfill) in database " + r.text(0, 1) +
+          ": GRANT CREATE ON DATABASE " + quote_ident(r.text(0, 1)) + " TO " + role +
+          ", or create the schema for it (CREATE SCHEMA backfill AUTHORIZATION " + role + ")");
+    }
   }
   // Two workers starting together must not race on CREATE: serialise them.
   const Status st = conn_->transaction([&]() -> Status {
     BACKFILL_RETURN_IF_ERROR(
         conn_->exec("SELECT pg_advisory_xact_lock(hashtext('backfill.ledger'))"));
-    BACKFILL_ASSIGN_OR_RETURN(
-        PgResult r, conn_->query("SELECT to_regclass($1) IS NOT NULL", {kLedgerLastObject}));
+    BACKFILL_ASSIGN_OR_RETURN(PgResult r, conn_->query(kLedgerIsWhole));
     if (r.boolean(0, 0)) return Status::ok();
     // The DDL is several statements: send them one by one over the extended protocol.
     const std::string ddl = ledger_schema_sql();
@@ -542,8 +580,7 @@ namespace {
 
 Result<std::optional<std::vector<DeferredObject>>> load_deferred(PgConnection& conn,
                                                                  const std::string& job) {
-  BACKFILL_ASSIGN_OR_RETURN(PgResult exists,
-                            conn.query("SELECT to_regclass($1) IS NOT NULL", {kLedgerLastObject}));
+  BACKFILL_ASSIGN_OR_RETURN(PgResult exists, conn.query(kLedgerIsWhole));
   if (!exists.boolean(0, 0)) return std::optional<std::vector<DeferredObject>>{};
   BACKFILL_ASSIGN_OR_RETURN(
       PgResult r, conn.query("SELECT ord, kind, name, create_sql, created FROM backfill.deferred "
@@ -568,6 +605,10 @@ Result<std::optional<std::vector<DeferredObject>>> load_deferred(PgConnection& c
 Result<std::optional<std::vector<DeferredObject>>> PgLedger::saved_deferred(
     const std::string& job) {
   std::lock_guard lock(mu_);
+  // Asked at preflight, before the job is opened: a ledger this role may not use is named
+  // here too.
+  BACKFILL_ASSIGN_OR_RETURN(PgResult whole, conn_->query(kLedgerIsWhole));
+  if (whole.boolean(0, 0)) BACKFILL_RETURN_IF_ERROR(check_ledger_privileges());
   return load_deferred(*conn_, job);
 }
 

@@ -73,6 +73,8 @@ class PgLedger final : public Ledger {
  private:
   explicit PgLedger(std::unique_ptr<PgConnection> conn) : conn_(std::move(conn)) {}
   Status ensure_schema();
+  // kInvalid naming what the session's role lacks on the ledger's tables, made by another.
+  Status check_ledger_privileges();
   Status ensure_connected();
   Status refresh_identity();
   Result<std::optional<Chunk>> try_claim();

@@ -194,6 +194,10 @@ Result<UpdateSpec> plan_update(PgConnection& conn, const UpdateRequest& req) {
   UpdateSpec spec;
   BACKFILL_ASSIGN_OR_RETURN(QualifiedName name, parse_qualified_name(req.table));
   BACKFILL_ASSIGN_OR_RETURN(TableInfo t, describe_table(conn, name));
+  // Read the rows and update them; a --map's chunk is staged in a temporary table.
+  std::vector<std::string> needs{"SELECT", "UPDATE"};
+  if (!req.maps.empty()) needs.push_back("TEMPORARY");
+  BACKFILL_RETURN_IF_ERROR(check_privileges(conn, t, needs, "--target"));
   spec.keys.source = t;
   spec.keys.target = t;
   BACKFILL_RETURN_IF_ERROR(resolve_key(t, req.key, &spec.keys.key, &spec.keys.key_types));

@@ -31,6 +31,7 @@ struct CopyRequest {
   std::string where;                      // --where: SQL, run on the source as given
   std::string on_conflict = "error";
   bool for_verify = false;  // verify compares what is filled; unfilled columns are not its business
+  bool repair = false;      // verify --repair: the target is written too
   // What a --map expression may call (built-ins and plugins); null: the built-ins.
   std::shared_ptr<const FunctionRegistry> functions;
   CallContext context;  // now() of the job

@@ -1,14 +1,15 @@
 // Faults the job must ride through: its server lost in the middle of a run, its sessions
 // terminated one after another while it runs, its target out of disk; a connection pooler,
-// which works in session mode and is refused in transaction mode; and a password, which
-// appears nowhere.
+// which works in session mode and is refused in transaction mode; a password, which
+// appears nowhere; and roles with only the grants the README lists.
 //
 // The suite has a cluster of its own (scripts/test.sh starts it with PostgreSQL's durable
 // settings, so that a commit the server acknowledged survives its crash, and names it in
-// BACKFILL_FAULT_CLUSTER and BACKFILL_FAULT_DSN): each test crashes it, with every session
-// cut and no checkpoint, while copy, verify or update is half way, and starts it again once
-// backfill has shown it is waiting. Source, target and ledger are one database, so the one
-// crash takes all three away at once.
+// BACKFILL_FAULT_CLUSTER and BACKFILL_FAULT_DSN), since its tests crash it, change its
+// pg_hba.conf and create roles. ServerLost crashes it, with every session cut and no
+// checkpoint, while copy, verify or update is half way, and starts it again once backfill
+// has shown it is waiting; source, target and ledger are one database, so the one crash
+// takes all three away at once.
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -541,6 +542,116 @@ TEST_F(Secrets, APasswordIsNeverPrintedReportedOrStored) {
       2);
   expect_no_password("the ledger", ledger_text());
   EXPECT_NE(ledger_text().find(kRole), std::string::npos);  // what is stored names the user
+}
+
+}  // namespace
+}  // namespace backfill::testing
+
+namespace backfill::testing {
+namespace {
+
+// Each subcommand as roles that hold exactly the grants the README lists, and each grant
+// taken away in turn: found at preflight, exit 2 naming the privilege and the object, and
+// nothing written.
+class LeastPrivilege : public ServerLost {
+ protected:
+  void SetUp() override {
+    ServerLost::SetUp();
+    if (IsSkipped()) return;
+    for (const char* role : {"bf_reader", "bf_writer"}) {
+      db->exec(std::string("DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '") +
+               role + "') THEN CREATE ROLE " + role + " LOGIN; END IF; END $$");
+    }
+    db->exec(
+        "GRANT SELECT ON src TO bf_reader;\nGRANT INSERT ON dst TO bf_writer;\n"
+        "GRANT CREATE ON DATABASE " +
+        db->name() + " TO bf_writer");
+  }
+  void TearDown() override {
+    if (db) db->exec("DROP OWNED BY bf_reader, bf_writer");  // their grants, in this database
+    ServerLost::TearDown();
+  }
+  std::string as(const std::string& role) const { return db->dsn() + " user=" + role; }
+  std::vector<std::string> copy(std::vector<std::string> extra = {}) const {
+    std::vector<std::string> a{"copy",          "--source",   as("bf_reader"), "--target",
+                               as("bf_writer"), "--table",    "src",           "--to",
+                               "dst",           "--progress", "none"};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  }
+  void expect_refused(const std::vector<std::string>& args, const std::string& message) {
+    RunResult r = run_backfill(args);
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_NE(r.err.find(message), std::string::npos) << r.err;
+    EXPECT_EQ(count("SELECT count(*) FROM dst"), 0);
+    EXPECT_EQ(count("SELECT count(*) FROM src WHERE v2 IS NOT NULL"), 0);
+  }
+  bool has_ledger() {
+    return count("SELECT count(*) FROM pg_namespace WHERE nspname = 'backfill'") > 0;
+  }
+};
+
+TEST_F(LeastPrivilege, EachMissingGrantIsNamedAtPreflightAndNothingIsWritten) {
+  db->exec("REVOKE SELECT ON src FROM bf_reader");
+  expect_refused(copy(),
+                 "--source: role bf_reader lacks SELECT on public.src (GRANT SELECT ON "
+                 "\"public\".\"src\" TO \"bf_reader\")");
+  db->exec("GRANT SELECT ON src TO bf_reader;\nREVOKE INSERT ON dst FROM bf_writer");
+  expect_refused(copy(), "--target: role bf_writer lacks INSERT on public.dst");
+  db->exec("GRANT INSERT ON dst TO bf_writer");
+  expect_refused(copy({"--on-conflict", "overwrite"}), "--target: role bf_writer lacks SELECT");
+  db->exec("GRANT SELECT ON dst TO bf_writer");
+  expect_refused(copy({"--on-conflict", "overwrite"}), "--target: role bf_writer lacks UPDATE");
+  db->exec("REVOKE SELECT ON dst FROM bf_writer;\nREVOKE CREATE ON DATABASE " + db->name() +
+           " FROM bf_writer");
+  expect_refused(copy(), "--state: role bf_writer may not create the ledger (schema backfill)");
+  EXPECT_FALSE(has_ledger());
+  // A ledger made by someone else needs its tables granted.
+  db->exec("GRANT CREATE ON DATABASE " + db->name() + " TO bf_writer");
+  ASSERT_EQ(run_backfill({"copy", "--source", db->dsn(), "--target", db->dsn(), "--table", "src",
+                          "--to", "dst", "--progress", "none", "--restart"})
+                .exit_code,
+            0);
+  db->exec("TRUNCATE dst;\nTRUNCATE backfill.jobs CASCADE");
+  expect_refused(copy(), "--state: role bf_writer may not use the ledger: it lacks ");
+  // The update and verify of these roles, each lacking what it needs.
+  expect_refused({"update", "--target", as("bf_reader"), "--table", "src", "--set", "v2 = upper(v)",
+                  "--progress", "none"},
+                 "--target: role bf_reader lacks UPDATE on public.src");
+  expect_refused({"verify", "--source", as("bf_reader"), "--target", as("bf_writer"), "--table",
+                  "src", "--to", "dst", "--progress", "none"},
+                 "--target: role bf_writer lacks SELECT on public.dst");
+}
+
+TEST_F(LeastPrivilege, TheListedGrantsAreEnough) {
+  // copy: SELECT on the source; INSERT on the target; CREATE on the ledger's database.
+  RunResult c = run_backfill(copy());
+  ASSERT_EQ(c.exit_code, 0) << c.err;
+  EXPECT_EQ(rows_differing("src", "dst"), 0);
+  EXPECT_EQ(count("SELECT count(*) FROM dst"), kRows);
+  // verify: SELECT on both; the ledger is bf_writer's, who made it.
+  db->exec("GRANT SELECT ON dst TO bf_writer");
+  RunResult v = run_backfill({"verify", "--source", as("bf_reader"), "--target", as("bf_writer"),
+                              "--table", "src", "--to", "dst", "--progress", "none"});
+  EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+  // verify --repair: and INSERT, UPDATE and DELETE on the target.
+  RunResult refused =
+      run_backfill({"verify", "--source", as("bf_reader"), "--target", as("bf_writer"), "--table",
+                    "src", "--to", "dst", "--progress", "none", "--repair", "--restart"});
+  EXPECT_EQ(refused.exit_code, 2) << refused.err;
+  EXPECT_NE(refused.err.find("lacks UPDATE on public.dst"), std::string::npos) << refused.err;
+  db->exec("GRANT UPDATE, DELETE ON dst TO bf_writer;\nDELETE FROM dst WHERE id = 5");
+  RunResult repaired =
+      run_backfill({"verify", "--source", as("bf_reader"), "--target", as("bf_writer"), "--table",
+                    "src", "--to", "dst", "--progress", "none", "--repair", "--restart"});
+  EXPECT_EQ(repaired.exit_code, 0) << repaired.out << repaired.err;
+  EXPECT_EQ(rows_differing("src", "dst"), 0);
+  // update: SELECT and UPDATE on the table; the ledger in the same database.
+  db->exec("GRANT SELECT, UPDATE ON src TO bf_writer");
+  RunResult u = run_backfill({"update", "--target", as("bf_writer"), "--table", "src", "--set",
+                              "v2 = upper(v)", "--progress", "none"});
+  EXPECT_EQ(u.exit_code, 0) << u.err;
+  EXPECT_EQ(count("SELECT count(*) FROM src WHERE v2 IS DISTINCT FROM upper(v)"), 0);
 }
 
 }  // namespace
