@@ -38,7 +38,7 @@ int exit_code(const backfill::Status& st) {
 
 int main(int argc, char** argv) {
   using namespace backfill::cli;
-  CLI::App app{"backfill: chunked, resumable table copies for PostgreSQL"};
+  CLI::App app{"backfill: chunked, resumable table copies for PostgreSQL", "backfill"};
   app.require_subcommand(1);
   app.set_config("--config", "", "Read options from a TOML file (flags override it)");
 

@@ -219,6 +219,10 @@ void add_verify_options(CLI::App* app, VerifyOptions* o, bool required) {
   add_throttle_options(app, &o->table.throttle);
 }
 
+namespace {
+constexpr double kMaxDurationMs = 366.0 * 24 * 3600 * 1000;
+}  // namespace
+
 Result<std::chrono::milliseconds> parse_duration(const std::string& text,
                                                  const std::string& option) {
   double v = 0;
@@ -230,8 +234,12 @@ Result<std::chrono::milliseconds> parse_duration(const std::string& text,
                   : unit == "m"                   ? 60000
                   : unit == "h"                   ? 3600000
                                                   : -1;
-  if (used == 0 || ms_per < 0 || v < 0) {
+  if (used == 0 || ms_per < 0 || !(v >= 0)) {
     return Status::invalid(option + ": '" + text + "' is not a duration (like 90s, 45m, 2h)");
+  }
+  // Beyond a year is a typo, and would overflow the milliseconds.
+  if (v * ms_per > kMaxDurationMs) {
+    return Status::invalid(option + ": '" + text + "' is longer than a year");
   }
   return std::chrono::milliseconds(static_cast<std::int64_t>(v * ms_per));
 }

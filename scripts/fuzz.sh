@@ -39,9 +39,12 @@ for t in "${targets[@]}"; do
   start=$(date +%s)
   rc=0
   # -rss_limit_mb: ASan's shadow counts against it; 4 GB is far above any input's need.
+  # -timeout: an input that takes 30 s is a hang, and a crash. FUZZ_SEED (scripts/test.sh
+  # sets 1) makes a short run the same each time, so that a test run does not fail on what a
+  # lucky mutation found: the long runs are the place for luck.
   UBSAN_OPTIONS=print_stacktrace=1 "$build/tests/fuzz/${t}_fuzz" -max_total_time="$seconds" \
-    -print_final_stats=1 -rss_limit_mb=4096 -artifact_prefix="$build/artifacts/$t-" \
-    "$work" "$seed" >"$log" 2>&1 || rc=$?
+    -timeout=30 -seed="${FUZZ_SEED:-0}" -print_final_stats=1 -rss_limit_mb=4096 \
+    -artifact_prefix="$build/artifacts/$t-" "$work" "$seed" >"$log" 2>&1 || rc=$?
   took=$(( $(date +%s) - start ))
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   execs=${execs:-0}

@@ -15,23 +15,21 @@ Status check_privileges(PgConnection& conn, const TableInfo& table,
                         const std::vector<std::string>& privileges, const std::string& side) {
   // The first privilege lacking, in the order given; a column-level grant counts.
   BACKFILL_ASSIGN_OR_RETURN(
-      PgResult r,
-      conn.query("SELECT current_user, p FROM unnest($2::text[]) WITH ORDINALITY AS u(p, n) "
-                 "WHERE NOT CASE p WHEN 'TEMPORARY' THEN "
-                 "has_database_privilege(current_database(), 'TEMPORARY') "
-                 "WHEN 'DELETE' THEN has_table_privilege($1::regclass, p) "
-                 "ELSE has_any_column_privilege($1::regclass, p) OR "
-                 "has_table_privilege($1::regclass, p) END ORDER BY n LIMIT 1",
-                 {table.quoted(), encode_text_array(privileges)}));
+      PgResult r, conn.query("SELECT current_user, p, current_database() FROM unnest($2::text[]) "
+                             "WITH ORDINALITY AS u(p, n) "
+                             "WHERE NOT CASE p WHEN 'TEMPORARY' THEN "
+                             "has_database_privilege(current_database(), 'TEMPORARY') "
+                             "WHEN 'DELETE' THEN has_table_privilege($1::regclass, p) "
+                             "ELSE has_any_column_privilege($1::regclass, p) OR "
+                             "has_table_privilege($1::regclass, p) END ORDER BY n LIMIT 1",
+                             {table.quoted(), encode_text_array(privileges)}));
   if (r.rows() == 0) return Status::ok();
   const std::string role = r.text(0, 0), privilege = r.text(0, 1);
   if (privilege == "TEMPORARY") {
-    return Status::invalid(side + ": role " + role +
-                           " may not create temporary tables in the database of " +
-                           table.display() +
-                           ", where each chunk is staged (GRANT TEMPORARY ON "
-                           "DATABASE ... TO " +
-                           quote_ident(role) + ")");
+    return Status::invalid(
+        side + ": role " + role + " may not create temporary tables in the database of " +
+        table.display() + ", where each chunk is staged (GRANT TEMPORARY ON DATABASE " +
+        quote_ident(r.text(0, 2)) + " TO " + quote_ident(role) + ")");
   }
   return Status::invalid(side + ": role " + role + " lacks " + privilege + " on " +
                          table.display() + " (GRANT " + privilege + " ON " + table.quoted() +

@@ -52,7 +52,9 @@ ErrorKind classify_sqlstate(std::string_view s) {
 
 Status refuse_writing_sql(PgConnection& conn, const std::string& select, const std::string& what) {
   BACKFILL_RETURN_IF_ERROR(conn.exec("BEGIN READ ONLY"));
-  const Status st = conn.exec(select);
+  // A trial that runs long (an expensive expression) passes: it is a check, not the run.
+  Status st = conn.exec("SET LOCAL statement_timeout = " + std::to_string(kWriteTrialTimeoutMs));
+  if (st.is_ok()) st = conn.exec(select);
   BACKFILL_RETURN_IF_ERROR(conn.exec("ROLLBACK"));
   if (st.sqlstate() == "25006") {  // read_only_sql_transaction
     return Status::invalid(what +
@@ -76,6 +78,10 @@ Status refuse_transaction_pooling(const std::string& dsn, const std::string& opt
   auto seen = (*second)->query("SELECT coalesce(current_setting('backfill.pool_probe', true), '')");
   if (!seen.ok()) return Status::invalid(option + ": " + seen.status().message());
   if (seen->text(0, 0) == tag) {
+    // The server connections go back to the application's pool: take backfill's settings
+    // (the probe's and those every session starts with) off them first.
+    (void)(*second)->exec("RESET ALL");
+    (void)(*first)->exec("RESET ALL");
     return Status::invalid(
         option + ": " + describe_dsn(dsn) +
         " leads through a connection pooler in transaction or statement mode (a setting of one "
@@ -211,16 +217,26 @@ Status PgConnection::open(bool preflight) {
     }
     PQfinish(idle->conn);
   }
-  const char* keys[] = {"dbname", "application_name", "connect_timeout", nullptr};
+  // expand_dbname=1: the "dbname" value is the whole DSN. What it sets overrides the keys
+  // before it, and the keys after it override the DSN: defaults come first, so the DSN's own
+  // values win, and application_name (which the load probe tells backfill's sessions by)
+  // last. The defaults let a network cut be noticed within about a minute, so that it is
+  // waited out like a restart (--retry-for), not for the kernel's TCP timeout: keepalives
+  // after 30 s idle, every 10 s, 3 lost; data unacknowledged for 60 s; a connect that takes
+  // more than 10 s.
+  const char* keys[] = {
+      "connect_timeout",  "keepalives_idle", "keepalives_interval", "keepalives_count",
+      "tcp_user_timeout", "dbname",          "application_name",    nullptr};
   std::string app = settings_.application_name;
-  // expand_dbname=1: the first "dbname" value is the whole DSN; later keys fill the gaps the
-  // user left (we never override what the DSN says).
-  const char* vals[] = {dsn_.c_str(), app.c_str(), "10", nullptr};
+  const char* vals[] = {"10", "30", "10", "3", "60000", dsn_.c_str(), app.c_str(), nullptr};
   conn_ = PQconnectdbParams(keys, vals, 1);
   if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) {
     std::string msg = "cannot connect to " + describe_dsn(dsn_) + ": " +
                       trim_message(conn_ ? PQerrorMessage(conn_) : "out of memory");
-    return preflight ? Status::invalid(msg) : Status::transient(msg, "08001");
+    if (preflight) return Status::invalid(msg);
+    // A server that asks for a password it did not get will not get one by waiting.
+    if (conn_ != nullptr && PQconnectionNeedsPassword(conn_)) return Status::failed(msg);
+    return Status::transient(msg, "08001");
   }
   const std::string setup = setup_sql();
   PGresult* r = PQexec(conn_, setup.c_str());

@@ -206,9 +206,11 @@ ErrorKind classify_sqlstate(std::string_view sqlstate);
 // transaction that is rolled back: kInvalid naming `what` when it tried to write (a function
 // that inserts, nextval()). Any other error is the run's to meet, as it would have been.
 Status refuse_writing_sql(PgConnection& conn, const std::string& select, const std::string& what);
-// The rows it is tried on: enough to reach a write that most rows make, few enough to cost
-// nothing at preflight.
+// The rows it is tried on, the first of the table whatever the --where keeps (so that a
+// selective condition without an index does not read the whole table): enough to reach a
+// write that most rows make. And the trial's statement timeout: preflight is not the run.
 inline constexpr int kWriteTrialRows = 100;
+inline constexpr int kWriteTrialTimeoutMs = 5000;
 
 // kInvalid when `dsn` leads through a pooler that hands a session's server connection to
 // other clients between transactions (PgBouncer's transaction and statement modes): a

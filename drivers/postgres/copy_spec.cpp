@@ -492,9 +492,9 @@ Result<CopySpec> plan_copy(PgConnection& src, PgConnection& tgt, const CopyReque
     Status st = src.exec("SELECT 1 FROM " + S.quoted() + " AS s WHERE (" + req.where + ") LIMIT 0");
     if (!st.is_ok()) return Status::invalid("--where: " + st.message());
     BACKFILL_RETURN_IF_ERROR(refuse_writing_sql(src,
-                                                "SELECT 1 FROM " + S.quoted() + " AS s WHERE (" +
-                                                    req.where + ") LIMIT " +
-                                                    std::to_string(kWriteTrialRows),
+                                                "SELECT 1 FROM (SELECT * FROM " + S.quoted() +
+                                                    " LIMIT " + std::to_string(kWriteTrialRows) +
+                                                    ") AS s WHERE (" + req.where + ")",
                                                 "--where \"" + req.where + "\""));
   }
   return spec;

@@ -256,9 +256,9 @@ Result<UpdateSpec> plan_update(PgConnection& conn, const UpdateRequest& req) {
   }
   // Computed on a few rows where nothing may be written: a --set or --where that writes
   // anything but its column (a function that inserts, nextval()) is refused.
-  const std::string rows = "FROM " + t.quoted() + " AS s" +
-                           (spec.where.empty() ? "" : " WHERE (" + spec.where + ")") + " LIMIT " +
-                           std::to_string(kWriteTrialRows);
+  const std::string rows = "FROM (SELECT * FROM " + t.quoted() + " LIMIT " +
+                           std::to_string(kWriteTrialRows) + ") AS s" +
+                           (spec.where.empty() ? "" : " WHERE (" + spec.where + ")");
   if (!spec.where.empty()) {
     BACKFILL_RETURN_IF_ERROR(
         refuse_writing_sql(conn, "SELECT 1 " + rows, "--where \"" + spec.where + "\""));

@@ -237,16 +237,32 @@ Result<PipelineRun> run_pipeline(std::vector<std::unique_ptr<Worker>>& workers, 
                  *options.throttle,
                  *options.clock,
                  options.waiting_on_server};
-  Status claim_status = loop.run([&] { return interrupted() || errors.failed() || stages.stop(); },
-                                 [&](Chunk c) {
-                                   ++in_flight;
-                                   claimed.push(std::move(c));
-                                 },
-                                 [&](const RetryEvent& e) {
-                                   ++retries;
-                                   log_retry(options.log_out, e, options.retry);
-                                 },
-                                 on_progress);
+  // A throttle paused because its probe cannot reach a server holds the claim loop where no
+  // retry runs (nothing may be in flight): past --retry-for, that ends the run as a chunk's
+  // retries would.
+  // Asked from inside the throttle's admit(), under its lock: only its lock-free view.
+  auto server_gone = [&] {
+    const auto since = options.throttle->unreachable_since();
+    if (!since || std::chrono::steady_clock::now() - *since < options.retry.retry_for) {
+      return false;
+    }
+    errors.set(Status::transient(
+        "the server was unreachable for longer than --retry-for (the throttle's probes could "
+        "not reach it)",
+        "08006"));
+    return true;
+  };
+  Status claim_status =
+      loop.run([&] { return interrupted() || errors.failed() || stages.stop() || server_gone(); },
+               [&](Chunk c) {
+                 ++in_flight;
+                 claimed.push(std::move(c));
+               },
+               [&](const RetryEvent& e) {
+                 ++retries;
+                 log_retry(options.log_out, e, options.retry);
+               },
+               on_progress);
   if (!claim_status.is_ok()) errors.set(claim_status);
   // Every claimed chunk ends on a worker; then each worker takes its end marker.
   for (std::size_t i = 0; i < threads.size(); ++i) claimed.push(std::nullopt);
@@ -260,7 +276,15 @@ Result<PipelineRun> run_pipeline(std::vector<std::unique_ptr<Worker>>& workers, 
   run.outcome = settle_outcome(interrupted(), &run.error);
   if (auto p = ledger.progress(); p.ok()) run.ledger = p.value();
   if (epilogue) epilogue(run);
-  if (Status st = ledger.finish(run.outcome, run.error.message());
+  // Retried like a chunk (a session terminated at the last moment), and even when interrupted:
+  // the ledger is told how the run ended.
+  if (Status st = run_with_retry(
+          options.retry, nullptr, [&] { return ledger.finish(run.outcome, run.error.message()); },
+          [] { return Status::ok(); },
+          [&](const RetryEvent& e) {
+            ++run.retries;
+            log_retry(options.log_out, e, options.retry);
+          });
       !st.is_ok() && run.error.is_ok()) {
     run.outcome = JobOutcome::kFailed;
     run.error = st.with_context("recording the end of the job");

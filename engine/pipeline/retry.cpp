@@ -45,15 +45,20 @@ Status run_with_retry(const RetryPolicy& policy, const std::atomic<bool>* stop,
   bool lost = false;  // since lost_since, every attempt found the server lost
   Clock::time_point lost_since;
   int counted = 0;  // failures that count against max_attempts: all but a lost server's
+  int lost_attempts = 0;  // attempts since the server was found lost
   Status st;
-  for (int n = 1;; ++n) {
+  while (true) {
     st = attempt();
     if (st.is_ok() || !st.retryable()) return st;
     const auto now = Clock::now();
     std::optional<Ms> lost_for;
     if (st.server_lost()) {
-      if (!lost) lost_since = now;
+      if (!lost) {
+        lost_since = now;
+        lost_attempts = 0;
+      }
       lost = true;
+      ++lost_attempts;
       lost_for = std::chrono::duration_cast<Ms>(now - lost_since);
       if (*lost_for >= policy.retry_for) {
         return st.with_context("the server was unreachable for " +
@@ -67,8 +72,9 @@ Status run_with_retry(const RetryPolicy& policy, const std::atomic<bool>* stop,
     mark.set(lost_for.has_value());
     if (stop != nullptr && stop->load()) return st;
     // A lost server's pauses grow as any other's, from where its own waiting began.
-    const Ms delay = policy.delay_before((lost_for ? n : counted) + 1);
-    on_retry(RetryEvent{st, lost_for ? n : counted, delay, lost_for});
+    const int failed = lost_for ? lost_attempts : counted;
+    const Ms delay = policy.delay_before(failed + 1);
+    on_retry(RetryEvent{st, failed, delay, lost_for});
     // Backoff between attempts, in slices so an interrupt is not kept waiting.
     const auto until = Clock::now() + delay;
     for (auto t = Clock::now(); t < until && !(stop != nullptr && stop->load()); t = Clock::now()) {

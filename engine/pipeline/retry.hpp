@@ -37,7 +37,7 @@ struct RetryPolicy {
 // What a caller hears of each retry, before its pause.
 struct RetryEvent {
   const Status& error;
-  int attempt = 1;                  // the attempt that failed, from 1
+  int attempt = 1;  // the attempt that failed, from 1: of those counted, or since the loss
   std::chrono::milliseconds delay;  // the pause before the next one
   // Set while the server is lost: how long since the first attempt that found it so.
   std::optional<std::chrono::milliseconds> lost_for;
@@ -52,8 +52,8 @@ Status run_with_retry(const RetryPolicy& policy, const std::atomic<bool>* stop,
                       const std::function<void(const RetryEvent&)>& on_retry,
                       std::atomic<int>* waiting = nullptr);
 
-// The log line of a retry: "server unreachable for 12 s; retrying in 5.0 s (--retry-for
-// 5m0s): <error>" or "retrying in 0.4 s (attempt 2 of 5): <error>".
+// The log line of a retry: "server unreachable for 12s; retrying in 5.0 s (--retry-for
+// 5m00s): <error>" or "retrying in 0.4 s (attempt 2 of 5): <error>".
 std::string describe_retry(const RetryEvent& e, const RetryPolicy& policy);
 // Writes it to `out` as one "backfill: " line.
 void log_retry(std::FILE* out, const RetryEvent& e, const RetryPolicy& policy);

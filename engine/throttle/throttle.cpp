@@ -26,11 +26,11 @@ std::string describe(const Reading& r, double bound) {
   return r.name() + " " + number(*r.value) + r.unit + " > " + number(bound) + r.unit;
 }
 
-// Every reason to pause is shown ("pause file /x; target replication lag 31 s > 20 s"); the
-// first one names the time spent.
 // libpq's messages run on over several lines; a reason is one.
 std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
 
+// Every reason to pause is shown ("pause file /x; target replication lag 31 s > 20 s"); the
+// first one names the time spent.
 void add_reason(std::string* reasons, std::string* first, const std::string& reason,
                 const std::string& name) {
   if (reasons->empty()) *first = name;
@@ -224,6 +224,19 @@ void Throttle::decide(Clock::time_point now) {
     all.push_back(r);
   }
   decision_ = controller_.update(now, all);
+  if (decision_.state == ThrottleState::kPaused && decision_.limiting == "server unreachable") {
+    if (unreachable_since_ns_.load() == 0) {
+      unreachable_since_ns_ = std::max<std::int64_t>(1, now.time_since_epoch().count());
+    }
+  } else {
+    unreachable_since_ns_ = 0;
+  }
+}
+
+std::optional<Clock::time_point> Throttle::unreachable_since() const {
+  const std::int64_t ns = unreachable_since_ns_.load();
+  if (ns == 0) return std::nullopt;
+  return Clock::time_point(Clock::time_point::duration(ns));
 }
 
 Clock::time_point Throttle::earliest_start() const { return std::max(rest_until_, rate_next_); }

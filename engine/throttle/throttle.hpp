@@ -8,6 +8,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -172,6 +173,9 @@ class ChunkThrottle {
   // A chunk's statement timed out.
   virtual void chunk_timed_out() = 0;
   virtual ThrottleSnapshot snapshot() const = 0;
+  // Since when it has been paused because its probes cannot reach a server, or nullopt.
+  // Lock-free: it is asked from inside admit()'s `stop`.
+  virtual std::optional<Clock::time_point> unreachable_since() const { return std::nullopt; }
 };
 
 class NoThrottle final : public ChunkThrottle {
@@ -191,6 +195,7 @@ class Throttle final : public ChunkThrottle {
 
   // Monitor side: the latest readings of every probe and local signal.
   void report(Clock::time_point now, std::vector<Reading> readings);
+  std::optional<Clock::time_point> unreachable_since() const override;
   void set_control(const RuntimeControl& control, Clock::time_point now = Clock::steady().now());
 
   // Claim side: blocks until a chunk may start (not paused, under the chunks allowed in
@@ -222,6 +227,9 @@ class Throttle final : public ChunkThrottle {
   std::vector<Reading> readings_;
   RuntimeControl control_;
   Decision decision_;
+  // decision_ paused for an unreachable server since (steady clock, ns), 0 when not; atomic
+  // for unreachable_since(), which admit()'s caller asks while admit() holds mu_.
+  std::atomic<std::int64_t> unreachable_since_ns_{0};
   int in_flight_ = 0;
   Clock::time_point rest_until_, rate_next_, accounted_at_;
   // Rows finished in the last few seconds, and the rate seen while running free: a cut to

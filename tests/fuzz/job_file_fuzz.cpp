@@ -16,6 +16,9 @@ using namespace backfill;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static const std::string path = "/tmp/backfill_job_fuzz_" + std::to_string(getpid()) + ".toml";
+  static const struct Cleanup {
+    ~Cleanup() { std::remove(path.c_str()); }
+  } cleanup;
   {
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
     out.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size));
