@@ -429,12 +429,22 @@ Result<VerifyStats> run_verify_job(const VerifiedTables& tables, Ledger& ledger,
   setup.count_earlier_runs = false;  // the line shows this pass's progress
   VerifyStats stats;
   auto verdict = [&](PipelineRun& run) {
-    // The verdict covers the whole pass, including chunks that earlier runs verified.
-    if (auto r = ledger.results(options.max_diffs); r.ok()) {
-      stats.results = std::move(r).value();
-    } else if (run.error.is_ok()) {
+    // The verdict covers the whole pass, including chunks that earlier runs verified. Read
+    // with retries, as a chunk is: a session lost here must not turn a verdict into exit 3.
+    const Status read = run_with_retry(
+        options.retry, nullptr,
+        [&]() -> Status {
+          BACKFILL_ASSIGN_OR_RETURN(stats.results, ledger.results(options.max_diffs));
+          return Status::ok();
+        },
+        [] { return Status::ok(); },
+        [&](const RetryEvent& e) {
+          ++run.retries;
+          log_retry(options.log_out, e, options.retry);
+        });
+    if (!read.is_ok() && run.error.is_ok()) {
       run.outcome = JobOutcome::kFailed;
-      run.error = r.status().with_context("reading the results");
+      run.error = read.with_context("reading the results");
     }
     stats.pass_complete = run.ledger.complete();
     stats.low_watermark = run.ledger.low_watermark;

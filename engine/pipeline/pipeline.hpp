@@ -274,17 +274,23 @@ Result<PipelineRun> run_pipeline(std::vector<std::unique_ptr<Worker>>& workers, 
   run.splits = splits.load();
   run.seconds = elapsed();
   run.outcome = settle_outcome(interrupted(), &run.error);
-  if (auto p = ledger.progress(); p.ok()) run.ledger = p.value();
+  // The job's totals (the report's job_done) and the ledger told how the run ended: retried
+  // like a chunk (a session terminated at the last moment), and even when interrupted.
+  // Found by Chaos.ACopy…: a lost session here made a finished job report job_done false.
+  auto at_the_end = [&](const std::function<Status()>& attempt) {
+    return run_with_retry(
+        options.retry, nullptr, attempt, [] { return Status::ok(); },
+        [&](const RetryEvent& e) {
+          ++run.retries;
+          log_retry(options.log_out, e, options.retry);
+        });
+  };
+  (void)at_the_end([&]() -> Status {
+    BACKFILL_ASSIGN_OR_RETURN(run.ledger, ledger.progress());
+    return Status::ok();
+  });
   if (epilogue) epilogue(run);
-  // Retried like a chunk (a session terminated at the last moment), and even when interrupted:
-  // the ledger is told how the run ended.
-  if (Status st = run_with_retry(
-          options.retry, nullptr, [&] { return ledger.finish(run.outcome, run.error.message()); },
-          [] { return Status::ok(); },
-          [&](const RetryEvent& e) {
-            ++run.retries;
-            log_retry(options.log_out, e, options.retry);
-          });
+  if (Status st = at_the_end([&] { return ledger.finish(run.outcome, run.error.message()); });
       !st.is_ok() && run.error.is_ok()) {
     run.outcome = JobOutcome::kFailed;
     run.error = st.with_context("recording the end of the job");

@@ -131,6 +131,21 @@ class ServerLost : public ::testing::Test {
                  " EXCEPT ALL SELECT id, v, v2 FROM " + b + ") x");
   }
 
+  // The copy done, then a row changed and one deleted in the target, for a verify to find.
+  void copy_and_plant_two_differences() {
+    ASSERT_EQ(run_backfill({"copy", "--source", db->dsn(), "--target", db->dsn(), "--table", "src",
+                            "--to", "dst", "--progress", "none"})
+                  .exit_code,
+              0);
+    db->exec("UPDATE dst SET v = 'changed' WHERE id = 17000;\nDELETE FROM dst WHERE id = 18000");
+  }
+  // Rows of the chunks a verify has finished.
+  std::int64_t verified_rows() {
+    return count(
+        "SELECT coalesce(sum(c.rows), 0) FROM backfill.chunks c JOIN backfill.jobs j ON j.name = "
+        "c.job WHERE c.status = 'done' AND j.command = 'verify'");
+  }
+
   std::string cluster_;
   std::unique_ptr<TestDatabase> db;
 };
@@ -175,22 +190,12 @@ TEST_F(ServerLost, AServerAwayLongerThanRetryForEndsTheRunWithProgressKept) {
 }
 
 TEST_F(ServerLost, AVerifyWaitsOutACrashedServerAndCountsExactly) {
-  ASSERT_EQ(run_backfill({"copy", "--source", db->dsn(), "--target", db->dsn(), "--table", "src",
-                          "--to", "dst", "--progress", "none"})
-                .exit_code,
-            0);
-  db->exec("UPDATE dst SET v = 'changed' WHERE id = 17000;\nDELETE FROM dst WHERE id = 18000");
+  ASSERT_NO_FATAL_FAILURE(copy_and_plant_two_differences());
   const std::string report = temp_path("fault_verify.json");
   BackgroundRun run(args({"verify", "--source", db->dsn(), "--target", db->dsn(), "--table", "src",
                           "--to", "dst", "--max-rate", "4000", "--report", report}));
   ASSERT_NO_FATAL_FAILURE(crash_after(
-      run,
-      [&] {
-        return count(
-            "SELECT coalesce(sum(c.rows), 0) FROM backfill.chunks c JOIN backfill.jobs j ON "
-            "j.name = c.job WHERE c.status = 'done' AND j.command = 'verify'");
-      },
-      4000));
+      run, [&] { return verified_rows(); }, 4000));
   RunResult r = run.wait();
   ASSERT_EQ(r.exit_code, 1) << r.out << r.err;
   auto j = nlohmann::json::parse(read_text(report));
@@ -246,19 +251,11 @@ TEST_F(Chaos, ACopyWhoseSessionsAreTerminatedAtRandomEndsExact) {
 }
 
 TEST_F(Chaos, AVerifyWhoseSessionsAreTerminatedAtRandomCountsExactly) {
-  ASSERT_EQ(run_backfill({"copy", "--source", db->dsn(), "--target", db->dsn(), "--table", "src",
-                          "--to", "dst", "--progress", "none"})
-                .exit_code,
-            0);
-  db->exec("UPDATE dst SET v = 'changed' WHERE id = 17000;\nDELETE FROM dst WHERE id = 18000");
+  ASSERT_NO_FATAL_FAILURE(copy_and_plant_two_differences());
   const std::string report = temp_path("chaos_verify.json");
   BackgroundRun run(args({"verify", "--source", db->dsn(), "--target", db->dsn(), "--table", "src",
                           "--to", "dst", "--max-rate", "4000", "--report", report}));
-  ASSERT_TRUE(wait_until([&] {
-    return count(
-               "SELECT count(*) FROM backfill.chunks c JOIN backfill.jobs j ON j.name = c.job "
-               "WHERE c.status = 'done' AND j.command = 'verify'") > 0;
-  }));
+  ASSERT_TRUE(wait_until([&] { return verified_rows() > 0; }));
   Terminator chaos(db->dsn(), db->name(), db->conn().backend_pid());
   RunResult r = run.wait();
   const int terminated = chaos.stop();

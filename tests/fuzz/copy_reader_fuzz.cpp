@@ -2,8 +2,6 @@
 // not PostgreSQL's binary COPY must be an error, never a crash or a read out of bounds.
 // Invariants: the reader and the counters agree on the number of tuples, and a field that
 // decodes encodes back to a field that decodes to the same value.
-#include <cstdio>
-#include <cstdlib>
 #include <vector>
 
 #include "engine/format/copy_format.hpp"
@@ -20,15 +18,6 @@ constexpr FieldCodec kCodecs[] = {
     FieldCodec::kJson, FieldCodec::kUuid,
 };
 constexpr std::size_t kCodecCount = sizeof kCodecs / sizeof kCodecs[0];
-
-// An invariant that does not hold is a crash to libFuzzer, with the line that says which.
-#define CHECK(cond)                                                   \
-  do {                                                                \
-    if (!(cond)) {                                                    \
-      std::fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                   \
-    }                                                                 \
-  } while (false)
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

@@ -1,10 +1,22 @@
 // Splitting one libFuzzer input into the pieces a target needs (a few choices, then the
-// bytes), so that the fuzzer's mutations reach every choice. Plain functions.
+// bytes), so that the fuzzer's mutations reach every choice; and CHECK for the targets'
+// invariants. Plain functions.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <string_view>
+
+// An invariant that does not hold is a crash to libFuzzer, with the line that says which.
+#define CHECK(cond)                                                   \
+  do {                                                                \
+    if (!(cond)) {                                                    \
+      std::fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, #cond); \
+      std::abort();                                                   \
+    }                                                                 \
+  } while (false)
 
 namespace backfill::fuzz {
 

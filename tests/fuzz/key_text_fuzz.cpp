@@ -2,25 +2,11 @@
 // ledger) and the comparison of key values by type (the planner's and merges' order).
 // Invariants: a decoded key encodes to a literal that decodes to the same key, and the
 // order is antisymmetric and reflexive.
-#include <cstdio>
-#include <cstdlib>
-
 #include "drivers/postgres/sql.hpp"
 #include "engine/plan/key.hpp"
 #include "tests/fuzz/fuzz_input.hpp"
 
 using namespace backfill;
-
-namespace {
-// An invariant that does not hold is a crash to libFuzzer, with the line that says which.
-#define CHECK(cond)                                                   \
-  do {                                                                \
-    if (!(cond)) {                                                    \
-      std::fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                   \
-    }                                                                 \
-  } while (false)
-}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   fuzz::Input in(data, size);
