@@ -1,5 +1,7 @@
 #include "engine/pipeline/retry.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <thread>
 
@@ -111,7 +113,10 @@ std::string describe_retry(const RetryEvent& e, const RetryPolicy& policy) {
 
 void log_retry(std::FILE* out, const RetryEvent& e, const RetryPolicy& policy) {
   if (out == nullptr) return;
-  std::fprintf(out, "backfill: %s\n", describe_retry(e, policy).c_str());
+  // On a terminal the progress bar owns the current line: clear it first, and the bar is
+  // drawn again below this line at its next tick.
+  const char* clear = isatty(fileno(out)) ? "\r\x1b[K" : "";
+  std::fprintf(out, "%sbackfill: %s\n", clear, describe_retry(e, policy).c_str());
   std::fflush(out);
 }
 
