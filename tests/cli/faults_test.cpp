@@ -139,6 +139,16 @@ class ServerLost : public ::testing::Test {
               0);
     db->exec("UPDATE dst SET v = 'changed' WHERE id = 17000;\nDELETE FROM dst WHERE id = 18000");
   }
+  // A whole pass's report that names exactly what copy_and_plant_two_differences() planted.
+  nlohmann::json expect_the_two_planted_differences(const std::string& report) {
+    auto j = nlohmann::json::parse(read_text(report));
+    EXPECT_EQ(j["rows"], kRows) << j.dump();
+    EXPECT_EQ(j["rows_missing"], 1) << j.dump();
+    EXPECT_EQ(j["rows_extra"], 0) << j.dump();
+    EXPECT_EQ(j["rows_different"], 1) << j.dump();
+    EXPECT_EQ(j["pass_complete"], true) << j.dump();
+    return j;
+  }
   // Rows of the chunks a verify has finished.
   std::int64_t verified_rows() {
     return count(
@@ -198,12 +208,7 @@ TEST_F(ServerLost, AVerifyWaitsOutACrashedServerAndCountsExactly) {
       run, [&] { return verified_rows(); }, 4000));
   RunResult r = run.wait();
   ASSERT_EQ(r.exit_code, 1) << r.out << r.err;
-  auto j = nlohmann::json::parse(read_text(report));
-  EXPECT_EQ(j["rows"], kRows) << j.dump();
-  EXPECT_EQ(j["rows_missing"], 1) << j.dump();
-  EXPECT_EQ(j["rows_extra"], 0) << j.dump();
-  EXPECT_EQ(j["rows_different"], 1) << j.dump();
-  EXPECT_EQ(j["pass_complete"], true) << j.dump();
+  const nlohmann::json j = expect_the_two_planted_differences(report);
   EXPECT_GT(j["retries"].get<int>(), 0) << j.dump();
 }
 
@@ -261,12 +266,7 @@ TEST_F(Chaos, AVerifyWhoseSessionsAreTerminatedAtRandomCountsExactly) {
   const int terminated = chaos.stop();
   ASSERT_EQ(r.exit_code, 1) << r.out << r.err;
   EXPECT_GE(terminated, 5);
-  auto j = nlohmann::json::parse(read_text(report));
-  EXPECT_EQ(j["rows"], kRows) << j.dump();
-  EXPECT_EQ(j["rows_missing"], 1) << j.dump();
-  EXPECT_EQ(j["rows_extra"], 0) << j.dump();
-  EXPECT_EQ(j["rows_different"], 1) << j.dump();
-  EXPECT_EQ(j["pass_complete"], true) << j.dump();
+  const nlohmann::json j = expect_the_two_planted_differences(report);
   std::printf("verify: %d sessions terminated, %d retries\n", terminated, j["retries"].get<int>());
 }
 
