@@ -431,17 +431,10 @@ Result<VerifyStats> run_verify_job(const VerifiedTables& tables, Ledger& ledger,
   auto verdict = [&](PipelineRun& run) {
     // The verdict covers the whole pass, including chunks that earlier runs verified. Read
     // with retries, as a chunk is: a session lost here must not turn a verdict into exit 3.
-    const Status read = run_with_retry(
-        options.retry, nullptr,
-        [&]() -> Status {
-          BACKFILL_ASSIGN_OR_RETURN(stats.results, ledger.results(options.max_diffs));
-          return Status::ok();
-        },
-        [] { return Status::ok(); },
-        [&](const RetryEvent& e) {
-          ++run.retries;
-          log_retry(options.log_out, e, options.retry);
-        });
+    const Status read = retry_logged(options, nullptr, run.retries, [&]() -> Status {
+      BACKFILL_ASSIGN_OR_RETURN(stats.results, ledger.results(options.max_diffs));
+      return Status::ok();
+    });
     if (!read.is_ok() && run.error.is_ok()) {
       run.outcome = JobOutcome::kFailed;
       run.error = read.with_context("reading the results");

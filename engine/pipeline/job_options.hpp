@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 
 #include "engine/jobs/progress.hpp"
 #include "engine/ledger/ledger.hpp"
@@ -42,6 +43,22 @@ struct RunStats {
   double seconds = 0;
   LedgerProgress ledger;  // the job as a whole, at the end
 };
+
+// run_with_retry as a job retries: under its policy, each retry counted into `retries` and
+// logged to its log_out, a wait for a lost server counted for the progress line.
+template <typename Count>
+Status retry_logged(
+    const ChunkJobOptions& o, const std::atomic<bool>* stop, Count& retries,
+    const std::function<Status()>& attempt,
+    const std::function<Status()>& reset = [] { return Status::ok(); }) {
+  return run_with_retry(
+      o.retry, stop, attempt, reset,
+      [&](const RetryEvent& e) {
+        ++retries;
+        log_retry(o.log_out, e, o.retry);
+      },
+      o.waiting_on_server);
+}
 
 // The progress line's view of a throttle: the chunk size when it adapts, and why the job is
 // not running free. A lost server comes first: while `waiting_on_server` of the job's

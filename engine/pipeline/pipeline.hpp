@@ -63,13 +63,7 @@ class ChunkContext {
   // attempt() until it succeeds, fails for good or the job fails elsewhere, with reset()
   // between attempts; each retry counted and logged.
   Status retry(const std::function<Status()>& attempt, const std::function<Status()>& reset) const {
-    return run_with_retry(
-        options_.retry, errors_.flag(), attempt, reset,
-        [this](const RetryEvent& e) {
-          ++retries_;
-          log_retry(options_.log_out, e, options_.retry);
-        },
-        options_.waiting_on_server);
+    return retry_logged(options_, errors_.flag(), retries_, attempt, reset);
   }
   // A chunk whose statement timed out goes back to the ledger as two halves, and the
   // throttle halves the chunk size; false when `st` is no timeout or it cannot be split.
@@ -278,12 +272,7 @@ Result<PipelineRun> run_pipeline(std::vector<std::unique_ptr<Worker>>& workers, 
   // like a chunk (a session terminated at the last moment), and even when interrupted.
   // Found by Chaos.ACopy…: a lost session here made a finished job report job_done false.
   auto at_the_end = [&](const std::function<Status()>& attempt) {
-    return run_with_retry(
-        options.retry, nullptr, attempt, [] { return Status::ok(); },
-        [&](const RetryEvent& e) {
-          ++run.retries;
-          log_retry(options.log_out, e, options.retry);
-        });
+    return retry_logged(options, nullptr, run.retries, attempt);
   };
   (void)at_the_end([&]() -> Status {
     BACKFILL_ASSIGN_OR_RETURN(run.ledger, ledger.progress());
