@@ -12,6 +12,7 @@
 #include "drivers/postgres/source.hpp"
 #include "drivers/postgres/table_set.hpp"
 #include "engine/jobs/copy_job.hpp"
+#include "engine/jobs/log.hpp"
 #include "engine/jobs/report.hpp"
 #include "engine/util/hash.hpp"
 
@@ -217,7 +218,7 @@ Status rebuild_deferred(pg::PgLedger& ledger, const std::string& job, Deferral& 
           });
         },
         [&] { return conn.healthy() ? Status::ok() : conn.reconnect(); },
-        [&](const RetryEvent& e) { log_retry(stderr, e, retry); });
+        [&](const RetryEvent& e) { log_retry(&Log::standard(), e, retry); });
     BACKFILL_RETURN_IF_ERROR(built);
     o.created = true;
     if (!ours) continue;  // another worker of the job rebuilt it

@@ -67,6 +67,7 @@ class Lane final : public RowStream {
     Status status;
     WriteResult written;
     std::int64_t rows = 0;
+    std::int64_t bytes = 0;    // of the source's COPY stream handed to the writer
     bool read_failed = false;  // the error is the read's (or the transform's), not the write's
   };
 
@@ -76,7 +77,7 @@ class Lane final : public RowStream {
       std::lock_guard lock(mu_);
       head_ = tail_ = 0;
       handed_out_ = false;
-      rows_ = 0;
+      rows_ = bytes_ = 0;
       read_status_ = Status::ok();
       read_done_ = abandon_ = read_abandoned_ = transform_failed_ = false;
       range_ = chunk.range;
@@ -93,6 +94,7 @@ class Lane final : public RowStream {
     changed_.notify_all();
     changed_.wait(lock, [&] { return read_done_ && all_transformed(); });
     a.rows = rows_;
+    a.bytes = bytes_;
     if (!read_status_.is_ok() && !read_abandoned_) {
       a.status = read_status_;
       a.read_failed = true;
@@ -128,6 +130,7 @@ class Lane final : public RowStream {
       return s.status;
     }
     rows_ += s.rows;
+    bytes_ += static_cast<std::int64_t>(s.in.size());
     handed_out_ = true;
     return transform_.passes_bytes() ? std::string_view(s.in) : std::string_view(s.out);
   }
@@ -251,6 +254,7 @@ class Lane final : public RowStream {
   std::size_t head_ = 0, tail_ = 0;  // slots [head_, tail_) are filled, in order
   bool handed_out_ = false;          // slot head_ is with the writer
   std::int64_t rows_ = 0;            // handed to the writer this attempt
+  std::int64_t bytes_ = 0;           // their size in the source's stream
   ChunkRange range_;
   bool start_ = false, quit_ = false;
   bool abandon_ = false;  // the writer is done: stop reading, keep no more pieces
@@ -299,6 +303,7 @@ Result<CopyJobStats> run_copy_job(Source& source, Sink& sink, Ledger& ledger,
     }
     r.done = r.done && r.status.is_ok();
     r.rows = last.rows;
+    r.bytes = last.bytes;
     r.throttle_rows = r.done ? last.rows : 0;
     // The writer's count (less than the rows under skip), for the commit.
     r.tally = last.written.rows_written;

@@ -37,11 +37,30 @@ std::string format_duration(double seconds) {
   return buf;
 }
 
-std::string progress_line(const ProgressSnapshot& s) {
-  double rate = s.seconds > 0 ? static_cast<double>(s.rows_this_run) / s.seconds : 0;
-  std::string line = s.state + " ";
+namespace {
+// The estimate, raised to what is done when it was low.
+std::optional<std::int64_t> shown_total(const ProgressSnapshot& s) {
   std::optional<std::int64_t> total = s.total_rows;
-  if (total && *total < s.rows) total = s.rows;  // the estimate was low
+  if (total && *total < s.rows) total = s.rows;
+  return total;
+}
+}  // namespace
+
+double progress_rate(const ProgressSnapshot& s) {
+  return s.seconds > 0 ? static_cast<double>(s.rows_this_run) / s.seconds : 0;
+}
+
+std::optional<double> progress_eta(const ProgressSnapshot& s) {
+  const std::optional<std::int64_t> total = shown_total(s);
+  const double rate = progress_rate(s);
+  if (!total || *total <= s.rows || rate <= 0) return std::nullopt;
+  return static_cast<double>(*total - s.rows) / rate;
+}
+
+std::string progress_line(const ProgressSnapshot& s) {
+  const double rate = progress_rate(s);
+  std::string line = s.state + " ";
+  const std::optional<std::int64_t> total = shown_total(s);
   if (total && *total > 0) {
     char pct[16];
     std::snprintf(pct, sizeof pct, "%5.1f%%",
@@ -56,9 +75,7 @@ std::string progress_line(const ProgressSnapshot& s) {
   line += "  chunks " + with_thousands(s.chunks_done) + "/" +
           with_thousands(std::max(s.chunks_planned, s.chunks_done)) + (s.plan_done ? "" : "+");
   line += "  in flight " + std::to_string(s.in_flight);
-  if (total && *total > s.rows && rate > 0) {
-    line += "  ETA " + format_duration(static_cast<double>(*total - s.rows) / rate);
-  }
+  if (const auto eta = progress_eta(s)) line += "  ETA " + format_duration(*eta);
   if (s.retries > 0) line += "  retries " + std::to_string(s.retries);
   if (s.chunk_rows > 0) line += "  chunk " + with_thousands(s.chunk_rows) + " rows";
   if (!s.tables.empty()) line += "  " + s.tables;
@@ -66,7 +83,31 @@ std::string progress_line(const ProgressSnapshot& s) {
   return line;
 }
 
-ProgressPrinter::ProgressPrinter(ProgressMode mode, std::FILE* out) : mode_(mode), out_(out) {
+Json progress_fields(const ProgressSnapshot& s) {
+  Json f = Json::object();
+  f["state"] = s.state;
+  f["rows"] = s.rows;
+  f["rows_this_run"] = s.rows_this_run;
+  const std::optional<std::int64_t> total = shown_total(s);
+  f["rows_estimated"] = total ? Json(*total) : Json();
+  f["rows_per_second"] = std::round(progress_rate(s) * 1000) / 1000;
+  const auto eta = progress_eta(s);
+  f["eta_seconds"] = eta ? Json(std::round(*eta * 1000) / 1000) : Json();
+  f["chunks_done"] = s.chunks_done;
+  f["chunks_planned"] = std::max(s.chunks_planned, s.chunks_done);
+  f["plan_done"] = s.plan_done;
+  f["in_flight"] = s.in_flight;
+  f["retries"] = s.retries;
+  f["seconds"] = std::round(s.seconds * 1000) / 1000;
+  if (s.chunk_rows > 0) f["chunk_rows"] = s.chunk_rows;
+  if (!s.tables.empty()) f["tables"] = s.tables;
+  f["throttle"] = s.throttle.empty() ? Json() : Json(s.throttle);
+  return f;
+}
+
+ProgressPrinter::ProgressPrinter(ProgressMode mode, std::FILE* out, Log* log)
+    : mode_(mode), out_(out), log_(log) {
+  if (log_ != nullptr && log_->json() && mode_ != ProgressMode::kNone) mode_ = ProgressMode::kLog;
   if (mode_ == ProgressMode::kAuto) {
     mode_ = isatty(fileno(out_)) ? ProgressMode::kBar : ProgressMode::kLog;
   }
@@ -104,6 +145,16 @@ void ProgressPrinter::run() {
 
 void ProgressPrinter::print(const ProgressSnapshot& s, bool final) {
   std::string line = progress_line(s);
+  if (mode_ == ProgressMode::kLog && log_ != nullptr) {
+    if (s.throttle != last_throttle_) {
+      log_->info("throttle",
+                 "backfill: " + (s.throttle.empty() ? std::string("running free") : s.throttle),
+                 {{"throttle", s.throttle.empty() ? Json() : Json(s.throttle)}});
+      last_throttle_ = s.throttle;
+    }
+    log_->info(final ? "progress_end" : "progress", line, progress_fields(s));
+    return;
+  }
   if (mode_ == ProgressMode::kBar) {
     // \33[K clears what a longer previous line left behind.
     std::fprintf(out_, "\r%s\33[K%s", line.c_str(), final ? "\n" : "");

@@ -16,6 +16,8 @@
 #include <string>
 #include <thread>
 
+#include "engine/jobs/log.hpp"
+
 namespace backfill {
 
 enum class ProgressMode { kAuto, kBar, kLog, kNone };
@@ -42,11 +44,18 @@ std::string with_thousands(std::int64_t n);
 std::string format_duration(double seconds);
 // The one line of progress, for the bar and the log alike.
 std::string progress_line(const ProgressSnapshot& s);
+// The same as the fields of a JSON log's "progress" event.
+Json progress_fields(const ProgressSnapshot& s);
+// Rows a second this run, and the seconds left at that rate (nullopt: unknown).
+double progress_rate(const ProgressSnapshot& s);
+std::optional<double> progress_eta(const ProgressSnapshot& s);
 
 class ProgressPrinter {
  public:
-  // kAuto picks the bar when `out` is a terminal, the log otherwise.
-  ProgressPrinter(ProgressMode mode, std::FILE* out);
+  // kAuto picks the bar when `out` is a terminal, the log otherwise. With a `log` (not
+  // owned), a log line is a "progress" event of it, a JSON log (--log-format json) never
+  // draws a bar, and a change of the throttle's word is a "throttle" event.
+  ProgressPrinter(ProgressMode mode, std::FILE* out, Log* log = nullptr);
   ~ProgressPrinter();
   ProgressPrinter(const ProgressPrinter&) = delete;
   ProgressPrinter& operator=(const ProgressPrinter&) = delete;
@@ -61,6 +70,8 @@ class ProgressPrinter {
 
   ProgressMode mode_;
   std::FILE* out_;
+  Log* log_;
+  std::string last_throttle_;  // the throttle's word at the last line
   std::chrono::milliseconds interval_;
   std::function<ProgressSnapshot()> snapshot_;
   std::mutex mu_;

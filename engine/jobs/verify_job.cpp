@@ -317,15 +317,16 @@ Result<VerifyStats> run_verify_job(const VerifiedTables& tables, Ledger& ledger,
   std::atomic<bool> out_of_time{false};
   // The recheck delay is the feature (in-flight dual writes land meanwhile), so it is a
   // timed wait; an interrupt cuts it short and skips the recheck.
-  std::mutex out_mu;
   auto wait_for_recheck = [&](const Chunk& chunk, std::size_t differences,
                               const ChunkContext& ctx) {
-    {
-      std::lock_guard lock(out_mu);
-      std::fprintf(options.progress_out, "chunk %lld: %zu differences; comparing again in %.1f s\n",
-                   static_cast<long long>(chunk.id), differences,
-                   std::chrono::duration<double>(options.recheck).count());
-      std::fflush(options.progress_out);
+    if (options.log != nullptr) {
+      const double wait = std::chrono::duration<double>(options.recheck).count();
+      char text[120];
+      std::snprintf(text, sizeof text, "chunk %lld: %zu differences; comparing again in %.1f s",
+                    static_cast<long long>(chunk.id), differences, wait);
+      options.log->info(
+          "recheck", text,
+          {{"chunk", chunk.id}, {"differences", differences}, {"wait_seconds", wait}});
     }
     auto until = std::chrono::steady_clock::now() + options.recheck;
     while (std::chrono::steady_clock::now() < until) {

@@ -10,6 +10,7 @@
 
 #include "engine/jobs/progress.hpp"
 #include "engine/ledger/ledger.hpp"
+#include "engine/pipeline/observer.hpp"
 #include "engine/pipeline/retry.hpp"
 #include "engine/throttle/throttle.hpp"
 
@@ -25,8 +26,11 @@ struct ChunkJobOptions {
   const Clock* clock = &Clock::steady();         // times chunks (for the sizer), runs and deadlines
   // Asked before every chunk; sizes chunks when it adapts. Never null.
   ChunkThrottle* throttle = &NoThrottle::instance();
-  // Where each retry is logged, one line each; null: nowhere.
-  std::FILE* log_out = stderr;
+  // Where each retry (and, on a log line, progress and throttle changes) is logged; null:
+  // nowhere.
+  Log* log = &Log::standard();
+  // Told of each chunk and retry, and given the progress line to read (metrics). Never null.
+  JobObserver* observer = &NoObserver::instance();
   // Counts the job's callers waiting out a lost server, for a progress line its caller
   // draws (a set's); null: the pipeline counts them for its own line.
   std::atomic<int>* waiting_on_server = nullptr;
@@ -45,7 +49,8 @@ struct RunStats {
 };
 
 // run_with_retry as a job retries: under its policy, each retry counted into `retries` and
-// logged to its log_out, a wait for a lost server counted for the progress line.
+// logged to its log and told to its observer, a wait for a lost server counted for the progress
+// line.
 template <typename Count>
 Status retry_logged(
     const ChunkJobOptions& o, const std::atomic<bool>* stop, Count& retries,
@@ -55,7 +60,8 @@ Status retry_logged(
       o.retry, stop, attempt, reset,
       [&](const RetryEvent& e) {
         ++retries;
-        log_retry(o.log_out, e, o.retry);
+        log_retry(o.log, e, o.retry);
+        o.observer->retried(e);
       },
       o.waiting_on_server);
 }

@@ -45,6 +45,7 @@ struct ChunkRun {
   // differing after recheck and repair (verify).
   std::int64_t tally = 0;
   std::int64_t throttle_rows = 0;  // what the throttle's chunk sizer learns from (0: nothing)
+  std::int64_t bytes = 0;          // read for it (copy), for the metrics; 0: not counted
 };
 
 // What a stage uses while it runs a chunk on its worker's thread. Thread-safe.
@@ -177,8 +178,17 @@ Result<PipelineRun> run_pipeline(std::vector<std::unique_ptr<Worker>>& workers, 
       }
       stages.commit(chunk, r);
     }
-    options.throttle->finished(r.status.is_ok() ? r.throttle_rows : 0,
-                               options.clock->now() - started);
+    const Seconds took = options.clock->now() - started;
+    options.throttle->finished(r.status.is_ok() ? r.throttle_rows : 0, took);
+    ChunkEvent event;
+    event.outcome = !r.status.is_ok() ? ChunkEvent::Outcome::kFailed
+                    : r.split         ? ChunkEvent::Outcome::kSplit
+                    : r.done          ? ChunkEvent::Outcome::kDone
+                                      : ChunkEvent::Outcome::kSkipped;
+    event.rows = r.done ? r.rows : 0;
+    event.bytes = r.done ? r.bytes : 0;
+    event.seconds = took.count();
+    options.observer->chunk_finished(event);
     --in_flight;
     tokens.release();
   };
@@ -196,8 +206,8 @@ Result<PipelineRun> run_pipeline(std::vector<std::unique_ptr<Worker>>& workers, 
 
   const auto started = options.clock->now();
   auto elapsed = [&] { return Seconds(options.clock->now() - started).count(); };
-  ProgressPrinter printer(options.progress, options.progress_out);
-  printer.start([&] {
+  ProgressPrinter printer(options.progress, options.progress_out, options.log);
+  const std::function<ProgressSnapshot()> snapshot = [&] {
     std::lock_guard lock(mu);
     ProgressSnapshot s;
     s.rows_this_run = run.rows;
@@ -212,7 +222,9 @@ Result<PipelineRun> run_pipeline(std::vector<std::unique_ptr<Worker>>& workers, 
     s.state = interrupted() ? "stopping" : errors.failed() ? "failing" : stages.state();
     describe_throttle(*options.throttle, options.waiting_on_server->load(), &s);
     return s;
-  });
+  };
+  printer.start(snapshot);
+  options.observer->attach(snapshot, options.throttle);
 
   std::function<void(const LedgerProgress&)> on_progress;
   if (shown) {
@@ -254,7 +266,8 @@ Result<PipelineRun> run_pipeline(std::vector<std::unique_ptr<Worker>>& workers, 
                },
                [&](const RetryEvent& e) {
                  ++retries;
-                 log_retry(options.log_out, e, options.retry);
+                 log_retry(options.log, e, options.retry);
+                 options.observer->retried(e);
                },
                on_progress);
   if (!claim_status.is_ok()) errors.set(claim_status);
@@ -262,6 +275,7 @@ Result<PipelineRun> run_pipeline(std::vector<std::unique_ptr<Worker>>& workers, 
   for (std::size_t i = 0; i < threads.size(); ++i) claimed.push(std::nullopt);
   for (auto& t : threads) t.join();
   printer.stop();
+  options.observer->detach(snapshot());
 
   run.error = errors.get();
   run.retries = retries.load();

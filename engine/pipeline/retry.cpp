@@ -111,13 +111,26 @@ std::string describe_retry(const RetryEvent& e, const RetryPolicy& policy) {
          std::to_string(policy.max_attempts) + "): " + error;
 }
 
-void log_retry(std::FILE* out, const RetryEvent& e, const RetryPolicy& policy) {
-  if (out == nullptr) return;
-  // On a terminal the progress bar owns the current line: clear it first, and the bar is
-  // drawn again below this line at its next tick.
-  const char* clear = isatty(fileno(out)) ? "\r\x1b[K" : "";
-  std::fprintf(out, "%sbackfill: %s\n", clear, describe_retry(e, policy).c_str());
-  std::fflush(out);
+const char* retry_kind(const RetryEvent& e) {
+  if (e.lost_for || e.error.server_lost()) return "server_lost";
+  const std::string& code = e.error.sqlstate();
+  if (code == "55P03") return "lock_timeout";
+  if (code == "40P01") return "deadlock";
+  if (code == "40001") return "serialization";
+  if (code == "57014" || e.error.kind() == ErrorKind::kTimeout) return "statement_timeout";
+  if (code == "53100") return "disk_full";
+  return "other";
+}
+
+void log_retry(Log* log, const RetryEvent& e, const RetryPolicy& policy) {
+  if (log == nullptr) return;
+  Json fields = {{"kind", retry_kind(e)},
+                 {"attempt", e.attempt},
+                 {"delay_seconds", std::chrono::duration<double>(e.delay).count()},
+                 {"error", e.error.message()}};
+  if (!e.error.sqlstate().empty()) fields["sqlstate"] = e.error.sqlstate();
+  if (e.lost_for) fields["lost_seconds"] = std::chrono::duration<double>(*e.lost_for).count();
+  log->warning("retry", "backfill: " + describe_retry(e, policy), fields);
 }
 
 }  // namespace backfill

@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 
+#include "engine/jobs/log.hpp"
 #include "engine/util/status.hpp"
 
 namespace backfill {
@@ -56,6 +57,10 @@ Status run_with_retry(const RetryPolicy& policy, const std::atomic<bool>* stop,
 // 5m00s): <error>" or "retrying in 0.4 s (attempt 2 of 5): <error>".
 std::string describe_retry(const RetryEvent& e, const RetryPolicy& policy);
 // Writes it to `out` as one "backfill: " line.
-void log_retry(std::FILE* out, const RetryEvent& e, const RetryPolicy& policy);
+// What kind of failure a retry is for, as a metric's label: "server_lost", "lock_timeout",
+// "deadlock", "serialization", "statement_timeout", "disk_full" or "other".
+const char* retry_kind(const RetryEvent& e);
+// One "retry" event in `log` (nowhere when null), with its kind, attempt and pause.
+void log_retry(Log* log, const RetryEvent& e, const RetryPolicy& policy);
 
 }  // namespace backfill
