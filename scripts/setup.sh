@@ -8,6 +8,7 @@ packages=(
   libtbb-dev libpq-dev libxxhash-dev libcli11-dev libgtest-dev libbenchmark-dev
   libpcre2-dev libsimdjson-dev libicu-dev libssl-dev nlohmann-json3-dev libtomlplusplus-dev
   postgresql-15 postgresql-client-15 pgcopydb pgbouncer
+  prometheus-cpp-dev
   python3 time gnuplot-nox
 )
 
