@@ -9,20 +9,25 @@
 #include <prometheus/text_serializer.h>
 
 #include <cerrno>
+#include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
+#include <map>
+#include <mutex>
+#include <optional>
 #include <regex>
 #include <set>
 #include <sstream>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 namespace backfill::cli {
 namespace {
 
 // node_exporter reads the textfile at each scrape (15 s to a minute apart, commonly): a file
-// two seconds old is current, and writing it costs a few hundred microseconds.
+// two seconds old is current.
 constexpr std::chrono::seconds kFileInterval{2};
 // Chunks are sized toward 250 ms to 1 s; the buckets resolve that range and show the tail
 // that statement timeouts and lock waits make.
@@ -220,8 +225,6 @@ class JobMetrics::Impl : public prometheus::Collectable {
     return out.str();
   }
 
-  std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
-
  private:
   template <typename T>
   prometheus::Family<T>& family(const std::string& name, const std::string& help) {
@@ -396,19 +399,13 @@ void JobMetrics::differences(const std::string& job, const std::string& table, s
 
 void JobMetrics::finish(const std::string& outcome) {
   Impl& m = *impl_;
-  if (m.writer.joinable()) {
-    {
-      std::lock_guard lock(m.writer_mu);
-      if (m.stopping) return;  // finished already
-      m.stopping = true;
-    }
-    m.writer_cv.notify_all();
-    m.writer.join();
-  } else if (m.stopping) {
-    return;
-  } else {
+  {
+    std::lock_guard lock(m.writer_mu);
+    if (m.stopping) return;  // finished already
     m.stopping = true;
   }
+  m.writer_cv.notify_all();
+  if (m.writer.joinable()) m.writer.join();
   m.set_ended(outcome);
   // The endpoint is gone with the job: a scrape after this finds nothing listening.
   m.exposer.reset();

@@ -9,11 +9,8 @@
 // Every series is labelled command, job and table. Thread-safe.
 #pragma once
 
-#include <chrono>
-#include <map>
+#include <cstdint>
 #include <memory>
-#include <mutex>
-#include <set>
 #include <string>
 
 #include "engine/pipeline/observer.hpp"

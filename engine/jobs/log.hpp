@@ -23,11 +23,11 @@ enum class LogLevel { kInfo, kWarning, kError };
 class Log {
  public:
   explicit Log(LogFormat format = LogFormat::kText, std::FILE* out = stderr);
-  // The text log on stderr: the default of every job that is given none. It keeps no job's
-  // name, so one instance serves every job.
+  // The text log on stderr: the default of every job that is given none. Text lines name no
+  // job, so one instance serves every job.
   static Log& standard();
 
-  // The command and job every JSON line names, once they are known.
+  // The command and job every JSON line names, once they are known (text lines name none).
   void set_job(const std::string& command, const std::string& job);
   // One event. `text` is the line the text format prints (and JSON's "message"); `fields`,
   // an object, adds the event's values to its JSON line. On a terminal the text line first

@@ -84,21 +84,22 @@ std::string progress_line(const ProgressSnapshot& s) {
 }
 
 Json progress_fields(const ProgressSnapshot& s) {
+  auto thousandths = [](double x) { return std::round(x * 1000) / 1000; };
   Json f = Json::object();
   f["state"] = s.state;
   f["rows"] = s.rows;
   f["rows_this_run"] = s.rows_this_run;
   const std::optional<std::int64_t> total = shown_total(s);
   f["rows_estimated"] = total ? Json(*total) : Json();
-  f["rows_per_second"] = std::round(progress_rate(s) * 1000) / 1000;
+  f["rows_per_second"] = thousandths(progress_rate(s));
   const auto eta = progress_eta(s);
-  f["eta_seconds"] = eta ? Json(std::round(*eta * 1000) / 1000) : Json();
+  f["eta_seconds"] = eta ? Json(thousandths(*eta)) : Json();
   f["chunks_done"] = s.chunks_done;
   f["chunks_planned"] = std::max(s.chunks_planned, s.chunks_done);
   f["plan_done"] = s.plan_done;
   f["in_flight"] = s.in_flight;
   f["retries"] = s.retries;
-  f["seconds"] = std::round(s.seconds * 1000) / 1000;
+  f["seconds"] = thousandths(s.seconds);
   if (s.chunk_rows > 0) f["chunk_rows"] = s.chunk_rows;
   if (!s.tables.empty()) f["tables"] = s.tables;
   f["throttle"] = s.throttle.empty() ? Json() : Json(s.throttle);
