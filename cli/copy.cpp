@@ -102,7 +102,7 @@ Result<PreparedCopy> prepare_copy(const CopyOptions& o) {
   p.source = std::move(c.source);
   p.target = std::move(c.target);
   BACKFILL_ASSIGN_OR_RETURN(pg::CopySpec spec, pg::plan_copy(*p.source, *p.target, request));
-  print_warnings(spec.warnings);
+  print_warnings(o.log, spec.warnings);
   p.spec = std::make_shared<const pg::CopySpec>(std::move(spec));
   pick_lanes(o, &p);
   return p;
@@ -167,7 +167,7 @@ Result<std::optional<Deferral>> prepare_deferral(const CopyOptions& o, const Pre
 // Drops what the deferral names and saves how to rebuild it, in one transaction of the
 // target database (which holds the ledger). When another worker of the job got there first,
 // drops nothing and takes on what that worker saved.
-Status drop_deferred(pg::PgLedger& ledger, Deferral& d, const std::string& table) {
+Status drop_deferred(pg::PgLedger& ledger, Deferral& d, const std::string& table, Log* log) {
   pg::PgConnection& conn = ledger.connection();
   std::optional<std::vector<pg::DeferredObject>> theirs;
   const Status dropped = conn.transaction([&]() -> Status {
@@ -188,8 +188,9 @@ Status drop_deferred(pg::PgLedger& ledger, Deferral& d, const std::string& table
   }
   std::string names;
   for (const auto& o : d.objects) names += (names.empty() ? "" : ", ") + o.kind + " " + o.name;
-  std::fprintf(stderr, "deferred %zu indexes and constraints of %s until the rows are in%s%s\n",
-               d.objects.size(), table.c_str(), names.empty() ? "" : ": ", names.c_str());
+  log->info("deferred",
+            strprintf("deferred %zu indexes and constraints of %s until the rows are in%s%s",
+                      d.objects.size(), table.c_str(), names.empty() ? "" : ": ", names.c_str()));
   return Status::ok();
 }
 
@@ -199,7 +200,7 @@ Status drop_deferred(pg::PgLedger& ledger, Deferral& d, const std::string& table
 // knows what every worker saved and built. A lock timeout or a lost connection is retried
 // as a chunk's would be.
 Status rebuild_deferred(pg::PgLedger& ledger, const std::string& job, Deferral& d,
-                        const RetryPolicy& retry, const std::atomic<bool>* interrupt,
+                        const RetryPolicy& retry, const std::atomic<bool>* interrupt, Log* log,
                         double* seconds) {
   const auto started = std::chrono::steady_clock::now();
   pg::PgConnection& conn = ledger.connection();
@@ -218,12 +219,14 @@ Status rebuild_deferred(pg::PgLedger& ledger, const std::string& job, Deferral& 
           });
         },
         [&] { return conn.healthy() ? Status::ok() : conn.reconnect(); },
-        [&](const RetryEvent& e) { log_retry(&Log::standard(), e, retry); });
+        [&](const RetryEvent& e) { log_retry(log, e, retry); });
     BACKFILL_RETURN_IF_ERROR(built);
     o.created = true;
     if (!ours) continue;  // another worker of the job rebuilt it
-    std::fprintf(stderr, "rebuilt %s %s in %.1f s\n", o.kind.c_str(), o.name.c_str(),
-                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    log->info(
+        "rebuilt",
+        strprintf("rebuilt %s %s in %.1f s", o.kind.c_str(), o.name.c_str(),
+                  std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()));
   }
   *seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return Status::ok();
@@ -306,21 +309,24 @@ Status copy_table(const CopyOptions& options, const RunContext& ctx, JsonObject*
   // Preflight ends here: from now on the ledger schema exists and the job is recorded.
   BACKFILL_ASSIGN_OR_RETURN(JobOpen opened, ledger->open(job, o.restart));
   if (deferral && !deferral->saved) {
-    BACKFILL_RETURN_IF_ERROR(drop_deferred(*ledger, *deferral, spec.target.display()));
+    BACKFILL_RETURN_IF_ERROR(drop_deferred(*ledger, *deferral, spec.target.display(), o.log));
   }
+  if (!member) o.log->set_job("copy", job.name);
   CopyJobOptions jo;
   fill_job_options(o, ctx, &jo);
+  jo.observer = ctx.observer(member ? member->set_job : job.name, spec.source.display());
   // The objects come back once every row is in: at the end of this run, or of the run that
   // finds the job done.
   double rebuild_seconds = 0;
   auto rebuild = [&]() -> Status {
     if (!deferral) return Status::ok();
-    Status st =
-        rebuild_deferred(*ledger, job.name, *deferral, jo.retry, ctx.interrupt, &rebuild_seconds);
+    Status st = rebuild_deferred(*ledger, job.name, *deferral, jo.retry, ctx.interrupt, o.log,
+                                 &rebuild_seconds);
     if (!st.is_ok()) {
       (void)ledger->finish(JobOutcome::kFailed, st.message());
-      std::fprintf(stderr, "the rows are in; the same command rebuilds what is left of %s\n",
-                   spec.target.display().c_str());
+      o.log->info("rebuild_pending",
+                  strprintf("the rows are in; the same command rebuilds what is left of %s",
+                            spec.target.display().c_str()));
     }
     return st;
   };
@@ -347,13 +353,15 @@ Status copy_table(const CopyOptions& options, const RunContext& ctx, JsonObject*
         .add("target", spec.target.display());
     return Status::ok();
   }
-  std::fprintf(
-      stderr, "%s job %s: %s, %s, %zu columns, on conflict %s, %d lane%s, ledger in %s%s\n",
-      opened == JobOpen::kNew ? "starting" : "resuming", job.name.c_str(), job.description.c_str(),
-      spec.keyless ? "no key (TID ranges)" : ("key (" + pg::join_quoted(spec.key) + ")").c_str(),
-      spec.columns.size(), policy_name(spec.policy), o.jobs, o.jobs == 1 ? "" : "s",
-      pg::describe_dsn(state_dsn).c_str(),
-      ledger_in_target ? " (same transaction as the rows)" : "");
+  o.log->info("start",
+              strprintf("%s job %s: %s, %s, %zu columns, on conflict %s, %d lane%s, ledger in %s%s",
+                        opened == JobOpen::kNew ? "starting" : "resuming", job.name.c_str(),
+                        job.description.c_str(),
+                        spec.keyless ? "no key (TID ranges)"
+                                     : ("key (" + pg::join_quoted(spec.key) + ")").c_str(),
+                        spec.columns.size(), policy_name(spec.policy), o.jobs,
+                        o.jobs == 1 ? "" : "s", pg::describe_dsn(state_dsn).c_str(),
+                        ledger_in_target ? " (same transaction as the rows)" : ""));
 
   pg::PgSource source(o.source, settings, prepared.spec);
   pg::SessionSettings write_settings = settings;
@@ -379,8 +387,9 @@ Status copy_table(const CopyOptions& options, const RunContext& ctx, JsonObject*
       stats.error = st.with_context("--defer-indexes");
     }
   } else if (deferral && not_rebuilt(deferral->objects) > 0 && stats.outcome != JobOutcome::kOk) {
-    std::fprintf(stderr, "the indexes and constraints of %s are rebuilt once every chunk is in\n",
-                 spec.target.display().c_str());
+    o.log->info("rebuild_pending",
+                strprintf("the indexes and constraints of %s are rebuilt once every chunk is in",
+                          spec.target.display().c_str()));
   }
 
   const double rate = stats.seconds > 0 ? static_cast<double>(stats.rows) / stats.seconds : 0;
@@ -420,10 +429,12 @@ Status copy_table(const CopyOptions& options, const RunContext& ctx, JsonObject*
                               ? "; other workers still hold chunks"
                               : ""));
   if (stats.outcome == JobOutcome::kInterrupted) {
-    std::fprintf(stderr, "interrupted: progress is kept; the same command resumes job %s\n",
-                 job.name.c_str());
+    o.log->info("resume_hint",
+                strprintf("interrupted: progress is kept; the same command resumes job %s",
+                          job.name.c_str()));
   } else if (stats.outcome == JobOutcome::kFailed) {
-    std::fprintf(stderr, "progress is kept; the same command resumes job %s\n", job.name.c_str());
+    o.log->info("resume_hint",
+                strprintf("progress is kept; the same command resumes job %s", job.name.c_str()));
   }
   return stats.error;
 }
@@ -443,9 +454,7 @@ Status run_copy(const CopyOptions& o, const RunContext& ctx) {
       report.add("status", "failed").add("error", st.message());
     }
   }
-  if (!o.report.empty() && !report.json().empty()) {
-    BACKFILL_RETURN_IF_ERROR(write_report(o.report, report.str()));
-  }
+  BACKFILL_RETURN_IF_ERROR(finish_report(o, report));
   return st;
 }
 

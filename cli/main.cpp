@@ -8,9 +8,13 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <memory>
+#include <optional>
 
 #include "cli/job_file.hpp"
+#include "cli/metrics.hpp"
 #include "cli/options.hpp"
+#include "engine/jobs/log.hpp"
 
 namespace {
 
@@ -31,6 +35,20 @@ int exit_code(const backfill::Status& st) {
       return 130;
     default:
       return 3;
+  }
+}
+
+// How a run ended, for the metrics' last write.
+const char* run_outcome(const backfill::Status& st) {
+  switch (st.kind()) {
+    case backfill::ErrorKind::kOk:
+      return "ok";
+    case backfill::ErrorKind::kDifferences:
+      return "differences";
+    case backfill::ErrorKind::kInterrupted:
+      return "interrupted";
+    default:
+      return "failed";
   }
 }
 
@@ -95,9 +113,46 @@ int main(int argc, char** argv) {
     return code == 0 ? 0 : 2;
   }
 
+  // The job's log and metrics, as the parsed subcommand's options say.
+  CopyOptions* job_opts = copy->parsed()          ? &copy_opts
+                          : verify->parsed()      ? &verify_opts.table
+                          : update->parsed()      ? &update_opts.common
+                          : plan_verify->parsed() ? &plan_verify_opts.table
+                          : plan_update->parsed() ? &plan_update_opts.common
+                          : plan->parsed()        ? &plan_opts
+                                                  : nullptr;
+  const char* command = copy->parsed()     ? "copy"
+                        : verify->parsed() ? "verify"
+                        : update->parsed() ? "update"
+                                           : "plan";
+  std::optional<backfill::Log> json_log;
+  backfill::Log* log = &backfill::Log::standard();
+  std::unique_ptr<JobMetrics> metrics;
+  if (job_opts != nullptr) {
+    // CLI11 checked the value's spelling.
+    if (job_opts->log_format == "json") {
+      log = &json_log.emplace(backfill::LogFormat::kJson, stderr);
+      log->set_job(command, job_opts->job);
+    }
+    job_opts->log = log;
+    if (plan->parsed() && job_opts->metrics.enabled()) {
+      log->error("error",
+                 "backfill: error: --metrics-file and --metrics-listen are for a job "
+                 "that runs; plan writes none");
+      return 2;
+    }
+    auto started = JobMetrics::start(job_opts->metrics, command);
+    if (!started.ok()) {
+      log->error("error", "backfill: error: " + started.status().message());
+      return exit_code(started.status());
+    }
+    metrics = std::move(started).value();
+  }
+
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
   RunContext ctx{&g_interrupted};
+  ctx.metrics = metrics.get();
 
   // A job file's per-table sections, which CLI11 leaves alone.
   const CLI::Option* config = app.get_config_ptr();
@@ -130,7 +185,8 @@ int main(int argc, char** argv) {
   }
   if (!st.is_ok() && st.kind() != backfill::ErrorKind::kInterrupted &&
       st.kind() != backfill::ErrorKind::kDifferences) {
-    std::fprintf(stderr, "backfill: error: %s\n", st.message().c_str());
+    log->error("error", "backfill: error: " + st.message(), {{"exit_code", exit_code(st)}});
   }
+  if (metrics) metrics->finish(run_outcome(st));
   return exit_code(st);
 }

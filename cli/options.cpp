@@ -65,6 +65,16 @@ void add_chunk_options(CLI::App* app, CopyOptions* o) {
   app->add_option("--progress", o->progress, "auto | bar | log | none")
       ->check(CLI::IsMember({"auto", "bar", "log", "none"}))
       ->capture_default_str();
+  app->add_option("--log-format", o->log_format,
+                  "text | json: each line of the log on stderr as text or as one JSON object")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  app->add_option("--metrics-file", o->metrics.file,
+                  "Write Prometheus metrics to FILE every 2 s and at the end (node_exporter's "
+                  "textfile collector)");
+  app->add_option("--metrics-listen", o->metrics.listen,
+                  "Serve Prometheus metrics on http://[HOST:]PORT/metrics while the job runs "
+                  "(HOST default 127.0.0.1)");
   app->add_option("--lock-timeout", o->lock_timeout_ms, "Per-statement lock wait, ms")
       ->check(CLI::Range(0, 3600000))
       ->capture_default_str();
@@ -268,6 +278,7 @@ void fill_job_options(const CopyOptions& o, const RunContext& ctx, ChunkJobOptio
   jo->waiting_on_server = ctx.waiting_on_server;
   jo->progress = parse_progress_mode(o.progress);
   jo->interrupt = ctx.interrupt;
+  jo->log = o.log;
 }
 
 void add_control_options(CLI::App* app, ControlOptions* o) {
@@ -292,6 +303,7 @@ std::string default_job_name(const std::string& command, const std::string& tabl
 void add_status_options(CLI::App* app, StatusOptions* o) {
   app->add_option("--state", o->state, "Ledger database (default: PG* environment variables)");
   app->add_option("--job", o->job, "Show only this job");
+  app->add_flag("--json", o->json, "Print the jobs as one JSON document");
 }
 
 std::string key_text(const Key& key) {
@@ -305,8 +317,16 @@ Json watermark_json(const std::optional<Key>& key) {
   return Json(*key);
 }
 
-void print_warnings(const std::vector<std::string>& warnings) {
-  for (const auto& w : warnings) std::fprintf(stderr, "backfill: warning: %s\n", w.c_str());
+Status finish_report(const CopyOptions& o, const JsonObject& report) {
+  if (report.json().empty()) return Status::ok();
+  if (o.log->json()) {
+    o.log->info("summary", "the run's report", {{"report", report.json()}});
+  }
+  return o.report.empty() ? Status::ok() : write_report(o.report, report.str());
+}
+
+void print_warnings(Log* log, const std::vector<std::string>& warnings) {
+  for (const auto& w : warnings) log->warning("warning", "backfill: warning: " + w);
 }
 
 }  // namespace backfill::cli

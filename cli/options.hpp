@@ -15,11 +15,13 @@
 #include <string>
 #include <vector>
 
+#include "cli/metrics.hpp"
 #include "drivers/postgres/connection.hpp"
 #include "drivers/postgres/copy_spec.hpp"
 #include "drivers/postgres/ledger.hpp"
 #include "drivers/postgres/update_spec.hpp"
 #include "drivers/postgres/verify_spec.hpp"
+#include "engine/jobs/log.hpp"
 #include "engine/jobs/progress.hpp"
 #include "engine/jobs/report.hpp"
 #include "engine/pipeline/job_options.hpp"
@@ -85,6 +87,8 @@ struct CopyOptions {
   ThrottleCliOptions throttle;
   std::string report;
   std::string progress = "auto";
+  std::string log_format = "text";  // --log-format: text | json
+  MetricsOptions metrics;           // --metrics-file, --metrics-listen
   int lock_timeout_ms = 5000;
   int statement_timeout_ms = 120000;
   int max_retries = 5;
@@ -101,6 +105,9 @@ struct CopyOptions {
   // hands it to every session the job opens.
   std::shared_ptr<pg::SessionPool> sessions;
   std::vector<TableSection> table_sections;  // from the job file (read_table_sections)
+  // The command's log, as --log-format says (main sets it once the options are parsed);
+  // never null.
+  Log* log = &Log::standard();
 };
 
 // What verify takes: the tables and their column mapping as copy does, and how to compare.
@@ -121,7 +128,7 @@ Result<std::chrono::milliseconds> parse_duration(const std::string& text,
 // `required`: false for plan, whose subcommands share these options and check them by hand.
 void add_table_options(CLI::App* app, CopyOptions* o, bool required = true);
 // The chunking and output options of every chunked job: --jobs, --chunk-rows, --report,
-// --progress, the timeouts and --max-retries.
+// --progress, --log-format, the metrics, the timeouts and --max-retries.
 void add_chunk_options(CLI::App* app, CopyOptions* o);
 
 // Declares copy's options on `app` (used by copy and plan).
@@ -140,6 +147,12 @@ struct RunContext {
   // A set's count of its tables' callers waiting out a lost server, for its progress line;
   // null for one table, whose pipeline counts its own.
   std::atomic<int>* waiting_on_server = nullptr;
+  // The command's metrics (--metrics-*), null without.
+  JobMetrics* metrics = nullptr;
+  // This job's observer of table `table` (the metrics' one, or none).
+  JobObserver* observer(const std::string& job, const std::string& table) const {
+    return observer_of(metrics, job, table);
+  }
 };
 
 // The options every chunked job takes, from the command line.
@@ -217,8 +230,11 @@ Json throttled_by(const ThrottleSnapshot& s);
 std::string key_text(const Key& key);
 // The report's "low_watermark": the key's values, or null when there is none.
 Json watermark_json(const std::optional<Key>& key);
-// "backfill: warning: ..." on stderr, one line each.
-void print_warnings(const std::vector<std::string>& warnings);
+// The run's report: written to --report when it is given, and the "summary" event of a JSON
+// log (its "report" field). Nothing for an empty report.
+Status finish_report(const CopyOptions& o, const JsonObject& report);
+// "backfill: warning: ..." to the log, one "warning" event each.
+void print_warnings(Log* log, const std::vector<std::string>& warnings);
 
 Status run_copy(const CopyOptions& o, const RunContext& ctx);
 // One table's copy (--table), its report's fields in `report` (written by the caller).
@@ -233,6 +249,7 @@ struct SetMember {
   // do not start another); the set's --run-time deadline.
   bool continue_pass = false;
   std::optional<std::chrono::steady_clock::time_point> deadline;
+  std::string set_job;  // the set's job name: its log's and its metrics' job
 };
 // A table without a key is copied exactly once only when each chunk is recorded in the
 // transaction that writes it: kInvalid naming the table when the ledger lives elsewhere.
@@ -322,6 +339,7 @@ Result<std::unique_ptr<pg::PgConnection>> connect_state(const std::string& state
 struct StatusOptions {
   std::string state;
   std::string job;
+  bool json = false;  // --json: the jobs as one JSON document on stdout
 };
 void add_status_options(CLI::App* app, StatusOptions* o);
 Status run_status(const StatusOptions& o);

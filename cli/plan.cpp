@@ -69,7 +69,7 @@ Status run_plan_verify(const VerifyOptions& vo) {
   BACKFILL_ASSIGN_OR_RETURN(CopyRequest request, full_request(o));
   BACKFILL_ASSIGN_OR_RETURN(Connections c, connect_both(o));
   BACKFILL_ASSIGN_OR_RETURN(pg::VerifySpec v, pg::plan_verify(*c.source, *c.target, request));
-  print_warnings(v.copy.warnings);
+  print_warnings(vo.table.log, v.copy.warnings);
   auto spec = std::make_shared<const pg::VerifySpec>(std::move(v));
   BACKFILL_ASSIGN_OR_RETURN(const HashMethod method, pg::choose_hash_method(vo.method, *spec));
   const bool streamed = method == HashMethod::kStreamed;

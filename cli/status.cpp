@@ -31,6 +31,68 @@ Status print_workers(pg::PgConnection& conn, const std::string& job) {
   return Status::ok();
 }
 
+// The jobs as `status --json` prints them: one object a job, a set's with its tables counted
+// by state, each with its workers' last heartbeats. Numbers a job does not know are null.
+Result<Json> status_json(pg::PgConnection& conn, const std::vector<pg::JobStatusRow>& jobs) {
+  Json out = Json::array();
+  for (const auto& j : jobs) {
+    Json job = {{"job", j.name},
+                {"kind", j.is_set() ? "set" : "table"},
+                {"command", j.command},
+                {"status", j.status},
+                {"updated_at", j.updated_at + " UTC"},
+                {"description", j.description},
+                {"message", j.message.empty() ? Json(nullptr) : Json(j.message)}};
+    if (j.is_set()) {
+      const std::string prefix = j.name + "/";
+      Json by_status = Json::object();
+      std::int64_t rows = 0, tables = 0;
+      for (const auto& t : jobs) {
+        if (!t.name.starts_with(prefix)) continue;
+        ++tables;
+        by_status[t.status] = by_status.value(t.status, 0) + 1;
+        rows += t.rows_done;
+      }
+      job["tables_started"] = tables;
+      job["tables_by_status"] = std::move(by_status);
+      job["rows_done"] = rows;
+    } else {
+      const bool known = j.estimated_rows > 0;
+      job["rows_done"] = j.rows_done;
+      job["rows_estimated"] = known ? Json(j.estimated_rows) : Json(nullptr);
+      job["chunks_done"] = j.chunks_done;
+      job["chunks_planned"] = j.chunks;
+      job["plan_done"] = j.plan_done;
+      job["chunks_in_flight"] = j.chunks_running;
+      job["chunk_rows"] = j.chunk_rows;
+      job["rows_per_second"] = j.rate;
+      job["eta_seconds"] = known && j.estimated_rows > j.rows_done && j.rate > 0
+                               ? Json(static_cast<double>(j.estimated_rows - j.rows_done) / j.rate)
+                               : Json(nullptr);
+      job["low_watermark"] = watermark_json(j.low_watermark);
+    }
+    BACKFILL_ASSIGN_OR_RETURN(std::vector<pg::WorkerStatusRow> workers,
+                              pg::worker_statuses(conn, j.name));
+    Json ws = Json::array();
+    for (const auto& w : workers) {
+      ws.push_back({{"worker", w.worker},
+                    {"state", w.state},
+                    {"reason", w.reason.empty() ? Json(nullptr) : Json(w.reason)},
+                    {"chunk_rows", w.chunk_rows},
+                    {"in_flight", w.in_flight},
+                    {"in_flight_allowed", w.allowed},
+                    {"throttled_seconds", w.throttled_seconds},
+                    {"live", w.live},
+                    {"seconds_since_heartbeat", w.seconds_since}});
+    }
+    job["workers"] = std::move(ws);
+    out.push_back(std::move(job));
+  }
+  return out;
+}
+
+void print_json(const Json& j) { std::printf("%s\n", json_text(j).c_str()); }
+
 }  // namespace
 
 Result<std::unique_ptr<pg::PgConnection>> connect_state(const std::string& state,
@@ -47,16 +109,26 @@ Status run_status(const StatusOptions& o) {
   BACKFILL_ASSIGN_OR_RETURN(auto conn_ptr, connect_state(o.state, &has_ledger));
   auto& conn = *conn_ptr;
   if (!has_ledger) {
-    std::printf("no backfill ledger in %s\n", conn.where().c_str());
+    if (o.json) {
+      print_json({{"ledger", false}, {"jobs", Json::array()}});
+    } else {
+      std::printf("no backfill ledger in %s\n", conn.where().c_str());
+    }
     return Status::ok();
   }
   BACKFILL_ASSIGN_OR_RETURN(std::vector<pg::JobStatusRow> jobs, pg::job_statuses(conn, o.job));
+  // A set before its tables, which follow it as jobs of their own.
+  std::stable_partition(jobs.begin(), jobs.end(), [](const auto& j) { return j.is_set(); });
+  if (o.json) {
+    if (jobs.empty() && !o.job.empty()) return Status::invalid("no job named '" + o.job + "'");
+    BACKFILL_ASSIGN_OR_RETURN(Json list, status_json(conn, jobs));
+    print_json({{"ledger", true}, {"jobs", std::move(list)}});
+    return Status::ok();
+  }
   if (jobs.empty()) {
     std::printf(o.job.empty() ? "no jobs\n" : "no job named %s\n", o.job.c_str());
     return o.job.empty() ? Status::ok() : Status::invalid("no job named '" + o.job + "'");
   }
-  // A set before its tables, which follow it as jobs of their own.
-  std::stable_partition(jobs.begin(), jobs.end(), [](const auto& j) { return j.is_set(); });
   for (const auto& j : jobs) {
     if (j.is_set()) {
       // A set of tables (--tables): its tables by state, then its throttle's heartbeat; its

@@ -103,7 +103,8 @@ Result<ResolvedSet> resolve_set(const CopyOptions& o, const char* command, bool 
 
   for (const TablePattern& p : exclude) {
     if (!matches_any(p, candidates)) {
-      print_warnings({"--exclude '" + p.as_typed + "' matches no table of the source" +
+      print_warnings(o.log,
+                     {"--exclude '" + p.as_typed + "' matches no table of the source" +
                       (p.has_schema ? "" : " on its search_path (give the schema: s.name)")});
     }
   }
@@ -131,6 +132,7 @@ Result<ResolvedSet> resolve_set(const CopyOptions& o, const char* command, bool 
 
   ResolvedSet set;
   set.job = set_job_name(o, command);
+  o.log->set_job(command, set.job);
   for (const auto& cycle : order.cycles) {
     std::vector<std::string> names;
     for (std::size_t i : cycle) names.push_back(targets[i].display());
@@ -261,11 +263,13 @@ CopyOptions with_shared_sessions(const CopyOptions& o) {
   return shared;
 }
 
-void print_set(const ResolvedSet& set) {
-  std::fprintf(
-      stderr, "job %s: %zu tables, in foreign-key order%s\n", set.job.c_str(), set.tables.size(),
-      set.cycles.empty() ? ""
-                         : (" (cycles, triggers off: " + join(set.cycles, "; ") + ")").c_str());
+void print_set(const ResolvedSet& set, Log* log) {
+  log->info(
+      "start",
+      strprintf("job %s: %zu tables, in foreign-key order%s", set.job.c_str(), set.tables.size(),
+                set.cycles.empty()
+                    ? ""
+                    : (" (cycles, triggers off: " + join(set.cycles, "; ") + ")").c_str()));
 }
 
 // A run of a set: its own row in the ledger (its name, arguments and `backfill control`),
@@ -281,7 +285,7 @@ class SetRun {
                                                ThrottleSetup throttle_setup,
                                                std::optional<std::int64_t> total_rows,
                                                const RunContext& ctx) {
-    std::unique_ptr<SetRun> r(new SetRun(set, ctx));
+    std::unique_ptr<SetRun> r(new SetRun(set, ctx, o.log));
     const std::string state_dsn = o.state.empty() ? o.target : o.state;
     auto ledger = pg::PgLedger::connect(state_dsn, session_settings(o));
     if (!ledger.ok()) return ledger.status().with_context("--state");
@@ -317,7 +321,7 @@ class SetRun {
                               JobThrottle::start(std::move(throttle_setup), state_dsn, set.job));
     r->total_rows_ = total_rows;
     r->state_ = command == "copy" ? "copying" : "verifying";
-    r->printer_.emplace(parse_progress_mode(o.progress), stderr);
+    r->printer_.emplace(parse_progress_mode(o.progress), stderr, o.log);
     r->printer_->start([p = r.get()] { return p->snapshot(); });
     return r;
   }
@@ -353,7 +357,7 @@ class SetRun {
                                     ? "--run-time reached; the same command goes on"
                                     : error.message();
     if (Status st = ledger_->finish(outcome, message); !st.is_ok()) {
-      print_warnings({"recording the end of the set: " + st.message()});
+      print_warnings(log_, {"recording the end of the set: " + st.message()});
     }
     return t;
   }
@@ -369,8 +373,12 @@ class SetRun {
   SetRun& operator=(const SetRun&) = delete;
 
  private:
-  SetRun(const ResolvedSet& set, const RunContext& ctx)
-      : set_(set), ctx_(ctx), member_ctx_(ctx), started_at_(std::chrono::steady_clock::now()) {
+  SetRun(const ResolvedSet& set, const RunContext& ctx, Log* log)
+      : set_(set),
+        log_(log),
+        ctx_(ctx),
+        member_ctx_(ctx),
+        started_at_(std::chrono::steady_clock::now()) {
     member_ctx_.waiting_on_server = &waiting_;
   }
 
@@ -397,6 +405,7 @@ class SetRun {
   }
 
   const ResolvedSet& set_;
+  Log* log_;
   const RunContext& ctx_;
   std::atomic<int> waiting_{0};  // the tables' callers waiting out a lost server
   RunContext member_ctx_;        // ctx_, and waiting_ for the tables to count in
@@ -484,7 +493,7 @@ Result<PlannedSet<Spec>> plan_set(const CopyOptions& o, const ResolvedSet& set, 
     Result<Spec> spec = std::move(*plans[i]);
     if (!spec.ok()) return spec.status().with_context(set.tables[i].source.display());
     const pg::CopySpec& copy = copy_of(spec.value());
-    print_warnings(copy.warnings);
+    print_warnings(o.log, copy.warnings);
     add_estimate(&out.total_rows, copy.source.estimated_rows);
     if (std::is_same_v<Spec, pg::CopySpec>) {
       BACKFILL_RETURN_IF_ERROR(check_keyless_ledger(copy, ledger_in_target));
@@ -579,8 +588,9 @@ Result<Json> sync_sequences_once(const CopyOptions& o) {
     auto set = pg::sync_sequence(*c.target, dst, t, source_last);
     if (!set.ok()) return set.status().with_context("--sync-sequences: " + t.sequence.display());
     if (set.value()) {
-      std::fprintf(stderr, "sequence %s (%s.%s) set to %lld\n", t.sequence.display().c_str(),
-                   dst.display().c_str(), t.column.c_str(), static_cast<long long>(*set.value()));
+      o.log->info("sequence", strprintf("sequence %s (%s.%s) set to %lld",
+                                        t.sequence.display().c_str(), dst.display().c_str(),
+                                        t.column.c_str(), static_cast<long long>(*set.value())));
     }
     Json one = Json::object();
     one["sequence"] = t.sequence.display();
@@ -603,9 +613,9 @@ Status run_copy_tables(const CopyOptions& given, const RunContext& ctx) {
   // whose key has a btree index is filled in key order), and small tables cost their
   // start-up and commits more than their rows.
   const int at_once = std::max(1, o.jobs);
-  print_set(set);
-  std::fprintf(stderr, "%d table%s at once, one lane each (--jobs)\n", at_once,
-               at_once == 1 ? "" : "s");
+  print_set(set, o.log);
+  o.log->info("start", strprintf("%d table%s at once, one lane each (--jobs)", at_once,
+                                 at_once == 1 ? "" : "s"));
   const bool sync = o.sync_sequences.value_or(true);
   BACKFILL_ASSIGN_OR_RETURN(
       std::unique_ptr<SetRun> run,
@@ -621,9 +631,11 @@ Status run_copy_tables(const CopyOptions& given, const RunContext& ctx) {
     t.progress = "none";  // the set's line shows every table
     {
       std::lock_guard lock(mu);
-      std::fprintf(stderr, "table %zu of %zu: %s -> %s%s%s\n", i + 1, set.tables.size(),
-                   m.source.display().c_str(), m.target.display().c_str(),
-                   set.waits_for[i].empty() ? "" : ", after ", waits_text(set, i).c_str());
+      o.log->info(
+          "table_start",
+          strprintf("table %zu of %zu: %s -> %s%s%s", i + 1, set.tables.size(),
+                    m.source.display().c_str(), m.target.display().c_str(),
+                    set.waits_for[i].empty() ? "" : ", after ", waits_text(set, i).c_str()));
     }
     run->started(i);
     JsonObject report;
@@ -631,6 +643,7 @@ Status run_copy_tables(const CopyOptions& given, const RunContext& ctx) {
     SetMember member;
     member.spec = planned.specs[i];
     member.throttle = run->throttle();
+    member.set_job = set.job;
     Status st = copy_table(t, run->context(), &report, &member);
     Json j = report.json();
     if (st.is_ok() && sync) {
@@ -647,9 +660,11 @@ Status run_copy_tables(const CopyOptions& given, const RunContext& ctx) {
     std::lock_guard lock(mu);
     results[i] = std::move(j);
     if (st.is_ok()) {
-      std::fprintf(stderr, "tables done: %zu of %zu (%s: %s rows in %.1f s)\n", run->done(),
-                   set.tables.size(), m.source.display().c_str(),
-                   with_thousands(field(results[i], "rows")).c_str(), seconds_since(started));
+      o.log->info(
+          "table_done",
+          strprintf("tables done: %zu of %zu (%s: %s rows in %.1f s)", run->done(),
+                    set.tables.size(), m.source.display().c_str(),
+                    with_thousands(field(results[i], "rows")).c_str(), seconds_since(started)));
     }
     return st.with_context(m.source.display());
   };
@@ -671,7 +686,7 @@ Status run_copy_tables(const CopyOptions& given, const RunContext& ctx) {
   }
   const double seconds = seconds_since(t0);
   const char* status = error.is_ok() ? "ok" : failure_name(error);
-  if (!o.report.empty()) {
+  {
     JsonObject r;
     r.add("command", "copy")
         .add("job", set.job)
@@ -689,14 +704,15 @@ Status run_copy_tables(const CopyOptions& given, const RunContext& ctx) {
         .add("retries", retries)
         .add("tables", std::move(tables));
     if (!error.is_ok()) r.add("error", error.message());
-    BACKFILL_RETURN_IF_ERROR(write_report(o.report, r.str()));
+    BACKFILL_RETURN_IF_ERROR(finish_report(o, r));
   }
   std::printf("%s: %zu of %zu tables, %s rows (%s written) in %s chunks, %.1f s%s\n", status, done,
               set.tables.size(), with_thousands(rows).c_str(), with_thousands(rows_written).c_str(),
               with_thousands(chunks).c_str(), seconds, error.is_ok() ? "; job done" : "");
   if (!error.is_ok()) {
-    std::fprintf(stderr, "%zu of %zu tables are done; the same command resumes job %s\n", done,
-                 set.tables.size(), set.job.c_str());
+    o.log->info("resume_hint",
+                strprintf("%zu of %zu tables are done; the same command resumes job %s", done,
+                          set.tables.size(), set.job.c_str()));
   }
   return error;
 }
@@ -723,12 +739,12 @@ Status run_verify_tables(const VerifyOptions& given, const RunContext& ctx,
   for (std::size_t i = 0; i < members.size(); ++i) members[i].table = member_options(o, set, i);
   // Verify reads only: no order between tables, --jobs of them at once.
   const int at_once = std::max(1, o.jobs);
-  print_set(set);
+  print_set(set, o.log);
   BACKFILL_ASSIGN_OR_RETURN(
       std::unique_ptr<SetRun> run,
       SetRun::start(o, set, "verify", std::move(planned.throttle), planned.total_rows, ctx));
   if (run->resumed()) {
-    std::fprintf(stderr, "continuing the verify pass of set %s\n", set.job.c_str());
+    o.log->info("start", strprintf("continuing the verify pass of set %s", set.job.c_str()));
   }
 
   std::mutex mu;
@@ -750,13 +766,14 @@ Status run_verify_tables(const VerifyOptions& given, const RunContext& ctx,
     }
     {
       std::lock_guard lock(mu);
-      std::fprintf(stderr, "table %zu of %zu: %s\n", i + 1, members.size(),
-                   set.tables[i].source.display().c_str());
+      o.log->info("table_start", strprintf("table %zu of %zu: %s", i + 1, members.size(),
+                                           set.tables[i].source.display().c_str()));
     }
     run->started(i);
     SetMember member;
     member.verify_spec = planned.specs[i];
     member.throttle = run->throttle();
+    member.set_job = set.job;
     member.continue_pass = run->in_this_pass(v.table.job);
     member.deadline = deadline;
     JsonObject report;
@@ -797,7 +814,7 @@ Status run_verify_tables(const VerifyOptions& given, const RunContext& ctx,
   }
   const double seconds = seconds_since(started);
   const char* status = !error.is_ok() ? failure_name(error) : differing > 0 ? "differences" : "ok";
-  if (!o.report.empty()) {
+  {
     JsonObject r;
     r.add("command", "verify")
         .add("job", set.job)
@@ -816,7 +833,7 @@ Status run_verify_tables(const VerifyOptions& given, const RunContext& ctx,
         .add("throttled_by", throttled_by(throttled))
         .add("tables", std::move(tables));
     if (!error.is_ok()) r.add("error", error.message());
-    BACKFILL_RETURN_IF_ERROR(write_report(o.report, r.str()));
+    BACKFILL_RETURN_IF_ERROR(finish_report(o, r));
   }
   if (!error.is_ok()) return error;
   const std::string left =

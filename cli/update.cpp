@@ -35,7 +35,7 @@ Result<PreparedUpdate> prepare_update(const UpdateOptions& o) {
   BACKFILL_ASSIGN_OR_RETURN(request.functions, load_functions(o.common));
   request.context = job_context();
   BACKFILL_ASSIGN_OR_RETURN(pg::UpdateSpec spec, pg::plan_update(*p.conn, request));
-  print_warnings(spec.warnings);
+  print_warnings(o.common.log, spec.warnings);
   p.spec = std::make_shared<const pg::UpdateSpec>(std::move(spec));
   return p;
 }
@@ -109,6 +109,7 @@ Status run_update(const UpdateOptions& o, const RunContext& ctx) {
   JobSpec job;
   job.command = "update";
   job.name = o.common.job.empty() ? "update:" + spec.keys.source.display() : o.common.job;
+  o.common.log->set_job("update", job.name);
   job.fingerprint = hex64(hash64(spec.fingerprint_text()));
   job.description =
       "update " + spec.keys.source.display() + " (" + pg::describe_dsn(o.common.target) + ")";
@@ -121,21 +122,21 @@ Status run_update(const UpdateOptions& o, const RunContext& ctx) {
   report.add("command", "update").add("job", job.name);
   if (opened == JobOpen::kAlreadyDone) {
     std::printf("job %s is already done; --restart runs it again\n", job.name.c_str());
-    if (!o.common.report.empty()) {
-      report.add("status", "ok").add("rows", std::int64_t{0}).add("chunks", std::int64_t{0});
-      BACKFILL_RETURN_IF_ERROR(write_report(o.common.report, report.str()));
-    }
+    report.add("status", "ok").add("rows", std::int64_t{0}).add("chunks", std::int64_t{0});
+    BACKFILL_RETURN_IF_ERROR(finish_report(o.common, report));
     return Status::ok();
   }
-  std::fprintf(stderr, "%s job %s: %s, key (%s), ledger in %s\n",
-               opened == JobOpen::kNew ? "starting" : "resuming", job.name.c_str(),
-               job.description.c_str(), pg::join_quoted(spec.keys.key).c_str(),
-               pg::describe_dsn(state_dsn).c_str());
+  o.common.log->info("start",
+                     strprintf("%s job %s: %s, key (%s), ledger in %s",
+                               opened == JobOpen::kNew ? "starting" : "resuming", job.name.c_str(),
+                               job.description.c_str(), pg::join_quoted(spec.keys.key).c_str(),
+                               pg::describe_dsn(state_dsn).c_str()));
   prepared.conn.reset();
 
   pg::PgUpdatedTable table(o.common.target, settings, prepared.spec);
   ChunkJobOptions jo;
   fill_job_options(o.common, ctx, &jo);
+  jo.observer = ctx.observer(job.name, spec.keys.source.display());
   BACKFILL_ASSIGN_OR_RETURN(auto throttle,
                             JobThrottle::start(std::move(throttle_setup), state_dsn, job.name));
   jo.throttle = throttle->get();
@@ -161,8 +162,7 @@ Status run_update(const UpdateOptions& o, const RunContext& ctx) {
       .add("chunk_rows", throttled.chunk_rows)
       .add("table", spec.keys.source.display());
   if (!stats.error.is_ok()) report.add("error", stats.error.message());
-  if (!o.common.report.empty())
-    BACKFILL_RETURN_IF_ERROR(write_report(o.common.report, report.str()));
+  BACKFILL_RETURN_IF_ERROR(finish_report(o.common, report));
   std::printf("%s: %s rows changed in %s chunks, %.1f s, %lld retries%s\n",
               outcome_name(stats.outcome), with_thousands(stats.rows).c_str(),
               with_thousands(stats.chunks).c_str(), stats.seconds,

@@ -48,7 +48,7 @@ Status verify_table(const VerifyOptions& vo, const RunContext& ctx,
     BACKFILL_ASSIGN_OR_RETURN(CopyRequest request, full_request(o));
     BACKFILL_ASSIGN_OR_RETURN(Connections c, connect_both(o));
     BACKFILL_ASSIGN_OR_RETURN(pg::VerifySpec vspec, pg::plan_verify(*c.source, *c.target, request));
-    print_warnings(vspec.copy.warnings);
+    print_warnings(o.log, vspec.copy.warnings);
     spec = std::make_shared<const pg::VerifySpec>(std::move(vspec));
     BACKFILL_ASSIGN_OR_RETURN(
         throttle_setup, prepare_throttle(o, ThrottleScope::of(spec->copy), *c.source, *c.target));
@@ -71,6 +71,7 @@ Status verify_table(const VerifyOptions& vo, const RunContext& ctx,
   job.name = o.job.empty() ? default_job_name("verify", spec->copy.source.display(),
                                               spec->copy.target.display())
                            : o.job;
+  if (!member) o.log->set_job("verify", job.name);
   job.fingerprint = hex64(hash64(spec->copy.fingerprint_text()));
   job.description = "verify " + spec->copy.source.display() + " (" + pg::describe_dsn(o.source) +
                     ") against " + spec->copy.target.display() + " (" + pg::describe_dsn(o.target) +
@@ -83,14 +84,16 @@ Status verify_table(const VerifyOptions& vo, const RunContext& ctx,
     BACKFILL_ASSIGN_OR_RETURN(opened, ledger->open(job, true));
   }
   if (opened == JobOpen::kResumed) {
-    std::fprintf(stderr, "continuing the verify pass of job %s\n", job.name.c_str());
+    o.log->info("start", strprintf("continuing the verify pass of job %s", job.name.c_str()));
   }
 
-  std::fprintf(stderr, "verifying %s -> %s: %s, %zu columns, %s hashing\n",
-               spec->copy.source.display().c_str(), spec->copy.target.display().c_str(),
-               spec->copy.keyless ? "no key (rows compared as multisets)"
-                                  : ("key (" + pg::join_quoted(spec->copy.key) + ")").c_str(),
-               spec->copy.columns.size(), hash_method_name(method));
+  o.log->info(
+      "start",
+      strprintf("verifying %s -> %s: %s, %zu columns, %s hashing",
+                spec->copy.source.display().c_str(), spec->copy.target.display().c_str(),
+                spec->copy.keyless ? "no key (rows compared as multisets)"
+                                   : ("key (" + pg::join_quoted(spec->copy.key) + ")").c_str(),
+                spec->copy.columns.size(), hash_method_name(method)));
 
   VerifiedTables tables =
       pg::verified_tables(o.source, o.target, session_settings(o), spec, method);
@@ -100,6 +103,8 @@ Status verify_table(const VerifyOptions& vo, const RunContext& ctx,
   tables.multiset_round_rows = std::min<std::int64_t>(100 * o.chunk_rows, 500000);
   VerifyJobOptions jo;
   fill_job_options(o, ctx, &jo);
+  const std::string metrics_job = member ? member->set_job : job.name;
+  jo.observer = ctx.observer(metrics_job, spec->copy.source.display());
   jo.max_diffs = vo.max_diffs;
   jo.repair = vo.repair;
   jo.recheck = std::chrono::milliseconds(static_cast<std::int64_t>(vo.recheck_seconds * 1000));
@@ -111,6 +116,10 @@ Status verify_table(const VerifyOptions& vo, const RunContext& ctx,
   BACKFILL_ASSIGN_OR_RETURN(VerifyStats st, run_verify_job(tables, *ledger, jo));
   const ThrottleSnapshot throttled = throttle.finish(outcome_name(st.outcome));
   const ChunkResult& tot = st.results.totals;
+  if (ctx.metrics) {
+    ctx.metrics->differences(metrics_job, spec->copy.source.display(), tot.missing, tot.extra,
+                             tot.different, st.results.chunks_mismatched);
+  }
 
   // A keyless table's differences are named by all their compared values.
   std::vector<std::string> key_cols = spec->copy.key;
@@ -229,9 +238,7 @@ Status run_verify(const VerifyOptions& given, const RunContext& ctx) {
   if (!vo.table.tables.empty()) return run_verify_tables(vo, ctx, started);
   JsonObject report;
   Status st = verify_table(vo, ctx, started, &report);
-  if (!vo.table.report.empty() && !report.json().empty()) {
-    BACKFILL_RETURN_IF_ERROR(write_report(vo.table.report, report.str()));
-  }
+  BACKFILL_RETURN_IF_ERROR(finish_report(vo.table, report));
   return st;
 }
 

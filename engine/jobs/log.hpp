@@ -58,6 +58,8 @@ class Log {
 
 // "--log-format": "text" or "json"; kInvalid naming the option otherwise.
 Result<LogFormat> parse_log_format(const std::string& text);
+// printf's formatting into a string, for a log line's text (GCC 12 has no std::format).
+std::string strprintf(const char* format, ...) __attribute__((format(printf, 1, 2)));
 // "2026-12-03T12:00:01.250Z": now, in UTC, to the millisecond.
 std::string utc_timestamp();
 

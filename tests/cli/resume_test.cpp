@@ -44,11 +44,7 @@ class Resume : public ::testing::Test {
   void unblock() { ASSERT_TRUE(blocker->exec("ROLLBACK").is_ok()); }
 
   // A backfill session waits on our row: everything before its chunk has committed.
-  bool copy_is_blocked() {
-    return db.dst.value(
-               "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'backfill' AND "
-               "wait_event_type = 'Lock' AND datname = current_database()") != "0";
-  }
+  bool copy_is_blocked() { return blocked_by(db.dst, *blocker); }
 
   void expect_exact() {
     db.expect_same("SELECT * FROM t ORDER BY id", "SELECT * FROM t ORDER BY id");

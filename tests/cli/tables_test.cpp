@@ -231,11 +231,7 @@ TEST_F(Tables, KillNineMidSetThenTheSameCommandFinishesEveryTableExactly) {
       (*blocker)->exec("INSERT INTO shop.orders VALUES (1600, 1, 'new', now(), NULL)").is_ok());
   const auto args = copy("shop.*", {"--disable-triggers", "--jobs", "1", "--lock-timeout", "0"});
   BackgroundRun run(args);
-  ASSERT_TRUE(wait_until([&] {
-    return db.dst.value(
-               "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'backfill' AND "
-               "wait_event_type = 'Lock' AND datname = current_database()") != "0";
-  }));
+  ASSERT_TRUE(wait_until([&] { return blocked_by(db.dst, **blocker); }));
   run.signal(SIGKILL);
   EXPECT_EQ(run.wait().exit_code, 128 + SIGKILL);
   ASSERT_TRUE((*blocker)->exec("ROLLBACK").is_ok());

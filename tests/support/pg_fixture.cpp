@@ -174,4 +174,9 @@ bool wait_until(const std::function<bool()>& cond, std::chrono::milliseconds tim
   return cond();
 }
 
+bool blocked_by(TestDatabase& db, const pg::PgConnection& blocker) {
+  return db.value("SELECT count(*) FROM pg_stat_activity WHERE " +
+                  std::to_string(blocker.backend_pid()) + " = ANY(pg_blocking_pids(pid))") != "0";
+}
+
 }  // namespace backfill::testing

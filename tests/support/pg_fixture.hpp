@@ -75,4 +75,9 @@ class BackgroundRun {
 bool wait_until(const std::function<bool()>& cond,
                 std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
+// Whether a session of `db`'s server waits on a lock `blocker` holds. A lock wait of any
+// kind (the ledger's own sessions briefly queue on each other's rows) is not the wait a
+// test plants: this names the blocker.
+bool blocked_by(TestDatabase& db, const pg::PgConnection& blocker);
+
 }  // namespace backfill::testing
