@@ -419,15 +419,17 @@ Status copy_table(const CopyOptions& options, const RunContext& ctx, JsonObject*
   }
   if (!stats.error.is_ok()) report.add("error", stats.error.message());
 
-  std::printf("%s: %s rows (%s written) in %s chunks, %.1f s, %s rows/s, %lld retries%s\n",
-              outcome_name(stats.outcome), with_thousands(stats.rows).c_str(),
-              with_thousands(stats.rows_written).c_str(), with_thousands(stats.chunks).c_str(),
-              stats.seconds, with_thousands(static_cast<std::int64_t>(rate)).c_str(),
-              static_cast<long long>(stats.retries),
-              job_done ? "; job done"
-                       : (stats.ledger.chunks_running > 0 && stats.outcome == JobOutcome::kOk
-                              ? "; other workers still hold chunks"
-                              : ""));
+  if (!ctx.trial) {  // a trial of tune prints its own line
+    std::printf("%s: %s rows (%s written) in %s chunks, %.1f s, %s rows/s, %lld retries%s\n",
+                outcome_name(stats.outcome), with_thousands(stats.rows).c_str(),
+                with_thousands(stats.rows_written).c_str(), with_thousands(stats.chunks).c_str(),
+                stats.seconds, with_thousands(static_cast<std::int64_t>(rate)).c_str(),
+                static_cast<long long>(stats.retries),
+                job_done ? "; job done"
+                         : (stats.ledger.chunks_running > 0 && stats.outcome == JobOutcome::kOk
+                                ? "; other workers still hold chunks"
+                                : ""));
+  }
   if (stats.outcome == JobOutcome::kInterrupted) {
     o.log->info("resume_hint",
                 strprintf("interrupted: progress is kept; the same command resumes job %s",

@@ -90,6 +90,13 @@ int main(int argc, char** argv) {
   CLI::App* plan_update = plan->add_subcommand("update", "Plan an update: chunks and SQL");
   add_update_options(plan_update, &plan_update_opts);
 
+  TuneOptions tune_opts;
+  CLI::App* tune = app.add_subcommand(
+      "tune",
+      "Find the --jobs and chunk size that suit a table: short trials into a scratch "
+      "table (or of a verify), measured, then a recommendation");
+  add_tune_options(tune, &tune_opts);
+
   ControlOptions control_opts;
   CLI::App* control = app.add_subcommand(
       "control", "Change a running job: pause, resume, rate, chunks in flight, chunk time");
@@ -120,10 +127,12 @@ int main(int argc, char** argv) {
                           : plan_verify->parsed() ? &plan_verify_opts.table
                           : plan_update->parsed() ? &plan_update_opts.common
                           : plan->parsed()        ? &plan_opts
+                          : tune->parsed()        ? &tune_opts.table
                                                   : nullptr;
   const char* command = copy->parsed()     ? "copy"
                         : verify->parsed() ? "verify"
                         : update->parsed() ? "update"
+                        : tune->parsed()   ? "tune"
                                            : "plan";
   std::optional<backfill::Log> json_log;
   backfill::Log* log = &backfill::Log::standard();
@@ -178,6 +187,9 @@ int main(int argc, char** argv) {
   } else if (plan->parsed()) {
     st = sections({"plan"}, &plan_opts);
     if (st.is_ok()) st = run_plan_copy(plan_opts);
+  } else if (tune->parsed()) {
+    st = sections({"tune"}, &tune_opts.table);
+    if (st.is_ok()) st = run_tune(tune_opts, ctx);
   } else if (status->parsed()) {
     st = run_status(status_opts);
   } else if (control->parsed()) {

@@ -149,9 +149,12 @@ struct RunContext {
   std::atomic<int>* waiting_on_server = nullptr;
   // The command's metrics (--metrics-*), null without.
   JobMetrics* metrics = nullptr;
-  // This job's observer of table `table` (the metrics' one, or none).
+  // A trial of `tune`: its observer watches the pipeline (and tells the metrics), and the
+  // run prints no summary on stdout. Null for every other run.
+  JobObserver* trial = nullptr;
+  // This job's observer of table `table`: the trial's, the metrics' one, or none.
   JobObserver* observer(const std::string& job, const std::string& table) const {
-    return observer_of(metrics, job, table);
+    return trial ? trial : observer_of(metrics, job, table);
   }
 };
 
@@ -320,6 +323,19 @@ struct UpdateOptions {
 void add_update_options(CLI::App* app, UpdateOptions* o, bool required = true);
 Status run_update(const UpdateOptions& o, const RunContext& ctx);
 Status run_plan_update(const UpdateOptions& o);
+
+// What tune takes: copy's options (the table, its mapping, the throttle) and the trials'.
+struct TuneOptions {
+  CopyOptions table;
+  bool verify = false;            // trials of verify instead of copy
+  std::vector<std::string> grid;  // "jobs=1,2,4 chunk-time=250,500,1000"
+  std::optional<double> trial_seconds;
+  std::int64_t trial_rows = 0;  // 0: by time only
+  int repeat = 2;
+  std::string out;  // --out DIR
+};
+void add_tune_options(CLI::App* app, TuneOptions* o);
+Status run_tune(const TuneOptions& o, const RunContext& ctx);
 
 struct ControlOptions {
   std::string state;

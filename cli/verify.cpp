@@ -134,34 +134,6 @@ Status verify_table(const VerifyOptions& vo, const RunContext& ctx,
     }
     return out;
   };
-  for (const auto& m : st.results.mismatched) {
-    const ChunkResult& r = m.result;
-    std::printf(
-        "chunk %lld (%s, %s]: source %s rows, target %s rows: %lld missing, %lld extra, "
-        "%lld different%s\n",
-        static_cast<long long>(m.chunk.id), bound(m.chunk.range.lo, "start").c_str(),
-        bound(m.chunk.range.hi, "end").c_str(), with_thousands(r.rows).c_str(),
-        with_thousands(r.target_rows).c_str(), static_cast<long long>(r.missing),
-        static_cast<long long>(r.extra), static_cast<long long>(r.different),
-        r.repaired > 0 ? (", " + std::to_string(r.repaired) + " repaired").c_str() : "");
-  }
-  for (std::size_t i = 0; i < tot.listed.size() && i < kDifferencesShown; ++i) {
-    const auto& d = tot.listed[i];
-    std::printf("  %-9s %s\n", diff_kind_name(d.kind), format_key(key_cols, d.key).c_str());
-  }
-  const std::int64_t total = tot.missing + tot.extra + tot.different;
-  if (static_cast<std::size_t>(total) > std::min(tot.listed.size(), kDifferencesShown)) {
-    std::printf("  ... %s differences in all\n", with_thousands(total).c_str());
-  }
-  for (std::size_t i = 0; i < tot.repaired_listed.size() && i < kDifferencesShown; ++i) {
-    const auto& d = tot.repaired_listed[i];
-    std::printf("  repaired %-9s %s\n", diff_kind_name(d.kind),
-                format_key(key_cols, d.key).c_str());
-  }
-  if (tot.repaired > 0) {
-    std::printf("repaired %s rows; the chunks they were in compared again\n",
-                with_thousands(tot.repaired).c_str());
-  }
   const double rate = st.seconds > 0 ? static_cast<double>(st.rows_this_run) / st.seconds : 0;
   const char* status = st.outcome == JobOutcome::kFailed        ? "failed"
                        : st.outcome == JobOutcome::kInterrupted ? "interrupted"
@@ -172,22 +144,52 @@ Status verify_table(const VerifyOptions& vo, const RunContext& ctx,
                           : " so far; the pass is not complete (" +
                                 std::string(st.ran_out_of_time ? "--run-time reached" : "stopped") +
                                 "): the same command continues it";
-  if (st.outcome == JobOutcome::kOk) {
-    if (st.differs()) {
+  if (!ctx.trial) {  // a trial of tune prints its own line
+    for (const auto& m : st.results.mismatched) {
+      const ChunkResult& r = m.result;
       std::printf(
-          "DIFFERENT: %s missing, %s extra, %s different rows in %s of %s chunks (%s rows, %s "
-          "hashing)%s\n",
-          with_thousands(tot.missing).c_str(), with_thousands(tot.extra).c_str(),
-          with_thousands(tot.different).c_str(),
-          with_thousands(st.results.chunks_mismatched).c_str(),
-          with_thousands(st.results.chunks).c_str(), with_thousands(tot.rows).c_str(),
-          hash_method_name(method), scope.c_str());
-    } else {
-      std::printf("match: %s rows in %s chunks (%s this run, %.1f s, %s rows/s, %s hashing)%s\n",
-                  with_thousands(tot.rows).c_str(), with_thousands(st.results.chunks).c_str(),
-                  with_thousands(st.chunks_this_run).c_str(), st.seconds,
-                  with_thousands(static_cast<std::int64_t>(rate)).c_str(), hash_method_name(method),
-                  scope.c_str());
+          "chunk %lld (%s, %s]: source %s rows, target %s rows: %lld missing, %lld extra, "
+          "%lld different%s\n",
+          static_cast<long long>(m.chunk.id), bound(m.chunk.range.lo, "start").c_str(),
+          bound(m.chunk.range.hi, "end").c_str(), with_thousands(r.rows).c_str(),
+          with_thousands(r.target_rows).c_str(), static_cast<long long>(r.missing),
+          static_cast<long long>(r.extra), static_cast<long long>(r.different),
+          r.repaired > 0 ? (", " + std::to_string(r.repaired) + " repaired").c_str() : "");
+    }
+    for (std::size_t i = 0; i < tot.listed.size() && i < kDifferencesShown; ++i) {
+      const auto& d = tot.listed[i];
+      std::printf("  %-9s %s\n", diff_kind_name(d.kind), format_key(key_cols, d.key).c_str());
+    }
+    const std::int64_t total = tot.missing + tot.extra + tot.different;
+    if (static_cast<std::size_t>(total) > std::min(tot.listed.size(), kDifferencesShown)) {
+      std::printf("  ... %s differences in all\n", with_thousands(total).c_str());
+    }
+    for (std::size_t i = 0; i < tot.repaired_listed.size() && i < kDifferencesShown; ++i) {
+      const auto& d = tot.repaired_listed[i];
+      std::printf("  repaired %-9s %s\n", diff_kind_name(d.kind),
+                  format_key(key_cols, d.key).c_str());
+    }
+    if (tot.repaired > 0) {
+      std::printf("repaired %s rows; the chunks they were in compared again\n",
+                  with_thousands(tot.repaired).c_str());
+    }
+    if (st.outcome == JobOutcome::kOk) {
+      if (st.differs()) {
+        std::printf(
+            "DIFFERENT: %s missing, %s extra, %s different rows in %s of %s chunks (%s rows, %s "
+            "hashing)%s\n",
+            with_thousands(tot.missing).c_str(), with_thousands(tot.extra).c_str(),
+            with_thousands(tot.different).c_str(),
+            with_thousands(st.results.chunks_mismatched).c_str(),
+            with_thousands(st.results.chunks).c_str(), with_thousands(tot.rows).c_str(),
+            hash_method_name(method), scope.c_str());
+      } else {
+        std::printf("match: %s rows in %s chunks (%s this run, %.1f s, %s rows/s, %s hashing)%s\n",
+                    with_thousands(tot.rows).c_str(), with_thousands(st.results.chunks).c_str(),
+                    with_thousands(st.chunks_this_run).c_str(), st.seconds,
+                    with_thousands(static_cast<std::int64_t>(rate)).c_str(),
+                    hash_method_name(method), scope.c_str());
+      }
     }
   }
 
