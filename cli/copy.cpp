@@ -297,6 +297,7 @@ Status copy_table(const CopyOptions& options, const RunContext& ctx, JsonObject*
   job.description = "copy " + spec.source.display() + " (" + pg::describe_dsn(o.source) + ") -> " +
                     spec.target.display() + " (" + pg::describe_dsn(o.target) + ")";
   job.chunk_rows = o.chunk_rows;
+  if (!member) o.log->set_job("copy", job.name);
   ledger->set_estimated_rows(spec.source.estimated_rows);
   // A set's preflight checked its tables already. The ledger is in the target's database
   // for a keyless table: its session reads both.
@@ -311,7 +312,6 @@ Status copy_table(const CopyOptions& options, const RunContext& ctx, JsonObject*
   if (deferral && !deferral->saved) {
     BACKFILL_RETURN_IF_ERROR(drop_deferred(*ledger, *deferral, spec.target.display(), o.log));
   }
-  if (!member) o.log->set_job("copy", job.name);
   CopyJobOptions jo;
   fill_job_options(o, ctx, &jo);
   jo.observer = ctx.observer(member ? member->set_job : job.name, spec.source.display());
@@ -336,9 +336,11 @@ Status copy_table(const CopyOptions& options, const RunContext& ctx, JsonObject*
   if (opened == JobOpen::kAlreadyDone) {
     BACKFILL_RETURN_IF_ERROR(rebuild());
     BACKFILL_ASSIGN_OR_RETURN(LedgerProgress p, ledger->progress());
-    std::printf("job %s is already done (%s rows in %s chunks); --restart runs it again\n",
-                job.name.c_str(), with_thousands(p.rows_done).c_str(),
-                with_thousands(p.chunks_done).c_str());
+    if (!ctx.trial) {
+      std::printf("job %s is already done (%s rows in %s chunks); --restart runs it again\n",
+                  job.name.c_str(), with_thousands(p.rows_done).c_str(),
+                  with_thousands(p.chunks_done).c_str());
+    }
     report.add("status", "ok")
         .add("job_done", true)
         .add("rows", std::int64_t{0})

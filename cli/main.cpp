@@ -199,6 +199,6 @@ int main(int argc, char** argv) {
       st.kind() != backfill::ErrorKind::kDifferences) {
     log->error("error", "backfill: error: " + st.message(), {{"exit_code", exit_code(st)}});
   }
-  if (metrics) metrics->finish(run_outcome(st));
+  if (metrics) metrics->finish(run_outcome(st), log);
   return exit_code(st);
 }

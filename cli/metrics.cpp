@@ -1,5 +1,7 @@
 #include "cli/metrics.hpp"
 
+#include <unistd.h>
+
 #include <prometheus/collectable.h>
 #include <prometheus/counter.h>
 #include <prometheus/exposer.h>
@@ -48,7 +50,8 @@ const char* outcome_label(ChunkEvent::Outcome o) {
 }
 
 Status write_atomically(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
+  // This process's own temporary name: two writers of one path never share it.
+  const std::string tmp = path + "." + std::to_string(getpid()) + ".tmp";
   std::FILE* f = std::fopen(tmp.c_str(), "w");
   if (f == nullptr) {
     return Status::failed("--metrics-file " + path + ": cannot write " + tmp + ": " +
@@ -355,13 +358,7 @@ Result<std::unique_ptr<JobMetrics>> JobMetrics::start(const MetricsOptions& opti
   if (!options.enabled()) return std::unique_ptr<JobMetrics>();
   auto shared = std::make_shared<Impl>(command);
   shared->set_running();
-  if (!options.file.empty()) {
-    // Written once now: a directory that cannot take it is bad input, before any row moves.
-    if (Status st = write_atomically(options.file, shared->text()); !st.is_ok()) {
-      return Status::invalid(st.message());
-    }
-    shared->file = options.file;
-  }
+  // The listener first: a file written before a failed bind would say a job runs forever.
   if (!options.listen.empty()) {
     BACKFILL_ASSIGN_OR_RETURN(std::string address, metrics_listen_address(options.listen));
     try {
@@ -369,8 +366,15 @@ Result<std::unique_ptr<JobMetrics>> JobMetrics::start(const MetricsOptions& opti
     } catch (const std::exception& e) {
       return Status::invalid("--metrics-listen " + address + ": cannot listen: " + e.what());
     }
-    shared->exposer->RegisterCollectable(shared);
   }
+  if (!options.file.empty()) {
+    // Written once now: a directory that cannot take it is bad input, before any row moves.
+    if (Status st = write_atomically(options.file, shared->text()); !st.is_ok()) {
+      return Status::invalid(st.message());
+    }
+    shared->file = options.file;
+  }
+  if (shared->exposer) shared->exposer->RegisterCollectable(shared);
   Impl* impl = shared.get();
   if (!impl->file.empty()) {
     impl->writer = std::thread([impl] {
@@ -385,7 +389,7 @@ Result<std::unique_ptr<JobMetrics>> JobMetrics::start(const MetricsOptions& opti
   return std::unique_ptr<JobMetrics>(new JobMetrics(std::move(shared)));
 }
 
-JobMetrics::~JobMetrics() { finish("failed"); }
+JobMetrics::~JobMetrics() { finish("failed", nullptr); }
 
 JobObserver* JobMetrics::observer(const std::string& job, const std::string& table) {
   return impl_->observer(job, table);
@@ -397,7 +401,7 @@ void JobMetrics::differences(const std::string& job, const std::string& table, s
   impl_->differences(job, table, missing, extra, different, chunks_mismatched);
 }
 
-void JobMetrics::finish(const std::string& outcome) {
+void JobMetrics::finish(const std::string& outcome, Log* log) {
   Impl& m = *impl_;
   {
     std::lock_guard lock(m.writer_mu);
@@ -411,7 +415,7 @@ void JobMetrics::finish(const std::string& outcome) {
   m.exposer.reset();
   if (!m.file.empty()) {
     if (Status st = write_atomically(m.file, m.text()); !st.is_ok()) {
-      std::fprintf(stderr, "backfill: warning: %s\n", st.message().c_str());
+      (log ? log : &Log::standard())->warning("warning", "backfill: warning: " + st.message());
     }
   }
 }

@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 
+#include "engine/jobs/log.hpp"
 #include "engine/pipeline/observer.hpp"
 #include "engine/util/status.hpp"
 
@@ -44,8 +45,9 @@ class JobMetrics {
   void differences(const std::string& job, const std::string& table, std::int64_t missing,
                    std::int64_t extra, std::int64_t different, std::int64_t chunks_mismatched);
   // The run ended with `outcome` ("ok", "differences", "failed", "interrupted"): the file
-  // written a last time and the listener stopped.
-  void finish(const std::string& outcome);
+  // written a last time (a failure is a warning on `log`, stderr's text log if null) and
+  // the listener stopped.
+  void finish(const std::string& outcome, Log* log);
   // The metrics as Prometheus text, as a scrape sees them now.
   std::string text() const;
 

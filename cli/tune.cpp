@@ -18,6 +18,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <random>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -262,33 +263,58 @@ std::string job_file_section(const TuneOptions& t, const TrialSetting& s) {
 }
 
 // The scratch schema and the tune's ledger rows, removed by cleanup() on every way out.
+// Named by the process and a random tag: two tunes on two machines may share a pid.
 class Scratch {
  public:
   Scratch(std::string target_dsn, std::string state_dsn, pg::SessionSettings settings)
       : target_dsn_(std::move(target_dsn)),
         state_dsn_(std::move(state_dsn)),
-        settings_(std::move(settings)) {}
+        settings_(std::move(settings)),
+        tag_(std::to_string(getpid()) + "_" + random_tag()) {}
   ~Scratch() { (void)cleanup(); }
 
-  std::string schema() const { return "backfill_tune_" + std::to_string(getpid()); }
-  std::string job_prefix() const { return "tune:" + std::to_string(getpid()) + ":"; }
+  std::string schema() const { return "backfill_tune_" + tag_; }
+  std::string job_prefix() const { return "tune:" + tag_ + ":"; }
 
-  // Notes whether the ledger schema exists before the first trial creates it.
+  // Notes whether the ledger's schema exists before the first trial creates it: tune drops
+  // only a schema it made.
   Status remember_ledger() {
-    BACKFILL_ASSIGN_OR_RETURN(auto conn, pg::PgConnection::connect(state_dsn_, settings_, true));
-    BACKFILL_ASSIGN_OR_RETURN(ledger_existed_, pg::ledger_exists(*conn));
+    BACKFILL_RETURN_IF_ERROR(connect());
+    BACKFILL_ASSIGN_OR_RETURN(auto r,
+                              state_->query("SELECT to_regnamespace('backfill') IS NOT NULL"));
+    ledger_schema_existed_ = r.text(0, 0) == "t";
     return Status::ok();
   }
   // CREATE SCHEMA and CREATE TABLE ... (LIKE target INCLUDING ALL): the target's columns,
   // types, defaults, identity, generated columns, checks, indexes and their constraints.
   // Foreign keys are not copied (LIKE never copies them, and adding one would lock the
-  // table it references).
-  Result<std::string> create_table(pg::PgConnection& target, const std::string& like,
-                                   const std::string& name) {
-    const std::string table = pg::quote_ident(schema()) + "." + pg::quote_ident(name);
+  // table it references). A default drawing on one of the user's sequences (serial) is
+  // pointed at a sequence of the scratch schema: a trial must not move theirs.
+  Result<std::string> create_table(const std::string& like, const std::string& name) {
+    BACKFILL_RETURN_IF_ERROR(connect());
+    pg::PgConnection& target = *target_;
+    const std::string ns = pg::quote_ident(schema());
+    const std::string table = ns + "." + pg::quote_ident(name);
     Status st = target.transaction([&]() -> Status {
-      BACKFILL_RETURN_IF_ERROR(target.exec("CREATE SCHEMA " + pg::quote_ident(schema())));
-      return target.exec("CREATE TABLE " + table + " (LIKE " + like + " INCLUDING ALL)");
+      BACKFILL_RETURN_IF_ERROR(target.exec("CREATE SCHEMA " + ns));
+      BACKFILL_RETURN_IF_ERROR(
+          target.exec("CREATE TABLE " + table + " (LIKE " + like + " INCLUDING ALL)"));
+      BACKFILL_ASSIGN_OR_RETURN(
+          auto serial,
+          target.query("SELECT a.attname, a.attnum FROM pg_attrdef d JOIN pg_attribute a ON "
+                       "a.attrelid = d.adrelid AND a.attnum = d.adnum WHERE d.adrelid = "
+                       "$1::regclass AND pg_get_expr(d.adbin, d.adrelid) LIKE '%nextval(%'",
+                       {table}));
+      for (int i = 0; i < serial.rows(); ++i) {
+        const std::string seq = ns + "." + pg::quote_ident("seq_" + serial.text(i, 1));
+        const std::string column = pg::quote_ident(serial.text(i, 0));
+        BACKFILL_RETURN_IF_ERROR(
+            target.exec("CREATE SEQUENCE " + seq + " OWNED BY " + table + "." + column));
+        BACKFILL_RETURN_IF_ERROR(target.exec("ALTER TABLE " + table + " ALTER COLUMN " + column +
+                                             " SET DEFAULT nextval(" + pg::quote_literal(seq) +
+                                             "::regclass)"));
+      }
+      return Status::ok();
     });
     if (!st.is_ok()) {
       return st.with_context("tune: creating the scratch table " + schema() + "." + name);
@@ -300,66 +326,88 @@ class Scratch {
   Status reset(const std::string& table, const std::string& job) {
     BACKFILL_RETURN_IF_ERROR(connect());
     if (!table.empty()) BACKFILL_RETURN_IF_ERROR(target_->exec("TRUNCATE " + table));
-    return forget_job(job);
+    BACKFILL_ASSIGN_OR_RETURN(const bool has_ledger, pg::ledger_exists(*state_));
+    return has_ledger ? state_->exec("DELETE FROM backfill.jobs WHERE name = $1", {job})
+                      : Status::ok();
   }
   // Drops the scratch schema, deletes the trials' jobs from the ledger, and drops the
-  // ledger schema when tune created it and no other job has used it since.
+  // ledger's schema when tune created it and no other job has used it since. Tries every
+  // step; the error names what is left.
   Status cleanup() {
     if (done_) return Status::ok();
-    BACKFILL_RETURN_IF_ERROR(connect());
-    if (schema_created_) {
-      BACKFILL_RETURN_IF_ERROR(
-          target_->exec("DROP SCHEMA IF EXISTS " + pg::quote_ident(schema()) + " CASCADE"));
+    Status dropped = connect();
+    if (dropped.is_ok() && schema_created_) {
+      dropped = target_->exec("DROP SCHEMA IF EXISTS " + pg::quote_ident(schema()) + " CASCADE");
     }
-    BACKFILL_ASSIGN_OR_RETURN(const bool has_ledger, pg::ledger_exists(*state_));
-    if (has_ledger) {
-      BACKFILL_RETURN_IF_ERROR(
-          state_->exec("DELETE FROM backfill.jobs WHERE starts_with(name, $1)", {job_prefix()}));
-      if (!ledger_existed_) {
-        BACKFILL_ASSIGN_OR_RETURN(auto left, state_->query("SELECT count(*) FROM backfill.jobs"));
-        if (left.int64(0, 0) == 0) {
-          BACKFILL_RETURN_IF_ERROR(state_->exec("DROP SCHEMA backfill CASCADE"));
-        }
-      }
+    if (!dropped.is_ok()) {
+      dropped = dropped.with_context("the scratch schema " + schema() + " is left: DROP SCHEMA " +
+                                     pg::quote_ident(schema()) + " CASCADE");
     }
+    Status forgotten = state_ ? forget_jobs() : Status::failed("no session to the ledger");
+    if (!forgotten.is_ok()) {
+      forgotten =
+          forgotten.with_context("the trials' jobs " + job_prefix() + "* are left in the ledger");
+    }
+    if (!dropped.is_ok()) {
+      return forgotten.is_ok() ? dropped : dropped.with_context(forgotten.message());
+    }
+    if (!forgotten.is_ok()) return forgotten;
     done_ = true;
     return Status::ok();
   }
 
  private:
+  static std::string random_tag() {
+    std::random_device rd;
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "%08x", static_cast<unsigned>(rd()));
+    return buf;
+  }
   Status connect() {
     for (auto* c : {&target_, &state_}) {
       if (*c && !(*c)->healthy()) c->reset();
     }
-    if (!target_) {
-      BACKFILL_ASSIGN_OR_RETURN(target_, pg::PgConnection::connect(target_dsn_, settings_));
-      // DROP ... CASCADE's notice names the scratch table: nothing the user needs.
-      BACKFILL_RETURN_IF_ERROR(target_->exec("SET client_min_messages = warning"));
-    }
-    if (!state_) {
-      BACKFILL_ASSIGN_OR_RETURN(state_, pg::PgConnection::connect(state_dsn_, settings_));
+    for (auto [c, dsn] : {std::pair{&target_, &target_dsn_}, std::pair{&state_, &state_dsn_}}) {
+      if (*c) continue;
+      BACKFILL_ASSIGN_OR_RETURN(*c, pg::PgConnection::connect(*dsn, settings_));
+      // DROP ... CASCADE's notices name the scratch objects: nothing the user needs.
+      BACKFILL_RETURN_IF_ERROR((*c)->exec("SET client_min_messages = warning"));
     }
     return Status::ok();
   }
-  Status forget_job(const std::string& job) {
-    BACKFILL_ASSIGN_OR_RETURN(const bool has_ledger, pg::ledger_exists(*state_));
-    return has_ledger ? state_->exec("DELETE FROM backfill.jobs WHERE name = $1", {job})
-                      : Status::ok();
+  // The trials' jobs, and the ledger's schema if tune made it and it holds no other job, in
+  // one transaction that locks the jobs table: a job opening meanwhile waits, then finds no
+  // ledger and makes its own.
+  Status forget_jobs() {
+    return state_->transaction([&]() -> Status {
+      BACKFILL_ASSIGN_OR_RETURN(const bool has_ledger, pg::ledger_exists(*state_));
+      if (!has_ledger) return Status::ok();
+      BACKFILL_RETURN_IF_ERROR(
+          state_->exec("DELETE FROM backfill.jobs WHERE starts_with(name, $1)", {job_prefix()}));
+      if (ledger_schema_existed_) return Status::ok();
+      BACKFILL_RETURN_IF_ERROR(state_->exec("LOCK TABLE backfill.jobs IN ACCESS EXCLUSIVE MODE"));
+      BACKFILL_ASSIGN_OR_RETURN(auto left, state_->query("SELECT count(*) FROM backfill.jobs"));
+      if (left.int64(0, 0) != 0) return Status::ok();
+      return state_->exec("DROP SCHEMA backfill CASCADE");
+    });
   }
 
   std::string target_dsn_, state_dsn_;
   pg::SessionSettings settings_;
+  std::string tag_;
   std::unique_ptr<pg::PgConnection> target_, state_;
-  bool ledger_existed_ = true;  // until known: never drop a ledger tune did not create
+  bool ledger_schema_existed_ = true;  // until known: never drop a ledger tune did not make
   bool schema_created_ = false;
   bool done_ = false;
 };
+
+bool interrupted(const RunContext& ctx) { return ctx.interrupt && ctx.interrupt->load(); }
 
 // Scratch schemas an earlier tune killed before its cleanup left behind.
 Status warn_left_behind(pg::PgConnection& target, Log* log) {
   BACKFILL_ASSIGN_OR_RETURN(auto res,
                             target.query("SELECT nspname FROM pg_namespace WHERE nspname ~ "
-                                         "'^backfill_tune_[0-9]+$' ORDER BY nspname"));
+                                         "'^backfill_tune_[0-9]+_[0-9a-f]{8}$' ORDER BY nspname"));
   for (int i = 0; i < res.rows(); ++i) {
     log->warning("warning", "backfill: warning: schema " + res.text(i, 0) +
                                 " was left by a tune that did not finish; once no tune runs, "
@@ -548,7 +596,7 @@ Status run_tune(const TuneOptions& given, const RunContext& ctx) {
   const double trial_seconds = t.trial_seconds.value_or(t.trial_rows > 0 ? 0 : 5);
 
   // Preflight: what a copy (or verify) of this table would check, before anything is made.
-  std::string table_name, like, source_table;
+  std::string table_name, like, source_table, source_name;
   double bytes_per_row = 0;
   {
     BACKFILL_ASSIGN_OR_RETURN(CopyRequest request, full_request(o));
@@ -559,6 +607,7 @@ Status run_tune(const TuneOptions& given, const RunContext& ctx) {
     table_name = spec.target.name;
     like = spec.target.quoted();
     source_table = spec.source.quoted();
+    source_name = spec.source.display();
     bytes_per_row = row_bytes(*c.source, source_table);
     BACKFILL_RETURN_IF_ERROR(warn_left_behind(*c.target, o.log));
   }
@@ -566,14 +615,13 @@ Status run_tune(const TuneOptions& given, const RunContext& ctx) {
   Scratch scratch(o.target, state_dsn, session_settings(o));
   BACKFILL_RETURN_IF_ERROR(scratch.remember_ledger());
   std::string scratch_table;
+  if (interrupted(ctx)) return Status(ErrorKind::kInterrupted, "interrupted");
   if (!t.verify) {
-    BACKFILL_ASSIGN_OR_RETURN(auto target,
-                              pg::PgConnection::connect(o.target, session_settings(o)));
-    BACKFILL_ASSIGN_OR_RETURN(scratch_table, scratch.create_table(*target, like, table_name));
+    BACKFILL_ASSIGN_OR_RETURN(scratch_table, scratch.create_table(like, table_name));
   }
 
   const std::vector<TrialSetting> order = tune_order(grid, t.repeat);
-  const std::string what = std::string(t.verify ? "verify " : "copy ") + o.request.table;
+  const std::string what = std::string(t.verify ? "verify " : "copy ") + source_name;
   o.log->set_job("tune", scratch.job_prefix() + "*");
   o.log->info(
       "start",
@@ -593,9 +641,16 @@ Status run_tune(const TuneOptions& given, const RunContext& ctx) {
   std::vector<TrialResult> trials;
   Status failure;
   for (std::size_t i = 0; i < order.size(); ++i) {
+    if (interrupted(ctx)) {
+      failure = Status(ErrorKind::kInterrupted, "interrupted");
+      break;
+    }
     const TrialSetting& s = order[i];
     CopyOptions trial = o;
     trial.job = scratch.job_prefix() + std::to_string(i + 1);
+    // A trial's job is new (its name is this run's), and started afresh whatever a ledger
+    // elsewhere (--state) holds.
+    trial.restart = true;
     trial.jobs = s.jobs;
     trial.jobs_given = true;
     if (s.chunk_rows > 0) {
@@ -611,7 +666,7 @@ Status run_tune(const TuneOptions& given, const RunContext& ctx) {
     trial.progress = "none";
     trial.log = &quiet;
 
-    TrialObserver observer(observer_of(ctx.metrics, scratch.job_prefix() + "*", o.request.table),
+    TrialObserver observer(observer_of(ctx.metrics, scratch.job_prefix() + "*", source_name),
                            trial_seconds, t.trial_rows);
     std::atomic<bool> stop{false};
     RunContext trial_ctx;
@@ -630,7 +685,7 @@ Status run_tune(const TuneOptions& given, const RunContext& ctx) {
         st = copy_table(trial, trial_ctx, &report);
       }
     }
-    const bool user_stop = ctx.interrupt && ctx.interrupt->load();
+    const bool user_stop = interrupted(ctx);
     if (!st.is_ok() && st.kind() != ErrorKind::kInterrupted &&
         st.kind() != ErrorKind::kDifferences) {
       failure = st.with_context(strprintf("tune: trial %zu (--jobs %d)", i + 1, s.jobs));
@@ -664,11 +719,7 @@ Status run_tune(const TuneOptions& given, const RunContext& ctx) {
   }
   // The scratch schema goes whatever happened; its failure is reported after the trials'.
   Status cleaned = scratch.cleanup();
-  if (!cleaned.is_ok()) {
-    cleaned = cleaned.with_context("tune: dropping schema " + scratch.schema() +
-                                   " (drop it by hand: DROP SCHEMA " +
-                                   pg::quote_ident(scratch.schema()) + " CASCADE)");
-  }
+  if (!cleaned.is_ok()) cleaned = cleaned.with_context("tune");
   if (!failure.is_ok()) {
     if (!cleaned.is_ok()) o.log->error("error", "backfill: error: " + cleaned.message());
     return failure;
@@ -677,7 +728,7 @@ Status run_tune(const TuneOptions& given, const RunContext& ctx) {
 
   TuneResult result;
   result.command = t.verify ? "verify" : "copy";
-  result.table = o.request.table;
+  result.table = source_name;
   result.trials = trials;
   result.settings = summarize(order, trials);
   result.pick = recommend(result.settings);

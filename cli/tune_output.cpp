@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -77,7 +78,7 @@ std::string xml_escape(const std::string& s) {
         out += "&quot;";
         break;
       default:
-        out += c;
+        out += static_cast<unsigned char>(c) < 0x20 ? ' ' : c;  // no control character in XML
     }
   }
   return out;
@@ -90,10 +91,17 @@ std::string csv_field(const std::string& s) {
   return out + "\"";
 }
 
-// gnuplot's single-quoted string: a quote is doubled.
+// gnuplot's single-quoted string: a quote is doubled, and a control character (a newline
+// would end the command, and the next line would run) becomes a space.
 std::string gnuplot_quote(const std::string& s) {
   std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("''") : std::string(1, c);
+  for (char c : s) {
+    if (c == '\'') {
+      out += "''";
+    } else {
+      out += static_cast<unsigned char>(c) < 0x20 ? ' ' : c;
+    }
+  }
   return out + "'";
 }
 
@@ -282,7 +290,19 @@ std::string tune_svg(const TuneResult& r) {
   const std::vector<int> jobs = jobs_values(r);
   double top = 0;
   for (const auto& s : r.settings) top = std::max(top, s.max_rows_per_second);
-  top = top > 0 ? top * 1.1 : 1;
+  // At most five grid steps of a round size (1, 2, 2.5 or 5 times a power of ten) up to
+  // just above the fastest trial.
+  const double want = top > 0 ? top * 1.05 : 1;
+  const double magnitude = std::pow(10.0, std::floor(std::log10(want / 5)));
+  double step = 10 * magnitude;
+  for (double m : {1.0, 2.0, 2.5, 5.0}) {
+    if (m * magnitude * 5 >= want) {
+      step = m * magnitude;
+      break;
+    }
+  }
+  const int steps = static_cast<int>(std::ceil(want / step));
+  top = steps * step;
   const double plot_w = kWidth - kLeft - kRight, plot_h = kHeight - kTop - kBottom;
   // Sizes evenly spaced in the order they grow (they are usually doublings).
   auto x_of = [&](std::int64_t size) {
@@ -312,8 +332,8 @@ std::string tune_svg(const TuneResult& r) {
                 kLeft, kTop, kLeft, kTop + plot_h, kLeft, kTop + plot_h, kLeft + plot_w,
                 kTop + plot_h);
   out += buf;
-  for (int i = 0; i <= 4; ++i) {
-    const double v = top * i / 4, y = y_of(v);
+  for (int i = 0; i <= steps; ++i) {
+    const double v = step * i, y = y_of(v);
     std::snprintf(buf, sizeof buf,
                   "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>"
                   "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%s</text>\n",

@@ -116,7 +116,7 @@ Status verify_table(const VerifyOptions& vo, const RunContext& ctx,
   BACKFILL_ASSIGN_OR_RETURN(VerifyStats st, run_verify_job(tables, *ledger, jo));
   const ThrottleSnapshot throttled = throttle.finish(outcome_name(st.outcome));
   const ChunkResult& tot = st.results.totals;
-  if (ctx.metrics) {
+  if (ctx.metrics && !ctx.trial) {  // a trial's verdict is no verdict on the tables
     ctx.metrics->differences(metrics_job, spec->copy.source.display(), tot.missing, tot.extra,
                              tot.different, st.results.chunks_mismatched);
   }

@@ -14,13 +14,18 @@
 #   update  one UPDATE, two UPDATEs of the halves at once, backfill update --set
 #   map     backfill copy with three --map functions against the same copy passing through
 #   scale   backfill copy of 1M, 5M and 10M rows of the narrow shape; peak RSS at each
+#   metrics backfill copy against the same copy with --metrics-listen scraped every second,
+#           and with --metrics-file (only with --only metrics)
+#   tune    backfill tune on the shape, then a copy with its pick against one with the
+#           defaults (only with --only tune; its table, CSV, JSON and plot in --tune-out)
 #
 # Before every measured run: the target emptied (or the table rebuilt), tables vacuumed, a
 # checkpoint. Methods alternate round after round so that drift in the machine hits them all
 # alike; each ratio is the median over rounds of method / baseline within the round.
 #
-#   scripts/bench.sh [--shape NAME|all] [--only copy|verify|update|map|scale|all]
+#   scripts/bench.sh [--shape NAME|all] [--only copy|verify|update|map|scale|metrics|tune|all]
 #                    [--rows N] [--rounds R] [--fast-server] [--baseline-bin PATH] [--micro]
+#                    [--tune-out DIR]
 #   scripts/bench.sh --throttle [options of scripts/bench_throttle.sh]
 #
 # --rows N       rows of every shape (default: each shape's own, 500 MB or 5M rows)
@@ -65,8 +70,9 @@ rounds=3
 micro=0
 baseline_bin=
 profile=durable
+tune_out=$PWD/build/bench-tune
 usage() {
-  echo "usage: $0 [--shape NAME|all] [--only copy|verify|update|map|scale|all] [--rows N] [--rounds R] [--fast-server] [--baseline-bin PATH] [--micro] | --throttle [...]" >&2
+  echo "usage: $0 [--shape NAME|all] [--only copy|verify|update|map|scale|metrics|tune|all] [--rows N] [--rounds R] [--fast-server] [--baseline-bin PATH] [--micro] | --throttle [...]" >&2
   exit 2
 }
 while [[ $# -gt 0 ]]; do
@@ -81,13 +87,14 @@ while [[ $# -gt 0 ]]; do
     --fast-server) profile=fast; shift ;;
     --baseline-bin) baseline_bin=$(realpath "$2"); shift 2 ;;
     --micro) micro=1; shift ;;
+    --tune-out) tune_out=$(realpath -m "$2"); shift 2 ;;
     *) usage ;;
   esac
 done
 for s in "${shapes[@]}"; do
   [[ -n ${default_rows[$s]:-} ]] || { echo "bench: unknown shape '$s'; shapes: ${all_shapes[*]}" >&2; exit 2; }
 done
-case "$only" in all|copy|verify|update|map|scale) ;; *) usage ;; esac
+case "$only" in all|copy|verify|update|map|scale|metrics|tune) ;; *) usage ;; esac
 
 # shellcheck source=scripts/bench_setup.sh
 source scripts/bench_setup.sh
@@ -323,6 +330,91 @@ bench_map() {
   compare "$shape" map "pass-through" "${methods[@]}"
 }
 
+# What the metrics cost: the same copy plain, serving /metrics scraped once a second (as a
+# Prometheus would, with a 1 s scrape interval: fifteen times its default rate), and writing
+# the textfile every 2 s.
+bench_metrics() {
+  local shape=$1 rows=$2
+  reset_target() { psql -X -q "$dst" -c "TRUNCATE $shape" -c "DROP SCHEMA IF EXISTS backfill CASCADE" 2>/dev/null; }
+  m_run() {  # MODE: plain | listen | file
+    local extra=() port=$((20000 + RANDOM % 20000))
+    case $1 in
+      listen) extra=(--metrics-listen "127.0.0.1:$port") ;;
+      file) extra=(--metrics-file "$work/metrics.prom") ;;
+    esac
+    /usr/bin/time -f "%U %S" -o "$work/metrics.cpu" \
+      "$bin" copy --source "$src" --target "$dst" --table "$shape" --progress none "${extra[@]}" \
+      >"$work/metrics.out" 2>&1 &
+    local pid=$! scraper=
+    : >"$work/scraped"
+    if [[ $1 == listen ]]; then
+      # The scraper beside the copy, so that the copy's own end is what is timed.
+      while kill -0 "$pid" 2>/dev/null; do
+        # bash's /dev/tcp: a plain HTTP/1.0 GET, the connection closed by the server.
+        if (exec 3<>"/dev/tcp/127.0.0.1/$port" && printf 'GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n' >&3 &&
+            grep -q '^backfill_rows_total' <&3) 2>/dev/null; then
+          echo >>"$work/scraped"
+        fi
+        sleep 1
+      done &
+      scraper=$!
+    fi
+    wait "$pid" || { cat "$work/metrics.out" >&2; exit 1; }
+    [[ -z $scraper ]] || { kill "$scraper" 2>/dev/null; wait "$scraper" 2>/dev/null || true; }
+    check_rows "$dst" "$shape" "$rows" "backfill copy"
+    # backfill's own CPU seconds (user + system): what the metrics cost it, without the
+    # servers' I/O that makes the wall time of a durable copy vary by 10% between rounds.
+    echo "$1 $(awk '{print $1 + $2}' "$work/metrics.cpu")" >>"$work/metrics_cpu"
+    [[ $1 != listen ]] || wc -l <"$work/scraped" >>"$work/scrapes"
+    [[ $1 != file ]] || grep -q '^backfill_rows_total.* '"$rows"'$' "$work/metrics.prom" ||
+      { echo "bench: the metrics file does not count $rows rows" >&2; exit 1; }
+  }
+  fn=() before=()
+  local methods=()
+  add_method "backfill copy" reset_target m_run plain
+  add_method "--metrics-listen, scraped 1/s" reset_target m_run listen
+  add_method "--metrics-file" reset_target m_run file
+  compare "$shape" metrics "backfill copy" "${methods[@]}"
+  [[ $(sort -n "$work/scrapes" | head -1) -gt 0 ]] || { echo "bench: no scrape answered" >&2; exit 1; }
+  echo "bench: scrapes answered per listening run: $(tr '\n' ' ' <"$work/scrapes")"
+  local mode plain_cpu cpu
+  plain_cpu=$(awk '$1 == "plain" {print $2}' "$work/metrics_cpu" | median)
+  for mode in plain listen file; do
+    cpu=$(awk -v m="$mode" '$1 == m {print $2}' "$work/metrics_cpu" | median)
+    printf 'bench: backfill CPU seconds (user + system), median, %-6s %6.2f s  %.3fx\n' "$mode" "$cpu" \
+      "$(echo "$cpu / $plain_cpu" | bc -l)" | tee -a "$work/cpu_summary"
+  done
+}
+
+# backfill tune on the shape (its own table, CSV, JSON and plot in $tune_out), then the copy
+# with tune's pick against the copy with the defaults.
+bench_tune() {
+  local shape=$1 rows=$2 pick
+  reset_target() { psql -X -q "$dst" -c "TRUNCATE $shape" -c "DROP SCHEMA IF EXISTS backfill CASCADE" 2>/dev/null; }
+  reset_target
+  checkpoint
+  mkdir -p "$tune_out"
+  "$bin" tune --source "$src" --target "$dst" --table "$shape" --out "$tune_out" \
+    >"$tune_out/tune.txt" 2>"$tune_out/tune.log" || { cat "$tune_out/tune.log" >&2; exit 1; }
+  cat "$tune_out/tune.txt"
+  pick=$(python3 -c 'import json, sys
+r = json.load(open(sys.argv[1]))["recommendation"]
+if r: print("--jobs", r["jobs"], "--chunk-time" if r["chunk_time_ms"] else "--chunk-rows", r["chunk_time_ms"] or r["chunk_rows"])' \
+    "$tune_out/trials.json")
+  [[ -n $pick ]] || { echo "bench: tune made no recommendation" >&2; return 0; }
+  t_run() {
+    "$bin" copy --source "$src" --target "$dst" --table "$shape" --progress none "$@" \
+      >"$work/tune-copy.out" 2>&1 || { cat "$work/tune-copy.out" >&2; exit 1; }
+    check_rows "$dst" "$shape" "$rows" "backfill copy"
+  }
+  fn=() before=()
+  local methods=()
+  add_method "backfill copy" reset_target t_run
+  # shellcheck disable=SC2086 # the pick is four words
+  add_method "tune's pick: $pick" reset_target t_run $pick
+  compare "$shape" tune "backfill copy" "${methods[@]}"
+}
+
 # 10x the rows for 10x the time: the narrow shape at 1M, 5M and 10M rows, in tables of their own.
 bench_scale() {
   local n
@@ -365,6 +457,8 @@ for shape in "${shapes[@]}"; do
   [[ $only == all || $only == verify ]] && bench_verify "$shape" "$rows"
   [[ $only == all || $only == update ]] && bench_update "$shape" "$rows"
   [[ $only == all || $only == map ]] && bench_map "$shape" "$rows"
+  [[ $only == metrics ]] && bench_metrics "$shape" "$rows"
+  [[ $only == tune ]] && bench_tune "$shape" "$rows"
   psql -X -q "$dst" -c "DROP TABLE IF EXISTS $shape" -c "DROP SCHEMA IF EXISTS backfill CASCADE"
 done
 if [[ $only == scale || ( $only == all && ${#shapes[@]} -eq ${#all_shapes[@]} ) ]]; then bench_scale; fi
@@ -378,6 +472,7 @@ target_of() {
     update/backfill\ update\ --set) echo "<= 1.00" ;;
     map/three\ --map) echo "<= 1.15" ;;
     scale/10M\ rows) echo "<= 10.50" ;;
+    metrics/--metrics-listen,\ scraped\ 1/s) echo "<= 1.01" ;;
     *) echo "" ;;
   esac
 }
@@ -428,6 +523,7 @@ fi
 if [[ -s $work/rss.scale ]]; then
   echo "backfill copy peak RSS by size: $(awk '{m[$1] = ($2 > m[$1]) ? $2 : m[$1]} END {for (t in m) printf "%s %d MB  ", t, m[t] / 1024}' "$work/rss.scale")"
 fi
+[[ -s $work/cpu_summary ]] && cat "$work/cpu_summary"
 echo "bench: $(( ($(date +%s) - bench_start) / 60 )) min $(( ($(date +%s) - bench_start) % 60 )) s"
 
 if [[ $micro -eq 1 ]]; then

@@ -68,7 +68,9 @@ echo "demo: \$ backfill verify $(printf '%q ' "${args[@]}")"
 cat <<EOF2
 
 Look at the data:    psql "$dst"
-The job's ledger:    $bin status --state "$dst"
+The job's ledger:    $bin status --state "$dst"     (--json for monitoring)
+Tune it:             $bin tune $(printf '%q ' "${args[@]}")--out tune-users/
+                     (trials into a scratch table; recommends --jobs and --chunk-time)
 Run it again:        $bin copy $(printf '%q ' "${args[@]}")
                      (says the job is done; --restart starts over)
 Stop the cluster:    scripts/pg.sh stop demo      (scripts/pg.sh destroy demo removes it)

@@ -1,6 +1,8 @@
 // The metrics' address parsing and exposition, and the JSON log's lines, without a server.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -35,7 +37,9 @@ std::string slurp(const std::filesystem::path& p) {
 }
 
 TEST(JobMetrics, ChunksAreCountedAndTheFileIsWrittenAtTheEnd) {
-  const auto dir = std::filesystem::temp_directory_path() / "backfill_metrics_unit";
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("backfill_metrics_unit_" + std::to_string(getpid()));
+  std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   const auto file = dir / "backfill.prom";
   std::filesystem::remove(file);
@@ -70,12 +74,19 @@ TEST(JobMetrics, ChunksAreCountedAndTheFileIsWrittenAtTheEnd) {
                       "table=\"public.t\"} 1"),
             std::string::npos)
       << text;
-  m.value()->finish("ok");
+  m.value()->finish("ok", nullptr);
   const std::string written = slurp(file);
   EXPECT_NE(written.find("backfill_rows_total"), std::string::npos) << written;
   EXPECT_NE(written.find("backfill_last_run_success{command=\"copy\"} 1"), std::string::npos)
       << written;
-  EXPECT_FALSE(std::filesystem::exists(file.string() + ".tmp"));
+  // The temporary file was renamed over it: the directory holds the file alone.
+  int files = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    EXPECT_EQ(e.path(), file);
+    ++files;
+  }
+  EXPECT_EQ(files, 1);
+  std::filesystem::remove_all(dir);
 }
 
 TEST(JobMetrics, AFileThatCannotBeWrittenIsInvalidBeforeTheJobStarts) {

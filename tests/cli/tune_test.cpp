@@ -6,6 +6,8 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <set>
+#include <sstream>
 
 #include "tests/cli/cli_support.hpp"
 
@@ -49,14 +51,17 @@ struct Tune : ::testing::Test {
         "generate_series(1, " +
         std::to_string(rows) + ") g");
     db.src.exec("ANALYZE t");
+    // A serial column only the target has: the copy leaves it to its default, which must
+    // not draw on the target's own sequence in a trial.
+    db.dst.exec("ALTER TABLE t ADD COLUMN s serial");
     // The target holds rows of its own that tune must leave as they are.
     db.dst.exec("INSERT INTO t (id, v, n) VALUES (1, 'mine', 1), (2, 'mine too', 2)");
     target_before = target_state();
   }
   std::string target_state() {
     return db.dst.value(
-        "SELECT count(*) || ':' || md5(string_agg(t::text, '|' ORDER BY id)) "
-        "FROM t");
+        "SELECT count(*) || ':' || md5(string_agg(t::text, '|' ORDER BY id)) || ':' || "
+        "(SELECT last_value FROM t_s_seq) FROM t");
   }
   std::vector<std::string> tune(std::vector<std::string> extra) {
     std::vector<std::string> a{"tune",       "--source", db.src.dsn(), "--target",
@@ -78,8 +83,10 @@ TEST_F(Tune, CopyTrialsLeaveNoTraceAndRecommendOneOfTheSettingsTried) {
   load(30000);
   const std::string out = temp_path("tune_copy_out");
   std::filesystem::remove_all(out);
+  // Unthrottled: on a busy test machine the throttle may hold every setting back, and then
+  // tune rightly recommends none.
   auto r = run_backfill(tune({"--grid", "jobs=1,2 chunk-rows=500,1000", "--trial-rows", "3000",
-                              "--repeat", "2", "--out", out}));
+                              "--repeat", "2", "--out", out, "--no-throttle"}));
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   expect_no_trace();
   EXPECT_NE(r.err.find("trial 8 of 8: --jobs"), std::string::npos) << r.err;
@@ -125,7 +132,7 @@ TEST_F(Tune, InterruptedItDropsTheScratchSchemaItHadShapedLikeTheTarget) {
   }));
   const std::string schema =
       db.dst.value("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'backfill\\_tune%'");
-  ASSERT_EQ(schema, "backfill_tune_" + std::to_string(run.pid()));
+  ASSERT_EQ(schema.rfind("backfill_tune_" + std::to_string(run.pid()) + "_", 0), 0u) << schema;
   // The scratch table is the target's shape: its columns, indexes and constraints.
   auto shape = [&](const std::string& ns) {
     return db.dst.rows(
@@ -141,7 +148,7 @@ TEST_F(Tune, InterruptedItDropsTheScratchSchemaItHadShapedLikeTheTarget) {
         ns + "') || '.t')::regclass ORDER BY 1");
   };
   EXPECT_EQ(shape(schema), shape("public"));
-  EXPECT_EQ(shape(schema).size(), 5u + 2 + 2);  // columns, indexes, primary key and check
+  EXPECT_EQ(shape(schema).size(), 6u + 2 + 2);  // columns, indexes, primary key and check
   run.signal(SIGINT);
   auto r = run.wait();
   EXPECT_EQ(r.exit_code, 130) << r.err;
@@ -156,9 +163,22 @@ TEST_F(Tune, VerifyTrialsOnlyReadAndLeaveTheLedgerAsItWas) {
   ASSERT_EQ(c.exit_code, 0) << c.err;
   target_before = target_state();
   const std::string jobs_before = db.dst.value("SELECT string_agg(name, ',') FROM backfill.jobs");
-  auto r = run_backfill(tune(
-      {"--verify", "--grid", "jobs=1,2 chunk-rows=1000", "--trial-rows", "4000", "--repeat", "1"}));
+  auto r = run_backfill(tune({"--verify", "--grid", "jobs=1,2 chunk-rows=1000", "--trial-rows",
+                              "4000", "--repeat", "1", "--no-throttle", "--log-format", "json"}));
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  // Its log is JSON to the last line: a trial event each, and the summary with every trial.
+  int trials = 0;
+  json summary;
+  std::istringstream lines(r.err);
+  for (std::string line; std::getline(lines, line);) {
+    const json j = json::parse(line, nullptr, false);
+    ASSERT_TRUE(j.is_object()) << line;
+    EXPECT_EQ(j.value("command", ""), "tune") << line;
+    if (j.value("event", "") == "trial") ++trials;
+    if (j.value("event", "") == "summary") summary = j["report"];
+  }
+  EXPECT_EQ(trials, 2);
+  EXPECT_EQ(summary["tune"]["trials"].size(), 2u) << r.err;
   EXPECT_NE(r.out.find("recommended: --jobs "), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("  backfill verify --source "), std::string::npos) << r.out;
   EXPECT_EQ(target_state(), target_before);
@@ -166,6 +186,19 @@ TEST_F(Tune, VerifyTrialsOnlyReadAndLeaveTheLedgerAsItWas) {
   EXPECT_EQ(db.dst.value("SELECT count(*) FROM pg_namespace WHERE nspname LIKE "
                          "'backfill\\_tune%'"),
             "0");
+}
+
+TEST_F(Tune, ALedgerSchemaItDidNotMakeStays) {
+  load(5000);
+  // An empty schema a DBA made for the ledger, with its grants: tune's ledger tables go, the
+  // schema stays.
+  db.dst.exec("CREATE SCHEMA backfill");
+  auto r = run_backfill(tune({"--grid", "jobs=1 chunk-rows=1000", "--trial-rows", "2000",
+                              "--repeat", "1", "--no-throttle"}));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(db.dst.value("SELECT to_regnamespace('backfill') IS NOT NULL"), "t");
+  EXPECT_EQ(db.dst.value("SELECT count(*) FROM backfill.jobs"), "0");
+  EXPECT_EQ(target_state(), target_before);
 }
 
 TEST_F(Tune, ABadGridOrASetOfTablesExitsTwoBeforeAnythingIsMade) {
