@@ -236,7 +236,8 @@ std::string tune_table_text(const TuneResult& r) {
     out += "\nrecommended: " + setting_text(s.setting) + " (" +
            with_thousands(static_cast<std::int64_t>(s.median_rows_per_second)) +
            " rows/s, the median of " + std::to_string(s.trials) +
-           " trials; the lightest setting within 5% of the fastest, within the load limits)\n";
+           (s.trials == 1 ? " trial" : " trials") +
+           "; the lightest setting within 5% of the fastest, within the load limits)\n";
     out += "  " + r.command_line + "\n";
     out += "or in a job file (--config):\n";
     std::string section = r.job_file;
