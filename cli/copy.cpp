@@ -297,7 +297,7 @@ Status copy_table(const CopyOptions& options, const RunContext& ctx, JsonObject*
   job.description = "copy " + spec.source.display() + " (" + pg::describe_dsn(o.source) + ") -> " +
                     spec.target.display() + " (" + pg::describe_dsn(o.target) + ")";
   job.chunk_rows = o.chunk_rows;
-  if (!member) o.log->set_job("copy", job.name);
+  if (!member) ctx.name_job(o.log, "copy", job.name);
   ledger->set_estimated_rows(spec.source.estimated_rows);
   // A set's preflight checked its tables already. The ledger is in the target's database
   // for a keyless table: its session reads both.

@@ -204,16 +204,26 @@ class JobMetrics::Impl : public prometheus::Collectable {
 
   void set_running() {
     std::lock_guard lock(mu_);
-    running_.Add(command_labels()).Set(1);
-    ended_.Add(command_labels()).Set(0);
+    publish_run(1, 0, std::nullopt);
   }
   void set_ended(const std::string& outcome) {
     std::lock_guard lock(mu_);
-    running_.Add(command_labels()).Set(0);
-    ended_.Add(command_labels())
-        .Set(std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-                 .count());
-    success_.Add(command_labels()).Set(outcome == "ok" ? 1 : 0);
+    publish_run(
+        0,
+        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count(),
+        outcome == "ok" ? 1.0 : 0.0);
+  }
+  // The run's series name its job once it is known: two jobs' textfiles on one host must not
+  // hold the same series (node_exporter refuses the pair). Until then, job "".
+  void set_job(const std::string& job) {
+    std::lock_guard lock(mu_);
+    if (job == job_) return;
+    const prometheus::Labels old = run_labels();
+    for (auto* f : {&running_, &ended_, &success_}) {
+      if (f->Has(old)) f->Remove(&f->Add(old));
+    }
+    job_ = job;
+    publish_run(run_.running, run_.ended, run_.success);
   }
 
   std::vector<prometheus::MetricFamily> Collect() const override {
@@ -240,9 +250,15 @@ class JobMetrics::Impl : public prometheus::Collectable {
   prometheus::Family<prometheus::Gauge>& gauge(const std::string& name, const std::string& help) {
     return family<prometheus::Gauge>(name, help);
   }
-  // The job-wide series (running, the throttle) are labelled command and job; a job-less
-  // series (running) command alone.
-  prometheus::Labels command_labels() const { return {{"command", command_}}; }
+  // The run's series (running, the last run's end and success) are labelled command and job.
+  prometheus::Labels run_labels() const { return {{"command", command_}, {"job", job_}}; }
+  // mu_ held.
+  void publish_run(double running, double ended, std::optional<double> success) {
+    run_ = {running, ended, success};
+    running_.Add(run_labels()).Set(running);
+    ended_.Add(run_labels()).Set(ended);
+    if (success) success_.Add(run_labels()).Set(*success);
+  }
 
   // mu_ held: every gauge read from the tables and throttles as they are now.
   void refresh() {
@@ -305,6 +321,11 @@ class JobMetrics::Impl : public prometheus::Collectable {
   }
 
   const std::string command_;
+  std::string job_;  // the run's job, once known (set_job)
+  struct {
+    double running = 0, ended = 0;
+    std::optional<double> success;
+  } run_;
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>&rows_, &bytes_, &chunks_, &retries_, &throttled_;
   prometheus::Family<prometheus::Histogram>& chunk_seconds_;
@@ -394,6 +415,8 @@ JobMetrics::~JobMetrics() { finish("failed", nullptr); }
 JobObserver* JobMetrics::observer(const std::string& job, const std::string& table) {
   return impl_->observer(job, table);
 }
+
+void JobMetrics::set_job(const std::string& job) { impl_->set_job(job); }
 
 void JobMetrics::differences(const std::string& job, const std::string& table, std::int64_t missing,
                              std::int64_t extra, std::int64_t different,

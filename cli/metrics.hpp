@@ -41,6 +41,9 @@ class JobMetrics {
   // The observer of one table's pipeline in job `job`; the same one for the same pair.
   // Owned by this.
   JobObserver* observer(const std::string& job, const std::string& table);
+  // The job this run is, once its name is known: the run's series (running, the last run's
+  // end and success) name it.
+  void set_job(const std::string& job);
   // Verify's verdict on a table, at the end of its pass.
   void differences(const std::string& job, const std::string& table, std::int64_t missing,
                    std::int64_t extra, std::int64_t different, std::int64_t chunks_mismatched);

@@ -152,6 +152,12 @@ struct RunContext {
   // A trial of `tune`: its observer watches the pipeline (and tells the metrics), and the
   // run prints no summary on stdout. Null for every other run.
   JobObserver* trial = nullptr;
+  // The job this command runs, once its name is known: its log's lines and its metrics'
+  // run series name it (a trial's are tune's own).
+  void name_job(Log* log, const std::string& command, const std::string& job) const {
+    log->set_job(command, job);
+    if (metrics != nullptr && trial == nullptr) metrics->set_job(job);
+  }
   // This job's observer of table `table`: the trial's, the metrics' one, or none.
   JobObserver* observer(const std::string& job, const std::string& table) const {
     return trial ? trial : observer_of(metrics, job, table);

@@ -286,6 +286,7 @@ class SetRun {
                                                std::optional<std::int64_t> total_rows,
                                                const RunContext& ctx) {
     std::unique_ptr<SetRun> r(new SetRun(set, ctx, o.log));
+    ctx.name_job(o.log, command, set.job);
     const std::string state_dsn = o.state.empty() ? o.target : o.state;
     auto ledger = pg::PgLedger::connect(state_dsn, session_settings(o));
     if (!ledger.ok()) return ledger.status().with_context("--state");

@@ -246,6 +246,39 @@ std::string command_line(const TuneOptions& t, const TrialSetting& s) {
   for (const auto& e : o.request.source_exprs) add("--source-expr", e);
   add("--where", o.request.where);
   if (!t.verify && o.request.on_conflict != "error") add("--on-conflict", o.request.on_conflict);
+  if (!t.verify && o.disable_triggers) a.push_back("--disable-triggers");
+  for (const auto& p : o.plugins) add("--plugin", p);
+  // What was measured under: the throttle's limits and the timeouts where they are not the
+  // defaults.
+  const ThrottleCliOptions d;
+  const ThrottleCliOptions& th = o.throttle;
+  auto number = [](double v) {
+    std::ostringstream out;
+    out << v;
+    return out.str();
+  };
+  if (th.off) a.push_back("--no-throttle");
+  if (th.max_active != d.max_active) add("--max-active", number(th.max_active));
+  if (th.max_lag != d.max_lag) add("--max-lag", th.max_lag);
+  if (th.max_wal_rate != d.max_wal_rate) add("--max-wal-rate", number(th.max_wal_rate));
+  if (th.max_latency_factor != d.max_latency_factor) {
+    add("--max-latency-factor", number(th.max_latency_factor));
+  }
+  if (th.critical_factor != d.critical_factor) add("--critical-factor", number(th.critical_factor));
+  if (th.max_rate != d.max_rate) add("--max-rate", number(th.max_rate));
+  add("--throttle-query", th.throttle_query);
+  if (!th.throttle_query.empty()) {
+    add("--throttle-query-on", th.throttle_query_on);
+    add("--throttle-query-max", number(th.throttle_query_max));
+  }
+  add("--pause-file", th.pause_file);
+  const CopyOptions defaults;
+  if (o.lock_timeout_ms != defaults.lock_timeout_ms) {
+    add("--lock-timeout", std::to_string(o.lock_timeout_ms));
+  }
+  if (o.statement_timeout_ms != defaults.statement_timeout_ms) {
+    add("--statement-timeout", std::to_string(o.statement_timeout_ms));
+  }
   add("--jobs", std::to_string(s.jobs));
   if (s.chunk_time_ms > 0) add("--chunk-time", std::to_string(s.chunk_time_ms));
   if (s.chunk_rows > 0) add("--chunk-rows", std::to_string(s.chunk_rows));
@@ -622,7 +655,7 @@ Status run_tune(const TuneOptions& given, const RunContext& ctx) {
 
   const std::vector<TrialSetting> order = tune_order(grid, t.repeat);
   const std::string what = std::string(t.verify ? "verify " : "copy ") + source_name;
-  o.log->set_job("tune", scratch.job_prefix() + "*");
+  ctx.name_job(o.log, "tune", scratch.job_prefix() + "*");
   o.log->info(
       "start",
       strprintf("tune %s: %zu settings x %d round%s, %s each%s", what.c_str(),

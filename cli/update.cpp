@@ -109,7 +109,7 @@ Status run_update(const UpdateOptions& o, const RunContext& ctx) {
   JobSpec job;
   job.command = "update";
   job.name = o.common.job.empty() ? "update:" + spec.keys.source.display() : o.common.job;
-  o.common.log->set_job("update", job.name);
+  ctx.name_job(o.common.log, "update", job.name);
   job.fingerprint = hex64(hash64(spec.fingerprint_text()));
   job.description =
       "update " + spec.keys.source.display() + " (" + pg::describe_dsn(o.common.target) + ")";

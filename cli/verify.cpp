@@ -71,7 +71,7 @@ Status verify_table(const VerifyOptions& vo, const RunContext& ctx,
   job.name = o.job.empty() ? default_job_name("verify", spec->copy.source.display(),
                                               spec->copy.target.display())
                            : o.job;
-  if (!member) o.log->set_job("verify", job.name);
+  if (!member) ctx.name_job(o.log, "verify", job.name);
   job.fingerprint = hex64(hash64(spec->copy.fingerprint_text()));
   job.description = "verify " + spec->copy.source.display() + " (" + pg::describe_dsn(o.source) +
                     ") against " + spec->copy.target.display() + " (" + pg::describe_dsn(o.target) +

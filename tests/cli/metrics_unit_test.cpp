@@ -74,10 +74,18 @@ TEST(JobMetrics, ChunksAreCountedAndTheFileIsWrittenAtTheEnd) {
                       "table=\"public.t\"} 1"),
             std::string::npos)
       << text;
+  // Until the job is named its run's series say job ""; then its name, and only that.
+  EXPECT_NE(m.value()->text().find("backfill_running{command=\"copy\",job=\"\"} 1"),
+            std::string::npos);
+  m.value()->set_job("j1");
   m.value()->finish("ok", nullptr);
   const std::string written = slurp(file);
+  EXPECT_EQ(written.find("job=\"\""), std::string::npos) << written;
+  EXPECT_NE(written.find("backfill_running{command=\"copy\",job=\"j1\"} 0"), std::string::npos)
+      << written;
   EXPECT_NE(written.find("backfill_rows_total"), std::string::npos) << written;
-  EXPECT_NE(written.find("backfill_last_run_success{command=\"copy\"} 1"), std::string::npos)
+  EXPECT_NE(written.find("backfill_last_run_success{command=\"copy\",job=\"j1\"} 1"),
+            std::string::npos)
       << written;
   // The temporary file was renamed over it: the directory holds the file alone.
   int files = 0;

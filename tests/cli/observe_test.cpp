@@ -116,7 +116,8 @@ TEST_F(Observe, TheEndpointCountsUpWhileTheCopyRunsAndTheFileMatchesTheReport) {
   const std::string labels = "command=\"copy\",job=\"copy:public.t:public.t\",table=\"public.t\"";
   EXPECT_GE(during.at("backfill_rows_total{" + labels + "}"), kBlockedKey - 1000) << *first;
   EXPECT_LT(during.at("backfill_rows_total{" + labels + "}"), kRows) << *first;
-  EXPECT_EQ(during.at("backfill_running{command=\"copy\"}"), 1) << *first;
+  EXPECT_EQ(during.at("backfill_running{command=\"copy\",job=\"copy:public.t:public.t\"}"), 1)
+      << *first;
   EXPECT_EQ(during.types["backfill_chunk_duration_seconds"], "histogram");
 
   ASSERT_TRUE((*blocker)->exec("ROLLBACK").is_ok());
@@ -142,8 +143,10 @@ TEST_F(Observe, TheEndpointCountsUpWhileTheCopyRunsAndTheFileMatchesTheReport) {
   EXPECT_EQ(final_file.at("backfill_chunks_total{command=\"copy\",job=\"copy:public.t:public.t\","
                           "outcome=\"done\",table=\"public.t\"}"),
             rep["chunks"].get<double>());
-  EXPECT_EQ(final_file.at("backfill_last_run_success{command=\"copy\"}"), 1);
-  EXPECT_EQ(final_file.at("backfill_running{command=\"copy\"}"), 0);
+  EXPECT_EQ(
+      final_file.at("backfill_last_run_success{command=\"copy\",job=\"copy:public.t:public.t\"}"),
+      1);
+  EXPECT_EQ(final_file.at("backfill_running{command=\"copy\",job=\"copy:public.t:public.t\"}"), 0);
   EXPECT_EQ(rep["rows"], kRows);
 }
 

@@ -85,9 +85,17 @@ TEST_F(Tune, CopyTrialsLeaveNoTraceAndRecommendOneOfTheSettingsTried) {
   std::filesystem::remove_all(out);
   // Unthrottled: on a busy test machine the throttle may hold every setting back, and then
   // tune rightly recommends none.
-  auto r = run_backfill(tune({"--grid", "jobs=1,2 chunk-rows=500,1000", "--trial-rows", "3000",
-                              "--repeat", "2", "--out", out, "--no-throttle"}));
+  // A password in the connection string is never printed, the command to paste included.
+  std::vector<std::string> args =
+      tune({"--grid", "jobs=1,2 chunk-rows=500,1000", "--trial-rows", "3000", "--repeat", "2",
+            "--out", out, "--no-throttle", "--lock-timeout", "2500"});
+  args[2] = db.src.dsn() + " password=s3cret-tune";
+  auto r = run_backfill(args);
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ((r.out + r.err + read_text(out + "/trials.json")).find("s3cret-tune"),
+            std::string::npos);
+  // What the trials ran under comes with the recommended settings.
+  EXPECT_NE(r.out.find(" --no-throttle --lock-timeout 2500 --jobs "), std::string::npos) << r.out;
   expect_no_trace();
   EXPECT_NE(r.err.find("trial 8 of 8: --jobs"), std::string::npos) << r.err;
   EXPECT_NE(r.out.find("rows/s median"), std::string::npos) << r.out;
