@@ -95,6 +95,9 @@ class JobMetrics::Impl : public prometheus::Collectable {
         job_rows_(gauge("backfill_job_rows", "Rows the job has done, earlier runs included")),
         job_rows_estimated_(
             gauge("backfill_job_rows_estimated", "Rows the job will do: the planner's estimate")),
+        job_bytes_estimated_(gauge("backfill_job_bytes_estimated",
+                                   "Bytes the job will read from the source: its estimated rows "
+                                   "at the bytes a row this run has read (copy)")),
         job_chunks_(gauge("backfill_job_chunks", "Chunks the job has done, earlier runs included")),
         job_chunks_planned_(gauge("backfill_job_chunks_planned",
                                   "Chunks planned so far (all of them once planning is done)")),
@@ -165,6 +168,11 @@ class JobMetrics::Impl : public prometheus::Collectable {
       return last_;
     }
     const prometheus::Labels& labels() const { return labels_; }
+    // The source's bytes a row this run has read; 0 before the first row or without bytes.
+    double bytes_per_row() const {
+      const double rows = rows_->Value();
+      return rows > 0 ? bytes_->Value() / rows : 0;
+    }
 
    private:
     Impl& m_;
@@ -268,7 +276,11 @@ class JobMetrics::Impl : public prometheus::Collectable {
       const auto& l = t->labels();
       job_rows_.Add(l).Set(static_cast<double>(s->rows));
       if (s->total_rows) {
-        job_rows_estimated_.Add(l).Set(static_cast<double>(std::max(*s->total_rows, s->rows)));
+        const double total = static_cast<double>(std::max(*s->total_rows, s->rows));
+        job_rows_estimated_.Add(l).Set(total);
+        if (const double per_row = t->bytes_per_row(); per_row > 0) {
+          job_bytes_estimated_.Add(l).Set(total * per_row);
+        }
       }
       job_chunks_.Add(l).Set(static_cast<double>(s->chunks_done));
       job_chunks_planned_.Add(l).Set(
@@ -329,10 +341,10 @@ class JobMetrics::Impl : public prometheus::Collectable {
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>&rows_, &bytes_, &chunks_, &retries_, &throttled_;
   prometheus::Family<prometheus::Histogram>& chunk_seconds_;
-  prometheus::Family<prometheus::Gauge>&job_rows_, &job_rows_estimated_, &job_chunks_,
-      &job_chunks_planned_, &rate_, &eta_, &in_flight_, &chunk_rows_, &throttle_state_,
-      &limited_by_, &signal_, &signal_limit_, &verify_rows_, &verify_chunks_, &running_, &ended_,
-      &success_;
+  prometheus::Family<prometheus::Gauge>&job_rows_, &job_rows_estimated_, &job_bytes_estimated_,
+      &job_chunks_, &job_chunks_planned_, &rate_, &eta_, &in_flight_, &chunk_rows_,
+      &throttle_state_, &limited_by_, &signal_, &signal_limit_, &verify_rows_, &verify_chunks_,
+      &running_, &ended_, &success_;
 
   mutable std::mutex mu_;  // the tables, the throttles, and the gauges' refresh
   std::map<std::pair<std::string, std::string>, std::unique_ptr<Table>> tables_;

@@ -148,6 +148,10 @@ TEST_F(Observe, TheEndpointCountsUpWhileTheCopyRunsAndTheFileMatchesTheReport) {
       1);
   EXPECT_EQ(final_file.at("backfill_running{command=\"copy\",job=\"copy:public.t:public.t\"}"), 0);
   EXPECT_EQ(rep["rows"], kRows);
+  // Every row read: the bytes to read, estimated at the bytes a row so far, are the bytes read.
+  const double bytes = final_file.at("backfill_bytes_total{" + labels + "}");
+  EXPECT_GT(bytes, kRows * 32.0);  // an md5 hex text a row, at least
+  EXPECT_DOUBLE_EQ(final_file.at("backfill_job_bytes_estimated{" + labels + "}"), bytes);
 }
 
 TEST_F(Observe, ABadAddressOrAnUnwritableFileExitsTwoBeforeAnythingIsWritten) {
