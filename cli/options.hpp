@@ -25,6 +25,7 @@
 #include "engine/jobs/progress.hpp"
 #include "engine/jobs/report.hpp"
 #include "engine/pipeline/job_options.hpp"
+#include "engine/table/table_set.hpp"
 #include "engine/throttle/throttle_monitor.hpp"
 #include "engine/util/status.hpp"
 
@@ -287,9 +288,18 @@ Status check_table_choice(const CopyOptions& o);
 // source's value and the column's largest; the list of them for the report.
 Result<Json> sync_table_sequences(const CopyOptions& o);
 // --tables: every table of the set, in foreign-key order, as one job (cli/tables.cpp).
-Status run_copy_tables(const CopyOptions& o, const RunContext& ctx);
+// `report`, when given, receives the set's report (tune's trials).
+Status run_copy_tables(const CopyOptions& o, const RunContext& ctx, JsonObject* report = nullptr);
 Status run_verify_tables(const VerifyOptions& o, const RunContext& ctx,
-                         std::chrono::steady_clock::time_point started);
+                         std::chrono::steady_clock::time_point started,
+                         JsonObject* report = nullptr);
+// tune --tables: the set's tables, each source and target, once the set's preflight (its
+// tables resolved, ordered and planned as copy or verify would) has passed; the ledger is
+// not read.
+struct SetTableNames {
+  TableName source, target;
+};
+Result<std::vector<SetTableNames>> preflight_set_for_tune(const CopyOptions& o, bool for_verify);
 Status run_plan_tables(const CopyOptions& o, bool for_verify);
 // One table's verify; --run-time counts from `started`.
 Status verify_table(const VerifyOptions& o, const RunContext& ctx,

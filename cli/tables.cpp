@@ -452,9 +452,13 @@ struct PlannedSet {
 // in the ledger checked against what it will do, and the set's throttle prepared. A table
 // that cannot be taken stops the set here, with nothing written. `copy_of` is the spec's
 // CopySpec (tables, estimate, fingerprint).
+//
+// `ledger_checks` false (tune's preflight, whose trials are jobs of their own into empty
+// scratch tables): the tables' jobs in the ledger and a keyless target's rows are not looked
+// at.
 template <typename Spec, typename Plan, typename CopyOf>
 Result<PlannedSet<Spec>> plan_set(const CopyOptions& o, const ResolvedSet& set, const Plan& plan,
-                                  const CopyOf& copy_of) {
+                                  const CopyOf& copy_of, bool ledger_checks = true) {
   BACKFILL_ASSIGN_OR_RETURN(Connections c, connect_both(o));
   BACKFILL_ASSIGN_OR_RETURN(auto state, state_session(o));
   BACKFILL_ASSIGN_OR_RETURN(const CopyRequest base, full_request(o));
@@ -498,10 +502,14 @@ Result<PlannedSet<Spec>> plan_set(const CopyOptions& o, const ResolvedSet& set, 
     add_estimate(&out.total_rows, copy.source.estimated_rows);
     if (std::is_same_v<Spec, pg::CopySpec>) {
       BACKFILL_RETURN_IF_ERROR(check_keyless_ledger(copy, ledger_in_target));
-      BACKFILL_RETURN_IF_ERROR(
-          check_keyless_target(o, copy, state ? *state : *c.target, *c.target, t.job));
+      if (ledger_checks) {
+        BACKFILL_RETURN_IF_ERROR(
+            check_keyless_target(o, copy, state ? *state : *c.target, *c.target, t.job));
+      }
     }
-    BACKFILL_RETURN_IF_ERROR(check_recorded(o, state ? *state : *c.target, t.job, copy));
+    if (ledger_checks) {
+      BACKFILL_RETURN_IF_ERROR(check_recorded(o, state ? *state : *c.target, t.job, copy));
+    }
     out.specs.push_back(std::make_shared<const Spec>(std::move(spec).value()));
   }
   BACKFILL_ASSIGN_OR_RETURN(
@@ -602,7 +610,7 @@ Result<Json> sync_sequences_once(const CopyOptions& o) {
   return out;
 }
 
-Status run_copy_tables(const CopyOptions& given, const RunContext& ctx) {
+Status run_copy_tables(const CopyOptions& given, const RunContext& ctx, JsonObject* report_out) {
   const auto t0 = std::chrono::steady_clock::now();
   const CopyOptions o = with_shared_sessions(given);
   BACKFILL_ASSIGN_OR_RETURN(ResolvedSet set, resolve_set(o, "copy", true));
@@ -706,7 +714,9 @@ Status run_copy_tables(const CopyOptions& given, const RunContext& ctx) {
         .add("tables", std::move(tables));
     if (!error.is_ok()) r.add("error", error.message());
     BACKFILL_RETURN_IF_ERROR(finish_report(o, r));
+    if (report_out != nullptr) *report_out = std::move(r);
   }
+  if (ctx.trial != nullptr) return error;  // tune prints its own lines
   std::printf("%s: %zu of %zu tables, %s rows (%s written) in %s chunks, %.1f s%s\n", status, done,
               set.tables.size(), with_thousands(rows).c_str(), with_thousands(rows_written).c_str(),
               with_thousands(chunks).c_str(), seconds, error.is_ok() ? "; job done" : "");
@@ -719,7 +729,7 @@ Status run_copy_tables(const CopyOptions& given, const RunContext& ctx) {
 }
 
 Status run_verify_tables(const VerifyOptions& given, const RunContext& ctx,
-                         std::chrono::steady_clock::time_point started) {
+                         std::chrono::steady_clock::time_point started, JsonObject* report_out) {
   VerifyOptions vo = given;
   vo.table = with_shared_sessions(given.table);
   const CopyOptions& o = vo.table;
@@ -835,8 +845,12 @@ Status run_verify_tables(const VerifyOptions& given, const RunContext& ctx,
         .add("tables", std::move(tables));
     if (!error.is_ok()) r.add("error", error.message());
     BACKFILL_RETURN_IF_ERROR(finish_report(o, r));
+    if (report_out != nullptr) *report_out = std::move(r);
   }
   if (!error.is_ok()) return error;
+  if (ctx.trial != nullptr) {  // tune prints its own lines
+    return differing > 0 ? Status(ErrorKind::kDifferences, "tables differ") : Status::ok();
+  }
   const std::string left =
       std::to_string(passes_done) + " of " + std::to_string(set.tables.size()) +
       " tables verified to the end (--run-time reached): the same command continues the pass";
@@ -855,6 +869,26 @@ Status run_verify_tables(const VerifyOptions& given, const RunContext& ctx,
                 left.c_str());
   }
   return Status::ok();
+}
+
+Result<std::vector<SetTableNames>> preflight_set_for_tune(const CopyOptions& o, bool for_verify) {
+  BACKFILL_ASSIGN_OR_RETURN(ResolvedSet set,
+                            resolve_set(o, for_verify ? "verify" : "copy", !for_verify));
+  if (for_verify) {
+    BACKFILL_RETURN_IF_ERROR(plan_set<pg::VerifySpec>(
+                                 o, set, pg::plan_verify,
+                                 [](const pg::VerifySpec& v) -> const auto& { return v.copy; },
+                                 false)
+                                 .status());
+  } else {
+    BACKFILL_RETURN_IF_ERROR(
+        plan_set<pg::CopySpec>(
+            o, set, pg::plan_copy, [](const pg::CopySpec& c) -> const auto& { return c; }, false)
+            .status());
+  }
+  std::vector<SetTableNames> out;
+  for (const SetTable& t : set.tables) out.push_back({t.source, t.target});
+  return out;
 }
 
 Status run_plan_tables(const CopyOptions& o, bool for_verify) {

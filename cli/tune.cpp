@@ -63,11 +63,14 @@ class TrialObserver final : public JobObserver {
   TrialObserver(JobObserver* next, double seconds, std::int64_t rows)
       : next_(next), seconds_(seconds), rows_(rows) {}
 
+  // A set's trial attaches each of its tables' pipelines: the trial runs from the first
+  // attach to the last detach, the gaps between tables (their start-up) included.
   void attach(std::function<ProgressSnapshot()> progress, const ChunkThrottle* throttle) override {
     {
       std::lock_guard lock(mu_);
       throttle_ = throttle;
-      started_ = SteadyClock::now();
+      if (!started_) started_ = SteadyClock::now();
+      ++attached_;
     }
     next_->attach(std::move(progress), throttle);
   }
@@ -75,7 +78,7 @@ class TrialObserver final : public JobObserver {
     {
       std::lock_guard lock(mu_);
       ended_ = SteadyClock::now();
-      throttle_ = nullptr;
+      if (--attached_ == 0) throttle_ = nullptr;
     }
     next_->detach(last);
   }
@@ -149,6 +152,7 @@ class TrialObserver final : public JobObserver {
   const std::int64_t rows_;
   mutable std::mutex mu_;
   const ChunkThrottle* throttle_ = nullptr;
+  int attached_ = 0;
   std::optional<SteadyClock::time_point> started_, ended_;
   TrialResult result_;
   std::vector<double> chunk_seconds_;
@@ -239,6 +243,9 @@ std::string command_line(const TuneOptions& t, const TrialSetting& s) {
   add("--target", pg::describe_dsn(o.target));
   if (!o.state.empty()) add("--state", pg::describe_dsn(o.state));
   add("--table", o.request.table);
+  add("--tables", o.tables);
+  add("--exclude", o.exclude);
+  add("--to-schema", o.to_schema);
   add("--to", o.request.to);
   add("--key", o.request.key);
   add("--columns", o.request.columns);
@@ -329,7 +336,7 @@ class Scratch {
     const std::string ns = pg::quote_ident(schema());
     const std::string table = ns + "." + pg::quote_ident(name);
     Status st = target.transaction([&]() -> Status {
-      BACKFILL_RETURN_IF_ERROR(target.exec("CREATE SCHEMA " + ns));
+      if (!schema_created_) BACKFILL_RETURN_IF_ERROR(target.exec("CREATE SCHEMA " + ns));
       BACKFILL_RETURN_IF_ERROR(
           target.exec("CREATE TABLE " + table + " (LIKE " + like + " INCLUDING ALL)"));
       BACKFILL_ASSIGN_OR_RETURN(
@@ -355,12 +362,18 @@ class Scratch {
     schema_created_ = true;
     return table;
   }
-  // Between trials: the scratch table empty again, the trial's ledger rows gone.
-  Status reset(const std::string& table, const std::string& job) {
+  // Between trials: the scratch tables empty again, the trial's ledger rows gone (a set's
+  // and its tables', "JOB/schema.name").
+  Status reset(const std::vector<std::string>& tables, const std::string& job) {
     BACKFILL_RETURN_IF_ERROR(connect());
-    if (!table.empty()) BACKFILL_RETURN_IF_ERROR(target_->exec("TRUNCATE " + table));
+    std::string list;
+    for (const auto& t : tables) list += (list.empty() ? "" : ", ") + t;
+    if (!list.empty()) BACKFILL_RETURN_IF_ERROR(target_->exec("TRUNCATE " + list));
     BACKFILL_ASSIGN_OR_RETURN(const bool has_ledger, pg::ledger_exists(*state_));
-    return has_ledger ? state_->exec("DELETE FROM backfill.jobs WHERE name = $1", {job})
+    return has_ledger ? state_->exec(
+                            "DELETE FROM backfill.jobs WHERE name = $1 OR starts_with(name, $1 "
+                            "|| '/')",
+                            {job})
                       : Status::ok();
   }
   // Drops the scratch schema, deletes the trials' jobs from the ledger, and drops the
@@ -450,15 +463,22 @@ Status warn_left_behind(pg::PgConnection& target, Log* log) {
   return Status::ok();
 }
 
-// The average bytes of a source row (heap size over rows), for MB/s where the pipeline
-// counts no bytes (verify).
-double row_bytes(pg::PgConnection& source, const std::string& table) {
-  auto res = source.query(
-      "SELECT pg_relation_size(c.oid)::float8 / greatest(c.reltuples, 1) FROM pg_class c "
-      "WHERE c.oid = $1::regclass AND c.reltuples > 0",
-      {table});
-  if (!res.ok() || res.value().rows() == 0) return 0;
-  return std::stod(res.value().text(0, 0));
+// The average bytes of a source row over `tables` (heap size over rows, a partitioned
+// table's partitions included), for MB/s where the pipeline counts no bytes (verify); 0 when
+// none was analysed.
+double row_bytes(pg::PgConnection& source, const std::vector<std::string>& tables) {
+  double bytes = 0, rows = 0;
+  for (const auto& table : tables) {
+    auto res = source.query(
+        "SELECT coalesce(sum(pg_relation_size(c.oid)), 0)::float8, "
+        "coalesce(sum(greatest(c.reltuples, 0)), 0)::float8 FROM pg_class c WHERE c.oid IN "
+        "(SELECT relid FROM pg_partition_tree($1::regclass)) AND c.reltuples > 0",
+        {table});
+    if (!res.ok() || res.value().rows() == 0) continue;
+    bytes += std::stod(res.value().text(0, 0));
+    rows += std::stod(res.value().text(0, 1));
+  }
+  return rows > 0 ? bytes / rows : 0;
 }
 
 }  // namespace
@@ -604,12 +624,8 @@ void add_tune_options(CLI::App* app, TuneOptions* o) {
 Status run_tune(const TuneOptions& given, const RunContext& ctx) {
   TuneOptions t = given;
   CopyOptions& o = t.table;
-  if (!o.tables.empty()) {
-    return Status::invalid(
-        "tune measures one table: give --table (a set's tables are each "
-        "tuned alone)");
-  }
   BACKFILL_RETURN_IF_ERROR(check_table_choice(o));
+  const bool set = !o.tables.empty();
   if (o.restart || o.defer_indexes) {
     return Status::invalid(std::string(o.restart ? "--restart" : "--defer-indexes") +
                            " is for a copy; tune's trials are jobs of their own, each into an "
@@ -628,29 +644,65 @@ Status run_tune(const TuneOptions& given, const RunContext& ctx) {
   // --trial-rows alone: trials end by rows; by default, after 5 s.
   const double trial_seconds = t.trial_seconds.value_or(t.trial_rows > 0 ? 0 : 5);
 
-  // Preflight: what a copy (or verify) of this table would check, before anything is made.
-  std::string table_name, like, source_table, source_name;
+  // Preflight: what a copy (or verify) of this table, or of the set, would check, before
+  // anything is made. Each target is the shape of a scratch table (a copy's).
+  struct Shape {
+    std::string like, name;  // the target, quoted; the scratch table's name
+  };
+  std::vector<Shape> shapes;
+  std::vector<std::string> source_tables;
+  std::string source_name;
   double bytes_per_row = 0;
   {
-    BACKFILL_ASSIGN_OR_RETURN(CopyRequest request, full_request(o));
     BACKFILL_ASSIGN_OR_RETURN(Connections c, connect_both(o));
-    request.for_verify = t.verify;
-    BACKFILL_ASSIGN_OR_RETURN(pg::CopySpec spec, pg::plan_copy(*c.source, *c.target, request));
-    print_warnings(o.log, spec.warnings);
-    table_name = spec.target.name;
-    like = spec.target.quoted();
-    source_table = spec.source.quoted();
-    source_name = spec.source.display();
-    bytes_per_row = row_bytes(*c.source, source_table);
+    if (set) {
+      BACKFILL_ASSIGN_OR_RETURN(auto tables, preflight_set_for_tune(o, t.verify));
+      std::map<std::string, std::string> by_name;  // scratch name -> its source
+      for (const SetTableNames& m : tables) {
+        // The set is copied into one scratch schema (--to-schema), where names must differ.
+        auto [at, fresh] = by_name.emplace(m.target.name, m.source.display());
+        if (!t.verify && !fresh) {
+          return Status::invalid("tune --tables copies the set into one scratch schema, where " +
+                                 at->second + " and " + m.source.display() +
+                                 " would share the name " + m.target.name +
+                                 ": tune them apart (--exclude one of them)");
+        }
+        const pg::QualifiedName target{m.target.schema, m.target.name};
+        shapes.push_back({target.quoted(), m.target.name});
+        source_tables.push_back(pg::QualifiedName{m.source.schema, m.source.name}.quoted());
+      }
+      source_name = std::to_string(tables.size()) + " tables (--tables " + o.tables +
+                    (o.exclude.empty() ? "" : " --exclude " + o.exclude) + ")";
+    } else {
+      BACKFILL_ASSIGN_OR_RETURN(CopyRequest request, full_request(o));
+      request.for_verify = t.verify;
+      BACKFILL_ASSIGN_OR_RETURN(pg::CopySpec spec, pg::plan_copy(*c.source, *c.target, request));
+      print_warnings(o.log, spec.warnings);
+      shapes.push_back({spec.target.quoted(), spec.target.name});
+      source_tables.push_back(spec.source.quoted());
+      source_name = spec.source.display();
+    }
+    bytes_per_row = row_bytes(*c.source, source_tables);
     BACKFILL_RETURN_IF_ERROR(warn_left_behind(*c.target, o.log));
   }
   const std::string state_dsn = o.state.empty() ? o.target : o.state;
   Scratch scratch(o.target, state_dsn, session_settings(o));
   BACKFILL_RETURN_IF_ERROR(scratch.remember_ledger());
-  std::string scratch_table;
-  if (interrupted(ctx)) return Status(ErrorKind::kInterrupted, "interrupted");
+  std::vector<std::string> scratch_tables;
   if (!t.verify) {
-    BACKFILL_ASSIGN_OR_RETURN(scratch_table, scratch.create_table(like, table_name));
+    for (const Shape& shape : shapes) {
+      if (interrupted(ctx)) break;  // cleanup below drops what was made
+      auto made = scratch.create_table(shape.like, shape.name);
+      if (!made.ok()) {
+        (void)scratch.cleanup();
+        return made.status();
+      }
+      scratch_tables.push_back(std::move(made).value());
+    }
+  }
+  if (interrupted(ctx)) {
+    BACKFILL_RETURN_IF_ERROR(scratch.cleanup());
+    return Status(ErrorKind::kInterrupted, "interrupted");
   }
 
   const std::vector<TrialSetting> order = tune_order(grid, t.repeat);
@@ -694,7 +746,15 @@ Status run_tune(const TuneOptions& given, const RunContext& ctx) {
       trial.chunk_rows_given = false;
       trial.throttle.chunk_time_ms = static_cast<int>(s.chunk_time_ms);
     }
-    if (!t.verify) trial.request.to = scratch_table;
+    if (!t.verify) {
+      if (set) {
+        trial.to_schema = scratch.schema();
+        // The scratch tables' own sequences: nothing the user needs moved, nor timed.
+        trial.sync_sequences = false;
+      } else {
+        trial.request.to = scratch_tables.front();
+      }
+    }
     trial.report.clear();
     trial.progress = "none";
     trial.log = &quiet;
@@ -713,9 +773,11 @@ Status run_tune(const TuneOptions& given, const RunContext& ctx) {
       if (t.verify) {
         VerifyOptions vo;
         vo.table = trial;
-        st = verify_table(vo, trial_ctx, SteadyClock::now(), &report);
+        st = set ? run_verify_tables(vo, trial_ctx, SteadyClock::now(), &report)
+                 : verify_table(vo, trial_ctx, SteadyClock::now(), &report);
       } else {
-        st = copy_table(trial, trial_ctx, &report);
+        st = set ? run_copy_tables(trial, trial_ctx, &report)
+                 : copy_table(trial, trial_ctx, &report);
       }
     }
     const bool user_stop = interrupted(ctx);
@@ -745,7 +807,7 @@ Status run_tune(const TuneOptions& given, const RunContext& ctx) {
                           r.mb_per_second(), r.chunk_p50 * 1000, r.chunk_p95 * 1000,
                           static_cast<long long>(r.retries), r.throttled_seconds),
                 trial_json(r));
-    if (Status reset = scratch.reset(scratch_table, trial.job); !reset.is_ok()) {
+    if (Status reset = scratch.reset(scratch_tables, trial.job); !reset.is_ok()) {
       failure = reset.with_context("tune: emptying the scratch table");
       break;
     }
