@@ -7,10 +7,16 @@
 // --config given after the subcommand is moved in front of it. Plain functions.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "engine/util/status.hpp"
+
+namespace CLI {
+class App;
+class Config;
+}  // namespace CLI
 
 namespace backfill::cli {
 
@@ -25,5 +31,17 @@ std::string config_path(const std::vector<std::string>& args);
 // The file readable and valid TOML: otherwise kInvalid naming the file and, for a syntax
 // error, its line and column.
 Status check_job_file(const std::string& path);
+
+// How the job file is read: CLI11's TOML reader, each key written with '_' taken as with
+// '-' (`on_conflict` is `on-conflict`). CLI11 2.1 matches keys to options by their exact
+// names and drops the others, so this is done here.
+std::shared_ptr<CLI::Config> job_file_format();
+
+// Every key of the job file an option of its section's subcommand (or, in a per-table
+// section `[copy.table."NAME"]`, one a table's section takes), and every section a
+// subcommand: otherwise kInvalid naming the file, the section and the key, the nearest
+// valid key, and the subcommand the key belongs to if it is another's. `app` is the
+// command line as defined, before parsing.
+Status check_job_file_keys(const std::string& path, const CLI::App& app);
 
 }  // namespace backfill::cli

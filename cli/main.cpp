@@ -59,6 +59,7 @@ int main(int argc, char** argv) {
   CLI::App app{"backfill: chunked, resumable table copies for PostgreSQL", "backfill"};
   app.require_subcommand(1);
   app.set_config("--config", "", "Read options from a TOML file (flags override it)");
+  app.config_formatter(job_file_format());
 
   CopyOptions copy_opts;
   CLI::App* copy = app.add_subcommand("copy", "Copy a table into another table or database");
@@ -107,7 +108,9 @@ int main(int argc, char** argv) {
   const std::vector<std::string> args =
       hoist_config(std::vector<std::string>(argv + std::min(argc, 1), argv + argc));
   if (const std::string path = config_path(args); !path.empty()) {
-    if (backfill::Status st = check_job_file(path); !st.is_ok()) {
+    backfill::Status st = check_job_file(path);
+    if (st.is_ok()) st = check_job_file_keys(path, app);
+    if (!st.is_ok()) {
       std::fprintf(stderr, "backfill: error: %s\n", st.message().c_str());
       return exit_code(st);
     }

@@ -1,5 +1,7 @@
 #include "cli/options.hpp"
 
+#include "cli/job_file.hpp"
+
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
@@ -100,7 +102,7 @@ Status read_table_sections(const std::string& path, const std::vector<std::strin
                            CopyOptions* o) {
   std::vector<CLI::ConfigItem> items;
   try {
-    items = CLI::ConfigTOML().from_file(path);
+    items = job_file_format()->from_file(path);
   } catch (const CLI::Error& e) {
     return Status::invalid("--config " + path + ": " + e.what());
   }
@@ -136,7 +138,7 @@ Status read_table_sections(const std::string& path, const std::vector<std::strin
       it->where = one();
     } else if (item.name == "map") {
       it->maps.insert(it->maps.end(), item.inputs.begin(), item.inputs.end());
-    } else if (item.name == "source-expr" || item.name == "source_expr") {
+    } else if (item.name == "source-expr") {
       it->source_exprs.insert(it->source_exprs.end(), item.inputs.begin(), item.inputs.end());
     } else {
       std::string where;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <tuple>
 
 #include "tests/cli/cli_support.hpp"
 
@@ -113,6 +114,70 @@ TEST(JobFiles, AJobFileGivesTheSameResultAsTheSameFlags) {
                             "--report", rb});
   ASSERT_EQ(over.exit_code, 0) << over.err;
   EXPECT_NE(read_text(rb).find("\"chunk_rows\": 500,"), std::string::npos) << read_text(rb);
+}
+
+// Keys may be written with '_' for '-': `on_conflict = "skip"` is the skip policy, so the row
+// the target already has stays and the copy ends with exit 0 (under the error policy it
+// would stop at the conflict).
+TEST(JobFiles, AKeyWithUnderscoresIsTheOptionWithDashes) {
+  SourceAndTarget db;
+  for (TestDatabase* d : {&db.src, &db.dst}) d->exec("CREATE TABLE t (id int PRIMARY KEY, v text)");
+  db.src.exec("INSERT INTO t SELECT g, 'src' FROM generate_series(1, 500) g");
+  db.dst.exec("INSERT INTO t VALUES (7, 'mine')");
+  const std::string file = temp_path("underscores.toml");
+  std::ofstream(file) << "[copy]\nsource = \"" << db.src.dsn() << "\"\ntarget = \"" << db.dst.dsn()
+                      << "\"\ntable = \"t\"\non_conflict = \"skip\"\nchunk_rows = 100\n"
+                         "progress = \"none\"\n";
+  auto r = run_backfill({"copy", "--config", file});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(db.dst.value("SELECT count(*) || ':' || (SELECT v FROM t WHERE id = 7) FROM t"),
+            "500:mine");
+  // chunk_rows = 100 too: 500 rows in five chunks or so, not the default's one.
+  EXPECT_EQ(db.dst.value("SELECT count(*) BETWEEN 5 AND 6 FROM backfill.chunks"), "t");
+}
+
+// A key the section's subcommand does not take, a section that is no subcommand's: exit 2
+// naming the file, the section, the key and the nearest valid one, before anything is read
+// or written (the servers are never reached: no ledger appears).
+TEST(JobFiles, AnUnknownKeyOrSectionIsRefusedNamingTheNearestValidOne) {
+  SourceAndTarget db;
+  db.src.exec("CREATE TABLE t (id int PRIMARY KEY)");
+  db.dst.exec("CREATE TABLE t (id int PRIMARY KEY)");
+  const std::string head =
+      "source = \"" + db.src.dsn() + "\"\ntarget = \"" + db.dst.dsn() + "\"\ntable = \"t\"\n";
+  const std::string set = "source = \"" + db.src.dsn() + "\"\ntarget = \"" + db.dst.dsn() +
+                          "\"\ntables = \"public.*\"\n";
+  const std::vector<std::tuple<std::string, std::string, std::string>> cases = {
+      {"copy", "[copy]\n" + head + "filter = \"id > 5\"\n",
+       "[copy]: 'filter' is not an option of copy; did you mean 'where'?"},
+      {"verify", "[verify]\n" + head + "jobz = 2\n",
+       "[verify]: 'jobz' is not an option of verify; did you mean 'jobs'?"},
+      {"verify", "[verify]\n" + head + "tabel = \"t\"\n",
+       "[verify]: 'tabel' is not an option of verify; did you mean 'table'?"},
+      {"verify", "[verify]\n" + head + "on_conflict = \"skip\"\n",
+       "[verify]: 'on-conflict' is not an option of verify (it is one of copy, plan, tune)"},
+      // Another subcommand's section is checked too: a typo waits for no night.
+      {"copy", "[copy]\n" + head + "[verify]\nrechek = 3\n",
+       "[verify]: 'rechek' is not an option of verify; did you mean 'recheck'?"},
+      {"copy", "[cpy]\n" + head,
+       "[cpy]: no such section (a section is named after its subcommand); did you mean 'copy'?"},
+      // (A set's file: `table` and a [copy.table."..."] section cannot both be in TOML.)
+      {"copy", "[copy]\n" + set + "[copy.table.\"public.t\"]\nwher = \"id > 1\"\n",
+       "[copy.table.\"public.t\"]: 'wher' is not a key of a table's section (key, columns, "
+       "where, map, source-expr); did you mean 'where'?"},
+      {"update", "[update]\nset = [\"id = id\"]\n[update.table.t]\nkey = \"id\"\n",
+       "[update.table.t]: no such section of [update], which has no sections of its own"},
+      {"copy", head + "[copy]\n", "'source' is outside any section"}};
+  for (const auto& [command, text, message] : cases) {
+    const std::string file = temp_path("strict.toml");
+    std::ofstream(file) << text;
+    auto r = run_backfill({command, "--config", file});
+    EXPECT_EQ(r.exit_code, 2) << text << "\n" << r.err;
+    EXPECT_NE(r.err.find("--config " + file + ": " + message), std::string::npos) << text << "\n"
+                                                                                  << r.err;
+  }
+  EXPECT_FALSE(db.ledger_exists());
+  EXPECT_EQ(db.dst.value("SELECT count(*) FROM t"), "0");
 }
 
 }  // namespace
