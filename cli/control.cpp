@@ -1,6 +1,8 @@
 // `backfill control`: changes a running job through its ledger row; every worker of the job
 // reads it back with its next heartbeat (about once a second).
+#include <cmath>
 #include <cstdio>
+#include <string>
 
 #include "cli/options.hpp"
 #include "drivers/postgres/connection.hpp"
@@ -30,9 +32,17 @@ Status run_control(const ControlOptions& o) {
   BACKFILL_ASSIGN_OR_RETURN(std::optional<pg::ControlState> now,
                             pg::change_control(conn, o.job, change));
   if (!now) return Status::invalid("no job named '" + o.job + "' in the ledger");
-  std::printf("job %s: %s, max rate %s rows/s, jobs %s, chunk time %s ms\n", o.job.c_str(),
-              now->paused ? "paused" : "running", now->max_rate.c_str(), now->jobs.c_str(),
-              now->chunk_time_ms.c_str());
+  // Plain words: a setting control never gave is the command line's ("as started").
+  auto said = [](const std::string& v, const std::string& unit) {
+    return v.empty() ? std::string("as started")
+                     : with_thousands(static_cast<std::int64_t>(std::llround(std::stod(v)))) + unit;
+  };
+  const std::string rate = now->max_rate.empty()  ? "as started"
+                           : now->max_rate == "0" ? "off"
+                                                  : said(now->max_rate, " rows/s");
+  std::printf("job %s: %s; max rate: %s; jobs: %s; chunk time: %s\n", o.job.c_str(),
+              now->paused ? "paused" : "running", rate.c_str(), said(now->jobs, "").c_str(),
+              said(now->chunk_time_ms, " ms").c_str());
   return Status::ok();
 }
 

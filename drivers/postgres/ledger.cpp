@@ -778,16 +778,17 @@ Result<std::optional<ControlState>> change_control(PgConnection& conn, const std
     if (!v) return std::nullopt;
     return std::to_string(*v);
   };
-  // A NULL parameter leaves that setting as it is; a max rate of 0 clears the limit.
+  // A NULL parameter leaves that setting as it is. A max rate of 0 is kept as 0, which the
+  // throttle reads as no cap: it lifts the command line's --max-rate too (NULL would mean
+  // the command line's).
   BACKFILL_ASSIGN_OR_RETURN(
       PgResult r,
       conn.query("UPDATE backfill.jobs SET paused = CASE WHEN $2 THEN true WHEN $3 THEN false "
-                 "ELSE paused END, max_rate = CASE WHEN $4::double precision IS NULL THEN "
-                 "max_rate ELSE nullif($4::double precision, 0) END, max_jobs = "
-                 "coalesce($5::int, max_jobs), chunk_time_ms = coalesce($6::int, chunk_time_ms), "
-                 "updated_at = now() WHERE name = $1 RETURNING paused, coalesce(max_rate::text, "
-                 "'none'), coalesce(max_jobs::text, 'as started'), coalesce(chunk_time_ms::text, "
-                 "'as started')",
+                 "ELSE paused END, max_rate = coalesce($4::double precision, max_rate), "
+                 "max_jobs = coalesce($5::int, max_jobs), chunk_time_ms = coalesce($6::int, "
+                 "chunk_time_ms), updated_at = now() WHERE name = $1 RETURNING paused, "
+                 "coalesce(max_rate::text, ''), coalesce(max_jobs::text, ''), "
+                 "coalesce(chunk_time_ms::text, '')",
                  {job, c.pause ? "true" : "false", c.resume ? "true" : "false", opt(c.max_rate),
                   opt(c.jobs), opt(c.chunk_time_ms)}));
   if (r.rows() == 0) return std::optional<ControlState>{};

@@ -165,7 +165,8 @@ struct ControlChange {
   std::optional<double> max_rate;
   std::optional<int> jobs, chunk_time_ms;
 };
-// The job's settings after the change, as text for the reply; nullopt: no such job.
+// The job's settings after the change, as the ledger's text ("" where `control` never set
+// one: the command line's holds); nullopt: no such job.
 struct ControlState {
   bool paused = false;
   std::string max_rate, jobs, chunk_time_ms;

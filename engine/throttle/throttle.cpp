@@ -187,7 +187,11 @@ void Throttle::report(Clock::time_point now, std::vector<Reading> readings) {
 void Throttle::set_control(const RuntimeControl& control, Clock::time_point now) {
   std::lock_guard lk(mu_);
   if (control == control_) return;
+  const double cap_before = rate_cap();
   control_ = control;
+  // A new cap holds from now: what the old one still charged (a slow cap's wait after its
+  // last chunk) is forgiven, so that lifting a cap takes effect at once.
+  if (rate_cap() != cap_before) rate_next_ = std::min(rate_next_, now);
   const int jobs = control.jobs ? std::clamp(*control.jobs, 1, options_.jobs) : options_.jobs;
   controller_.set_max_level(2.0 * jobs);
   if (control.chunk_time_ms) {

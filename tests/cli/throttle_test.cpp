@@ -92,6 +92,30 @@ TEST_F(Throttling, ControlPausesAndResumesARunningJob) {
   EXPECT_NE(bad.err.find("no job named 'nope'"), std::string::npos) << bad.err;
 }
 
+// control --max-rate 0 lifts the cap, the command line's included, and says so in words.
+TEST_F(Throttling, ControlMaxRateZeroLiftsTheCommandLinesCap) {
+  // At 5 rows/s the 2,000 rows would take 400 s.
+  BackgroundRun run(args({"--job", "rate", "--max-rate", "5"}));
+  ASSERT_TRUE(status_says("paused: pause file")) << status();
+  auto c =
+      run_backfill({"control", "--state", db.dst.dsn(), "--job", "rate", "--max-rate", "1500"});
+  ASSERT_EQ(c.exit_code, 0) << c.err;
+  EXPECT_NE(c.out.find("job rate: running; max rate: 1,500 rows/s; jobs: as started; chunk "
+                       "time: as started"),
+            std::string::npos)
+      << c.out;
+  c = run_backfill({"control", "--state", db.dst.dsn(), "--job", "rate", "--max-rate", "0",
+                    "--chunk-time", "300"});
+  ASSERT_EQ(c.exit_code, 0) << c.err;
+  EXPECT_NE(c.out.find("max rate: off; jobs: as started; chunk time: 300 ms"), std::string::npos)
+      << c.out;
+  std::remove(pause_file.c_str());
+  // Well before 400 s: the cap is gone.
+  EXPECT_TRUE(wait_until([&] { return rows() == "2000"; })) << rows() << "\n" << status();
+  auto r = run.wait();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+}
+
 TEST_F(Throttling, ASignalThatCannotBeReadFailsClosed) {
   db.dst.exec("CREATE TABLE knob (v int)");
   db.dst.exec("INSERT INTO knob VALUES (0)");
