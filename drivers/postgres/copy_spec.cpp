@@ -406,8 +406,25 @@ Result<CopySpec> plan_copy(PgConnection& src, PgConnection& tgt, const CopyReque
         outputs.push_back(MapOutput::pass_through(c.target, field++));
       }
     }
+    // The key's fields, read in the target columns' own forms, where it passes through.
+    // Named only when every key column is a type a --map can read back.
+    std::vector<MapKeyField> key;
+    for (const auto& k : spec.key) {
+      int at = 0;
+      for (const auto& c : spec.columns) {
+        if (c.computed) continue;
+        if (c.source == k) {
+          if (auto codec = write_codec_of(T.column(c.target)->type.kind)) {
+            key.push_back({k, at, *codec});
+          }
+          break;
+        }
+        ++at;
+      }
+    }
+    if (key.size() != spec.key.size()) key.clear();
     spec.map_inputs = map_input_reads(compiler, S);
-    spec.map = compiler.plan(std::move(outputs), field);
+    spec.map = compiler.plan(std::move(outputs), field, std::move(key));
   }
 
   // Where the key lands in the target, for ON CONFLICT.

@@ -184,7 +184,13 @@ Status plan_update_maps(PgConnection& conn, const TableInfo& t, const UpdateRequ
   for (std::size_t i = 0; i < spec->map_inputs.size(); ++i) {
     outputs.push_back(MapOutput::pass_through(stage_input(i), k + static_cast<int>(i)));
   }
-  spec->map = compiler.plan(std::move(outputs), k);
+  std::vector<MapKeyField> key;  // the key is read first, in its own form
+  for (int i = 0; i < k; ++i) {
+    const std::string& name = spec->keys.key[static_cast<std::size_t>(i)];
+    if (auto codec = write_codec_of(t.column(name)->type.kind)) key.push_back({name, i, *codec});
+  }
+  if (key.size() != spec->keys.key.size()) key.clear();
+  spec->map = compiler.plan(std::move(outputs), k, std::move(key));
   return Status::ok();
 }
 

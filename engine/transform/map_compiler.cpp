@@ -74,9 +74,12 @@ FieldCodec MapCompiler::input_codec(std::size_t k) const {
 }
 
 std::shared_ptr<const MapPlan> MapCompiler::plan(std::vector<MapOutput> outputs,
-                                                 int first_input_field) const {
+                                                 int first_input_field,
+                                                 std::vector<MapKeyField> key) const {
   auto p = std::make_shared<MapPlan>();
   p->outputs = std::move(outputs);
+  p->key = std::move(key);
+  p->input_columns = inputs_.columns;
   p->context = context_;
   for (std::size_t k = 0; k < inputs_.columns.size(); ++k) {
     p->input_codecs.push_back(input_codec(k));

@@ -41,7 +41,9 @@ class MapCompiler {
   FieldCodec input_codec(std::size_t k) const;
   // The plan, once every map is compiled: `outputs` in write order, and the inputs read as
   // fields first_input_field, first_input_field + 1, ...
-  std::shared_ptr<const MapPlan> plan(std::vector<MapOutput> outputs, int first_input_field) const;
+  // `key`: where the row's key is among the fields, for messages.
+  std::shared_ptr<const MapPlan> plan(std::vector<MapOutput> outputs, int first_input_field,
+                                      std::vector<MapKeyField> key = {}) const;
 
  private:
   const TableDescription& reads_;

@@ -3,6 +3,31 @@
 #include <string>
 
 namespace backfill {
+namespace {
+
+// " (the row with key (id)=(42))": the row a --map failed on, as PostgreSQL names a row in
+// its errors; "" where the read has no key.
+std::string row_named(const MapPlan& plan, const std::vector<CopyField>& fields, std::size_t lead) {
+  if (plan.key.empty()) return "";
+  std::string names, values;
+  Value v;
+  for (std::size_t i = 0; i < plan.key.size(); ++i) {
+    const MapKeyField& k = plan.key[i];
+    const std::size_t f = lead + static_cast<std::size_t>(k.field);
+    names += (i == 0 ? "" : ", ") + k.column;
+    values += i == 0 ? "" : ", ";
+    if (f >= fields.size() || !fields[f]) {
+      values += "null";
+    } else if (decode_field_into(k.codec, *fields[f], &v).is_ok()) {
+      values += to_text(v);
+    } else {
+      values += "?";
+    }
+  }
+  return " (the row with key (" + names + ")=(" + values + "))";
+}
+
+}  // namespace
 
 Result<CopyBatch> Transform::apply(CopyBatch in) const {
   BACKFILL_ASSIGN_OR_RETURN(std::string_view tuples, copy_stream_tuples(in.bytes));
@@ -66,7 +91,11 @@ Result<std::int64_t> MapTransform::apply_tuples(std::string_view tuples, std::st
         inputs[k].type = ValueType::kNull;
         continue;
       }
-      BACKFILL_RETURN_IF_ERROR(decode_field_into(plan.input_codecs[k], *fields[f], &inputs[k]));
+      if (Status st = decode_field_into(plan.input_codecs[k], *fields[f], &inputs[k]);
+          !st.is_ok()) {
+        return Status::failed("--map input \"" + plan.input_columns[k] + "\": " + st.message() +
+                              row_named(plan, fields, lead));
+      }
     }
     writer.begin_tuple(width);
     for (std::size_t i = 0; i < lead; ++i) writer.add_field(fields[i]);
@@ -87,7 +116,7 @@ Result<std::int64_t> MapTransform::apply_tuples(std::string_view tuples, std::st
       }
       if (!st.is_ok()) {
         return Status::failed("--map \"" + out.column + " = " + out.expr->text() +
-                              "\": " + st.message());
+                              "\": " + st.message() + row_named(plan, fields, lead));
       }
     }
   }

@@ -68,10 +68,19 @@ struct MapOutput {
   }
 };
 
+// A key column among the read fields: a --map's error names the row by it.
+struct MapKeyField {
+  std::string column;
+  int field = 0;  // among the plan's fields (after any leading ones)
+  FieldCodec codec;
+};
+
 struct MapPlan {
   std::vector<MapOutput> outputs;
   std::vector<int> input_fields;  // expression input slot -> read field
   std::vector<FieldCodec> input_codecs;
+  std::vector<std::string> input_columns;  // the column each input slot reads
+  std::vector<MapKeyField> key;            // the row's key, where the read has it
   CallContext context;
 };
 

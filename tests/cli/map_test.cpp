@@ -445,9 +445,24 @@ TEST_F(Map, AValueAFunctionCannotTakeStopsTheJobNamingTheMap) {
   EXPECT_NE(
       r.err.find(
           "--map \"score = to_int(substr(first_name, 6))\": to_int(): invalid input syntax for "
-          "type bigint: \"\""),
+          "type bigint: \"\" (the row with key (id)=(5))"),
       std::string::npos)
       << r.err;
+  EXPECT_NE(r.err.find("progress is kept"), std::string::npos) << r.err;
+}
+
+// A source value the engine cannot take as a --map input (a date past the timestamps' range,
+// 294276 AD) stops the job naming the input and the row, never wrapped into another date.
+TEST_F(Map, AnInputOutOfTheEnginesRangeStopsTheJobNamingItsRow) {
+  both.src.exec("ALTER TABLE users ADD COLUMN born date");
+  both.src.exec("UPDATE users SET born = '5874897-12-31' WHERE id = 7");
+  auto r = run_backfill(
+      both.copy("users", {"--to", "users_new", "--map", "created = coalesce(born, born)"}));
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("--map input \"born\": date out of range for timestamp"), std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("(the row with key (id)=(7))"), std::string::npos) << r.err;
+  EXPECT_EQ(both.dst.value("SELECT count(*) FROM users_new WHERE created > '294276-01-01'"), "0");
 }
 
 TEST_F(Map, APluginsFunctionIsCallableFromMap) {
