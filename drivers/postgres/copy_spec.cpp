@@ -301,6 +301,11 @@ Result<CopySpec> plan_copy(PgConnection& src, PgConnection& tgt, const CopyReque
       return Status::invalid("--map \"" + m + "\": target table " + T.display() +
                              " has no column \"" + a.target + "\"");
     }
+    if (tc->generated) {
+      return Status::invalid("--map \"" + m + "\": \"" + a.target + "\" of " + T.display() +
+                             " is a generated column, which the target computes; it takes no "
+                             "--map");
+    }
     bool twice = computed.count(a.target) > 0;
     for (const auto& [d, _] : maps) twice = twice || d == a.target;
     if (twice) return Status::invalid("--map: target column \"" + a.target + "\" is mapped twice");

@@ -164,6 +164,11 @@ Status plan_update_maps(PgConnection& conn, const TableInfo& t, const UpdateRequ
       return Status::invalid("--map \"" + m + "\": table " + t.display() + " has no column \"" +
                              a.target + "\"");
     }
+    if (c->generated) {
+      return Status::invalid("--map \"" + m + "\": \"" + a.target + "\" of " + t.display() +
+                             " is a generated column, which the server computes; it takes no "
+                             "--map");
+    }
     if (std::find(spec->keys.key.begin(), spec->keys.key.end(), a.target) != spec->keys.key.end()) {
       return Status::invalid("--map \"" + m + "\": \"" + a.target +
                              "\" is a key column; chunks are planned over the key, so it cannot "

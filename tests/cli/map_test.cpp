@@ -402,6 +402,8 @@ TEST_F(Map, PushDownCannotComputeAMapAndSaysSo) {
 }
 
 TEST_F(Map, BadExpressionsStopAtPreflightWithThePosition) {
+  both.dst.exec(
+      "ALTER TABLE users_new ADD COLUMN email_lc text GENERATED ALWAYS AS (lower(email)) STORED");
   struct Bad {
     const char* map;
     const char* message;
@@ -426,6 +428,9 @@ TEST_F(Map, BadExpressionsStopAtPreflightWithThePosition) {
        "--map \"email = regexp_replace(email, '(', 'x')\": at position 9: regexp_replace(): "
        "invalid "
        "regular expression '('"},
+      {"email_lc = upper(email)",
+       "--map \"email_lc = upper(email)\": \"email_lc\" of public.users_new is a generated "
+       "column, which the target computes; it takes no --map"},
   };
   for (const Bad& b : cases) {
     SCOPED_TRACE(b.map);
@@ -434,6 +439,13 @@ TEST_F(Map, BadExpressionsStopAtPreflightWithThePosition) {
     EXPECT_NE(r.err.find(b.message), std::string::npos) << r.err;
   }
   EXPECT_EQ(both.dst.value("SELECT count(*) FROM users_new"), "0");
+  EXPECT_FALSE(both.ledger_exists());
+  // update's --map likewise, before anything is written.
+  auto u = run_backfill({"update", "--target", both.dst.dsn(), "--table", "users_new", "--map",
+                         "email_lc = upper(email)"});
+  EXPECT_EQ(u.exit_code, 2) << u.err;
+  EXPECT_NE(u.err.find("\"email_lc\" of public.users_new is a generated column"), std::string::npos)
+      << u.err;
   EXPECT_FALSE(both.ledger_exists());
 }
 
