@@ -368,7 +368,10 @@ TEST_F(Tables, AJobFileSectionGivesOneTableOfTheSetItsOwnOptions) {
   write("[copy.table.\"shop.reviews\"]\nfilter = \"rating >= 3\"\n");
   auto bad = run_backfill(with_file("copy"));
   EXPECT_EQ(bad.exit_code, 2) << bad.out << bad.err;
-  EXPECT_NE(bad.err.find("[copy.table.\"shop.reviews\"] has no option 'filter'"), std::string::npos)
+  EXPECT_NE(bad.err.find(
+                "[copy.table.\"shop.reviews\"]: 'filter' is not a key of a table's section (key, "
+                "columns, where, map, source-expr); did you mean 'where'?"),
+            std::string::npos)
       << bad.err;
   write("[copy.table.\"shop.nosuch\"]\n" + reviews);
   bad = run_backfill(with_file("copy"));
