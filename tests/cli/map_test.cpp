@@ -120,6 +120,11 @@ const Case kCases[] = {
     {"to_timestamp('05/03/2024 2:07 PM', 'DD/MM/YYYY HH12:MI AM')", nullptr},
     {"to_timestamp('12:07 am 2024-03-05', 'HH12:MI am YYYY-MM-DD')", nullptr},
     {"to_timestamp('20240305', 'YYYYMMDD')", nullptr},
+    // Input shorter than the format: the rest at PostgreSQL's defaults (year 1 BC).
+    {"to_timestamp('', 'YYYY-MM-DD')", nullptr},
+    {"to_timestamp('12', 'HH24:MI')", nullptr},
+    {"to_timestamp('2024', 'YYYY-MM')", nullptr},
+    {"to_timestamp('2024-03', 'YYYY-MM-DD HH24')", nullptr},
     {"to_timestamp('2024-03-05 14:07:09.5', 'YYYY-MM-DD HH24:MI:SS.MS')", nullptr},
     {"to_timestamp('2024-03-05 14:07:09.000123', 'YYYY-MM-DD HH24:MI:SS.US')", nullptr},
     {"to_timestamp(tn, 'YYYY')", nullptr},

@@ -64,7 +64,10 @@ Result<std::vector<FormatItem>> parse_format(std::string_view f) {
 
 Status parse_timestamp(std::string_view in, const std::vector<FormatItem>& items,
                        std::int64_t* out) {
+  // PostgreSQL's defaults for the fields the input does not give: year 0 (1 BC), January 1st,
+  // midnight.
   CivilTime t;
+  t.year = 0;
   std::int64_t hour12 = -1;
   bool pm = false;
   std::size_t pos = 0;
@@ -81,6 +84,9 @@ Status parse_timestamp(std::string_view in, const std::vector<FormatItem>& items
   };
   const std::string bad = "to_timestamp(): \"" + std::string(in) + "\" does not match the format";
   for (const auto& item : items) {
+    // An input shorter than the format leaves the remaining fields at their defaults, as in
+    // PostgreSQL (to_timestamp('2024', 'YYYY-MM') is 2024-01-01, to_timestamp('', ...) 1 BC).
+    if (pos >= in.size()) break;
     std::int64_t v = 0;
     int digits = 0;
     switch (item.field) {
