@@ -416,7 +416,7 @@ Status copy_table(const CopyOptions& options, const RunContext& ctx, JsonObject*
       .add("source", spec.source.display())
       .add("target", spec.target.display());
   if (!member) {  // a set reports its throttle once, for all of its tables
-    report.add("throttled_seconds", throttled.throttled_seconds)
+    report.add("throttled_seconds", std::min(throttled.throttled_seconds, stats.seconds))
         .add("throttled_by", throttled_by(throttled));
   }
   if (!stats.error.is_ok()) report.add("error", stats.error.message());

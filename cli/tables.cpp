@@ -708,7 +708,7 @@ Status run_copy_tables(const CopyOptions& given, const RunContext& ctx, JsonObje
         .add("chunks", chunks)
         .add("seconds", seconds)
         .add("rows_per_second", seconds > 0 ? static_cast<double>(rows) / seconds : 0.0)
-        .add("throttled_seconds", throttled.throttled_seconds)
+        .add("throttled_seconds", std::min(throttled.throttled_seconds, seconds))
         .add("throttled_by", throttled_by(throttled))
         .add("retries", retries)
         .add("tables", std::move(tables));
@@ -840,7 +840,7 @@ Status run_verify_tables(const VerifyOptions& given, const RunContext& ctx,
         .add("rows_different", different)
         .add("repaired", repaired)
         .add("seconds", seconds)
-        .add("throttled_seconds", throttled.throttled_seconds)
+        .add("throttled_seconds", std::min(throttled.throttled_seconds, seconds))
         .add("throttled_by", throttled_by(throttled))
         .add("tables", std::move(tables));
     if (!error.is_ok()) r.add("error", error.message());

@@ -1,6 +1,7 @@
 // `backfill update`: a column of a live table filled in place, chunk by chunk (the
 // "backfill" step of expand/contract). Reads options, runs preflight, hands the job to the
 // engine, reports. `plan update` shows the same without writing.
+#include <algorithm>
 #include <cstdio>
 
 #include "cli/drivers.hpp"
@@ -154,7 +155,7 @@ Status run_update(const UpdateOptions& o, const RunContext& ctx) {
       .add("seconds", stats.seconds)
       .add("rows_per_second",
            stats.seconds > 0 ? static_cast<double>(stats.rows) / stats.seconds : 0.0)
-      .add("throttled_seconds", throttled.throttled_seconds)
+      .add("throttled_seconds", std::min(throttled.throttled_seconds, stats.seconds))
       .add("throttled_by", throttled_by(throttled))
       .add("retries", stats.retries)
       .add("chunks_split", stats.splits)

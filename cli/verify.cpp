@@ -1,5 +1,6 @@
 // `backfill verify`: reads options, runs preflight, compares chunk by chunk, reports the
 // differences by key, and says whether the tables match.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 
@@ -220,7 +221,7 @@ Status verify_table(const VerifyOptions& vo, const RunContext& ctx,
         .add("source", spec->copy.source.display())
         .add("target", spec->copy.target.display());
     if (!member) {  // a set reports its throttle once, for all of its tables
-      r.add("throttled_seconds", throttled.throttled_seconds)
+      r.add("throttled_seconds", std::min(throttled.throttled_seconds, st.seconds))
           .add("throttled_by", throttled_by(throttled));
     }
     if (!st.error.is_ok()) r.add("error", st.error.message());

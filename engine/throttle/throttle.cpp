@@ -262,7 +262,20 @@ bool Throttle::admit(const std::function<bool()>& stop) {
         ++in_flight_;
         return true;
       }
+      // Held back by the rate cap alone (the load is fine): paced. Counted once however many
+      // lanes wait at the same time, from when the first began to when the last woke.
+      const bool paced = decision_.state == ThrottleState::kRunning && start == rate_next_;
       changed_.wait_until(lk, std::min(start, now + kAdmitPoll));
+      if (paced) {
+        const auto woke = std::chrono::steady_clock::now();
+        const auto from = std::max(now, paced_until_);
+        if (woke > from) {
+          const double dt = Seconds(woke - from).count();
+          throttled_seconds_ += dt;
+          seconds_by_reason_["max rate"] += dt;
+          paced_until_ = woke;
+        }
+      }
     } else {
       changed_.wait_for(lk, kAdmitPoll);
     }

@@ -232,6 +232,7 @@ class Throttle final : public ChunkThrottle {
   std::atomic<std::int64_t> unreachable_since_ns_{0};
   int in_flight_ = 0;
   Clock::time_point rest_until_, rate_next_, accounted_at_;
+  Clock::time_point paced_until_{};  // the end of the pacing counted so far
   // Rows finished in the last few seconds, and the rate seen while running free: a cut to
   // share s paces the job at s x that rate. On a small server fewer chunks in flight do
   // not mean fewer rows a second (two chunks keep two cores as busy as four), a paced
