@@ -126,7 +126,9 @@ Status check_job_file_keys(const std::string& path, const CLI::App& app) {
     return Status::invalid("--config " + path + ": " + e.what());
   }
   for (const CLI::ConfigItem& item : items) {
-    if (item.name == "++" || item.name == "--") continue;
+    // A section's opening marker: its name is checked even when it holds no key.
+    const bool opening = item.name == "++";
+    if (item.name == "--") continue;
     const std::vector<std::string>& parents = item.parents;
     // The subcommand the section names, as far as its parts are subcommands.
     const CLI::App* section = &app;
@@ -144,7 +146,8 @@ Status check_job_file_keys(const std::string& path, const CLI::App& app) {
       const std::vector<std::string> head(parents.begin(), parents.begin() + depth);
       const bool tables_here = std::find(kTableSectionCommands.begin(), kTableSectionCommands.end(),
                                          head) != kTableSectionCommands.end();
-      if (parents[depth] != "table" || depth + 1 >= parents.size() || !tables_here) {
+      // (CLI11 opens [copy.table."x"] level by level: [copy.table] is opened on the way.)
+      if (parents[depth] != "table" || (depth + 1 >= parents.size() && !opening) || !tables_here) {
         std::vector<std::string> sections;
         for (const auto& c : kTableSectionCommands) {
           if (c == head) sections.push_back("table.\"NAME\"");
@@ -160,8 +163,8 @@ Status check_job_file_keys(const std::string& path, const CLI::App& app) {
                        (sections.empty() ? std::string(", which has no sections of its own")
                                          : nearest(parents[depth], sections))));
       }
-      if (std::find(kTableSectionKeys.begin(), kTableSectionKeys.end(), item.name) ==
-          kTableSectionKeys.end()) {
+      if (!opening && std::find(kTableSectionKeys.begin(), kTableSectionKeys.end(), item.name) ==
+                          kTableSectionKeys.end()) {
         return Status::invalid(where + ": '" + item.name +
                                "' is not a key of a table's section (key, columns, where, "
                                "map, source-expr)" +
@@ -169,6 +172,7 @@ Status check_job_file_keys(const std::string& path, const CLI::App& app) {
       }
       continue;
     }
+    if (opening) continue;
     const std::vector<std::string> valid = keys_of(*section);
     if (std::find(valid.begin(), valid.end(), item.name) != valid.end()) continue;
     if (command.empty()) {

@@ -64,13 +64,14 @@ class TrialObserver final : public JobObserver {
       : next_(next), seconds_(seconds), rows_(rows) {}
 
   // A set's trial attaches each of its tables' pipelines: the trial runs from the first
-  // attach to the last detach, the gaps between tables (their start-up) included.
+  // attach to the last detach, the gaps between tables (their start-up) included. The
+  // throttle sampled is the latest attached table's (its readings are the set's one
+  // throttle's); any detach drops it, since the one detaching may be it and is then freed.
   void attach(std::function<ProgressSnapshot()> progress, const ChunkThrottle* throttle) override {
     {
       std::lock_guard lock(mu_);
       throttle_ = throttle;
       if (!started_) started_ = SteadyClock::now();
-      ++attached_;
     }
     next_->attach(std::move(progress), throttle);
   }
@@ -78,7 +79,7 @@ class TrialObserver final : public JobObserver {
     {
       std::lock_guard lock(mu_);
       ended_ = SteadyClock::now();
-      if (--attached_ == 0) throttle_ = nullptr;
+      throttle_ = nullptr;
     }
     next_->detach(last);
   }
@@ -152,7 +153,6 @@ class TrialObserver final : public JobObserver {
   const std::int64_t rows_;
   mutable std::mutex mu_;
   const ChunkThrottle* throttle_ = nullptr;
-  int attached_ = 0;
   std::optional<SteadyClock::time_point> started_, ended_;
   TrialResult result_;
   std::vector<double> chunk_seconds_;
@@ -796,7 +796,12 @@ Status run_tune(const TuneOptions& given, const RunContext& ctx) {
     r.setting = s;
     r.bytes_per_row = bytes_per_row;
     const Json& j = report.json();
+    // Held back by the load, not by the user's own --max-rate: pacing under a cap is the
+    // setting the user chose, not a load limit the trial ran into.
     r.throttled_seconds = j.value("throttled_seconds", 0.0);
+    if (auto by = j.find("throttled_by"); by != j.end() && by->is_object()) {
+      r.throttled_seconds = std::max(0.0, r.throttled_seconds - by->value("max rate", 0.0));
+    }
     r.chunk_rows_end = j.value("chunk_rows", std::int64_t{0});
     trials.push_back(r);
     o.log->info("trial",

@@ -159,7 +159,8 @@ struct WorkerStatusRow {
 };
 Result<std::vector<WorkerStatusRow>> worker_statuses(PgConnection& conn, const std::string& job);
 
-// What `backfill control` changes; an empty field stays as it is (max_rate 0 clears it).
+// What `backfill control` changes; an empty field stays as it is (max_rate 0: no cap, the
+// command line's lifted too).
 struct ControlChange {
   bool pause = false, resume = false;
   std::optional<double> max_rate;

@@ -266,7 +266,9 @@ bool Throttle::admit(const std::function<bool()>& stop) {
       // lanes wait at the same time, from when the first began to when the last woke.
       const bool paced = decision_.state == ThrottleState::kRunning && start == rate_next_;
       changed_.wait_until(lk, std::min(start, now + kAdmitPoll));
-      if (paced) {
+      // Only while the load stays fine: a change to throttled or paused meanwhile is
+      // counted by account() under its own reason.
+      if (paced && decision_.state == ThrottleState::kRunning) {
         const auto woke = std::chrono::steady_clock::now();
         const auto from = std::max(now, paced_until_);
         if (woke > from) {

@@ -159,6 +159,10 @@ TEST(JobFiles, AnUnknownKeyOrSectionIsRefusedNamingTheNearestValidOne) {
       // Another subcommand's section is checked too: a typo waits for no night.
       {"copy", "[copy]\n" + head + "[verify]\nrechek = 3\n",
        "[verify]: 'rechek' is not an option of verify; did you mean 'recheck'?"},
+      // An empty section is named too.
+      {"copy", "[copy]\n" + head + "[verfy]\n",
+       "[verfy]: no such section (a section is named after its subcommand); did you mean "
+       "'verify'?"},
       {"copy", "[cpy]\n" + head,
        "[cpy]: no such section (a section is named after its subcommand); did you mean 'copy'?"},
       // (A set's file: `table` and a [copy.table."..."] section cannot both be in TOML.)
@@ -166,7 +170,7 @@ TEST(JobFiles, AnUnknownKeyOrSectionIsRefusedNamingTheNearestValidOne) {
        "[copy.table.\"public.t\"]: 'wher' is not a key of a table's section (key, columns, "
        "where, map, source-expr); did you mean 'where'?"},
       {"update", "[update]\nset = [\"id = id\"]\n[update.table.t]\nkey = \"id\"\n",
-       "[update.table.t]: no such section of [update], which has no sections of its own"},
+       "[update.table]: no such section of [update], which has no sections of its own"},
       {"copy", head + "[copy]\n", "'source' is outside any section"}};
   for (const auto& [command, text, message] : cases) {
     const std::string file = temp_path("strict.toml");
