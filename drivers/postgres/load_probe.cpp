@@ -48,7 +48,20 @@ constexpr const char* kSampleSql = R"(SELECT
                      AND l.relation = ANY($1::oid[]))
            OR EXISTS (SELECT 1 FROM pg_stat_activity b
                        WHERE b.pid = ANY(pg_blocking_pids(a.pid))
-                         AND b.application_name LIKE 'backfill%'))),
+                         AND b.application_name LIKE 'backfill%')
+           -- A row lock: the waiter waits on the holder's transaction, a lock with no
+           -- relation. It counts when both have our table open (the waiter's statement
+           -- is on it, the holder wrote to it).
+           OR (a.wait_event IN ('transactionid', 'tuple')
+               AND EXISTS (SELECT 1 FROM pg_locks w WHERE w.pid = a.pid AND w.granted
+                             AND w.relation = ANY($1::oid[])
+                             AND w.database = (SELECT oid FROM pg_database
+                                                WHERE datname = current_database()))
+               AND EXISTS (SELECT 1 FROM pg_locks h
+                            WHERE h.pid = ANY(pg_blocking_pids(a.pid)) AND h.granted
+                              AND h.relation = ANY($1::oid[])
+                              AND h.database = (SELECT oid FROM pg_database
+                                                 WHERE datname = current_database()))))),
   (SELECT count(*) FROM pg_stat_activity
     WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()
       AND application_name NOT LIKE 'backfill%'

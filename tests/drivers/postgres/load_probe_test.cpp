@@ -66,6 +66,41 @@ TEST(PgLoadProbe, CountsSessionsWaitingOnATableWeTouch) {
   ASSERT_TRUE((*locker)->exec("COMMIT").is_ok());
 }
 
+// A row lock: another application holds a row of our table, and a third session's update
+// of that row waits on the holder's transaction (a lock with no relation). Our table's
+// queue is growing: it counts.
+TEST(PgLoadProbe, CountsSessionsWaitingOnARowOfATableWeTouch) {
+  TestDatabase db;
+  db.exec("CREATE TABLE t (id int PRIMARY KEY, v int)");
+  db.exec("INSERT INTO t VALUES (1, 0), (2, 0)");
+  db.exec("CREATE TABLE other (id int PRIMARY KEY, v int)");
+  db.exec("INSERT INTO other VALUES (1, 0)");
+  PgLoadProbe probe(db.dsn(), "target", {"\"public\".\"t\""}, ProbeLimits{});
+  PGconn* holder = PQconnectdb((db.dsn() + " application_name=app").c_str());
+  ASSERT_EQ(PQstatus(holder), CONNECTION_OK) << PQerrorMessage(holder);
+  for (const char* sql :
+       {"BEGIN", "UPDATE t SET v = 1 WHERE id = 1", "UPDATE other SET v = 1 WHERE id = 1"}) {
+    PGresult* r = PQexec(holder, sql);
+    EXPECT_EQ(PQresultStatus(r), PGRES_COMMAND_OK) << PQerrorMessage(holder);
+    PQclear(r);
+  }
+  {
+    // A row of another table is not our queue.
+    AppSession elsewhere(db.dsn(), "UPDATE other SET v = 2 WHERE id = 1");
+    ASSERT_TRUE(wait_until([&] {
+      return db.value(
+                 "SELECT count(*) FROM pg_stat_activity WHERE wait_event = "
+                 "'transactionid' AND datname = current_database()") == "1";
+    }));
+    EXPECT_EQ(value_of(sample(probe), "lock waiters"), 0.0);
+  }
+  AppSession waiting(db.dsn(), "UPDATE t SET v = 2 WHERE id = 1");
+  std::vector<Reading> got;
+  EXPECT_TRUE(wait_until([&] { return value_of(got = sample(probe), "lock waiters") == 1.0; }))
+      << value_of(got, "lock waiters").value_or(-1);
+  PQfinish(holder);
+}
+
 TEST(PgLoadProbe, SeesOtherSessionsRunningAndReadsTheThrottleQuery) {
   TestDatabase db;
   db.exec("CREATE TABLE knob (v numeric)");
