@@ -27,6 +27,7 @@ Status ClaimLoop::run(const std::function<bool()>& stop, const std::function<voi
       return Status::ok();
     }
     const std::int64_t rows = throttle.next_chunk_rows(chunk_rows);
+    throttle.started(rows);
     std::optional<Chunk> claimed;
     Status st = run_with_retry(
         retry, interrupt,

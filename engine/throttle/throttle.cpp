@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <set>
 
 namespace backfill {
@@ -44,6 +45,8 @@ ControllerConfig for_jobs(ControllerConfig c, int jobs) {
 }
 
 constexpr auto kAdmitPoll = std::chrono::milliseconds(100);
+// Under --max-rate a chunk holds at most this many seconds' rows at the cap.
+constexpr double kRateChunkSeconds = 0.1;
 
 }  // namespace
 
@@ -286,7 +289,30 @@ bool Throttle::admit(const std::function<bool()>& stop) {
 
 std::int64_t Throttle::chunk_rows() const {
   std::lock_guard lk(mu_);
-  return sizer_ ? sizer_->rows() : options_.chunk_rows;
+  return std::min(sizer_ ? sizer_->rows() : options_.chunk_rows, rate_chunk_limit_locked());
+}
+
+std::int64_t Throttle::rate_chunk_limit() const {
+  std::lock_guard lk(mu_);
+  return rate_chunk_limit_locked();
+}
+
+std::int64_t Throttle::rate_chunk_limit_locked() const {
+  const double cap = control_.max_rate.value_or(options_.max_rate);
+  if (cap <= 0) return std::numeric_limits<std::int64_t>::max();
+  return std::max<std::int64_t>(1, std::llround(cap * kRateChunkSeconds));
+}
+
+void Throttle::started(std::int64_t rows) {
+  std::lock_guard lk(mu_);
+  const double cap = rate_cap();
+  const std::int64_t charge = cap > 0 ? std::max<std::int64_t>(rows, 0) : 0;
+  charged_.push_back(charge);
+  if (charge == 0) return;
+  // No credit for the time nothing ran (the start, a pause): the cap holds from now.
+  const auto now = std::chrono::steady_clock::now();
+  rate_next_ = std::max(rate_next_, now) + std::chrono::duration_cast<Clock::duration>(
+                                               Seconds(static_cast<double>(charge) / cap));
 }
 
 double Throttle::rate_cap() const {
@@ -314,14 +340,20 @@ void Throttle::finished(std::int64_t rows, Seconds took) {
     const double rate = static_cast<double>(sum) / span.count();
     full_rate_ = full_rate_ > 0 ? 0.7 * full_rate_ + 0.3 * rate : rate;
   }
-  // The rows a chunk really had push the next start back: a token bucket that charges
-  // after the fact (a chunk's rows are known only once it is read), with a second of credit.
+  // Settle what started() charged with the rows the chunk really had: fewer (the range's
+  // last chunk, a failure) give the difference back, more (a TID range denser than its
+  // estimate) push the next start further.
+  std::int64_t charged = 0;
+  if (!charged_.empty()) {
+    charged = charged_.front();
+    charged_.pop_front();
+  }
   const double cap = rate_cap();
-  if (cap > 0 && rows > 0) {
-    rate_next_ =
-        std::max(rate_next_, now - std::chrono::seconds(1)) +
-        std::chrono::duration_cast<Clock::duration>(Seconds(static_cast<double>(rows) / cap));
-  } else if (decision_.duty < 1) {  // no rate known yet: rest after each chunk instead
+  if (cap > 0 && rows != charged) {
+    const auto owed = std::chrono::duration_cast<Clock::duration>(
+        Seconds(static_cast<double>(rows - charged) / cap));
+    rate_next_ = rows > charged ? std::max(rate_next_, now) + owed : rate_next_ + owed;
+  } else if (cap <= 0 && decision_.duty < 1) {  // no rate known: rest after each chunk
     const auto rest = took * (1 / decision_.duty - 1);
     rest_until_ = std::max(rest_until_, now + std::chrono::duration_cast<Clock::duration>(rest));
   }
@@ -348,7 +380,7 @@ ThrottleSnapshot Throttle::snapshot() const {
   s.in_flight = in_flight_;
   s.allowed = decision_.in_flight;
   s.rate_cap = rate_cap();
-  s.chunk_rows = sizer_ ? sizer_->rows() : options_.chunk_rows;
+  s.chunk_rows = std::min(sizer_ ? sizer_->rows() : options_.chunk_rows, rate_chunk_limit_locked());
   s.adaptive = sizer_.has_value();
   s.throttled_seconds = throttled_seconds_;
   s.seconds_by_reason = seconds_by_reason_;
@@ -376,11 +408,12 @@ TableThrottle::TableThrottle(Throttle& shared, std::int64_t initial_rows)
     : shared_(shared), sizer_(sized_like(shared), initial_rows) {}
 
 std::int64_t TableThrottle::next_chunk_rows(std::int64_t fixed) const {
+  const std::int64_t limit = shared_.rate_chunk_limit();
   const std::optional<Seconds> target = shared_.chunk_target();
-  if (!target) return fixed;
+  if (!target) return std::min(fixed, limit);
   std::lock_guard lk(mu_);
   sizer_.set_target(*target);
-  return sizer_.rows();
+  return std::min(sizer_.rows(), limit);
 }
 
 void TableThrottle::finished(std::int64_t rows, Seconds took) {
@@ -399,8 +432,9 @@ void TableThrottle::chunk_timed_out() {
 ThrottleSnapshot TableThrottle::snapshot() const {
   ThrottleSnapshot s = shared_.snapshot();
   if (s.adaptive) {
+    const std::int64_t limit = shared_.rate_chunk_limit();
     std::lock_guard lk(mu_);
-    s.chunk_rows = sizer_.rows();
+    s.chunk_rows = std::min(sizer_.rows(), limit);
   }
   return s;
 }

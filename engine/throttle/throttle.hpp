@@ -168,6 +168,10 @@ class ChunkThrottle {
   virtual bool admit(const std::function<bool()>& stop) = 0;
   // The rows of the next chunk, where `fixed` is the job's --chunk-rows.
   virtual std::int64_t next_chunk_rows(std::int64_t fixed) const = 0;
+  // An admitted chunk is claimed with `rows` rows planned: a rate cap charges them now, so
+  // that chunks in flight count against it, and finished() settles the charge with the
+  // rows the chunk really had. Called once per admission, before its finished().
+  virtual void started(std::int64_t rows) { (void)rows; }
   // A chunk admitted earlier is finished (rows 0 when it failed).
   virtual void finished(std::int64_t rows, Seconds took) = 0;
   // A chunk's statement timed out.
@@ -204,6 +208,10 @@ class Throttle final : public ChunkThrottle {
   bool admit(const std::function<bool()>& stop) override;
   std::int64_t chunk_rows() const;
   std::int64_t next_chunk_rows(std::int64_t) const override { return chunk_rows(); }
+  void started(std::int64_t rows) override;
+  // Under a --max-rate cap, the most rows a chunk may hold: a tenth of a second's, so the
+  // cap holds over every second however the chunks' commits bunch. Unbounded otherwise.
+  std::int64_t rate_chunk_limit() const;
   // Commit side: a chunk admitted earlier is finished (rows 0 when it failed).
   void finished(std::int64_t rows, Seconds took) override;
   // A chunk's statement timed out: halve the chunk size at once.
@@ -218,6 +226,7 @@ class Throttle final : public ChunkThrottle {
   void account(Clock::time_point now);       // mu_ held
   Clock::time_point earliest_start() const;  // mu_ held
   double rate_cap() const;                   // mu_ held
+  std::int64_t rate_chunk_limit_locked() const;
 
   ThrottleOptions options_;
   mutable std::mutex mu_;
@@ -233,6 +242,9 @@ class Throttle final : public ChunkThrottle {
   int in_flight_ = 0;
   Clock::time_point rest_until_, rate_next_, accounted_at_;
   Clock::time_point paced_until_{};  // the end of the pacing counted so far
+  // What started() charged each chunk in flight, oldest first; finished() settles the
+  // oldest (chunks finish out of order, but the sum over the run is what the cap counts).
+  std::deque<std::int64_t> charged_;
   // Rows finished in the last few seconds, and the rate seen while running free: a cut to
   // share s paces the job at s x that rate. On a small server fewer chunks in flight do
   // not mean fewer rows a second (two chunks keep two cores as busy as four), a paced
@@ -259,6 +271,7 @@ class TableThrottle final : public ChunkThrottle {
   TableThrottle(Throttle& shared, std::int64_t initial_rows);
   bool admit(const std::function<bool()>& stop) override { return shared_.admit(stop); }
   std::int64_t next_chunk_rows(std::int64_t fixed) const override;
+  void started(std::int64_t rows) override { shared_.started(rows); }
   void finished(std::int64_t rows, Seconds took) override;
   void chunk_timed_out() override;
   ThrottleSnapshot snapshot() const override;

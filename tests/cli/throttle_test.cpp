@@ -133,6 +133,29 @@ TEST_F(Throttling, PacingByMaxRateCountsAsThrottledByMaxRate) {
   EXPECT_GT(j["throttled_by"]["max rate"].get<double>(), 0.5) << j.dump();
 }
 
+// The cap holds over every second of the run: at the start (four lanes free at once), and
+// after a pause (no credit for the time nothing ran). The target stamps each row as it
+// lands.
+TEST_F(Throttling, TheRateCapHoldsOverEverySecondAtTheStartAndAfterAPause) {
+  db.dst.exec("ALTER TABLE t ADD COLUMN landed timestamptz DEFAULT clock_timestamp()");
+  std::remove(pause_file.c_str());
+  BackgroundRun run(args({"--max-rate", "500", "--jobs", "4", "--chunk-rows", "400"}));
+  ASSERT_TRUE(wait_until([&] { return std::stoi(rows()) >= 700; })) << rows();
+  std::ofstream(pause_file) << "hold\n";
+  ASSERT_TRUE(status_says("paused: pause file")) << status();
+  std::remove(pause_file.c_str());
+  auto r = run.wait();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(rows(), "2000");
+  // A chunk holds at most a tenth of a second's rows (50), so a second may see the cap and
+  // one chunk more; without the charge at start the first second took every lane's 400.
+  const std::string busiest = db.dst.value(
+      "SELECT max(n) FROM (SELECT count(*) OVER (ORDER BY landed RANGE BETWEEN CURRENT ROW "
+      "AND '1 second' FOLLOWING) AS n FROM t) w");
+  EXPECT_LE(std::stoi(busiest), 575) << busiest;
+  EXPECT_EQ(db.dst.value("SELECT max(rows) FROM backfill.chunks WHERE status = 'done'"), "50");
+}
+
 TEST_F(Throttling, ASignalThatCannotBeReadFailsClosed) {
   db.dst.exec("CREATE TABLE knob (v int)");
   db.dst.exec("INSERT INTO knob VALUES (0)");

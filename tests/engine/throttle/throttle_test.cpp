@@ -299,5 +299,36 @@ TEST(TableThrottle, ShareAdmissionAndPauseButSizeEachTablesChunksOnItsOwn) {
   EXPECT_EQ(t.next_chunk_rows(777), 777);
 }
 
+// Under --max-rate the chunks in flight count against the cap from the moment they start
+// (no burst of every lane at the start or after a pause), and a chunk holds at most a tenth
+// of a second's rows, so the cap holds over every second.
+TEST(Throttle, ARateCapChargesAChunkWhenItStartsAndBoundsItsRows) {
+  ThrottleOptions o = two_jobs();
+  o.max_rate = 1000;
+  o.chunk_rows = 5000;
+  Throttle t(o, t0);
+  EXPECT_EQ(t.chunk_rows(), 100);
+  EXPECT_EQ(t.snapshot().chunk_rows, 100);
+  TableThrottle table(t, 5000);
+  EXPECT_EQ(table.next_chunk_rows(5000), 100);
+  EXPECT_EQ(table.next_chunk_rows(40), 40);
+
+  auto never = [] { return false; };
+  ASSERT_TRUE(t.admit(never));
+  t.started(100);  // 0.1 s of the cap, charged before a row is read
+  int polls = 0;
+  // A second lane is free, but the cap is not: it waits for the first chunk's tenth of a
+  // second (and gives up here at its first wake-up).
+  EXPECT_FALSE(t.admit([&] { return ++polls > 1; }));
+  t.finished(100, Seconds(0.01));
+
+  // Lifting the cap lifts the bound on the rows.
+  RuntimeControl off;
+  off.max_rate = 0;
+  t.set_control(off, t0);
+  EXPECT_EQ(t.chunk_rows(), 5000);
+  EXPECT_TRUE(t.admit(never));
+}
+
 }  // namespace
 }  // namespace backfill
