@@ -19,6 +19,11 @@ Status print_workers(pg::PgConnection& conn, const std::string& job) {
   BACKFILL_ASSIGN_OR_RETURN(std::vector<pg::WorkerStatusRow> workers,
                             pg::worker_statuses(conn, job));
   for (const auto& w : workers) {
+    if (!w.last_state.empty()) {
+      std::printf("  worker %s  dead: its session is gone (last heard %lld s ago, %s)\n",
+                  w.worker.c_str(), static_cast<long long>(w.seconds_since), w.last_state.c_str());
+      continue;
+    }
     std::string state = w.state;
     if (!w.reason.empty()) state += ": " + w.reason;
     std::printf(
@@ -39,7 +44,8 @@ Result<Json> status_json(pg::PgConnection& conn, const std::vector<pg::JobStatus
     Json job = {{"job", j.name},
                 {"kind", j.is_set() ? "set" : "table"},
                 {"command", j.command},
-                {"status", j.status},
+                {"status", j.shown_status()},
+                {"live_workers", j.live_workers},
                 {"updated_at", j.updated_at + " UTC"},
                 {"description", j.description},
                 {"message", j.message.empty() ? Json(nullptr) : Json(j.message)}};
@@ -50,7 +56,7 @@ Result<Json> status_json(pg::PgConnection& conn, const std::vector<pg::JobStatus
       for (const auto& t : jobs) {
         if (!t.name.starts_with(prefix)) continue;
         ++tables;
-        by_status[t.status] = by_status.value(t.status, 0) + 1;
+        by_status[t.shown_status()] = by_status.value(t.shown_status(), 0) + 1;
         rows += t.rows_done;
       }
       job["tables_started"] = tables;
@@ -66,7 +72,7 @@ Result<Json> status_json(pg::PgConnection& conn, const std::vector<pg::JobStatus
       job["chunks_in_flight"] = j.chunks_running;
       job["chunk_rows"] = j.chunk_rows;
       job["rows_per_second"] = j.rate;
-      job["eta_seconds"] = known && j.estimated_rows > j.rows_done && j.rate > 0
+      job["eta_seconds"] = j.running() && known && j.estimated_rows > j.rows_done && j.rate > 0
                                ? Json(static_cast<double>(j.estimated_rows - j.rows_done) / j.rate)
                                : Json(nullptr);
       job["low_watermark"] = watermark_json(j.low_watermark);
@@ -77,6 +83,7 @@ Result<Json> status_json(pg::PgConnection& conn, const std::vector<pg::JobStatus
     for (const auto& w : workers) {
       ws.push_back({{"worker", w.worker},
                     {"state", w.state},
+                    {"last_state", w.last_state.empty() ? Json(nullptr) : Json(w.last_state)},
                     {"reason", w.reason.empty() ? Json(nullptr) : Json(w.reason)},
                     {"chunk_rows", w.chunk_rows},
                     {"in_flight", w.in_flight},
@@ -89,6 +96,14 @@ Result<Json> status_json(pg::PgConnection& conn, const std::vector<pg::JobStatus
     out.push_back(std::move(job));
   }
   return out;
+}
+
+// A job the ledger calls running with no worker alive: what happened and the way out.
+void print_stalled(const pg::JobStatusRow& j) {
+  if (!j.stalled) return;
+  std::printf(
+      "  stalled: no worker is alive (their sessions are gone: killed, or the host lost); run "
+      "the same command to resume\n");
 }
 
 void print_json(const Json& j) { std::printf("%s\n", json_text(j).c_str()); }
@@ -139,7 +154,7 @@ Status run_status(const StatusOptions& o) {
       for (const auto& t : jobs) {
         if (!t.name.starts_with(prefix)) continue;
         ++tables;
-        ++by_status[t.status];
+        ++by_status[t.shown_status()];
         rows += t.rows_done;
       }
       std::string states;
@@ -147,15 +162,16 @@ Status run_status(const StatusOptions& o) {
         states += (states.empty() ? "" : ", ") + std::to_string(n) + " " + status;
       }
       std::printf("%s  [%s]  updated %s UTC\n  %s\n  set of %lld tables started: %s; %s rows\n",
-                  j.name.c_str(), j.status.c_str(), j.updated_at.c_str(), j.description.c_str(),
-                  static_cast<long long>(tables), states.empty() ? "none yet" : states.c_str(),
-                  with_thousands(rows).c_str());
+                  j.name.c_str(), j.shown_status().c_str(), j.updated_at.c_str(),
+                  j.description.c_str(), static_cast<long long>(tables),
+                  states.empty() ? "none yet" : states.c_str(), with_thousands(rows).c_str());
       if (!j.message.empty()) std::printf("  last message: %s\n", j.message.c_str());
+      print_stalled(j);
       BACKFILL_RETURN_IF_ERROR(print_workers(conn, j.name));
       continue;
     }
     const std::int64_t est = j.estimated_rows, rows = j.rows_done;
-    std::printf("%s  [%s]  updated %s UTC\n  %s\n", j.name.c_str(), j.status.c_str(),
+    std::printf("%s  [%s]  updated %s UTC\n  %s\n", j.name.c_str(), j.shown_status().c_str(),
                 j.updated_at.c_str(), j.description.c_str());
     std::printf("  rows %s", with_thousands(rows).c_str());
     if (est > 0)
@@ -166,12 +182,14 @@ Status run_status(const StatusOptions& o) {
                 j.plan_done ? "" : "+", with_thousands(j.chunks_running).c_str(),
                 with_thousands(j.chunk_rows).c_str(),
                 with_thousands(static_cast<std::int64_t>(j.rate)).c_str());
-    if (est > rows && j.rate > 0) {
+    if (j.running() && est > rows && j.rate > 0) {
       std::printf("  ETA %s", format_duration(static_cast<double>(est - rows) / j.rate).c_str());
     }
     std::printf("\n");
     if (j.low_watermark) std::printf("  done up to key %s\n", key_text(*j.low_watermark).c_str());
     if (!j.message.empty()) std::printf("  last message: %s\n", j.message.c_str());
+    if (j.name.find('/') == std::string::npos)
+      print_stalled(j);  // a set's table: said once, by the set
     BACKFILL_RETURN_IF_ERROR(print_workers(conn, j.name));
   }
   return Status::ok();

@@ -89,16 +89,23 @@ CREATE TABLE IF NOT EXISTS backfill.deferred (      -- copy --defer-indexes: dro
 -- The chunks' key order, the planner's: a split's upper half sorts between its neighbours.
 ALTER TABLE backfill.chunks ADD COLUMN IF NOT EXISTS ord numeric;
 UPDATE backfill.chunks SET ord = id WHERE ord IS NULL;
-CREATE INDEX IF NOT EXISTS chunks_ord ON backfill.chunks (job, ord);)SQL";
+CREATE INDEX IF NOT EXISTS chunks_ord ON backfill.chunks (job, ord);
+-- The heartbeat's session, by which `status` tells a live worker from a dead one (last:
+-- kLedgerIsWhole looks for it).
+ALTER TABLE backfill.workers
+  ADD COLUMN IF NOT EXISTS session_pid int,
+  ADD COLUMN IF NOT EXISTS session_start timestamptz;)SQL";
 }
 
-// Whether the DDL's last object (backfill.chunks_ord) is there, which means every statement
-// before it ran too; from the catalog:
+// Whether the DDL's last object (the column backfill.workers.session_start) is there, which
+// means every statement before it ran too (a ledger of an older version runs the DDL again,
+// each statement a no-op but the new ones); from the catalog:
 // to_regclass() needs USAGE on the schema, and a role without it must hear what it lacks,
 // not "permission denied".
 constexpr const char* kLedgerIsWhole =
-    "SELECT EXISTS (SELECT FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE "
-    "n.nspname = 'backfill' AND c.relname = 'chunks_ord')";
+    "SELECT EXISTS (SELECT FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN "
+    "pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'backfill' AND c.relname = "
+    "'workers' AND a.attname = 'session_start' AND NOT a.attisdropped)";
 
 // The contiguous low watermark of the job `job` names (a parameter or a column), as a scalar
 // subquery: the upper bound of the last chunk of the longest run of done chunks from the
@@ -133,11 +140,13 @@ Result<RuntimeControl> PgJobControl::heartbeat(const ThrottleSnapshot& s,
   if (!conn_->healthy()) BACKFILL_RETURN_IF_ERROR(conn_->reconnect());
   BACKFILL_RETURN_IF_ERROR(conn_->exec(
       "INSERT INTO backfill.workers AS w (job, worker, state, reason, chunk_rows, in_flight, "
-      "allowed, throttled_seconds) VALUES ($1, $2, $3, nullif($4, ''), $5::bigint, $6::int, "
-      "$7::int, $8::double precision) ON CONFLICT (job, worker) DO UPDATE SET state = "
-      "excluded.state, reason = excluded.reason, chunk_rows = excluded.chunk_rows, in_flight = "
-      "excluded.in_flight, allowed = excluded.allowed, throttled_seconds = "
-      "excluded.throttled_seconds, heartbeat_at = now()",
+      "allowed, throttled_seconds, session_pid, session_start) VALUES ($1, $2, $3, nullif($4, "
+      "''), $5::bigint, $6::int, $7::int, $8::double precision, pg_backend_pid(), (SELECT "
+      "backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid())) ON CONFLICT (job, "
+      "worker) DO UPDATE SET state = excluded.state, reason = excluded.reason, chunk_rows = "
+      "excluded.chunk_rows, in_flight = excluded.in_flight, allowed = excluded.allowed, "
+      "throttled_seconds = excluded.throttled_seconds, session_pid = excluded.session_pid, "
+      "session_start = excluded.session_start, heartbeat_at = now()",
       {job_, worker_, state.empty() ? throttle_state_name(s.state) : state, s.reason,
        std::to_string(s.chunk_rows), std::to_string(s.in_flight), std::to_string(s.allowed),
        std::to_string(s.throttled_seconds)}));
@@ -694,24 +703,47 @@ Result<std::optional<std::string>> set_of(PgConnection& conn, const std::string&
   return std::optional<std::string>(r.text(0, 0));
 }
 
+namespace {
+// Whether worker row `w`'s heartbeat session is still connected (a ledger from before the
+// session was recorded: assumed so).
+constexpr const char* kWorkerAlive =
+    "(w.session_pid IS NULL OR EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = "
+    "w.session_pid AND a.backend_start = w.session_start))";
+}  // namespace
+
 Result<std::vector<JobStatusRow>> job_statuses(PgConnection& conn, const std::string& job) {
   BACKFILL_ASSIGN_OR_RETURN(
       PgResult r,
       conn.query("SELECT j.name, j.status, j.description, coalesce(j.estimated_rows, -1),"
                  " count(c.id) FILTER (WHERE c.status = 'done'), count(c.id),"
-                 " count(c.id) FILTER (WHERE c.status = 'running'),"
+                 // In flight: running on a session still connected (not left by a kill).
+                 " count(c.id) FILTER (WHERE c.status = 'running' AND EXISTS (SELECT 1 FROM"
+                 " pg_stat_activity a WHERE a.pid = c.worker_pid AND a.backend_start ="
+                 " c.worker_start)),"
                  " coalesce(sum(c.rows) FILTER (WHERE c.status = 'done'), 0),"
-                 // Running: the rate of the last minute. Done: the job's average.
-                 " CASE WHEN j.status = 'done' THEN coalesce(sum(c.rows) / nullif(extract(epoch"
-                 " FROM max(c.finished_at) - min(c.started_at)), 0), 0) ELSE coalesce(sum(c.rows)"
-                 " FILTER (WHERE c.finished_at > now() - interval '60 seconds'), 0) / 60.0 END,"
+                 // The rate of the last minute, over the part of it the job ran (a job
+                 // 3 s old, or 3 s into its resume, is not averaged over 60 s).
+                 " coalesce(sum(c.rows) FILTER (WHERE c.finished_at > now() - interval '60"
+                 " seconds'), 0) / greatest(1, least(60, extract(epoch FROM now() -"
+                 " min(c.started_at) FILTER (WHERE c.finished_at > now() - interval '60"
+                 " seconds')))),"
                  // Chunk size: the latest finished chunk's rows (sizes adapt), else the
                  // size the job started with.
                  " j.plan_done, coalesce((SELECT l.rows FROM backfill.chunks l WHERE l.job ="
                  " j.name AND l.status = 'done' ORDER BY l.finished_at DESC LIMIT 1),"
                  " j.chunk_rows), to_char(j.updated_at, 'YYYY-MM-DD HH24:MI:SS'), "
                  "coalesce(j.message, ''), " +
-                     low_watermark_of("j.name") + ", j.command" +
+                     low_watermark_of("j.name") +
+                     ", j.command, coalesce(sum(c.rows) / nullif(extract(epoch FROM"
+                     " max(c.finished_at) - min(c.started_at)), 0), 0), " +
+                     // Its workers (a set's table: the set's) alive and at work, and any.
+                     "(SELECT count(*) FROM backfill.workers w WHERE (w.job = j.name OR "
+                     "starts_with(j.name, w.job || '/')) AND w.state IN ('running', "
+                     "'throttled', 'paused') AND " +
+                     kWorkerAlive +
+                     "), EXISTS (SELECT 1 FROM backfill.workers w WHERE w.job = j.name OR "
+                     "starts_with(j.name, w.job || '/')), j.updated_at < now() - interval '10 "
+                     "seconds'" +
                      " FROM backfill.jobs j LEFT JOIN backfill.chunks c ON c.job = j.name"
                      " WHERE $1 = '' OR j.name = $1 OR starts_with(j.name, $1 || '/')"
                      " GROUP BY j.name ORDER BY j.updated_at DESC",
@@ -737,6 +769,13 @@ Result<std::vector<JobStatusRow>> job_statuses(PgConnection& conn, const std::st
       j.low_watermark = std::move(k);
     }
     j.command = r.text(i, 14);
+    const double average = parse_number<double>(r.text(i, 15)).value_or(0);
+    j.live_workers = r.int64(i, 16);
+    // Running in the ledger with no worker alive: every worker's session is gone (a kill
+    // -9, a lost machine), or none ever beat and the job was opened a while ago.
+    j.stalled =
+        j.status == "running" && j.live_workers == 0 && (r.boolean(i, 17) || r.boolean(i, 18));
+    if (j.status != "running" || j.stalled) j.rate = average;
     out.push_back(std::move(j));
   }
   return out;
@@ -753,8 +792,9 @@ Result<std::vector<WorkerStatusRow>> worker_statuses(PgConnection& conn, const s
                  "coalesce(in_flight, 0), coalesce(allowed, 0), "
                  "round(coalesce(throttled_seconds, 0))::bigint, "
                  "heartbeat_at > now() - interval '5 seconds', "
-                 "round(extract(epoch FROM now() - heartbeat_at))::bigint "
-                 "FROM backfill.workers WHERE job = $1 ORDER BY heartbeat_at DESC LIMIT 20",
+                 "round(extract(epoch FROM now() - heartbeat_at))::bigint, " +
+                     std::string(kWorkerAlive) +
+                     " FROM backfill.workers w WHERE job = $1 ORDER BY heartbeat_at DESC LIMIT 20",
                  {job}));
   for (int i = 0; i < w.rows(); ++i) {
     WorkerStatusRow r;
@@ -767,6 +807,13 @@ Result<std::vector<WorkerStatusRow>> worker_statuses(PgConnection& conn, const s
     r.throttled_seconds = w.int64(i, 6);
     r.live = w.boolean(i, 7);
     r.seconds_since = w.int64(i, 8);
+    r.session_gone = !w.boolean(i, 9);
+    // A worker at work whose session is gone died without a word (kill -9, a lost host).
+    if (r.session_gone && (r.state == "running" || r.state == "throttled" || r.state == "paused")) {
+      r.last_state = r.state;
+      r.state = "dead";
+      r.live = false;
+    }
     out.push_back(std::move(r));
   }
   return out;

@@ -139,12 +139,19 @@ struct JobStatusRow {
   bool is_set() const { return command.ends_with(" --tables"); }
   std::int64_t estimated_rows = -1;  // -1: unknown
   std::int64_t chunks_done = 0, chunks = 0, chunks_running = 0, rows_done = 0;
-  double rate = 0;  // rows/s: the last minute's while it runs, the job's average once done
+  // rows/s: while it runs, the last minute's (over the part of it the job ran); else the
+  // average over its chunks.
+  double rate = 0;
   bool plan_done = false;
   std::int64_t chunk_rows = 0;  // the latest finished chunk's rows, else the starting size
   std::string updated_at;       // UTC, "YYYY-MM-DD HH24:MI:SS"
   std::string message;
   std::optional<Key> low_watermark;  // every key up to it is done (LedgerProgress's)
+  std::int64_t live_workers = 0;     // its workers (a set's table: the set's) alive and at work
+  bool stalled = false;              // running in the ledger, but no worker is alive
+  // What `status` calls it: the ledger's status, or "stalled".
+  std::string shown_status() const { return stalled ? "stalled" : status; }
+  bool running() const { return status == "running" && !stalled; }
 };
 // Every job, or the one named and, when it names a set of tables (--tables), the set's
 // tables' jobs (`NAME/schema.table`); `job` empty: all. Latest first.
@@ -154,8 +161,10 @@ Result<std::vector<JobStatusRow>> job_statuses(PgConnection& conn, const std::st
 struct WorkerStatusRow {
   std::string worker, state, reason;
   std::int64_t chunk_rows = 0, in_flight = 0, allowed = 0, throttled_seconds = 0;
-  bool live = false;  // heard from in the last 5 seconds
+  bool live = false;  // heard from in the last 5 seconds, its session alive
   std::int64_t seconds_since = 0;
+  bool session_gone = false;  // its heartbeat's session is no longer connected
+  std::string last_state;     // when `state` is "dead": the state it last reported
 };
 Result<std::vector<WorkerStatusRow>> worker_statuses(PgConnection& conn, const std::string& job);
 

@@ -256,6 +256,32 @@ TEST_F(Observe, EveryJsonLogLineParsesAndTheSummaryIsTheReport) {
   EXPECT_NE(blines.back().value("message", "").find("no_such_table"), std::string::npos);
 }
 
+// A job seconds old: its rate is over the seconds it ran, not the last minute's rows / 60.
+TEST_F(Observe, StatusRateIsOverTheWindowTheJobRan) {
+  BackgroundRun run(db.copy("t", {"--chunk-rows", "100", "--max-rate", "2000", "--job", "r"}));
+  ASSERT_TRUE(
+      wait_until([&] { return std::stoll(db.dst.value("SELECT count(*) FROM t")) >= 3000; }));
+  // The ledger's own rate over the same window, read just before and after status.
+  const std::string ran =
+      "SELECT sum(rows) / extract(epoch FROM now() - min(started_at)) FROM backfill.chunks "
+      "WHERE job = 'r' AND status = 'done'";
+  const double low = std::stod(db.dst.value(ran));
+  const auto j =
+      json::parse(run_backfill({"status", "--state", db.dst.dsn(), "--job", "r", "--json"}).out);
+  const double high = std::stod(db.dst.value(ran));
+  const double rate = j["jobs"][0]["rows_per_second"].get<double>();
+  EXPECT_EQ(j["jobs"][0]["status"], "running") << j.dump();
+  EXPECT_GE(rate, 0.7 * std::min(low, high)) << j.dump();
+  EXPECT_LE(rate, 1.5 * std::max(low, high)) << j.dump();
+  EXPECT_FALSE(j["jobs"][0]["eta_seconds"].is_null()) << j.dump();
+  run.signal(SIGINT);
+  run.wait();
+  const auto done =
+      json::parse(run_backfill({"status", "--state", db.dst.dsn(), "--job", "r", "--json"}).out);
+  EXPECT_EQ(done["jobs"][0]["status"], "interrupted") << done.dump();
+  EXPECT_TRUE(done["jobs"][0]["eta_seconds"].is_null()) << done.dump();
+}
+
 TEST_F(Observe, StatusJsonListsTheJobWithItsCountsAndWorkers) {
   auto c = run_backfill(db.copy("t", {"--chunk-rows", "5000"}));
   ASSERT_EQ(c.exit_code, 0) << c.err;

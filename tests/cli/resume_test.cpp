@@ -74,6 +74,51 @@ TEST_F(Resume, KillNineMidRunThenTheSameCommandFinishesExactly) {
   EXPECT_EQ(db.dst.value("SELECT attempts FROM backfill.chunks WHERE lo = '{1000}'"), "2");
 }
 
+// After a kill -9 the ledger still says running; `status` tells the truth: the worker whose
+// session is gone is dead, the job stalled, nothing in flight, no ETA.
+TEST_F(Resume, AfterKillNineStatusShowsTheWorkerDeadAndTheJobStalledWithNoEta) {
+  db.src.exec("ANALYZE t");  // an estimate, so that a running job has an ETA to drop
+  block();
+  BackgroundRun run(args({"--job", "k9"}));
+  ASSERT_TRUE(wait_until([&] { return copy_is_blocked(); }));
+  auto status = [&] {
+    return run_backfill({"status", "--state", db.dst.dsn(), "--job", "k9"}).out;
+  };
+  std::string before;
+  ASSERT_TRUE(wait_until([&] {
+    before = status();
+    return before.find("worker ") != std::string::npos;
+  })) << before;
+  EXPECT_NE(before.find("[running]"), std::string::npos) << before;
+  EXPECT_NE(before.find("ETA "), std::string::npos) << before;
+  EXPECT_EQ(before.find(", 0 in flight"), std::string::npos) << before;
+
+  run.signal(SIGKILL);
+  EXPECT_EQ(run.wait().exit_code, 128 + SIGKILL);
+  std::string after;
+  ASSERT_TRUE(wait_until([&] { return (after = status()).find("[stalled]") != std::string::npos; }))
+      << after;
+  EXPECT_EQ(after.find("ETA"), std::string::npos) << after;
+  EXPECT_NE(after.find(", 0 in flight"), std::string::npos) << after;
+  EXPECT_NE(after.find("dead: its session is gone"), std::string::npos) << after;
+  EXPECT_NE(after.find("stalled: no worker is alive"), std::string::npos) << after;
+  const auto j = nlohmann::json::parse(
+      run_backfill({"status", "--state", db.dst.dsn(), "--job", "k9", "--json"}).out);
+  const auto& job = j["jobs"][0];
+  EXPECT_EQ(job["status"], "stalled") << job.dump();
+  EXPECT_EQ(job["live_workers"], 0) << job.dump();
+  EXPECT_TRUE(job["eta_seconds"].is_null()) << job.dump();
+  EXPECT_EQ(job["chunks_in_flight"], 0) << job.dump();
+  EXPECT_EQ(job["workers"][0]["state"], "dead") << job.dump();
+  EXPECT_EQ(job["workers"][0]["last_state"], "running") << job.dump();
+
+  unblock();
+  auto again = run_backfill(args({"--job", "k9"}));
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  expect_exact();
+  EXPECT_NE(status().find("[done]"), std::string::npos) << status();
+}
+
 TEST_F(Resume, ABackendTerminatedMidChunkIsRetriedAndTheCopyCompletes) {
   block();
   std::string report = temp_path("terminated.json");
