@@ -333,26 +333,46 @@ Status copy_table(const CopyOptions& options, const RunContext& ctx, JsonObject*
 
   JsonObject& report = *report_out;
   report.add("command", "copy").add("job", job.name);
-  if (opened == JobOpen::kAlreadyDone) {
-    BACKFILL_RETURN_IF_ERROR(rebuild());
-    BACKFILL_ASSIGN_OR_RETURN(LedgerProgress p, ledger->progress());
-    if (!ctx.trial) {
-      std::printf("job %s is already done (%s rows in %s chunks); --restart runs it again\n",
-                  job.name.c_str(), with_thousands(p.rows_done).c_str(),
-                  with_thousands(p.chunks_done).c_str());
-    }
-    report.add("status", "ok")
-        .add("job_done", true)
-        .add("rows", std::int64_t{0})
-        .add("chunks", std::int64_t{0})
-        .add("rows_total", p.rows_done)
-        .add("chunks_total", p.chunks_done)
-        .add("seconds", 0.0)
-        .add("rows_per_second", 0.0)
-        .add("throttled_seconds", 0.0)
-        .add("retries", std::int64_t{0})
+  // The report has the same fields whatever the outcome, an already-done rerun's included.
+  auto add_report = [&](const CopyJobStats& stats, const ThrottleSnapshot& throttled) {
+    const double rate = stats.seconds > 0 ? static_cast<double>(stats.rows) / stats.seconds : 0;
+    report.add("status", outcome_name(stats.outcome))
+        .add("job_done", stats.outcome == JobOutcome::kOk && stats.ledger.complete())
+        .add("rows", stats.rows)
+        .add("rows_written", stats.rows_written)
+        .add("chunks", stats.chunks)
+        .add("rows_total", stats.ledger.rows_done)
+        .add("chunks_total", stats.ledger.chunks_done)
+        .add("low_watermark", watermark_json(stats.ledger.low_watermark))
+        .add("seconds", stats.seconds)
+        .add("rows_per_second", rate)
+        .add("retries", stats.retries)
+        .add("chunks_split", stats.splits)
+        .add("jobs", o.jobs)
+        .add("chunk_rows", throttled.chunk_rows)
+        .add("deferred_objects", static_cast<std::int64_t>(deferral ? deferral->objects.size() : 0))
+        .add("rebuild_seconds", rebuild_seconds)
+        .add("on_conflict", std::string(policy_name(spec.policy)))
         .add("source", spec.source.display())
         .add("target", spec.target.display());
+    if (!member) {  // a set reports its throttle once, for all of its tables
+      report.add("throttled_seconds", std::min(throttled.throttled_seconds, stats.seconds))
+          .add("throttled_by", throttled_by(throttled));
+    }
+    if (!stats.error.is_ok()) report.add("error", stats.error.message());
+  };
+  if (opened == JobOpen::kAlreadyDone) {
+    BACKFILL_RETURN_IF_ERROR(rebuild());
+    CopyJobStats done;  // this run did nothing: the ledger's totals, no time, no throttle
+    BACKFILL_ASSIGN_OR_RETURN(done.ledger, ledger->progress());
+    if (!ctx.trial) {
+      std::printf("job %s is already done (%s rows in %s chunks); --restart runs it again\n",
+                  job.name.c_str(), with_thousands(done.ledger.rows_done).c_str(),
+                  with_thousands(done.ledger.chunks_done).c_str());
+    }
+    ThrottleSnapshot idle;
+    idle.chunk_rows = o.chunk_rows;
+    add_report(done, idle);
     return Status::ok();
   }
   o.log->info("start",
@@ -394,32 +414,9 @@ Status copy_table(const CopyOptions& options, const RunContext& ctx, JsonObject*
                           spec.target.display().c_str()));
   }
 
+  add_report(stats, throttled);
   const double rate = stats.seconds > 0 ? static_cast<double>(stats.rows) / stats.seconds : 0;
   const bool job_done = stats.outcome == JobOutcome::kOk && stats.ledger.complete();
-  report.add("status", outcome_name(stats.outcome))
-      .add("job_done", job_done)
-      .add("rows", stats.rows)
-      .add("rows_written", stats.rows_written)
-      .add("chunks", stats.chunks)
-      .add("rows_total", stats.ledger.rows_done)
-      .add("chunks_total", stats.ledger.chunks_done)
-      .add("low_watermark", watermark_json(stats.ledger.low_watermark))
-      .add("seconds", stats.seconds)
-      .add("rows_per_second", rate)
-      .add("retries", stats.retries)
-      .add("chunks_split", stats.splits)
-      .add("jobs", o.jobs)
-      .add("chunk_rows", throttled.chunk_rows)
-      .add("deferred_objects", static_cast<std::int64_t>(deferral ? deferral->objects.size() : 0))
-      .add("rebuild_seconds", rebuild_seconds)
-      .add("on_conflict", std::string(policy_name(spec.policy)))
-      .add("source", spec.source.display())
-      .add("target", spec.target.display());
-  if (!member) {  // a set reports its throttle once, for all of its tables
-    report.add("throttled_seconds", std::min(throttled.throttled_seconds, stats.seconds))
-        .add("throttled_by", throttled_by(throttled));
-  }
-  if (!stats.error.is_ok()) report.add("error", stats.error.message());
 
   if (!ctx.trial) {  // a trial of tune prints its own line
     std::printf("%s: %s rows (%s written) in %s chunks, %.1f s, %s rows/s, %lld retries%s\n",

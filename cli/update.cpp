@@ -121,9 +121,36 @@ Status run_update(const UpdateOptions& o, const RunContext& ctx) {
   BACKFILL_ASSIGN_OR_RETURN(JobOpen opened, ledger->open(job, o.common.restart));
   JsonObject report;
   report.add("command", "update").add("job", job.name);
+  // The report has the same fields whatever the outcome, an already-done rerun's included.
+  auto add_report = [&](const UpdateJobStats& stats, const ThrottleSnapshot& throttled) {
+    report.add("status", outcome_name(stats.outcome))
+        .add("job_done", stats.outcome == JobOutcome::kOk && stats.ledger.complete())
+        .add("rows", stats.rows)
+        .add("chunks", stats.chunks)
+        .add("rows_total", stats.ledger.rows_done)
+        .add("chunks_total", stats.ledger.chunks_done)
+        .add("low_watermark", watermark_json(stats.ledger.low_watermark))
+        .add("seconds", stats.seconds)
+        .add("rows_per_second",
+             stats.seconds > 0 ? static_cast<double>(stats.rows) / stats.seconds : 0.0)
+        .add("throttled_seconds", std::min(throttled.throttled_seconds, stats.seconds))
+        .add("throttled_by", throttled_by(throttled))
+        .add("retries", stats.retries)
+        .add("chunks_split", stats.splits)
+        .add("jobs", o.common.jobs)
+        .add("chunk_rows", throttled.chunk_rows)
+        .add("table", spec.keys.source.display());
+    if (!stats.error.is_ok()) report.add("error", stats.error.message());
+  };
   if (opened == JobOpen::kAlreadyDone) {
-    std::printf("job %s is already done; --restart runs it again\n", job.name.c_str());
-    report.add("status", "ok").add("rows", std::int64_t{0}).add("chunks", std::int64_t{0});
+    UpdateJobStats done;  // this run did nothing: the ledger's totals, no time, no throttle
+    BACKFILL_ASSIGN_OR_RETURN(done.ledger, ledger->progress());
+    std::printf("job %s is already done (%s rows changed in %s chunks); --restart runs it again\n",
+                job.name.c_str(), with_thousands(done.ledger.rows_done).c_str(),
+                with_thousands(done.ledger.chunks_done).c_str());
+    ThrottleSnapshot idle;
+    idle.chunk_rows = o.common.chunk_rows;
+    add_report(done, idle);
     BACKFILL_RETURN_IF_ERROR(finish_report(o.common, report));
     return Status::ok();
   }
@@ -145,24 +172,7 @@ Status run_update(const UpdateOptions& o, const RunContext& ctx) {
   const ThrottleSnapshot throttled = throttle->finish(outcome_name(stats.outcome));
 
   const bool job_done = stats.outcome == JobOutcome::kOk && stats.ledger.complete();
-  report.add("status", outcome_name(stats.outcome))
-      .add("job_done", job_done)
-      .add("rows", stats.rows)
-      .add("chunks", stats.chunks)
-      .add("rows_total", stats.ledger.rows_done)
-      .add("chunks_total", stats.ledger.chunks_done)
-      .add("low_watermark", watermark_json(stats.ledger.low_watermark))
-      .add("seconds", stats.seconds)
-      .add("rows_per_second",
-           stats.seconds > 0 ? static_cast<double>(stats.rows) / stats.seconds : 0.0)
-      .add("throttled_seconds", std::min(throttled.throttled_seconds, stats.seconds))
-      .add("throttled_by", throttled_by(throttled))
-      .add("retries", stats.retries)
-      .add("chunks_split", stats.splits)
-      .add("jobs", o.common.jobs)
-      .add("chunk_rows", throttled.chunk_rows)
-      .add("table", spec.keys.source.display());
-  if (!stats.error.is_ok()) report.add("error", stats.error.message());
+  add_report(stats, throttled);
   BACKFILL_RETURN_IF_ERROR(finish_report(o.common, report));
   std::printf("%s: %s rows changed in %s chunks, %.1f s, %lld retries%s\n",
               outcome_name(stats.outcome), with_thousands(stats.rows).c_str(),

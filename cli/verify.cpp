@@ -191,7 +191,20 @@ Status verify_table(const VerifyOptions& vo, const RunContext& ctx,
                     with_thousands(static_cast<std::int64_t>(rate)).c_str(),
                     hash_method_name(method), scope.c_str());
       }
+    } else if (st.outcome == JobOutcome::kInterrupted) {
+      std::printf(
+          "interrupted: %s rows verified in %s chunks so far (%s this run), %s missing, %s "
+          "extra, %s different so far\n",
+          with_thousands(tot.rows).c_str(), with_thousands(st.results.chunks).c_str(),
+          with_thousands(st.chunks_this_run).c_str(), with_thousands(tot.missing).c_str(),
+          with_thousands(tot.extra).c_str(), with_thousands(tot.different).c_str());
     }
+  }
+  if (st.outcome != JobOutcome::kOk) {
+    o.log->info("resume_hint",
+                strprintf("%s: the chunks verified are kept; the same command continues the "
+                          "pass of job %s",
+                          outcome_name(st.outcome), job.name.c_str()));
   }
 
   {
