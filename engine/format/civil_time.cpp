@@ -43,7 +43,37 @@ std::int64_t micros_from_civil(const CivilTime& t) {
          t.second * 1000000LL + t.micros;
 }
 
-std::string timestamp_to_text(std::int64_t micros) {
+std::string date_to_text(std::int64_t days) {
+  if (days == kDateInfinity) return "infinity";
+  if (days == kDateMinusInfinity) return "-infinity";
+  // Civil from days, as civil_from_micros does for the day part (no microseconds: a date
+  // past the timestamp range has none that fit).
+  const std::int64_t z = days + 10957 + 719468;
+  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const std::int64_t doe = z - era * 146097;
+  const std::int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const std::int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const std::int64_t mp = (5 * doy + 2) / 153;
+  const int day = static_cast<int>(doy - (153 * mp + 2) / 5 + 1);
+  const int month = static_cast<int>(mp < 10 ? mp + 3 : mp - 9);
+  const std::int64_t year = yoe + era * 400 + (month <= 2);
+  const bool bc = year <= 0;
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%04lld-%02d-%02d%s", static_cast<long long>(bc ? 1 - year : year),
+                month, day, bc ? " BC" : "");
+  return buf;
+}
+
+Result<std::int64_t> date_micros(std::int64_t days) {
+  if (days == kDateInfinity) return kTimestampInfinity;
+  if (days == kDateMinusInfinity) return kTimestampMinusInfinity;
+  if (days < kFirstTimestampDay || days >= kEndTimestampDay) {
+    return Status::failed("date out of range for timestamp: " + date_to_text(days));
+  }
+  return days * 86400000000LL;
+}
+
+std::string timestamp_to_text(std::int64_t micros, bool with_zone) {
   if (micros == kTimestampInfinity) return "infinity";
   if (micros == kTimestampMinusInfinity) return "-infinity";
   CivilTime t = civil_from_micros(micros);
@@ -59,7 +89,7 @@ std::string timestamp_to_text(std::int64_t micros) {
     while (frac.back() == '0') frac.pop_back();
     out += frac;
   }
-  out += "+00";
+  if (with_zone) out += "+00";
   if (bc) out += " BC";
   return out;
 }

@@ -22,10 +22,6 @@ constexpr std::uint16_t kNumericNaN = 0xC000;
 constexpr std::uint16_t kNumericPlusInf = 0xD000;
 constexpr std::uint16_t kNumericMinusInf = 0xF000;
 constexpr int kNumericMaxScale = 0x3FFF;  // NUMERIC_DSCALE_MAX: the most a numeric can have
-// The days from 2000-01-01 a timestamp covers, as PostgreSQL's datetime.h bounds them:
-// julian day 0 (4714-11-24 BC) to TIMESTAMP_END_JULIAN (294277-01-01), exclusive.
-constexpr std::int32_t kFirstTimestampDay = -2451545;
-constexpr std::int32_t kEndTimestampDay = 109203528 - 2451545;
 
 Status bad_length(const char* type, std::size_t n) {
   return Status::failed(std::string("a ") + type + " field of " + std::to_string(n) + " bytes");
@@ -105,8 +101,9 @@ std::optional<FieldCodec> write_codec_of(TypeKind kind) {
     case TypeKind::kBool:
       return FieldCodec::kBool;
     case TypeKind::kTimestamp:
-    case TypeKind::kTimestampTz:
       return FieldCodec::kTimestamp;
+    case TypeKind::kTimestampTz:
+      return FieldCodec::kTimestampTz;
     case TypeKind::kDate:
       return FieldCodec::kDate;
     case TypeKind::kJsonb:
@@ -134,12 +131,8 @@ FieldCodec read_codec_of(TypeKind kind) {
     case FieldCodec::kInt2:
     case FieldCodec::kInt4:
       return FieldCodec::kInt8;
-    case FieldCodec::kFloat4:
-      return FieldCodec::kFloat8;
     case FieldCodec::kJson:
       return FieldCodec::kJsonb;
-    case FieldCodec::kBpchar:
-      return FieldCodec::kText;
     default:
       return *stored;
   }
@@ -159,6 +152,7 @@ ValueType value_type_of(FieldCodec c) {
     case FieldCodec::kBool:
       return T::kBool;
     case FieldCodec::kTimestamp:
+    case FieldCodec::kTimestampTz:
     case FieldCodec::kDate:
       return T::kTimestamp;
     case FieldCodec::kJsonb:
@@ -185,6 +179,7 @@ bool can_store(ValueType t, FieldCodec c) {
     case FieldCodec::kBool:
       return t == T::kBool;
     case FieldCodec::kTimestamp:
+    case FieldCodec::kTimestampTz:
     case FieldCodec::kDate:
       return t == T::kTimestamp;
     case FieldCodec::kJsonb:
@@ -298,9 +293,15 @@ Result<std::string> decode_numeric(std::string_view b) {
   return out;
 }
 
+std::string_view trim_padding(std::string_view s) {
+  while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
+  return s;
+}
+
 Status decode_field_into(FieldCodec c, std::string_view b, Value* out) {
   if (c == FieldCodec::kText || c == FieldCodec::kBpchar || c == FieldCodec::kJson) {
     out->type = c == FieldCodec::kJson ? T::kJson : T::kText;
+    out->form = c == FieldCodec::kBpchar ? ValueForm::kPaddedChar : ValueForm::kDefault;
     out->s.assign(b);
     return Status::ok();
   }
@@ -315,6 +316,7 @@ Result<Value> decode_field(FieldCodec c, std::string_view b) {
     case FieldCodec::kJson: {
       Value v = Value::text(std::string(b));
       if (c == FieldCodec::kJson) v.type = T::kJson;
+      if (c == FieldCodec::kBpchar) v.form = ValueForm::kPaddedChar;
       return v;
     }
     case FieldCodec::kJsonb:
@@ -334,7 +336,9 @@ Result<Value> decode_field(FieldCodec c, std::string_view b) {
       auto bits = static_cast<std::uint32_t>(get_be32(b.data()));
       float f;
       std::memcpy(&f, &bits, 4);
-      return Value::floating(static_cast<double>(f));
+      Value v = Value::floating(static_cast<double>(f));
+      v.form = ValueForm::kReal;
+      return v;
     }
     case FieldCodec::kFloat8: {
       if (b.size() != 8) return bad_length("double precision", b.size());
@@ -351,22 +355,18 @@ Result<Value> decode_field(FieldCodec c, std::string_view b) {
       if (b.size() != 1) return bad_length("boolean", b.size());
       return Value::boolean(b[0] != 0);
     case FieldCodec::kTimestamp:
+    case FieldCodec::kTimestampTz: {
       if (b.size() != 8) return bad_length("timestamp", b.size());
-      return Value::timestamp(get_be64(b.data()));
-    case FieldCodec::kDate: {
-      if (b.size() != 4) return bad_length("date", b.size());
-      const std::int32_t days = get_be32(b.data());
-      if (days == INT32_MAX) return Value::timestamp(kTimestampInfinity);
-      if (days == INT32_MIN) return Value::timestamp(kTimestampMinusInfinity);
-      // A date past the timestamp range (dates go to 5874897 AD, timestamps to 294276 AD) has
-      // no timestamp, as in PostgreSQL's date::timestamp (found by copy_reader_fuzz: the
-      // microseconds overflowed).
-      if (days < kFirstTimestampDay || days >= kEndTimestampDay) {
-        return Status::failed("date out of range for timestamp: " + std::to_string(days) +
-                              " days from 2000-01-01");
-      }
-      return Value::timestamp(static_cast<std::int64_t>(days) * 86400000000LL);
+      Value v = Value::timestamp(get_be64(b.data()));
+      if (c == FieldCodec::kTimestamp) v.form = ValueForm::kTimestampNoZone;
+      return v;
     }
+    case FieldCodec::kDate:
+      // Days, whatever the date: one past the timestamp range (dates go to 5874897 AD,
+      // timestamps to 294276 AD) is a date still, and fails only where it must become a
+      // timestamp, as in PostgreSQL.
+      if (b.size() != 4) return bad_length("date", b.size());
+      return Value::date(get_be32(b.data()));
     case FieldCodec::kUuid: {
       if (b.size() != 16) return bad_length("uuid", b.size());
       static const char* kHex = "0123456789abcdef";
@@ -392,7 +392,10 @@ Status encode_field(FieldCodec c, int modifier, const Value& v, std::string* out
       return Status::ok();
     }
     case FieldCodec::kText:
-      if (v.type == T::kText || v.type == T::kJson || v.type == T::kNumeric) {
+      // As the assignment cast to text: a character(n) loses its padding.
+      if (v.type == T::kText && v.form == ValueForm::kPaddedChar) {
+        out->append(trim_padding(v.s));
+      } else if (v.type == T::kText || v.type == T::kJson || v.type == T::kNumeric) {
         out->append(v.s);
       } else {
         out->append(to_text(v));
@@ -423,6 +426,13 @@ Status encode_field(FieldCodec c, int modifier, const Value& v, std::string* out
     case FieldCodec::kFloat4: {
       BACKFILL_ASSIGN_OR_RETURN(double d, as_double(v));
       auto f = static_cast<float>(d);
+      // As float8 -> float4: a value past a real's range is an error, not infinity or 0.
+      if (std::isinf(f) && !std::isinf(d)) {
+        return Status::failed("value out of range for real: overflow (" + float_to_text(d) + ")");
+      }
+      if (f == 0 && d != 0) {
+        return Status::failed("value out of range for real: underflow (" + float_to_text(d) + ")");
+      }
       std::uint32_t bits;
       std::memcpy(&bits, &f, 4);
       put_be32(out, static_cast<std::int32_t>(bits));
@@ -442,7 +452,8 @@ Status encode_field(FieldCodec c, int modifier, const Value& v, std::string* out
       } else if (v.type == T::kInt) {
         d = std::to_string(v.i);
       } else if (v.type == T::kFloat) {
-        d = float_to_decimal(v.f);
+        d = v.form == ValueForm::kReal ? real_to_decimal(static_cast<float>(v.f))
+                                       : float_to_decimal(v.f);
       } else {
         return Status::failed(std::string("cannot store ") + value_type_name(v.type) +
                               " as numeric");
@@ -458,17 +469,22 @@ Status encode_field(FieldCodec c, int modifier, const Value& v, std::string* out
       out->push_back(v.b ? 1 : 0);
       return Status::ok();
     case FieldCodec::kTimestamp:
+    case FieldCodec::kTimestampTz: {
       if (v.type != T::kTimestamp)
         return Status::failed(std::string("cannot store ") + value_type_name(v.type) +
                               " as a timestamp");
-      put_be64(out, v.i);
+      BACKFILL_ASSIGN_OR_RETURN(std::int64_t micros, timestamp_micros(v));
+      put_be64(out, micros);
       return Status::ok();
+    }
     case FieldCodec::kDate: {
       if (v.type != T::kTimestamp)
         return Status::failed(std::string("cannot store ") + value_type_name(v.type) +
                               " as a date");
       std::int32_t days;
-      if (v.i == kTimestampInfinity) {
+      if (v.form == ValueForm::kDate) {
+        days = static_cast<std::int32_t>(v.i);  // read from a date: in a date's range
+      } else if (v.i == kTimestampInfinity) {
         days = INT32_MAX;
       } else if (v.i == kTimestampMinusInfinity) {
         days = INT32_MIN;

@@ -25,7 +25,8 @@ enum class FieldCodec {
   kFloat8,
   kNumeric,
   kBool,
-  kTimestamp,  // timestamp and timestamptz: microseconds since 2000-01-01
+  kTimestamp,    // timestamp without time zone: microseconds since 2000-01-01
+  kTimestampTz,  // timestamp with time zone: the same, read as ValueForm::kDefault
   kDate,
   kJsonb,
   kJson,
@@ -33,8 +34,9 @@ enum class FieldCodec {
 };
 
 // The codec a --map reads a column of this kind with: its write codec widened (every integer
-// as kInt8, every float as kFloat8, json as kJsonb, character(n) as kText), and kText for a
-// type a --map cannot write (the driver casts the read to match).
+// as kInt8, json as kJsonb), and kText for a type a --map cannot write (the driver casts the
+// read to match). A real, a character(n), a date and a timestamp are read as they are, so
+// that their values keep their PostgreSQL type's form.
 FieldCodec read_codec_of(TypeKind kind);
 // The codec a column of this kind is written with, or nullopt for a type a --map cannot
 // produce (bytea, arrays, inet, ...).
@@ -53,6 +55,9 @@ Status decode_field_into(FieldCodec c, std::string_view bytes, Value* out);
 // type modifier as the server would on storing the value (so that a verify reading it back
 // sees the same bytes): a numeric rounded to that scale, a character(n) padded to n.
 Status encode_field(FieldCodec c, int modifier, const Value& v, std::string* out);
+
+// A character(n)'s text without its trailing spaces, as the cast to text gives it.
+std::string_view trim_padding(std::string_view s);
 
 // The binary numeric form of a canonical decimal, and back.
 std::string encode_numeric(std::string_view canonical);

@@ -4,6 +4,7 @@
 #include <charconv>
 
 #include "engine/format/decimal.hpp"
+#include "engine/format/value_codec.hpp"
 
 namespace backfill {
 
@@ -13,6 +14,9 @@ struct Expr::Node {
   int slot = -1;
   int call = -1;  // kCall: its index in EvalScratch::args
   bool strict = true;
+  // kCall: the arguments passed to a text parameter, which a character(n) reaches as the
+  // cast to text gives it (its trailing spaces dropped), as in PostgreSQL.
+  std::vector<bool> text_params;
   FunctionImpl impl;
   std::vector<Node> args;
   ValueType type = ValueType::kNull;
@@ -270,6 +274,10 @@ class Parser {
     }
     n->strict = f.strict;
     n->impl = f.impl;
+    n->text_params.assign(count, false);
+    for (std::size_t i = 0; i < count; ++i) {
+      n->text_params[i] = (i < max ? f.params[i] : f.params.back()) == ValueType::kText;
+    }
     if (f.bind) {
       std::vector<Value> literals(count);
       for (std::size_t i = 0; i < count; ++i) {
@@ -308,9 +316,15 @@ Status eval_node(const Expr::Node& n, std::span<const Value> inputs, const CallC
     BACKFILL_RETURN_IF_ERROR(eval_node(n.args[i], inputs, ctx, scratch, &args[i]));
     if (n.strict && args[i].is_null()) {
       out->type = ValueType::kNull;
+      out->form = ValueForm::kDefault;
       return Status::ok();
     }
+    if (n.text_params[i] && args[i].form == ValueForm::kPaddedChar) {
+      args[i].s.resize(trim_padding(args[i].s).size());
+      args[i].form = ValueForm::kDefault;
+    }
   }
+  out->form = ValueForm::kDefault;  // a new value; one returning an argument takes its form
   return n.impl(args, ctx, out);
 }
 

@@ -2,6 +2,7 @@
 
 #include "engine/format/civil_time.hpp"
 #include "engine/format/float_text.hpp"
+#include "engine/format/value_codec.hpp"
 #include "engine/transform/builtins/common.hpp"
 #include "engine/transform/functions.hpp"
 
@@ -52,12 +53,24 @@ std::string to_text(const Value& v) {
     case T::kInt:
       return std::to_string(v.i);
     case T::kFloat:
-      return float_to_text(v.f);
+      return v.form == ValueForm::kReal ? real_to_text(static_cast<float>(v.f))
+                                        : float_to_text(v.f);
     case T::kTimestamp:
-      return timestamp_to_text(v.i);
+      if (v.form == ValueForm::kDate) return date_to_text(v.i);
+      return timestamp_to_text(v.i, v.form != ValueForm::kTimestampNoZone);
     default:
       return v.s;
   }
+}
+
+std::string cast_to_text(const Value& v) {
+  if (v.type != T::kText || v.form != ValueForm::kPaddedChar) return to_text(v);
+  return std::string(trim_padding(v.s));
+}
+
+Result<std::int64_t> timestamp_micros(const Value& v) {
+  if (v.form != ValueForm::kDate) return v.i;
+  return date_micros(v.i);
 }
 FunctionRegistry builtin_functions() {
   FunctionRegistry r;

@@ -4,7 +4,10 @@
 // A function takes Values and returns a Value. Values are what an expression computes
 // with: SQL's NULL, a boolean, a 64-bit integer, a double, a numeric (its decimal text,
 // exact), text (UTF-8), a timestamp (microseconds since 2000-01-01 00:00 UTC, PostgreSQL's
-// own epoch) or a JSON document (its text).
+// own epoch) or a JSON document (its text). A value read from a column keeps the form of
+// its PostgreSQL type where one Value type stands for several (ValueForm), so that it
+// prints, compares and stores as PostgreSQL would: a date, a timestamp without time zone,
+// a real, a character(n).
 //
 // Every function is declared with the types it takes and returns, so that a `--map` is
 // checked against the target column's type before anything is read. Functions run in the
@@ -36,7 +39,7 @@ class CaseMapping;
 namespace backfill {
 
 // Bumped whenever Value, FunctionDef or FunctionRegistry change shape.
-inline constexpr int kPluginAbi = 2;
+inline constexpr int kPluginAbi = 3;
 
 enum class ValueType : std::uint8_t {
   kNull,  // the type of a NULL literal: fits anywhere
@@ -53,12 +56,26 @@ enum class ValueType : std::uint8_t {
 // "integer", "text", ...: how messages name a type.
 const char* value_type_name(ValueType t);
 
+// Which PostgreSQL type a value of a shared Value type came from. A function that builds a
+// new value gives kDefault (the evaluator resets it before each call); one that returns an
+// argument as it is (coalesce) keeps the argument's form.
+enum class ValueForm : std::uint8_t {
+  kDefault,          // timestamptz, double precision, text
+  kDate,             // kTimestamp holding a date: `i` is days since 2000-01-01 (a date's
+                     // range, 4713 BC to 5874897 AD, is wider than a timestamp's)
+  kTimestampNoZone,  // kTimestamp from a timestamp without time zone: prints without "+00"
+  kReal,             // kFloat from a real: prints and converts to numeric with a float's digits
+  kPaddedChar,       // kText from a character(n): `s` keeps its padding, as concat() prints
+                     // it; as text (a cast, a text parameter) the trailing spaces go
+};
+
 struct Value {
   ValueType type = ValueType::kNull;
   bool b = false;
   std::int64_t i = 0;  // kInt; kTimestamp: microseconds since 2000-01-01 UTC
   double f = 0;        // kFloat
   std::string s;       // kText, kNumeric (decimal text), kJson (JSON text)
+  ValueForm form = ValueForm::kDefault;
 
   static Value null() { return {}; }
   static Value boolean(bool v) { return {ValueType::kBool, v, 0, 0, {}}; }
@@ -72,13 +89,23 @@ struct Value {
     return {ValueType::kTimestamp, false, micros, 0, {}};
   }
   static Value json(std::string v) { return {ValueType::kJson, false, 0, 0, std::move(v)}; }
+  static Value date(std::int64_t days) {
+    return {ValueType::kTimestamp, false, days, 0, {}, ValueForm::kDate};
+  }
 
   bool is_null() const { return type == ValueType::kNull; }
 };
 
-// The value as PostgreSQL's `value::text` prints it (with the session settings backfill
-// pins: ISO dates, UTC, shortest exact floats). NULL has no text; callers check first.
+// The value as PostgreSQL's output function prints it (with the session settings backfill
+// pins: ISO dates, UTC, shortest exact floats), which is what concat() joins: a date as
+// "2024-01-01", a character(n) with its padding. NULL has no text; callers check first.
 std::string to_text(const Value& v);
+// The value as `value::text` gives it: to_text() but a character(n) without its trailing
+// spaces (the cast from bpchar to text drops them).
+std::string cast_to_text(const Value& v);
+// A timestamp's microseconds; a date's first instant, or an error past the timestamp range
+// (as PostgreSQL's date::timestamp).
+Result<std::int64_t> timestamp_micros(const Value& v);
 
 // What the evaluator hands a function besides its arguments.
 struct CallContext {

@@ -15,6 +15,7 @@ std::string fix_for(FieldCodec c) {
     case FieldCodec::kFloat8:
       return "; convert it with to_numeric()";
     case FieldCodec::kTimestamp:
+    case FieldCodec::kTimestampTz:
     case FieldCodec::kDate:
       return "; convert it with to_timestamp(text, format)";
     default:

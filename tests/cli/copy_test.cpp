@@ -252,6 +252,21 @@ TEST(CopyConflicts, NewerKeepsTheRowWithTheHigherVersion) {
   EXPECT_EQ(f.db.dst.value("SELECT count(*) FROM t WHERE v = 'src'"), "94");
 }
 
+// NULL versions, as the README states: a set version beats a NULL one, a NULL one never
+// replaces anything, and two NULLs keep the target's row.
+TEST(CopyConflicts, NewerWithNullVersions) {
+  ConflictFixture f;
+  f.db.src.exec("UPDATE t SET version = NULL WHERE id IN (2, 3)");
+  f.db.dst.exec("UPDATE t SET version = NULL WHERE id IN (1, 3)");
+  auto r = run_backfill(f.db.copy("t", {"--on-conflict", "newer:version", "--chunk-rows", "20"}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // 1: source 1 against target NULL: the source wins. 2: source NULL against 5: the target
+  // stays. 3: NULL against NULL: the target stays.
+  EXPECT_EQ(f.db.dst.value("SELECT string_agg(id || '=' || v, ',' ORDER BY id) FROM t WHERE id "
+                           "<= 3"),
+            "1=src,2=app,3=app");
+}
+
 TEST(CopyConflicts, SkipWithTheLedgerInAnotherDatabase) {
   ConflictFixture f;
   TestDatabase state("state");

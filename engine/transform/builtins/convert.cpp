@@ -157,6 +157,14 @@ Status parse_timestamp(std::string_view in, const std::vector<FormatItem>& items
     return Status::failed("to_timestamp(): date/time field value out of range in \"" +
                           std::string(in) + "\"");
   }
+  // Past a timestamp's range (4714-11-24 BC to 294276 AD) is an error, as in PostgreSQL,
+  // never a wrapped value: the year is bounded before the microseconds are computed.
+  const std::int64_t day =
+      days_from_civil(std::clamp<std::int64_t>(t.year, -5000000, 5000000), t.month, t.day);
+  if (t.year < -5000000 || t.year > 5000000 || day < kFirstTimestampDay ||
+      day >= kEndTimestampDay) {
+    return Status::failed("to_timestamp(): timestamp out of range: \"" + std::string(in) + "\"");
+  }
   *out = micros_from_civil(t);
   return Status::ok();
 }
@@ -232,10 +240,11 @@ Status to_numeric(Args a, const CallContext&, Value* out) {
       *out = Value::numeric(std::to_string(v.i));
       return ok();
     case T::kFloat:
-      *out = Value::numeric(float_to_decimal(v.f));
+      *out = Value::numeric(v.form == ValueForm::kReal ? real_to_decimal(static_cast<float>(v.f))
+                                                       : float_to_decimal(v.f));
       return ok();
     case T::kText: {
-      auto d = canonical_decimal(v.s);
+      auto d = canonical_decimal(cast_to_text(v));
       if (!d)
         return Status::failed("to_numeric(): invalid input syntax for type numeric: \"" + v.s +
                               "\"");
@@ -267,8 +276,16 @@ bool values_equal(const Value& a, const Value& b) {
   switch (a.type) {
     case T::kBool:
       return a.b == b.b;
-    case T::kTimestamp:
-      return a.i == b.i;
+    case T::kTimestamp: {
+      if (a.form == b.form || (a.form != ValueForm::kDate && b.form != ValueForm::kDate)) {
+        return a.i == b.i;
+      }
+      // A date against a timestamp compares as date::timestamp.
+      auto x = timestamp_micros(a), y = timestamp_micros(b);
+      return x.ok() && y.ok() && x.value() == y.value();
+    }
+    case T::kText:
+      return cast_to_text(a) == cast_to_text(b);  // character(n) compares without its padding
     default:
       return a.s == b.s;
   }
@@ -311,10 +328,10 @@ void add_convert_functions(FunctionRegistry* r) {
   add_or_die(r, def("to_text", {T::kAny}, 1, T::kText,
                     "to_text(value): the value as text, like value::text",
                     [](Args a, const CallContext&, Value* out) {
-                      if (a[0].type == T::kText) {
+                      if (a[0].type == T::kText && a[0].form == ValueForm::kDefault) {
                         std::swap(*out, a[0]);
                       } else {
-                        *out = Value::text(to_text(a[0]));
+                        *out = Value::text(cast_to_text(a[0]));
                       }
                       return ok();
                     }));

@@ -51,7 +51,7 @@ void add_digest_functions(FunctionRegistry* r) {
   add_or_die(r, def("xxh64", {T::kAny}, 1, T::kText,
                     "xxh64(value): hex XXH64 (seed 0) of the value's text, for pseudonymising",
                     [](Args a, const CallContext&, Value* out) {
-                      const std::string s = a[0].type == T::kText ? a[0].s : to_text(a[0]);
+                      const std::string s = cast_to_text(a[0]);
                       *out = Value::text(hex64(XXH64(s.data(), s.size(), 0)));
                       return ok();
                     }));
