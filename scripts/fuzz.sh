@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Runs the libFuzzer targets of tests/fuzz/ (the parsers of untrusted bytes), built with clang,
-# ASan and UBSan (every undefined behaviour a crash).
+# ASan and UBSan (every undefined behaviour a crash); then map_values, the randomised
+# differential of --map against PostgreSQL (MapDifferential in tests/cli/map_test.cpp):
+# random values of every type through the built-ins, by `backfill copy` and by the server,
+# compared value by value, one seed after another for SECONDS.
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET...]    SECONDS per target (default 60); TARGET: one or
 #                                            more of the names below (default: all)
@@ -15,12 +18,49 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 [[ "$seconds" =~ ^[0-9]+$ && "$seconds" -gt 0 ]] || { echo "usage: $0 [SECONDS] [TARGET...]" >&2; exit 2; }
 shift || true
-all=(copy_reader row_hash map_expr key_text job_file)
+all=(copy_reader row_hash map_expr key_text job_file map_values)
 targets=("${@:-${all[@]}}")
 for t in "${targets[@]}"; do
   [[ " ${all[*]} " == *" $t "* ]] || { echo "fuzz: no target '$t' (${all[*]})" >&2; exit 2; }
 done
 command -v clang++ >/dev/null || { echo "fuzz: clang++ not found; run scripts/setup.sh" >&2; exit 2; }
+
+# map_values: against a server (the one BACKFILL_TEST_DSN names, as scripts/test.sh sets it,
+# else a throwaway one), with the regular build's cli_tests.
+map_values() {
+  local main=${BUILD_DIR:-build} own=""
+  if [[ ! -x "$main/tests/cli_tests" ]]; then
+    cmake -S . -B "$main" -DCMAKE_BUILD_TYPE=Release -DBACKFILL_BUILD_TESTS=ON >/dev/null
+    cmake --build "$main" -j"$(nproc)" --target cli_tests backfill >/dev/null
+  fi
+  if [[ -z "${BACKFILL_TEST_DSN:-}" ]]; then
+    own=backfill-fuzz
+    BACKFILL_TEST_DSN=$(scripts/pg.sh start "$own" "${BACKFILL_FUZZ_PORT:-55437}")
+    export BACKFILL_TEST_DSN
+  fi
+  # A new seed each run unless FUZZ_SEED fixes it (scripts/test.sh: 1, the same every time).
+  local seed=${FUZZ_SEED:-0} rows=2000 runs=0 values=0 rc=0 start log=$build/fuzz_map_values.log
+  [[ "$seed" -ne 0 ]] || seed=$(( (RANDOM << 15 | RANDOM) + 1 ))
+  start=$(date +%s)
+  : >"$log"
+  while :; do
+    if ! BACKFILL_DIFF_SEED=$seed BACKFILL_DIFF_ROWS=$rows "$main/tests/cli_tests" \
+        --gtest_filter='MapDifferential.*' >>"$log" 2>&1; then
+      rc=1
+      echo "fuzz: map_values differs from PostgreSQL at seed $seed; again with:" \
+        "BACKFILL_DIFF_SEED=$seed BACKFILL_DIFF_ROWS=$rows $main/tests/cli_tests --gtest_filter='MapDifferential.*'" >&2
+      grep -E "^row |Which is" "$log" | head -20 >&2
+      break
+    fi
+    runs=$((runs + 1))
+    values=$(( values + $(sed -n 's/.*seed [0-9]*: \([0-9]*\) values compared.*/\1/p' "$log" | tail -1) ))
+    seed=$((seed + 1))
+    (( $(date +%s) - start < seconds )) || break
+  done
+  [[ -z "$own" ]] || scripts/pg.sh destroy "$own" >/dev/null 2>&1 || true
+  MAP_VALUES_RUNS=$runs MAP_VALUES_COUNT=$values
+  return $rc
+}
 
 build=${FUZZ_BUILD_DIR:-build-fuzz}
 CC=clang CXX=clang++ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBACKFILL_BUILD_FUZZERS=ON \
@@ -32,6 +72,17 @@ mkdir -p "$build/artifacts"
 failed=0
 printf '%-12s %12s %8s %10s %8s\n' target executions seconds "execs/s" crashes
 for t in "${targets[@]}"; do
+  if [[ $t == map_values ]]; then
+    start=$(date +%s)
+    rc=0
+    map_values || rc=$?
+    took=$(( $(date +%s) - start ))
+    [[ $rc -eq 0 ]] || failed=1
+    # Its executions are values compared (over MAP_VALUES_RUNS seeds).
+    printf '%-12s %12s %8s %10s %8s\n' "$t" "$MAP_VALUES_COUNT" "$took" \
+      "$(( MAP_VALUES_COUNT / (took > 0 ? took : 1) ))" "$(( rc != 0 ))"
+    continue
+  fi
   seed=tests/fuzz/corpus/$t
   work=$build/corpus/$t
   mkdir -p "$seed" "$work"

@@ -1,16 +1,56 @@
 #include "engine/format/float_text.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 #include <string_view>
+#include <type_traits>
 
 #include "engine/format/decimal.hpp"
 
 namespace backfill {
 
 namespace {
+
+// Whether the decimal `sci` ("d.ddde+XX", as to_chars writes it) lies exactly halfway
+// between v and a neighbour. Such a text reads back as v when v's mantissa is even (ties go
+// to even), so std::to_chars may give it as the shortest; PostgreSQL's Ryu never does, and
+// prints one digit more. Tested exactly, with from_chars (correctly rounded at any length):
+// a midpoint moved by one unit in its 30th extra digit reads as the neighbour, a text
+// inside v's interval does not (unless within 1e-30 of its edge).
+template <typename F>
+bool is_midpoint(F v, std::string_view sci) {
+  const bool negative = sci[0] == '-';
+  if (negative) sci.remove_prefix(1);
+  const std::size_t e = sci.find('e');
+  std::string digits;
+  for (char c : sci.substr(0, e)) {
+    if (c != '.') digits.push_back(c);
+  }
+  const std::string_view exponent = sci.substr(e);  // "e+XX"
+  auto read = [&](const std::string& d) {
+    const std::string text =
+        (negative ? "-" : "") + d.substr(0, 1) + "." + d.substr(1) + std::string(exponent);
+    F out = 0;
+    std::from_chars(text.data(), text.data() + text.size(), out);
+    return out;
+  };
+  constexpr std::size_t kExtra = 30;
+  std::string away = digits + std::string(kExtra - 1, '0') + "1";  // |sci| + a tiny bit
+  std::string toward = digits + std::string(kExtra, '0');          // |sci| - a tiny bit
+  for (std::size_t i = toward.size(); i-- > 0;) {
+    if (toward[i] != '0') {
+      --toward[i];
+      break;
+    }
+    toward[i] = '9';
+  }
+  if (toward[0] == '0') return false;  // "1e+XX" less a bit has fewer digits: not a tie here
+  return read(away) != v || read(toward) != v;
+}
 
 // The shortest round-trip digits of v (a double or a float), printed as PostgreSQL's
 // float8out/float4out do: fixed notation for decimal exponents -4 up to `fixed_below`.
@@ -22,6 +62,13 @@ std::string shortest_text(F v, int fixed_below) {
   char buf[64];
   auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::scientific);
   std::string_view sci(buf, static_cast<std::size_t>(r.ptr - buf));
+  // Past a midpoint: the shortest text with more digits that is no tie (it reads back as v:
+  // correctly rounded to that many digits, v is its nearest).
+  for (int after_point = std::max(0, static_cast<int>(sci.find('e')) - 2 - (sci[0] == '-'));
+       is_midpoint(v, sci) && after_point < 20; ++after_point) {
+    r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::scientific, after_point + 1);
+    sci = std::string_view(buf, static_cast<std::size_t>(r.ptr - buf));
+  }
   const bool negative = sci[0] == '-';
   if (negative) sci.remove_prefix(1);
   auto e = sci.find('e');

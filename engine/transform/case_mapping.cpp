@@ -6,6 +6,8 @@
 #include <wctype.h>
 
 #include <array>
+#include <cctype>
+#include <cstdio>
 
 #include "engine/transform/utf8.hpp"
 
@@ -97,12 +99,64 @@ class MappingBase : public CaseMapping {
   bool ascii_fast_ = false;
 };
 
+bool ascii_in_class(std::uint32_t c, CharClass k) {
+  if (c > 127) return false;
+  const int ch = static_cast<int>(c);
+  switch (k) {
+    case CharClass::kAlpha:
+      return std::isalpha(ch);
+    case CharClass::kDigit:
+      return std::isdigit(ch);
+    case CharClass::kAlnum:
+      return std::isalnum(ch);
+    case CharClass::kUpper:
+      return std::isupper(ch);
+    case CharClass::kLower:
+      return std::islower(ch);
+    case CharClass::kSpace:
+      return std::isspace(ch);
+    case CharClass::kPunct:
+      return std::ispunct(ch);
+    case CharClass::kGraph:
+      return std::isgraph(ch);
+    case CharClass::kPrint:
+      return std::isprint(ch);
+  }
+  return false;
+}
+
+bool icu_in_class(std::uint32_t c, CharClass k) {
+  const auto cp = static_cast<UChar32>(c);
+  switch (k) {
+    case CharClass::kAlpha:
+      return u_isalpha(cp);
+    case CharClass::kDigit:
+      return u_isdigit(cp);
+    case CharClass::kAlnum:
+      return u_isalnum(cp);
+    case CharClass::kUpper:
+      return u_isupper(cp);
+    case CharClass::kLower:
+      return u_islower(cp);
+    case CharClass::kSpace:
+      return u_isspace(cp);
+    case CharClass::kPunct:
+      return u_ispunct(cp);
+    case CharClass::kGraph:
+      return u_isgraph(cp);
+    case CharClass::kPrint:
+      return u_isprint(cp);
+  }
+  return false;
+}
+
 // A C or POSIX ctype: ASCII letters only, as PostgreSQL's lc_ctype_is_c() paths do.
 class AsciiMapping final : public CaseMapping {
  public:
   void lower(std::string* s) const override { ascii_lower(s); }
   void upper(std::string* s) const override { ascii_upper(s); }
   std::string describe() const override { return "C (ASCII letters only)"; }
+  bool in_class(std::uint32_t c, CharClass k) const override { return ascii_in_class(c, k); }
 };
 
 // A mapping one code point to one, as libc's towlower_l and ICU's u_tolower are: the
@@ -144,6 +198,30 @@ class LibcMapping final : public CodePointMapping {
   LibcMapping(const LibcMapping&) = delete;
   LibcMapping& operator=(const LibcMapping&) = delete;
   std::string describe() const override { return "libc " + name_; }
+  bool in_class(std::uint32_t c, CharClass k) const override {
+    const auto w = static_cast<wint_t>(c);
+    switch (k) {
+      case CharClass::kAlpha:
+        return iswalpha_l(w, loc_);
+      case CharClass::kDigit:
+        return iswdigit_l(w, loc_);
+      case CharClass::kAlnum:
+        return iswalnum_l(w, loc_);
+      case CharClass::kUpper:
+        return iswupper_l(w, loc_);
+      case CharClass::kLower:
+        return iswlower_l(w, loc_);
+      case CharClass::kSpace:
+        return iswspace_l(w, loc_);
+      case CharClass::kPunct:
+        return iswpunct_l(w, loc_);
+      case CharClass::kGraph:
+        return iswgraph_l(w, loc_);
+      case CharClass::kPrint:
+        return iswprint_l(w, loc_);
+    }
+    return false;
+  }
 
  protected:
   std::uint32_t map_one(std::uint32_t c, bool to_upper) const override {
@@ -162,6 +240,7 @@ class IcuSimpleMapping final : public CodePointMapping {
  public:
   explicit IcuSimpleMapping(std::string why) : why_(std::move(why)) { build(); }
   std::string describe() const override { return why_; }
+  bool in_class(std::uint32_t c, CharClass k) const override { return icu_in_class(c, k); }
 
  protected:
   std::uint32_t map_one(std::uint32_t c, bool to_upper) const override {
@@ -184,6 +263,7 @@ class IcuLocaleMapping final : public MappingBase {
   IcuLocaleMapping(const IcuLocaleMapping&) = delete;
   IcuLocaleMapping& operator=(const IcuLocaleMapping&) = delete;
   std::string describe() const override { return "ICU " + name_; }
+  bool in_class(std::uint32_t c, CharClass k) const override { return icu_in_class(c, k); }
 
  protected:
   void slow_lower(std::string* s) const override { apply(s, ucasemap_utf8ToLower); }
@@ -216,6 +296,28 @@ class IcuLocaleMapping final : public MappingBase {
 };
 
 }  // namespace
+
+const std::string& CaseMapping::class_body(CharClass k) const {
+  const auto i = static_cast<std::size_t>(k);
+  std::lock_guard lock(classes_mu_);
+  if (have_class_[i]) return classes_[i];
+  std::string& body = classes_[i];
+  char buf[32];
+  auto emit = [&](std::uint32_t lo, std::uint32_t hi) {
+    std::snprintf(buf, sizeof buf, lo == hi ? "\\x{%x}" : "\\x{%x}-\\x{%x}", lo, hi);
+    body += buf;
+  };
+  bool in = false;
+  std::uint32_t start = 0;
+  for (std::uint32_t c = 0; c <= 0x110000; ++c) {
+    const bool member = c < 0x110000 && (c < 0xD800 || c > 0xDFFF) && in_class(c, k);
+    if (member && !in) start = c;
+    if (!member && in) emit(start, c - 1);
+    in = member;
+  }
+  have_class_[i] = true;
+  return body;
+}
 
 const CaseMapping& CaseMapping::unicode() {
   static const IcuSimpleMapping kUnicode("Unicode simple case mapping");

@@ -8,7 +8,10 @@
 // thread. Immutable after construction; thread-safe.
 #pragma once
 
+#include <array>
+#include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "engine/util/status.hpp"
@@ -23,6 +26,21 @@ struct CtypeSpec {
   // libc: the LC_CTYPE name ("C", "C.UTF-8", "en_US.utf8"); ICU: the ICU locale ("und", "de").
   std::string locale = "C.UTF-8";
 };
+
+// A character class of PostgreSQL's regular expressions: [[:alpha:]] and the others, \w
+// (alnum and '_'), \d (digit), \s (space).
+enum class CharClass : std::uint8_t {
+  kAlpha,
+  kDigit,
+  kAlnum,
+  kUpper,
+  kLower,
+  kSpace,
+  kPunct,
+  kGraph,
+  kPrint,
+};
+inline constexpr std::size_t kCharClasses = 9;
 
 class CaseMapping {
  public:
@@ -40,6 +58,19 @@ class CaseMapping {
   virtual void lower(std::string* s) const = 0;
   virtual void upper(std::string* s) const = 0;
   virtual std::string describe() const = 0;  // "libc C.UTF-8", for plan and messages
+
+  // Whether code point `c` is in the class as the database's regular expressions classify
+  // it (PostgreSQL's pg_wc_is*()): in a C ctype ASCII only; with a libc locale its
+  // isw*_l() (glibc counts every non-ASCII digit as alpha); with ICU its u_is*().
+  virtual bool in_class(std::uint32_t c, CharClass k) const = 0;
+  // The class's members as the inside of a PCRE2 character class ("\x{30}-\x{39}..."),
+  // computed once per class from in_class() over every code point.
+  const std::string& class_body(CharClass k) const;
+
+ private:
+  mutable std::mutex classes_mu_;
+  mutable std::array<std::string, kCharClasses> classes_;
+  mutable std::array<bool, kCharClasses> have_class_{};
 };
 
 }  // namespace backfill

@@ -6,15 +6,21 @@
 // What differs is bridged here: ARE's \m \M \y \Y \Z and [[:<:]] [[:>:]] are rewritten
 // into PCRE2's spelling; `.` matches a newline and `$` only the end unless a newline flag
 // says otherwise; the replacement's \1..\9, \& and \\ are PostgreSQL's; after an empty
-// match the search goes on one character later, as PostgreSQL's does. One difference
+// match the search goes on one character later, as PostgreSQL's does. The classes (\w \d
+// \s, [:alpha:] and the rest, word boundaries) are spelled out as explicit ranges of the
+// target database's classification (CaseMapping::class_body), compiled at the job's first
+// row: PCRE2's own follow Unicode's properties, not glibc's or ICU's. One difference
 // remains: where alternatives match at the same place ARE takes the longest (`a|ab` on
 // "abc" matches "ab") and PCRE2 the first ("a").
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
 #include <memory>
+#include <mutex>
+#include <optional>
 
 #include "engine/transform/builtins/common.hpp"
+#include "engine/transform/case_mapping.hpp"
 
 namespace backfill::builtins {
 namespace {
@@ -42,52 +48,115 @@ std::string pcre2_message(int code) {
   return n < 0 ? "error " + std::to_string(code) : std::string(reinterpret_cast<char*>(buf));
 }
 
-// ARE's escapes and classes that PCRE2 spells otherwise; everything else is the same.
-std::string are_to_pcre2(std::string_view p) {
-  static constexpr std::string_view kWordStart = "\\b(?=\\w)", kWordEnd = "\\b(?<=\\w)";
+// The body of a bracket's [:name:] as the database classifies characters, or nullopt for a
+// name PostgreSQL does not know (left for PCRE2 to refuse). Under the `i` flag [:upper:] and
+// [:lower:] are [:alpha:], as in PostgreSQL.
+std::optional<std::string> posix_class(std::string_view name, const CaseMapping& m, bool caseless) {
+  static const std::pair<std::string_view, CharClass> kClasses[] = {
+      {"alpha", CharClass::kAlpha}, {"digit", CharClass::kDigit}, {"alnum", CharClass::kAlnum},
+      {"upper", CharClass::kUpper}, {"lower", CharClass::kLower}, {"space", CharClass::kSpace},
+      {"punct", CharClass::kPunct}, {"graph", CharClass::kGraph}, {"print", CharClass::kPrint}};
+  // Fixed in PostgreSQL whatever the locale.
+  if (name == "xdigit") return std::string("0-9A-Fa-f");
+  if (name == "blank") return std::string(" \\t");
+  if (name == "cntrl") return std::string("\\x{0}-\\x{1f}\\x{7f}");
+  if (name == "word") return m.class_body(CharClass::kAlnum) + "_";
+  for (const auto& [n, k] : kClasses) {
+    if (name != n) continue;
+    const bool cased = k == CharClass::kUpper || k == CharClass::kLower;
+    return m.class_body(caseless && cased ? CharClass::kAlpha : k);
+  }
+  return std::nullopt;
+}
+
+// ARE's escapes and classes that PCRE2 spells otherwise; everything else is the same. The
+// classes (\w \d \s, [:alpha:] and the others, and the word boundaries built on \w) are
+// spelled out as the database's locale classifies characters (`m`): PCRE2's own follow
+// Unicode's properties, which differ from glibc's (every non-ASCII digit is alpha there)
+// and from ICU's alnum (no ¾).
+std::string are_to_pcre2(std::string_view p, const CaseMapping& m, bool caseless) {
+  const std::string word = "[" + m.class_body(CharClass::kAlnum) + "_]";
+  const std::string word_start = "(?<!" + word + ")(?=" + word + ")";
+  const std::string word_end = "(?<=" + word + ")(?!" + word + ")";
+  auto outside = [&](char e) -> std::optional<std::string> {
+    switch (e) {
+      case 'w':
+        return word;
+      case 'W':
+        return "[^" + m.class_body(CharClass::kAlnum) + "_]";
+      case 'd':
+        return "[" + m.class_body(CharClass::kDigit) + "]";
+      case 'D':
+        return "[^" + m.class_body(CharClass::kDigit) + "]";
+      case 's':
+        return "[" + m.class_body(CharClass::kSpace) + "]";
+      case 'S':
+        return "[^" + m.class_body(CharClass::kSpace) + "]";
+      case 'm':
+        return word_start;
+      case 'M':
+        return word_end;
+      case 'y':
+        return "(?:" + word_start + "|" + word_end + ")";
+      case 'Y':
+        return "(?:(?<=" + word + ")(?=" + word + ")|(?<!" + word + ")(?!" + word + "))";
+      case 'Z':
+        return std::string("\\z");
+      default:
+        return std::nullopt;
+    }
+  };
   std::string out;
   out.reserve(p.size() + 8);
   bool in_bracket = false;
   for (std::size_t i = 0; i < p.size(); ++i) {
     const char c = p[i];
     if (!in_bracket && p.substr(i, 7) == "[[:<:]]") {
-      out += kWordStart;
+      out += word_start;
       i += 6;
     } else if (!in_bracket && p.substr(i, 7) == "[[:>:]]") {
-      out += kWordEnd;
+      out += word_end;
       i += 6;
     } else if (c == '\\' && i + 1 < p.size()) {
       const char n = p[++i];
       if (in_bracket) {
-        out += c;
-        out += n;
-      } else if (n == 'm') {
-        out += kWordStart;
-      } else if (n == 'M') {
-        out += kWordEnd;
-      } else if (n == 'y') {
-        out += "\\b";
-      } else if (n == 'Y') {
-        out += "\\B";
-      } else if (n == 'Z') {
-        out += "\\z";
+        // Inside a bracket \w \d \s lose their own brackets, as in ARE.
+        if (n == 'w') {
+          out += m.class_body(CharClass::kAlnum) + "_";
+        } else if (n == 'd') {
+          out += m.class_body(CharClass::kDigit);
+        } else if (n == 's') {
+          out += m.class_body(CharClass::kSpace);
+        } else {
+          out += c;
+          out += n;
+        }
+      } else if (auto spelled = outside(n)) {
+        out += *spelled;
       } else {
         out += c;
         out += n;
       }
     } else if (in_bracket) {
-      out += c;
       if (c == '[' && i + 1 < p.size() && (p[i + 1] == ':' || p[i + 1] == '.' || p[i + 1] == '=')) {
-        // [:alpha:], [.x.], [=x=] inside a bracket: copied to their closing pair
+        // [:alpha:], [.x.], [=x=] inside a bracket: a class spelled out, the others copied
+        // to their closing pair.
         const char kind = p[i + 1];
         const std::size_t close = p.find(std::string{kind, ']'}, i + 2);
         if (close != std::string_view::npos) {
-          out.append(p.substr(i + 1, close + 1 - i));
+          std::optional<std::string> body;
+          if (kind == ':') body = posix_class(p.substr(i + 2, close - i - 2), m, caseless);
+          if (body) {
+            out += *body;
+          } else {
+            out.append(p.substr(i, close + 2 - i));
+          }
           i = close + 1;
+          continue;
         }
-      } else if (c == ']') {
-        in_bracket = false;
       }
+      out += c;
+      if (c == ']') in_bracket = false;
     } else {
       out += c;
       if (c == '[') {
@@ -187,19 +256,48 @@ Result<FunctionImpl> bind_regexp_replace(std::span<const Value> lit) {
       return Status::ok();
     });
   }
-  const std::string pattern = literal ? lit[1].s : are_to_pcre2(lit[1].s);
-  int error = 0;
-  PCRE2_SIZE offset = 0;
-  std::shared_ptr<pcre2_code> code(pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()),
-                                                 pattern.size(), options, &error, &offset, nullptr),
-                                   CodeFree());
-  if (!code) {
-    return Status::invalid("regexp_replace(): invalid regular expression '" + lit[1].s +
-                           "': " + pcre2_message(error));
-  }
-  // JIT is a speed-up only: where it is unavailable the interpreter gives the same answers.
-  (void)pcre2_jit_compile(code.get(), PCRE2_JIT_COMPLETE);
-  return FunctionImpl([code, global](Args a, const CallContext&, Value* out) {
+  // Compiled here for the Unicode classes, so that a bad pattern stops the job at preflight;
+  // the classes of the job's own ctype are compiled at its first row, once.
+  auto compile = [options, literal,
+                  source = lit[1].s](const CaseMapping& m) -> Result<std::shared_ptr<pcre2_code>> {
+    const std::string pattern =
+        literal ? source : are_to_pcre2(source, m, (options & PCRE2_CASELESS) != 0);
+    int error = 0;
+    PCRE2_SIZE offset = 0;
+    std::shared_ptr<pcre2_code> code(
+        pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), options, &error,
+                      &offset, nullptr),
+        CodeFree());
+    if (!code) {
+      return Status::invalid("regexp_replace(): invalid regular expression '" + source +
+                             "': " + pcre2_message(error));
+    }
+    // JIT is a speed-up only: where it is unavailable the interpreter gives the same answers.
+    (void)pcre2_jit_compile(code.get(), PCRE2_JIT_COMPLETE);
+    return code;
+  };
+  BACKFILL_ASSIGN_OR_RETURN(std::shared_ptr<pcre2_code> unicode_code,
+                            compile(CaseMapping::unicode()));
+  struct ForCtype {
+    std::once_flag once;
+    std::shared_ptr<pcre2_code> code;
+    Status error;
+  };
+  auto for_ctype = std::make_shared<ForCtype>();
+  return FunctionImpl([unicode_code, for_ctype, compile, global](Args a, const CallContext& ctx,
+                                                                 Value* out) {
+    if (ctx.case_mapping) {
+      std::call_once(for_ctype->once, [&] {
+        auto c = compile(*ctx.case_mapping);
+        if (c.ok()) {
+          for_ctype->code = std::move(c).value();
+        } else {
+          for_ctype->error = c.status();
+        }
+      });
+      if (!for_ctype->error.is_ok()) return for_ctype->error;
+    }
+    const std::shared_ptr<pcre2_code>& code = ctx.case_mapping ? for_ctype->code : unicode_code;
     const std::string& subject = a[0].s;
     const std::string& rep = a[2].s;
     const auto* subj = reinterpret_cast<PCRE2_SPTR>(subject.data());

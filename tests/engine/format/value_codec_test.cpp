@@ -1,6 +1,7 @@
 // Binary forms of the fields a --map reads and writes, and MapTransform over a COPY stream:
 // pass-through fields stay bytes, computed fields are encoded for their column.
 #include "engine/format/value_codec.hpp"
+#include "engine/format/float_text.hpp"
 
 #include <gtest/gtest.h>
 
@@ -85,6 +86,25 @@ TEST(ValueCodec, ADateIsADateAndPastTheTimestampRangeFailsOnlyAsATimestamp) {
                    .is_ok());
   // Infinities stay infinities.
   EXPECT_EQ(to_text(*decode_field(FieldCodec::kDate, date(INT32_MAX))), "infinity");
+}
+
+// Floats as PostgreSQL prints them: the shortest text that reads back, but never one exactly
+// halfway to a neighbour (which reads back only by ties-to-even, and which std::to_chars
+// may pick); a real with a float's digits and fixed notation up to 6 digits before the point.
+// Found by MapDifferential's random runs.
+TEST(FloatText, ShortestButNeverAMidpointAsPostgresPrints) {
+  EXPECT_EQ(float_to_text(-2.1470947799053728e16), "-2.1470947799053728e+16");
+  EXPECT_EQ(float_to_text(8.381252310909459e138), "8.38125231090946e+138");  // no false tie
+  EXPECT_EQ(float_to_text(0.1), "0.1");
+  EXPECT_EQ(float_to_text(1e15), "1e+15");
+  EXPECT_EQ(float_to_text(123456789012345.0), "123456789012345");
+  EXPECT_EQ(real_to_text(9.5329056e7f), "9.5329056e+07");
+  EXPECT_EQ(real_to_text(0.1f), "0.1");
+  EXPECT_EQ(real_to_text(1e6f), "1e+06");
+  EXPECT_EQ(real_to_text(123456.7f), "123456.7");
+  EXPECT_EQ(real_to_text(1e-45f), "1e-45");
+  EXPECT_EQ(real_to_decimal(0.1f), "0.1");
+  EXPECT_EQ(real_to_decimal(1.2345678f), "1.23457");
 }
 
 TEST(ValueCodec, IntegersAreRangeCheckedForTheirColumn) {
