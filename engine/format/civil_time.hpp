@@ -15,6 +15,7 @@ struct CivilTime {
   int month = 1, day = 1, hour = 0, minute = 0, second = 0, micros = 0;
 };
 std::int64_t days_from_civil(std::int64_t y, int m, int d);  // days since 2000-01-01
+CivilTime civil_from_days(std::int64_t days);                // the date part; the time is 00:00
 CivilTime civil_from_micros(std::int64_t micros);
 std::int64_t micros_from_civil(const CivilTime& t);
 // "2024-06-30 10:00:00.5+00" ("2024-06-30 10:00:00.5" without the zone, as a timestamp

@@ -8,6 +8,7 @@
 #include "engine/format/copy_format.hpp"
 #include "engine/format/decimal.hpp"
 #include "engine/format/float_text.hpp"
+#include "engine/format/jsonb_text.hpp"
 #include "engine/transform/utf8.hpp"
 
 namespace backfill {
@@ -131,8 +132,6 @@ FieldCodec read_codec_of(TypeKind kind) {
     case FieldCodec::kInt2:
     case FieldCodec::kInt4:
       return FieldCodec::kInt8;
-    case FieldCodec::kJson:
-      return FieldCodec::kJsonb;
     default:
       return *stored;
   }
@@ -301,7 +300,9 @@ std::string_view trim_padding(std::string_view s) {
 Status decode_field_into(FieldCodec c, std::string_view b, Value* out) {
   if (c == FieldCodec::kText || c == FieldCodec::kBpchar || c == FieldCodec::kJson) {
     out->type = c == FieldCodec::kJson ? T::kJson : T::kText;
-    out->form = c == FieldCodec::kBpchar ? ValueForm::kPaddedChar : ValueForm::kDefault;
+    out->form = c == FieldCodec::kBpchar ? ValueForm::kPaddedChar
+                : c == FieldCodec::kJson ? ValueForm::kJsonText
+                                         : ValueForm::kDefault;
     out->s.assign(b);
     return Status::ok();
   }
@@ -315,7 +316,10 @@ Result<Value> decode_field(FieldCodec c, std::string_view b) {
     case FieldCodec::kText:
     case FieldCodec::kJson: {
       Value v = Value::text(std::string(b));
-      if (c == FieldCodec::kJson) v.type = T::kJson;
+      if (c == FieldCodec::kJson) {
+        v.type = T::kJson;
+        v.form = ValueForm::kJsonText;
+      }
       if (c == FieldCodec::kBpchar) v.form = ValueForm::kPaddedChar;
       return v;
     }
@@ -405,7 +409,16 @@ Status encode_field(FieldCodec c, int modifier, const Value& v, std::string* out
     case FieldCodec::kJsonb:
       if (v.type != T::kJson)
         return Status::failed(std::string("cannot store ") + value_type_name(v.type) + " as json");
-      if (c == FieldCodec::kJsonb) out->push_back(1);
+      if (c == FieldCodec::kJsonb) {
+        out->push_back(1);
+        // A json column's text becomes jsonb's own, as the server would store it: verify
+        // compares these bytes with the target's.
+        if (v.form == ValueForm::kJsonText) {
+          BACKFILL_ASSIGN_OR_RETURN(std::string text, jsonb_text(v.s));
+          out->append(text);
+          return Status::ok();
+        }
+      }
       out->append(v.s);
       return Status::ok();
     case FieldCodec::kInt2: {

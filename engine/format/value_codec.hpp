@@ -34,9 +34,9 @@ enum class FieldCodec {
 };
 
 // The codec a --map reads a column of this kind with: its write codec widened (every integer
-// as kInt8, json as kJsonb), and kText for a type a --map cannot write (the driver casts the
-// read to match). A real, a character(n), a date and a timestamp are read as they are, so
-// that their values keep their PostgreSQL type's form.
+// as kInt8), and kText for a type a --map cannot write (the driver casts the read to match).
+// A real, a character(n), a date, a timestamp and json are read as they are, so that their
+// values keep their PostgreSQL type's form.
 FieldCodec read_codec_of(TypeKind kind);
 // The codec a column of this kind is written with, or nullopt for a type a --map cannot
 // produce (bytea, arrays, inet, ...).

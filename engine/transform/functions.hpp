@@ -67,6 +67,8 @@ enum class ValueForm : std::uint8_t {
   kReal,             // kFloat from a real: prints and converts to numeric with a float's digits
   kPaddedChar,       // kText from a character(n): `s` keeps its padding, as concat() prints
                      // it; as text (a cast, a text parameter) the trailing spaces go
+  kJsonText,         // kJson from a json column: `s` is the document's own text (spacing,
+                     // duplicate keys, escapes), which jsonb would rewrite
 };
 
 struct Value {
