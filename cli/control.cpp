@@ -12,9 +12,10 @@ namespace backfill::cli {
 
 Status run_control(const ControlOptions& o) {
   if (o.pause && o.resume) return Status::invalid("--pause and --resume exclude each other");
-  if (!o.pause && !o.resume && !o.max_rate && !o.jobs && !o.chunk_time_ms) {
+  if (!o.pause && !o.resume && !o.as_started && !o.max_rate && !o.jobs && !o.chunk_time_ms) {
     return Status::invalid(
-        "nothing to change: give --pause, --resume, --max-rate, --jobs or --chunk-time");
+        "nothing to change: give --pause, --resume, --max-rate, --jobs, --chunk-time or "
+        "--as-started");
   }
   bool has_ledger = false;
   BACKFILL_ASSIGN_OR_RETURN(auto conn_ptr, connect_state(o.state, &has_ledger));
@@ -28,7 +29,7 @@ Status run_control(const ControlOptions& o) {
     return Status::invalid("job '" + o.job + "' is a table of the set '" + *set +
                            "', whose tables share one throttle: give --job '" + *set + "'");
   }
-  pg::ControlChange change{o.pause, o.resume, o.max_rate, o.jobs, o.chunk_time_ms};
+  pg::ControlChange change{o.pause, o.resume, o.as_started, o.max_rate, o.jobs, o.chunk_time_ms};
   BACKFILL_ASSIGN_OR_RETURN(std::optional<pg::ControlState> now,
                             pg::change_control(conn, o.job, change));
   if (!now) return Status::invalid("no job named '" + o.job + "' in the ledger");

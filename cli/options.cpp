@@ -289,6 +289,9 @@ void add_control_options(CLI::App* app, ControlOptions* o) {
   app->add_option("--job", o->job, "The job to change")->required();
   app->add_flag("--pause", o->pause, "Hold every worker of the job");
   app->add_flag("--resume", o->resume, "Let it run again");
+  app->add_flag("--as-started", o->as_started,
+                "Return max rate, jobs and chunk time to what the job's command line gave "
+                "(a --max-rate, --jobs or --chunk-time given too is then set)");
   app->add_option("--max-rate", o->max_rate, "Rows per second at most (0: no limit)")
       ->check(CLI::Range(0.0, 1e12));
   app->add_option("--jobs", o->jobs, "Chunks in flight: 2 x N (up to what it started with)")

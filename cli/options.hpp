@@ -357,6 +357,7 @@ struct ControlOptions {
   std::string state;
   std::string job;
   bool pause = false, resume = false;
+  bool as_started = false;  // max rate, jobs and chunk time back to the command line's
   std::optional<double> max_rate;
   std::optional<int> jobs;
   std::optional<int> chunk_time_ms;

@@ -831,13 +831,14 @@ Result<std::optional<ControlState>> change_control(PgConnection& conn, const std
   BACKFILL_ASSIGN_OR_RETURN(
       PgResult r,
       conn.query("UPDATE backfill.jobs SET paused = CASE WHEN $2 THEN true WHEN $3 THEN false "
-                 "ELSE paused END, max_rate = coalesce($4::double precision, max_rate), "
-                 "max_jobs = coalesce($5::int, max_jobs), chunk_time_ms = coalesce($6::int, "
-                 "chunk_time_ms), updated_at = now() WHERE name = $1 RETURNING paused, "
-                 "coalesce(max_rate::text, ''), coalesce(max_jobs::text, ''), "
-                 "coalesce(chunk_time_ms::text, '')",
+                 "ELSE paused END, max_rate = CASE WHEN $7 THEN $4::double precision ELSE "
+                 "coalesce($4::double precision, max_rate) END, max_jobs = CASE WHEN $7 THEN "
+                 "$5::int ELSE coalesce($5::int, max_jobs) END, chunk_time_ms = CASE WHEN $7 "
+                 "THEN $6::int ELSE coalesce($6::int, chunk_time_ms) END, updated_at = now() "
+                 "WHERE name = $1 RETURNING paused, coalesce(max_rate::text, ''), "
+                 "coalesce(max_jobs::text, ''), coalesce(chunk_time_ms::text, '')",
                  {job, c.pause ? "true" : "false", c.resume ? "true" : "false", opt(c.max_rate),
-                  opt(c.jobs), opt(c.chunk_time_ms)}));
+                  opt(c.jobs), opt(c.chunk_time_ms), c.as_started ? "true" : "false"}));
   if (r.rows() == 0) return std::optional<ControlState>{};
   return std::optional<ControlState>(
       ControlState{r.boolean(0, 0), r.text(0, 1), r.text(0, 2), r.text(0, 3)});

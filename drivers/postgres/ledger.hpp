@@ -172,6 +172,7 @@ Result<std::vector<WorkerStatusRow>> worker_statuses(PgConnection& conn, const s
 // command line's lifted too).
 struct ControlChange {
   bool pause = false, resume = false;
+  bool as_started = false;  // every setting back to NULL (the command line's) first
   std::optional<double> max_rate;
   std::optional<int> jobs, chunk_time_ms;
 };

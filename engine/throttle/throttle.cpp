@@ -206,6 +206,10 @@ void Throttle::set_control(const RuntimeControl& control, Clock::time_point now)
       config.target = target;
       sizer_.emplace(config, options_.chunk_rows);
     }
+  } else if (options_.sizer && sizer_) {
+    sizer_->set_target(options_.sizer->target);  // back to the command line's chunk time
+  } else if (!options_.sizer) {
+    sizer_.reset();  // back to the command line's fixed --chunk-rows
   }
   decide(now);
   changed_.notify_all();

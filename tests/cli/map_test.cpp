@@ -738,6 +738,13 @@ TEST_F(Map, BadExpressionsStopAtPreflightWithThePosition) {
   EXPECT_EQ(u.exit_code, 2) << u.err;
   EXPECT_NE(u.err.find("\"email_lc\" of public.users_new is a generated column"), std::string::npos)
       << u.err;
+  // And update's --set, the SQL it is.
+  auto set = run_backfill(
+      {"update", "--target", both.dst.dsn(), "--table", "users_new", "--set", "email_lc = 'x'"});
+  EXPECT_EQ(set.exit_code, 2) << set.err;
+  EXPECT_NE(set.err.find("--set \"email_lc = 'x'\": \"email_lc\" is a generated column"),
+            std::string::npos)
+      << set.err;
   EXPECT_FALSE(both.ledger_exists());
 }
 

@@ -82,6 +82,23 @@ TEST_F(Throttling, ControlPausesAndResumesARunningJob) {
   std::remove(pause_file.c_str());
   ASSERT_TRUE(status_says("paused: paused by `backfill control`  chunk")) << status();
   EXPECT_EQ(rows(), "0");
+  // --as-started returns what control set to the command line's, then applies what is given.
+  c = run_backfill({"control", "--state", db.dst.dsn(), "--job", "ctl", "--max-rate", "50",
+                    "--chunk-time", "200"});
+  ASSERT_EQ(c.exit_code, 0) << c.err;
+  c = run_backfill(
+      {"control", "--state", db.dst.dsn(), "--job", "ctl", "--as-started", "--jobs", "1"});
+  ASSERT_EQ(c.exit_code, 0) << c.err;
+  EXPECT_NE(c.out.find("job ctl: paused; max rate: as started; jobs: 1; chunk time: as started"),
+            std::string::npos)
+      << c.out;
+  c = run_backfill({"control", "--state", db.dst.dsn(), "--job", "ctl", "--as-started"});
+  EXPECT_NE(c.out.find("max rate: as started; jobs: as started; chunk time: as started"),
+            std::string::npos)
+      << c.out;
+  EXPECT_EQ(db.dst.value("SELECT concat_ws(',', max_rate, max_jobs, chunk_time_ms, 'none') FROM "
+                         "backfill.jobs WHERE name = 'ctl'"),
+            "none");
   c = run_backfill({"control", "--state", db.dst.dsn(), "--job", "ctl", "--resume"});
   ASSERT_EQ(c.exit_code, 0) << c.err;
   auto r = run.wait();

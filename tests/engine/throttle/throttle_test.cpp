@@ -330,5 +330,27 @@ TEST(Throttle, ARateCapChargesAChunkWhenItStartsAndBoundsItsRows) {
   EXPECT_TRUE(t.admit(never));
 }
 
+// `control --as-started` clears what control set: the chunk time goes back to the command
+// line's, or chunks to the fixed --chunk-rows when it gave no chunk time.
+TEST(Throttle, ClearingTheControlsChunkTimeReturnsToTheCommandLines) {
+  ThrottleOptions sized = two_jobs();
+  ChunkSizerConfig c;
+  c.target = Seconds(0.5);
+  sized.sizer = c;
+  Throttle t(sized, t0);
+  RuntimeControl set;
+  set.chunk_time_ms = 200;
+  t.set_control(set, t0);
+  EXPECT_EQ(t.chunk_target(), Seconds(0.2));
+  t.set_control(RuntimeControl{}, t0);
+  EXPECT_EQ(t.chunk_target(), Seconds(0.5));
+
+  Throttle fixed(two_jobs(), t0);
+  fixed.set_control(set, t0);
+  EXPECT_EQ(fixed.chunk_target(), Seconds(0.2));
+  fixed.set_control(RuntimeControl{}, t0);
+  EXPECT_FALSE(fixed.chunk_target().has_value());
+}
+
 }  // namespace
 }  // namespace backfill
