@@ -390,6 +390,12 @@ Status encode_field(FieldCodec c, int modifier, const Value& v, std::string* out
   switch (c) {
     case FieldCodec::kBpchar: {
       const std::size_t start = out->size();
+      // A character(n) into one of no length (bpchar) keeps its spaces as they are; into a
+      // character(m) it is cut to its text and padded to m.
+      if (v.type == T::kText && v.form == ValueForm::kPaddedChar && modifier < 0) {
+        out->append(v.s);
+        return Status::ok();
+      }
       BACKFILL_RETURN_IF_ERROR(encode_field(FieldCodec::kText, -1, v, out));
       const std::int64_t length = utf8_length(std::string_view(*out).substr(start));
       if (modifier > length) out->append(static_cast<std::size_t>(modifier - length), ' ');

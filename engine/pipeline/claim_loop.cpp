@@ -22,12 +22,13 @@ Status ClaimLoop::run(const std::function<bool()>& stop, const std::function<voi
       tokens.release();
       return Status::ok();
     }
-    if (!throttle.admit(stop)) {
+    // Sized before the wait, so that a rate cap charges the chunk as it is admitted.
+    const std::int64_t rows = throttle.next_chunk_rows(chunk_rows);
+    std::int64_t charged = 0;
+    if (!throttle.admit(stop, rows, &charged)) {
       tokens.release();
       return Status::ok();
     }
-    const std::int64_t rows = throttle.next_chunk_rows(chunk_rows);
-    throttle.started(rows);
     std::optional<Chunk> claimed;
     Status st = run_with_retry(
         retry, interrupt,
@@ -40,7 +41,7 @@ Status ClaimLoop::run(const std::function<bool()>& stop, const std::function<voi
         [] { return Status::ok(); }, on_retry,  // the ledger and walker reconnect themselves
         waiting);
     if (!st.is_ok() || !claimed) {
-      throttle.finished(0, Seconds(0));  // admitted, never started
+      throttle.finished(0, charged, Seconds(0));  // admitted, never started
       tokens.release();
       return st.with_context("claiming a chunk");  // ok: nothing left for this worker
     }
@@ -48,6 +49,7 @@ Status ClaimLoop::run(const std::function<bool()>& stop, const std::function<voi
       last_refresh = t;
       if (auto p = ledger.progress(); p.ok()) on_progress(p.value());
     }
+    claimed->charged_rows = charged;
     dispatch(std::move(*claimed));
   }
 }

@@ -179,7 +179,7 @@ Result<PipelineRun> run_pipeline(std::vector<std::unique_ptr<Worker>>& workers, 
       stages.commit(chunk, r);
     }
     const Seconds took = options.clock->now() - started;
-    options.throttle->finished(r.status.is_ok() ? r.throttle_rows : 0, took);
+    options.throttle->finished(r.status.is_ok() ? r.throttle_rows : 0, chunk.charged_rows, took);
     ChunkEvent event;
     event.outcome = !r.status.is_ok() ? ChunkEvent::Outcome::kFailed
                     : r.split         ? ChunkEvent::Outcome::kSplit

@@ -25,6 +25,7 @@ struct Chunk {
   std::int64_t id = 0;
   ChunkRange range;
   int attempt = 1;  // 1 on the first claim, more when a previous claim did not finish it
+  std::int64_t charged_rows = 0;  // what a rate cap charged it on admission (ChunkThrottle)
 };
 
 // Where planning stands: the last key handed out as a chunk's upper bound.

@@ -256,7 +256,8 @@ bool Throttle::silent(Clock::time_point now) const {
   return last_report_ && now - *last_report_ > options_.controller.fail_closed_after;
 }
 
-bool Throttle::admit(const std::function<bool()>& stop) {
+bool Throttle::admit(const std::function<bool()>& stop, std::int64_t rows, std::int64_t* charged) {
+  *charged = 0;
   std::unique_lock lk(mu_);
   while (true) {
     if (stop()) return false;
@@ -267,6 +268,12 @@ bool Throttle::admit(const std::function<bool()>& stop) {
       const auto start = earliest_start();
       if (start <= now) {
         ++in_flight_;
+        // No credit for the time nothing ran (the start, a pause): the cap holds from now.
+        if (const double cap = rate_cap(); cap > 0 && rows > 0) {
+          *charged = rows;
+          rate_next_ = std::max(rate_next_, now) + std::chrono::duration_cast<Clock::duration>(
+                                                       Seconds(static_cast<double>(rows) / cap));
+        }
         return true;
       }
       // Held back by the rate cap alone (the load is fine): paced. Counted once however many
@@ -307,18 +314,6 @@ std::int64_t Throttle::rate_chunk_limit_locked() const {
   return std::max<std::int64_t>(1, std::llround(cap * kRateChunkSeconds));
 }
 
-void Throttle::started(std::int64_t rows) {
-  std::lock_guard lk(mu_);
-  const double cap = rate_cap();
-  const std::int64_t charge = cap > 0 ? std::max<std::int64_t>(rows, 0) : 0;
-  charged_.push_back(charge);
-  if (charge == 0) return;
-  // No credit for the time nothing ran (the start, a pause): the cap holds from now.
-  const auto now = std::chrono::steady_clock::now();
-  rate_next_ = std::max(rate_next_, now) + std::chrono::duration_cast<Clock::duration>(
-                                               Seconds(static_cast<double>(charge) / cap));
-}
-
 double Throttle::rate_cap() const {
   double cap = control_.max_rate.value_or(options_.max_rate);
   if (decision_.state == ThrottleState::kThrottled && full_rate_ > 0) {
@@ -328,7 +323,7 @@ double Throttle::rate_cap() const {
   return cap;
 }
 
-void Throttle::finished(std::int64_t rows, Seconds took) {
+void Throttle::finished(std::int64_t rows, std::int64_t charged, Seconds took) {
   std::lock_guard lk(mu_);
   const auto now = std::chrono::steady_clock::now();
   in_flight_ = std::max(0, in_flight_ - 1);
@@ -344,14 +339,9 @@ void Throttle::finished(std::int64_t rows, Seconds took) {
     const double rate = static_cast<double>(sum) / span.count();
     full_rate_ = full_rate_ > 0 ? 0.7 * full_rate_ + 0.3 * rate : rate;
   }
-  // Settle what started() charged with the rows the chunk really had: fewer (the range's
-  // last chunk, a failure) give the difference back, more (a TID range denser than its
+  // Settle what admit() charged with the rows the chunk really had: fewer (the range's last
+  // chunk, a failure) give the difference back, more (a TID range denser than its
   // estimate) push the next start further.
-  std::int64_t charged = 0;
-  if (!charged_.empty()) {
-    charged = charged_.front();
-    charged_.pop_front();
-  }
   const double cap = rate_cap();
   if (cap > 0 && rows != charged) {
     const auto owed = std::chrono::duration_cast<Clock::duration>(
@@ -420,12 +410,12 @@ std::int64_t TableThrottle::next_chunk_rows(std::int64_t fixed) const {
   return std::min(sizer_.rows(), limit);
 }
 
-void TableThrottle::finished(std::int64_t rows, Seconds took) {
+void TableThrottle::finished(std::int64_t rows, std::int64_t charged, Seconds took) {
   {
     std::lock_guard lk(mu_);
     sizer_.observe(rows, took);
   }
-  shared_.finished(rows, took);
+  shared_.finished(rows, charged, took);
 }
 
 void TableThrottle::chunk_timed_out() {

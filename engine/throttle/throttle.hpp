@@ -164,16 +164,23 @@ struct ThrottleSnapshot {
 class ChunkThrottle {
  public:
   virtual ~ChunkThrottle() = default;
-  // Blocks until a chunk may start or `stop()` says to give up; true when it may start.
-  virtual bool admit(const std::function<bool()>& stop) = 0;
+  // Blocks until a chunk of `rows` planned rows may start or `stop()` says to give up; true
+  // when it may start. A rate cap charges the rows at once, under the lock that admits (so
+  // that chunks admitted together, by several lanes or tables, all count against it), and
+  // says in *charged what it charged, for finished() to settle.
+  virtual bool admit(const std::function<bool()>& stop, std::int64_t rows,
+                     std::int64_t* charged) = 0;
+  // A chunk whose rows are not known up front: nothing is charged until it finishes.
+  bool admit(const std::function<bool()>& stop) {
+    std::int64_t charged = 0;
+    return admit(stop, 0, &charged);
+  }
   // The rows of the next chunk, where `fixed` is the job's --chunk-rows.
   virtual std::int64_t next_chunk_rows(std::int64_t fixed) const = 0;
-  // An admitted chunk is claimed with `rows` rows planned: a rate cap charges them now, so
-  // that chunks in flight count against it, and finished() settles the charge with the
-  // rows the chunk really had. Called once per admission, before its finished().
-  virtual void started(std::int64_t rows) { (void)rows; }
-  // A chunk admitted earlier is finished (rows 0 when it failed).
-  virtual void finished(std::int64_t rows, Seconds took) = 0;
+  // A chunk admitted earlier is finished with the rows it really had (0 when it failed);
+  // `charged` is what its admit() charged.
+  virtual void finished(std::int64_t rows, std::int64_t charged, Seconds took) = 0;
+  void finished(std::int64_t rows, Seconds took) { finished(rows, 0, took); }
   // A chunk's statement timed out.
   virtual void chunk_timed_out() = 0;
   virtual ThrottleSnapshot snapshot() const = 0;
@@ -186,9 +193,14 @@ class NoThrottle final : public ChunkThrottle {
  public:
   // Stateless, so one instance serves every job.
   static NoThrottle& instance();
-  bool admit(const std::function<bool()>&) override { return true; }
+  using ChunkThrottle::admit;
+  using ChunkThrottle::finished;
+  bool admit(const std::function<bool()>&, std::int64_t, std::int64_t* charged) override {
+    *charged = 0;
+    return true;
+  }
   std::int64_t next_chunk_rows(std::int64_t fixed) const override { return fixed; }
-  void finished(std::int64_t, Seconds) override {}
+  void finished(std::int64_t, std::int64_t, Seconds) override {}
   void chunk_timed_out() override {}
   ThrottleSnapshot snapshot() const override { return {}; }
 };
@@ -205,15 +217,16 @@ class Throttle final : public ChunkThrottle {
   // Claim side: blocks until a chunk may start (not paused, under the chunks allowed in
   // flight, past any rest or rate pacing) or `stop()` says to give up (checked at least
   // every 100 ms); true when the chunk may start, and it then counts as in flight.
-  bool admit(const std::function<bool()>& stop) override;
+  using ChunkThrottle::admit;
+  using ChunkThrottle::finished;
+  bool admit(const std::function<bool()>& stop, std::int64_t rows, std::int64_t* charged) override;
   std::int64_t chunk_rows() const;
   std::int64_t next_chunk_rows(std::int64_t) const override { return chunk_rows(); }
-  void started(std::int64_t rows) override;
   // Under a --max-rate cap, the most rows a chunk may hold: a tenth of a second's, so the
   // cap holds over every second however the chunks' commits bunch. Unbounded otherwise.
   std::int64_t rate_chunk_limit() const;
   // Commit side: a chunk admitted earlier is finished (rows 0 when it failed).
-  void finished(std::int64_t rows, Seconds took) override;
+  void finished(std::int64_t rows, std::int64_t charged, Seconds took) override;
   // A chunk's statement timed out: halve the chunk size at once.
   void chunk_timed_out() override;
   // The chunk time chunks are sized toward (`control` may change it); nullopt: fixed size.
@@ -242,9 +255,6 @@ class Throttle final : public ChunkThrottle {
   int in_flight_ = 0;
   Clock::time_point rest_until_, rate_next_, accounted_at_;
   Clock::time_point paced_until_{};  // the end of the pacing counted so far
-  // What started() charged each chunk in flight, oldest first; finished() settles the
-  // oldest (chunks finish out of order, but the sum over the run is what the cap counts).
-  std::deque<std::int64_t> charged_;
   // Rows finished in the last few seconds, and the rate seen while running free: a cut to
   // share s paces the job at s x that rate. On a small server fewer chunks in flight do
   // not mean fewer rows a second (two chunks keep two cores as busy as four), a paced
@@ -269,10 +279,13 @@ class TableThrottle final : public ChunkThrottle {
  public:
   // `initial_rows`: the table's first chunk, when chunks are sized.
   TableThrottle(Throttle& shared, std::int64_t initial_rows);
-  bool admit(const std::function<bool()>& stop) override { return shared_.admit(stop); }
+  using ChunkThrottle::admit;
+  using ChunkThrottle::finished;
+  bool admit(const std::function<bool()>& stop, std::int64_t rows, std::int64_t* charged) override {
+    return shared_.admit(stop, rows, charged);
+  }
   std::int64_t next_chunk_rows(std::int64_t fixed) const override;
-  void started(std::int64_t rows) override { shared_.started(rows); }
-  void finished(std::int64_t rows, Seconds took) override;
+  void finished(std::int64_t rows, std::int64_t charged, Seconds took) override;
   void chunk_timed_out() override;
   ThrottleSnapshot snapshot() const override;
 

@@ -314,13 +314,23 @@ TEST(Throttle, ARateCapChargesAChunkWhenItStartsAndBoundsItsRows) {
   EXPECT_EQ(table.next_chunk_rows(40), 40);
 
   auto never = [] { return false; };
-  ASSERT_TRUE(t.admit(never));
-  t.started(100);  // 0.1 s of the cap, charged before a row is read
+  std::int64_t charged = 0;
+  ASSERT_TRUE(t.admit(never, 100, &charged));
+  EXPECT_EQ(charged, 100);  // 0.1 s of the cap, charged before a row is read
   int polls = 0;
   // A second lane is free, but the cap is not: it waits for the first chunk's tenth of a
   // second (and gives up here at its first wake-up).
   EXPECT_FALSE(t.admit([&] { return ++polls > 1; }));
-  t.finished(100, Seconds(0.01));
+  t.finished(100, charged, Seconds(0.01));
+
+  // Two tables of a set share the cap: what one table's chunk was charged holds the other's.
+  Throttle set(o, t0);
+  TableThrottle a(set, 5000), b(set, 5000);
+  ASSERT_TRUE(a.admit(never, 100, &charged));
+  polls = 0;
+  std::int64_t other = 0;
+  EXPECT_FALSE(b.admit([&] { return ++polls > 1; }, 100, &other));
+  a.finished(100, charged, Seconds(0.01));
 
   // Lifting the cap lifts the bound on the rows.
   RuntimeControl off;
