@@ -704,14 +704,25 @@ Result<std::optional<std::string>> set_of(PgConnection& conn, const std::string&
 }
 
 namespace {
-// Whether worker row `w`'s heartbeat session is still connected (a ledger from before the
-// session was recorded: assumed so).
-constexpr const char* kWorkerAlive =
-    "(w.session_pid IS NULL OR EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = "
-    "w.session_pid AND a.backend_start = w.session_start))";
+// Whether worker row `w`'s heartbeat session is still connected, as SQL: a row from before
+// the session was recorded is assumed alive, and so is a session whose start this role may
+// not see (pg_stat_activity hides it from a role without pg_read_all_stats). A ledger an
+// older version made has no session columns until a worker of this one opens it: then
+// every worker is assumed alive.
+Result<std::string> worker_alive_sql(PgConnection& conn) {
+  BACKFILL_ASSIGN_OR_RETURN(
+      PgResult has, conn.query("SELECT EXISTS (SELECT FROM pg_attribute WHERE attrelid = "
+                               "to_regclass('backfill.workers') AND attname = 'session_start' "
+                               "AND NOT attisdropped)"));
+  if (!has.boolean(0, 0)) return std::string("true");
+  return std::string(
+      "(w.session_pid IS NULL OR EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = "
+      "w.session_pid AND (a.backend_start IS NULL OR a.backend_start = w.session_start)))");
+}
 }  // namespace
 
 Result<std::vector<JobStatusRow>> job_statuses(PgConnection& conn, const std::string& job) {
+  BACKFILL_ASSIGN_OR_RETURN(const std::string alive, worker_alive_sql(conn));
   BACKFILL_ASSIGN_OR_RETURN(
       PgResult r,
       conn.query("SELECT j.name, j.status, j.description, coalesce(j.estimated_rows, -1),"
@@ -740,10 +751,14 @@ Result<std::vector<JobStatusRow>> job_statuses(PgConnection& conn, const std::st
                      "(SELECT count(*) FROM backfill.workers w WHERE (w.job = j.name OR "
                      "starts_with(j.name, w.job || '/')) AND w.state IN ('running', "
                      "'throttled', 'paused') AND " +
-                     kWorkerAlive +
-                     "), EXISTS (SELECT 1 FROM backfill.workers w WHERE w.job = j.name OR "
-                     "starts_with(j.name, w.job || '/')), j.updated_at < now() - interval '10 "
-                     "seconds'" +
+                     alive +
+                     // Worker rows of this run only (heard since their job, the set for a
+                     // set's table, was opened): a resumed job is not stalled for its last
+                     // run's workers.
+                     "), EXISTS (SELECT 1 FROM backfill.workers w JOIN backfill.jobs o ON "
+                     "o.name = w.job WHERE (w.job = j.name OR starts_with(j.name, w.job || "
+                     "'/')) AND w.heartbeat_at >= o.updated_at), "
+                     "j.updated_at < now() - interval '10 seconds'" +
                      " FROM backfill.jobs j LEFT JOIN backfill.chunks c ON c.job = j.name"
                      " WHERE $1 = '' OR j.name = $1 OR starts_with(j.name, $1 || '/')"
                      " GROUP BY j.name ORDER BY j.updated_at DESC",
@@ -786,6 +801,7 @@ Result<std::vector<WorkerStatusRow>> worker_statuses(PgConnection& conn, const s
   BACKFILL_ASSIGN_OR_RETURN(PgResult has,
                             conn.query("SELECT to_regclass('backfill.workers') IS NOT NULL"));
   if (!has.boolean(0, 0)) return out;
+  BACKFILL_ASSIGN_OR_RETURN(const std::string alive, worker_alive_sql(conn));
   BACKFILL_ASSIGN_OR_RETURN(
       PgResult w,
       conn.query("SELECT worker, state, coalesce(reason, ''), coalesce(chunk_rows, 0), "
@@ -793,7 +809,7 @@ Result<std::vector<WorkerStatusRow>> worker_statuses(PgConnection& conn, const s
                  "round(coalesce(throttled_seconds, 0))::bigint, "
                  "heartbeat_at > now() - interval '5 seconds', "
                  "round(extract(epoch FROM now() - heartbeat_at))::bigint, " +
-                     std::string(kWorkerAlive) +
+                     alive +
                      " FROM backfill.workers w WHERE job = $1 ORDER BY heartbeat_at DESC LIMIT 20",
                  {job}));
   for (int i = 0; i < w.rows(); ++i) {

@@ -59,6 +59,7 @@ constexpr const char* kSampleSql = R"(SELECT
                                                 WHERE datname = current_database()))
                AND EXISTS (SELECT 1 FROM pg_locks h
                             WHERE h.pid = ANY(pg_blocking_pids(a.pid)) AND h.granted
+                              AND h.mode <> 'AccessShareLock'
                               AND h.relation = ANY($1::oid[])
                               AND h.database = (SELECT oid FROM pg_database
                                                  WHERE datname = current_database()))))),

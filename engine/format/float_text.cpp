@@ -30,10 +30,11 @@ bool is_midpoint(F v, std::string_view sci) {
   for (char c : sci.substr(0, e)) {
     if (c != '.') digits.push_back(c);
   }
-  const std::string_view exponent = sci.substr(e);  // "e+XX"
-  auto read = [&](const std::string& d) {
+  int exponent = 0;
+  std::from_chars(sci.data() + e + 1 + (sci[e + 1] == '+'), sci.data() + sci.size(), exponent);
+  auto read = [&](const std::string& d, int exp) {
     const std::string text =
-        (negative ? "-" : "") + d.substr(0, 1) + "." + d.substr(1) + std::string(exponent);
+        (negative ? "-" : "") + d.substr(0, 1) + "." + d.substr(1) + "e" + std::to_string(exp);
     F out = 0;
     std::from_chars(text.data(), text.data() + text.size(), out);
     return out;
@@ -48,8 +49,12 @@ bool is_midpoint(F v, std::string_view sci) {
     }
     toward[i] = '9';
   }
-  if (toward[0] == '0') return false;  // "1e+XX" less a bit has fewer digits: not a tie here
-  return read(away) != v || read(toward) != v;
+  int toward_exponent = exponent;
+  if (toward[0] == '0') {  // 1e+23 less a bit is 9.99...e+22
+    toward.erase(0, 1);
+    --toward_exponent;
+  }
+  return read(away, exponent) != v || read(toward, toward_exponent) != v;
 }
 
 // The shortest round-trip digits of v (a double or a float), printed as PostgreSQL's

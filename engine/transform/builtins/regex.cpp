@@ -59,7 +59,7 @@ std::optional<std::string> posix_class(std::string_view name, const CaseMapping&
   // Fixed in PostgreSQL whatever the locale.
   if (name == "xdigit") return std::string("0-9A-Fa-f");
   if (name == "blank") return std::string(" \\t");
-  if (name == "cntrl") return std::string("\\x{0}-\\x{1f}\\x{7f}");
+  if (name == "cntrl") return std::string("\\x{0}-\\x{1f}\\x{7f}-\\x{9f}");
   if (name == "word") return m.class_body(CharClass::kAlnum) + "_";
   for (const auto& [n, k] : kClasses) {
     if (name != n) continue;

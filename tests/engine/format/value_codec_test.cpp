@@ -95,6 +95,7 @@ TEST(ValueCodec, ADateIsADateAndPastTheTimestampRangeFailsOnlyAsATimestamp) {
 TEST(FloatText, ShortestButNeverAMidpointAsPostgresPrints) {
   EXPECT_EQ(float_to_text(-2.1470947799053728e16), "-2.1470947799053728e+16");
   EXPECT_EQ(float_to_text(8.381252310909459e138), "8.38125231090946e+138");  // no false tie
+  EXPECT_EQ(float_to_text(1e23), "9.999999999999999e+22");  // 1e23 is a midpoint itself
   EXPECT_EQ(float_to_text(0.1), "0.1");
   EXPECT_EQ(float_to_text(1e15), "1e+15");
   EXPECT_EQ(float_to_text(123456789012345.0), "123456789012345");
