@@ -168,6 +168,8 @@ const Case kCases[] = {
     {"regexp_replace(t, '\\m\\w', 'X', 'g')", nullptr},
     {"regexp_replace(t, '\\w\\M', 'X', 'g')", nullptr},
     {"regexp_replace(t, '\\y', '|', 'g')", nullptr},
+    // The classes spelled out as the locale has them, several times in one pattern.
+    {"regexp_replace(t, '\\y\\w+\\y\\s+\\m\\w\\M|\\Y\\d\\y[[:alnum:]]\\W\\S', '#', 'g')", nullptr},
     {"regexp_replace(t, '[[:<:]]W', '_', 'g')", nullptr},
     {"regexp_replace(t, '[[:alpha:]]+', '<\\&>', 'g')", nullptr},
     {"regexp_replace(t, '[^[:alnum:] ]', '', 'g')", nullptr},
@@ -186,6 +188,7 @@ const Case kCases[] = {
     {"regexp_replace(e, '\\.', 'a\\qb\\\\c\\9', 'g')", nullptr},
     {"regexp_replace(e, '\\d{2,}|[A-Z]{2}', '#', 'g')", nullptr},
     {"regexp_replace(e, '.', '!', 'gq')", nullptr},
+    {"regexp_replace(e, '\\w+ # a word, and a comment to the end', '-', 'gx')", nullptr},
     {"regexp_replace(e, 'E.C', '?', 'qi')", nullptr},
     // Deep backtracking over 40,000 characters: past JIT's stack, on the interpreter.
     {"regexp_replace(tl, '(a|b)*c', 'x')", nullptr},

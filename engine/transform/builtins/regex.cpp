@@ -74,24 +74,31 @@ std::optional<std::string> posix_class(std::string_view name, const CaseMapping&
 // spelled out as the database's locale classifies characters (`m`): PCRE2's own follow
 // Unicode's properties, which differ from glibc's (every non-ASCII digit is alpha there)
 // and from ICU's alnum (no ¾).
-std::string are_to_pcre2(std::string_view p, const CaseMapping& m, bool caseless) {
-  const std::string word = "[" + m.class_body(CharClass::kAlnum) + "_]";
+std::string are_to_pcre2(std::string_view p, const CaseMapping& m, bool caseless, bool extended) {
+  // Outside brackets each class is one subroutine, defined once at the pattern's end (a
+  // glibc \w is some 760 ranges: spelled out at each use, a few \y would pass PCRE2's
+  // size limit). At the end, the definitions number after the pattern's own groups.
+  bool use_w = false, use_d = false, use_s = false;
+  const std::string word = "(?&bf_w)";
   const std::string word_start = "(?<!" + word + ")(?=" + word + ")";
   const std::string word_end = "(?<=" + word + ")(?!" + word + ")";
   auto outside = [&](char e) -> std::optional<std::string> {
+    use_w = use_w || e == 'w' || e == 'W' || e == 'm' || e == 'M' || e == 'y' || e == 'Y';
+    use_d = use_d || e == 'd' || e == 'D';
+    use_s = use_s || e == 's' || e == 'S';
     switch (e) {
       case 'w':
         return word;
       case 'W':
-        return "[^" + m.class_body(CharClass::kAlnum) + "_]";
+        return std::string("(?:(?!(?&bf_w))(?s:.))");
       case 'd':
-        return "[" + m.class_body(CharClass::kDigit) + "]";
+        return std::string("(?&bf_d)");
       case 'D':
-        return "[^" + m.class_body(CharClass::kDigit) + "]";
+        return std::string("(?:(?!(?&bf_d))(?s:.))");
       case 's':
-        return "[" + m.class_body(CharClass::kSpace) + "]";
+        return std::string("(?&bf_s)");
       case 'S':
-        return "[^" + m.class_body(CharClass::kSpace) + "]";
+        return std::string("(?:(?!(?&bf_s))(?s:.))");
       case 'm':
         return word_start;
       case 'M':
@@ -112,10 +119,10 @@ std::string are_to_pcre2(std::string_view p, const CaseMapping& m, bool caseless
   for (std::size_t i = 0; i < p.size(); ++i) {
     const char c = p[i];
     if (!in_bracket && p.substr(i, 7) == "[[:<:]]") {
-      out += word_start;
+      out += *outside('m');
       i += 6;
     } else if (!in_bracket && p.substr(i, 7) == "[[:>:]]") {
-      out += word_end;
+      out += *outside('M');
       i += 6;
     } else if (c == '\\' && i + 1 < p.size()) {
       const char n = p[++i];
@@ -166,6 +173,15 @@ std::string are_to_pcre2(std::string_view p, const CaseMapping& m, bool caseless
         if (i + 1 < p.size() && p[i + 1] == ']') out += p[++i];
       }
     }
+  }
+  if (use_w || use_d || use_s) {
+    // Under flag x after a newline, so as not to end up inside a trailing comment.
+    if (extended) out += "\n";
+    out += "(?(DEFINE)";
+    if (use_w) out += "(?<bf_w>[" + m.class_body(CharClass::kAlnum) + "_])";
+    if (use_d) out += "(?<bf_d>[" + m.class_body(CharClass::kDigit) + "])";
+    if (use_s) out += "(?<bf_s>[" + m.class_body(CharClass::kSpace) + "])";
+    out += ")";
   }
   return out;
 }
@@ -260,8 +276,9 @@ Result<FunctionImpl> bind_regexp_replace(std::span<const Value> lit) {
   // the classes of the job's own ctype are compiled at its first row, once.
   auto compile = [options, literal,
                   source = lit[1].s](const CaseMapping& m) -> Result<std::shared_ptr<pcre2_code>> {
-    const std::string pattern =
-        literal ? source : are_to_pcre2(source, m, (options & PCRE2_CASELESS) != 0);
+    const std::string pattern = literal ? source
+                                        : are_to_pcre2(source, m, (options & PCRE2_CASELESS) != 0,
+                                                       (options & PCRE2_EXTENDED) != 0);
     int error = 0;
     PCRE2_SIZE offset = 0;
     std::shared_ptr<pcre2_code> code(
