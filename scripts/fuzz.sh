@@ -29,23 +29,24 @@ command -v clang++ >/dev/null || { echo "fuzz: clang++ not found; run scripts/se
 # else a throwaway one), with the regular build's cli_tests.
 map_values() {
   local main=${BUILD_DIR:-build} own=""
-  if [[ ! -x "$main/tests/cli_tests" ]]; then
-    cmake -S . -B "$main" -DCMAKE_BUILD_TYPE=Release -DBACKFILL_BUILD_TESTS=ON >/dev/null
-    cmake --build "$main" -j"$(nproc)" --target cli_tests backfill >/dev/null
-  fi
+  # Built (or brought up to date) here: a cli_tests older than the differential runs nothing.
+  { cmake -S . -B "$main" -DCMAKE_BUILD_TYPE=Release -DBACKFILL_BUILD_TESTS=ON >/dev/null &&
+    cmake --build "$main" -j"$(nproc)" --target cli_tests backfill >/dev/null; } ||
+    { echo "fuzz: map_values: building $main failed" >&2; return 2; }
   if [[ -z "${BACKFILL_TEST_DSN:-}" ]]; then
     own=backfill-fuzz
-    BACKFILL_TEST_DSN=$(scripts/pg.sh start "$own" "${BACKFILL_FUZZ_PORT:-55437}")
+    BACKFILL_TEST_DSN=$(scripts/pg.sh start "$own" "${BACKFILL_FUZZ_PORT:-55437}") ||
+      { echo "fuzz: map_values: no PostgreSQL to compare with" >&2; return 2; }
     export BACKFILL_TEST_DSN
+    trap 'scripts/pg.sh destroy backfill-fuzz >/dev/null 2>&1 || true' EXIT
   fi
   # A new seed each run unless FUZZ_SEED fixes it (scripts/test.sh: 1, the same every time).
-  local seed=${FUZZ_SEED:-0} rows=2000 runs=0 values=0 rc=0 start log=$build/fuzz_map_values.log
+  local seed=${FUZZ_SEED:-0} rows=2000 runs=0 values=0 rc=0 start n log=$build/fuzz_map_values.log
   [[ "$seed" -ne 0 ]] || seed=$(( (RANDOM << 15 | RANDOM) + 1 ))
   start=$(date +%s)
-  : >"$log"
   while :; do
     if ! BACKFILL_DIFF_SEED=$seed BACKFILL_DIFF_ROWS=$rows "$main/tests/cli_tests" \
-        --gtest_filter='MapDifferential.*' >>"$log" 2>&1; then
+        --gtest_filter='MapDifferential.*' >"$log" 2>&1; then
       rc=1
       echo "fuzz: map_values differs from PostgreSQL at seed $seed; again with:" \
         "BACKFILL_DIFF_SEED=$seed BACKFILL_DIFF_ROWS=$rows $main/tests/cli_tests --gtest_filter='MapDifferential.*'" >&2
@@ -53,7 +54,9 @@ map_values() {
       break
     fi
     runs=$((runs + 1))
-    values=$(( values + $(sed -n 's/.*seed [0-9]*: \([0-9]*\) values compared.*/\1/p' "$log" | tail -1) ))
+    n=$(sed -n 's/.*seed [0-9]*: \([0-9]*\) values compared.*/\1/p' "$log" | tail -1)
+    [[ -n "$n" ]] || { rc=2; echo "fuzz: map_values: the differential did not run (see $log)" >&2; break; }
+    values=$(( values + n ))
     seed=$((seed + 1))
     (( $(date +%s) - start < seconds )) || break
   done

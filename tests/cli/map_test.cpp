@@ -520,7 +520,9 @@ TEST(MapDifferential, RandomValuesThroughTheBuiltinsAgreeWithPostgres) {
   auto micros = [&] {
     const std::int64_t lo = kFirstTimestampDay * 86400000000LL,
                        hi = kEndTimestampDay * 86400000000LL;
-    return lo + static_cast<std::int64_t>(pick(static_cast<std::uint64_t>(hi - lo)));
+    // In unsigned arithmetic: the range is wider than an int64 holds.
+    const std::uint64_t span = static_cast<std::uint64_t>(hi) - static_cast<std::uint64_t>(lo);
+    return static_cast<std::int64_t>(static_cast<std::uint64_t>(lo) + pick(span));
   };
   auto numeric = [&] {
     std::string d = pick(2) ? "-" : "";
