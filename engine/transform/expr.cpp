@@ -17,6 +17,9 @@ struct Expr::Node {
   // kCall: the arguments passed to a text parameter, which a character(n) reaches as the
   // cast to text gives it (its trailing spaces dropped), as in PostgreSQL.
   std::vector<bool> text_params;
+  // kCall: the arguments passed to a timestamp parameter, which a date reaches as its first
+  // instant (date::timestamp), so that a function sees microseconds, never days.
+  std::vector<bool> timestamp_params;
   FunctionImpl impl;
   std::vector<Node> args;
   ValueType type = ValueType::kNull;
@@ -275,8 +278,11 @@ class Parser {
     n->strict = f.strict;
     n->impl = f.impl;
     n->text_params.assign(count, false);
+    n->timestamp_params.assign(count, false);
     for (std::size_t i = 0; i < count; ++i) {
-      n->text_params[i] = (i < max ? f.params[i] : f.params.back()) == ValueType::kText;
+      const ValueType want = i < max ? f.params[i] : f.params.back();
+      n->text_params[i] = want == ValueType::kText;
+      n->timestamp_params[i] = want == ValueType::kTimestamp;
     }
     if (f.bind) {
       std::vector<Value> literals(count);
@@ -321,6 +327,10 @@ Status eval_node(const Expr::Node& n, std::span<const Value> inputs, const CallC
     }
     if (n.text_params[i] && args[i].form == ValueForm::kPaddedChar) {
       args[i].s.resize(trim_padding(args[i].s).size());
+      args[i].form = ValueForm::kDefault;
+    }
+    if (n.timestamp_params[i] && args[i].form == ValueForm::kDate) {
+      BACKFILL_ASSIGN_OR_RETURN(args[i].i, timestamp_micros(args[i]));
       args[i].form = ValueForm::kDefault;
     }
   }

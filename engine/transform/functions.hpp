@@ -62,7 +62,9 @@ const char* value_type_name(ValueType t);
 enum class ValueForm : std::uint8_t {
   kDefault,          // timestamptz, double precision, text
   kDate,             // kTimestamp holding a date: `i` is days since 2000-01-01 (a date's
-                     // range, 4713 BC to 5874897 AD, is wider than a timestamp's)
+                     // range, 4713 BC to 5874897 AD, is wider than a timestamp's). A
+                     // function declaring a timestamp parameter gets microseconds instead;
+                     // one taking kAny sees the days and must check the form
   kTimestampNoZone,  // kTimestamp from a timestamp without time zone: prints without "+00"
   kReal,             // kFloat from a real: prints and converts to numeric with a float's digits
   kPaddedChar,       // kText from a character(n): `s` keeps its padding, as concat() prints

@@ -22,6 +22,7 @@ class ExprTest : public ::testing::Test {
     if (c == "price") return ValueType::kNumeric;
     if (c == "profile") return ValueType::kJson;
     if (c == "Mixed Case") return ValueType::kText;
+    if (c == "born") return ValueType::kTimestamp;
     return std::nullopt;
   };
   FunctionRegistry functions = builtin_functions();
@@ -48,6 +49,30 @@ class ExprTest : public ::testing::Test {
     return e.ok() ? "compiled" : e.status().message();
   }
 };
+
+// A function declaring a timestamp parameter (a plugin's, say) gets a date column's value
+// as microseconds, the date's first instant, never its days; a date past the timestamp
+// range is then PostgreSQL's error. A character(n) reaches a text parameter unpadded.
+TEST_F(ExprTest, ParametersReceiveTheirDeclaredTypesForm) {
+  FunctionDef micros = {.name = "micros_of",
+                        .params = {ValueType::kTimestamp},
+                        .min_args = 1,
+                        .result = ValueType::kInt,
+                        .impl = [](std::span<Value> a, const CallContext&, Value* out) {
+                          *out = Value::integer(a[0].i);
+                          return Status::ok();
+                        }};
+  ASSERT_TRUE(functions.add(micros).is_ok());
+  EXPECT_EQ(eval("micros_of(born)", {{"born", Value::date(1)}}), "86400000000");
+  EXPECT_EQ(eval("to_text(born)", {{"born", Value::date(1)}}), "2000-01-02");
+  EXPECT_NE(eval("micros_of(born)", {{"born", Value::date(2145031948)}})
+                .find("date out of range for timestamp: 5874897-12-31"),
+            std::string::npos);
+  Value padded = Value::text("ab   ");
+  padded.form = ValueForm::kPaddedChar;
+  EXPECT_EQ(eval("length(first)", {{"first", padded}}), "2");
+  EXPECT_EQ(eval("concat(first, '|')", {{"first", padded}}), "ab   |");
+}
 
 TEST_F(ExprTest, EvaluatesNestedCallsOverColumns) {
   std::map<std::string, Value> row{{"first", Value::text("  Ada ")},
