@@ -13,14 +13,7 @@ std::int64_t days_from_civil(std::int64_t y, int m, int d) {
   return era * 146097 + doe - 719468 - 10957;  // 10957: days from 1970-01-01 to 2000-01-01
 }
 
-CivilTime civil_from_micros(std::int64_t micros) {
-  constexpr std::int64_t kDay = 86400LL * 1000000;
-  std::int64_t days = micros / kDay;
-  std::int64_t rem = micros % kDay;
-  if (rem < 0) {
-    rem += kDay;
-    --days;
-  }
+CivilTime civil_from_days(std::int64_t days) {
   const std::int64_t z = days + 10957 + 719468;
   const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
   const std::int64_t doe = z - era * 146097;
@@ -31,6 +24,18 @@ CivilTime civil_from_micros(std::int64_t micros) {
   t.day = static_cast<int>(doy - (153 * mp + 2) / 5 + 1);
   t.month = static_cast<int>(mp < 10 ? mp + 3 : mp - 9);
   t.year = yoe + era * 400 + (t.month <= 2);
+  return t;
+}
+
+CivilTime civil_from_micros(std::int64_t micros) {
+  constexpr std::int64_t kDay = 86400LL * 1000000;
+  std::int64_t days = micros / kDay;
+  std::int64_t rem = micros % kDay;
+  if (rem < 0) {
+    rem += kDay;
+    --days;
+  }
+  CivilTime t = civil_from_days(days);
   t.hour = static_cast<int>(rem / 3600000000LL);
   t.minute = static_cast<int>(rem / 60000000LL % 60);
   t.second = static_cast<int>(rem / 1000000 % 60);
@@ -46,21 +51,12 @@ std::int64_t micros_from_civil(const CivilTime& t) {
 std::string date_to_text(std::int64_t days) {
   if (days == kDateInfinity) return "infinity";
   if (days == kDateMinusInfinity) return "-infinity";
-  // Civil from days, as civil_from_micros does for the day part (no microseconds: a date
-  // past the timestamp range has none that fit).
-  const std::int64_t z = days + 10957 + 719468;
-  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const std::int64_t doe = z - era * 146097;
-  const std::int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const std::int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const std::int64_t mp = (5 * doy + 2) / 153;
-  const int day = static_cast<int>(doy - (153 * mp + 2) / 5 + 1);
-  const int month = static_cast<int>(mp < 10 ? mp + 3 : mp - 9);
-  const std::int64_t year = yoe + era * 400 + (month <= 2);
-  const bool bc = year <= 0;
+  // By days, not microseconds: a date past the timestamp range has none that fit.
+  const CivilTime t = civil_from_days(days);
+  const bool bc = t.year <= 0;
   char buf[48];
-  std::snprintf(buf, sizeof buf, "%04lld-%02d-%02d%s", static_cast<long long>(bc ? 1 - year : year),
-                month, day, bc ? " BC" : "");
+  std::snprintf(buf, sizeof buf, "%04lld-%02d-%02d%s",
+                static_cast<long long>(bc ? 1 - t.year : t.year), t.month, t.day, bc ? " BC" : "");
   return buf;
 }
 
